@@ -1,0 +1,43 @@
+# Two entry points (README): `make run` builds the study on the embedded data,
+# `make test` runs every test. Both set up .venv from the pinned requirements.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+KEY_FILE := .secrets/pseudonym_key
+WAREHOUSE := warehouse/rwe.duckdb
+
+# The pseudonymisation key never lives in git: use RWE_PSEUDONYM_KEY from the
+# environment, else a random key created once in .secrets/.
+export RWE_PSEUDONYM_KEY ?= $(shell cat $(KEY_FILE) 2>/dev/null)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: run test lint clean
+
+$(INSTALLED): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(KEY_FILE):
+	mkdir -p $(dir $@)
+	$(PYTHON) -c "import secrets; print(secrets.token_hex(32))" > $@
+	chmod 600 $@
+
+run: $(INSTALLED) $(KEY_FILE)
+	mkdir -p $(dir $(WAREHOUSE))
+	RWE_PSEUDONYM_KEY="$${RWE_PSEUDONYM_KEY:-$$(cat $(KEY_FILE))}" $(BIN)/dbt build
+	@echo "Results: $(WAREHOUSE) (schemas marts, terminology); see README 'Where the results are'."
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+	$(MAKE) lint
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check src tests python_models
+	RWE_PSEUDONYM_KEY=lint-only-key-0123456789 $(BIN)/sqlfluff lint models macros tests/dbt
+
+clean:
+	rm -rf target logs warehouse

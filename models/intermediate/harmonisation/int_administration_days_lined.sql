@@ -1,0 +1,109 @@
+{#- Lines of therapy derived from drug administrations (centers that export
+    administrations, not lines). Rule, applied per patient to administration
+    days in date order (supportive drugs ignored):
+      a day starts a new line when it is the patient's first day, or when it
+      comes more than var line_gap_days after the previous day, or when a
+      progression ('PD' assessment) was documented after the previous day and
+      on or before this one AND this day gives a drug the previous day did not.
+    One row per patient per administration day, with its line number. -#}
+with
+
+administrations as (
+    select * from {{ ref('stg_center_b__drug_administrations') }}
+    where quarantine_reason is null and drug_class != 'supportive'
+),
+
+assessments as (
+    select * from {{ ref('stg_center_b__assessments') }}
+    where quarantine_reason is null
+),
+
+administration_days as (
+    select
+        patient_id,
+        center_id,
+        administration_date,
+        min(source_row_number) as first_source_row_number
+    from administrations
+    group by patient_id, center_id, administration_date
+),
+
+days_sequenced as (
+    select
+        administration_days.*,
+        lag(administration_date) over (
+            partition by patient_id order by administration_date
+        ) as previous_administration_date
+    from administration_days
+),
+
+drugs_new_on_day as (
+    select
+        todays.patient_id,
+        todays.administration_date,
+        count(*) as new_drug_count
+    from administrations as todays
+    inner join days_sequenced
+        on todays.patient_id = days_sequenced.patient_id
+        and todays.administration_date = days_sequenced.administration_date
+    left join administrations as previous_day
+        on todays.patient_id = previous_day.patient_id
+        and previous_day.administration_date = days_sequenced.previous_administration_date
+        and todays.drug_generic_name = previous_day.drug_generic_name
+    where previous_day.patient_id is null
+        and days_sequenced.previous_administration_date is not null
+    group by todays.patient_id, todays.administration_date
+),
+
+progressions_since_previous_day as (
+    select
+        days_sequenced.patient_id,
+        days_sequenced.administration_date,
+        count(*) as progression_count
+    from days_sequenced
+    inner join assessments
+        on days_sequenced.patient_id = assessments.patient_id
+        and assessments.response_code = 'PD'
+        and assessments.assessment_date > days_sequenced.previous_administration_date
+        and assessments.assessment_date <= days_sequenced.administration_date
+    group by days_sequenced.patient_id, days_sequenced.administration_date
+),
+
+flagged as (
+    select
+        days_sequenced.*,
+        case
+            when days_sequenced.previous_administration_date is null then 1
+            when {{ dbt.datediff('days_sequenced.previous_administration_date',
+                                 'days_sequenced.administration_date', 'day') }}
+                > {{ var('line_gap_days') }} then 1
+            when progressions_since_previous_day.progression_count > 0
+                and drugs_new_on_day.new_drug_count > 0 then 1
+            else 0
+        end as starts_new_line
+    from days_sequenced
+    left join drugs_new_on_day
+        on days_sequenced.patient_id = drugs_new_on_day.patient_id
+        and days_sequenced.administration_date = drugs_new_on_day.administration_date
+    left join progressions_since_previous_day
+        on days_sequenced.patient_id = progressions_since_previous_day.patient_id
+        and days_sequenced.administration_date
+        = progressions_since_previous_day.administration_date
+),
+
+numbered as (
+    select
+        patient_id,
+        center_id,
+        administration_date,
+        first_source_row_number,
+        starts_new_line = 1 as is_line_start,
+        sum(starts_new_line) over (
+            partition by patient_id
+            order by administration_date
+            rows between unbounded preceding and current row
+        ) as line_number
+    from flagged
+)
+
+select * from numbered

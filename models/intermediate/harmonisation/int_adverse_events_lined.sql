@@ -1,0 +1,71 @@
+{#- Adverse events from every center in one shape, each tied to a treatment
+    line: exported with the line (centers A, C) or placed by date between
+    the derived line's start and the next line's start (center B). -#}
+{%- set adverse_event_exports = [
+    ref('stg_center_a__adverse_events'),
+    ref('stg_center_b__adverse_events'),
+    ref('stg_center_c__adverse_events'),
+] -%}
+
+with
+
+unioned as (
+    {% for export in adverse_event_exports %}
+    select
+        patient_id,
+        center_id,
+        source_table,
+        source_file_name,
+        source_row_number,
+        line_number,
+        ae_term,
+        ctcae_grade,
+        ae_onset_date,
+        quarantine_reason,
+        failing_column
+    from {{ export }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+lines as (
+    select * from {{ ref('int_treatment_lines_unioned') }}
+),
+
+dated_to_line as (
+    select
+        unioned.center_id,
+        unioned.source_table,
+        unioned.source_row_number,
+        max(lines.line_number) as line_number
+    from unioned
+    inner join lines
+        on unioned.patient_id = lines.patient_id
+        and unioned.ae_onset_date >= lines.line_start_date
+        and (lines.next_line_start_date is null
+             or unioned.ae_onset_date < lines.next_line_start_date)
+    where unioned.line_number is null
+    group by unioned.center_id, unioned.source_table, unioned.source_row_number
+),
+
+final as (
+    select
+        unioned.patient_id,
+        unioned.center_id,
+        unioned.source_table,
+        unioned.source_file_name,
+        unioned.source_row_number,
+        coalesce(unioned.line_number, dated_to_line.line_number) as line_number,
+        unioned.ae_term,
+        unioned.ctcae_grade,
+        unioned.ae_onset_date,
+        unioned.quarantine_reason,
+        unioned.failing_column
+    from unioned
+    left join dated_to_line
+        on unioned.center_id = dated_to_line.center_id
+        and unioned.source_table = dated_to_line.source_table
+        and unioned.source_row_number = dated_to_line.source_row_number
+)
+
+select * from final

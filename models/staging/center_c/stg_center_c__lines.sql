@@ -1,0 +1,157 @@
+{#- Center C: one row per treatment line, Chinese codes, pinyin drug names,
+    PFS in days and OS in months from the line start. Times are turned into
+    dates here so every center reaches the intermediate layer in one shape.
+    Direct identifiers stop here. -#}
+with
+
+source as (
+    select * from {{ source('center_c', 'lines') }}
+),
+
+sex_codes as (
+    select * from {{ ref('terminology__sex_codes') }}
+),
+
+yes_no_codes as (
+    select * from {{ ref('terminology__yes_no_codes') }}
+),
+
+responses as (
+    select * from {{ ref('terminology__recist_responses') }}
+),
+
+parsed as (
+    select
+        ---------- provenance
+        source.source_file_name,
+        cast(source.source_row_number as {{ dbt.type_int() }}) as source_row_number,
+        ---------- keys
+        nullif(trim(source.case_no), '') as center_patient_key,
+        ---------- raw text kept for the quality ladder below
+        source.birth_date as birth_date_text,
+        source.start_date as start_date_text,
+        source.ps_score as ecog_text,
+        source.line_number as line_number_text,
+        source.response as response_text,
+        source.pfs_days as pfs_days_text,
+        source.os_months as os_months_text,
+        ---------- recoded attributes
+        sex_codes.sex,
+        smoking.is_yes as is_ever_smoker,
+        thoracic_rt.is_yes as had_thoracic_radiotherapy,
+        pci.is_yes as had_prophylactic_cranial_irradiation,
+        progressed.is_yes as has_progressed,
+        dead.is_yes as has_died,
+        {{ dbt.safe_cast('source.ps_score', dbt.type_int()) }} as ecog_ps,
+        {{ dbt.safe_cast("replace(upper(trim(source.line_number)), 'L', '')", dbt.type_int()) }}
+            as line_number,
+        responses.response_code as best_response,
+        lower(trim(source.regimen_pinyin)) as regimen_text,
+        trim(source.met_sites) as metastatic_sites_text,
+        {{ dbt.safe_cast('source.pfs_days', dbt.type_int()) }} as pfs_days,
+        {{ dbt.safe_cast('source.os_months', dbt.type_float()) }} as os_months,
+        ---------- dates
+        {{ dbt.date_trunc('year', parse_date('source.birth_date', 'YYYY/M/D')) }} as birth_year_date,
+        {{ parse_date('source.start_date', 'YYYYMMDD') }} as line_start_date,
+        ---------- exact-duplicate detection (the export has no row id)
+        row_number() over (
+            partition by
+                source.case_no, source.patient_name, source.id_number, source.birth_date,
+                source.sex, source.ps_score, source.smoking, source.met_sites,
+                source.thoracic_rt, source.pci, source.line_number, source.regimen_pinyin,
+                source.start_date, source.pfs_days, source.progressed, source.os_months,
+                source.dead, source.response
+            order by cast(source.source_row_number as {{ dbt.type_int() }})
+        ) as copy_number
+    from source
+    left join sex_codes
+        on trim(source.sex) = lower(sex_codes.source_term)
+    left join yes_no_codes as smoking
+        on lower(trim(source.smoking)) = lower(smoking.source_term)
+    left join yes_no_codes as thoracic_rt
+        on trim(source.thoracic_rt) = thoracic_rt.source_term
+    left join yes_no_codes as pci
+        on trim(source.pci) = pci.source_term
+    left join yes_no_codes as progressed
+        on trim(source.progressed) = progressed.source_term
+    left join yes_no_codes as dead
+        on trim(source.dead) = dead.source_term
+    left join responses
+        on lower(trim(source.response)) = lower(responses.source_term)
+),
+
+checked as (
+    select
+        parsed.*,
+        {{ first_quality_failure([
+            ('missing_required_value', 'case_no', "parsed.center_patient_key is null"),
+            ('missing_required_value', 'start_date', "nullif(trim(parsed.start_date_text), '') is null"),
+            ('missing_required_value', 'line_number', "nullif(trim(parsed.line_number_text), '') is null"),
+            ('missing_required_value', 'pfs_days', "nullif(trim(parsed.pfs_days_text), '') is null"),
+            ('missing_required_value', 'os_months', "nullif(trim(parsed.os_months_text), '') is null"),
+            ('unparseable_date', 'start_date', "parsed.line_start_date is null"),
+            ('unparseable_date', 'birth_date', "parsed.birth_year_date is null and nullif(trim(parsed.birth_date_text), '') is not null"),
+            ('unknown_code', 'line_number', "parsed.line_number is null or parsed.line_number < 1"),
+            ('unknown_code', 'sex', "parsed.sex is null"),
+            ('unknown_code', 'ps_score', "nullif(trim(parsed.ecog_text), '') is not null and (parsed.ecog_ps is null or parsed.ecog_ps not between 0 and 4)"),
+            ('unknown_code', 'response', "parsed.best_response is null and nullif(trim(parsed.response_text), '') is not null"),
+            ('unknown_code', 'progressed', "parsed.has_progressed is null"),
+            ('unknown_code', 'dead', "parsed.has_died is null"),
+            ('unknown_code', 'pfs_days', "parsed.pfs_days is null"),
+            ('unknown_code', 'os_months', "parsed.os_months is null"),
+            ('date_order_violation', 'pfs_days', "parsed.pfs_days < 0"),
+            ('date_order_violation', 'os_months', "parsed.os_months < 0"),
+            ('duplicate_row', 'case_no', "parsed.copy_number > 1"),
+        ]) }}
+    from parsed
+),
+
+dated as (
+    select
+        checked.*,
+        {{ dbt.dateadd('day', 'checked.pfs_days', 'checked.line_start_date') }} as pfs_end_date,
+        {#- months are exported as days / 30.4375, rounded to 2 decimals -#}
+        {{ dbt.dateadd('day', 'cast(round(checked.os_months * 30.4375, 0) as ' ~ dbt.type_int() ~ ')',
+                       'checked.line_start_date') }} as os_end_date
+    from checked
+),
+
+final as (
+    select
+        ---------- keys
+        {{ pseudonymise('center_c', 'center_patient_key') }} as patient_id,
+        ---------- provenance
+        'center_c' as center_id,
+        'lines' as source_table,
+        source_file_name,
+        source_row_number,
+        ---------- patient attributes
+        {{ dbt.date_part('year', 'birth_year_date') }} as birth_year,
+        sex,
+        is_ever_smoker,
+        had_thoracic_radiotherapy,
+        had_prophylactic_cranial_irradiation,
+        ---------- line attributes
+        line_number,
+        ecog_ps,
+        {#- lists are normalised to '|'-separated lower-case tokens -#}
+        replace(regimen_text, '+', '|') as regimen_drug_list,
+        replace(metastatic_sites_text, '、', '|') as metastatic_site_list,
+        best_response,
+        ---------- dates
+        line_start_date,
+        case when has_progressed then cast(pfs_end_date as date) end as progression_date,
+        case when not has_progressed then cast(pfs_end_date as date) end
+            as last_progression_free_date,
+        case when has_died then cast(os_end_date as date) end as death_date,
+        case when not has_died then cast(os_end_date as date) end as last_contact_date,
+        ---------- data quality
+        quarantine_reason,
+        failing_column,
+        ---------- raw column names of the lists, for quarantine messages
+        'regimen_pinyin' as regimen_source_column,
+        'met_sites' as metastatic_sites_source_column
+    from dated
+)
+
+select * from final
