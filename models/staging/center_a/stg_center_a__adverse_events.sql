@@ -10,7 +10,7 @@ ae_terms as (
 ),
 
 grades as (
-    select * from {{ ref('terminology__roman_grades') }}
+    select * from {{ ref('terminology__ctcae_grades') }}
 ),
 
 parsed as (
