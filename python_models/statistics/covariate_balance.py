@@ -1,0 +1,12 @@
+"""covariate_balance: standardised mean differences before and after matching."""
+
+from rwe_study.tables import covariate_balance, with_run_stamp
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    dbt.ref("dq_results")
+    cohort = dbt.ref("analysis_cohort").df()
+    matched = dbt.ref("matched_cohort").df()
+    params = dbt.config.get("meta")
+    return with_run_stamp(covariate_balance(cohort, matched, params["propensity_covariates"]))

@@ -1,0 +1,11 @@
+"""response_summary: best overall response, ORR and DCR by cohort and arm."""
+
+from rwe_study.tables import response_table, with_run_stamp
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    dbt.ref("dq_results")
+    cohort = dbt.ref("analysis_cohort").df()
+    matched = dbt.ref("matched_cohort").df()
+    return with_run_stamp(response_table(cohort, matched))

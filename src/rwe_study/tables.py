@@ -1,0 +1,194 @@
+"""Assemble the study's mart tables from the generic methods in rwe_stats."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from rwe_stats.balance import standardized_mean_differences
+from rwe_stats.matching import match_nearest_neighbour
+from rwe_stats.propensity import estimate_propensity_scores
+from rwe_stats.regression import cox_table
+from rwe_stats.response import response_summary
+from rwe_stats.safety import safety_summary
+from rwe_stats.subgroups import subgroup_hazard_ratios
+from rwe_stats.survival import (
+    hazard_ratio,
+    kaplan_meier_table,
+    logrank,
+    median_survival,
+    survival_at,
+)
+
+ENDPOINTS: dict[str, tuple[str, str]] = {
+    "PFS": ("pfs_months", "is_pfs_event"),
+    "OS": ("os_months", "is_os_event"),
+}
+ARM_COLUMN = "arm"
+TREATMENT_COLUMN = "is_ici"
+
+
+def with_run_stamp(table: pd.DataFrame, built_at: datetime | None = None) -> pd.DataFrame:
+    """Add the ``built_at`` column (UTC, whole seconds) every result row carries."""
+    stamp = (built_at or datetime.now(UTC)).replace(microsecond=0, tzinfo=None)
+    return table.assign(built_at=pd.Timestamp(stamp))
+
+
+def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame]]:
+    cohorts = [("all", cohort)]
+    if matched is not None:
+        cohorts.append(("matched", matched))
+    return cohorts
+
+
+def propensity_scores(cohort: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
+    """``ps_scores``: one row per patient with the propensity score of ICI."""
+    scores = estimate_propensity_scores(cohort, TREATMENT_COLUMN, list(covariates))
+    return scores.assign(method="logistic regression, unpenalised, on baseline covariates")
+
+
+def matched_pairs(scores: pd.DataFrame, caliper_sd: float, seed: int) -> pd.DataFrame:
+    """``matched_pairs``: 1:1 greedy nearest-neighbour pairs on the logit PS."""
+    pairs = match_nearest_neighbour(scores, caliper_sd=caliper_sd, seed=seed)
+    return pairs.assign(
+        matching_method="1:1 greedy nearest neighbour on logit PS, without replacement",
+        matching_caliper_sd=float(caliper_sd),
+        random_seed=int(seed),
+    )
+
+
+def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """``matched_cohort``: the matched patients with their analysis columns and pair."""
+    members = pd.concat(
+        [
+            pairs[["pair_id", "treated_patient_id"]].rename(
+                columns={"treated_patient_id": "patient_id"}),
+            pairs[["pair_id", "control_patient_id"]].rename(
+                columns={"control_patient_id": "patient_id"}),
+        ],
+        ignore_index=True,
+    )
+    matched = members.merge(cohort, on="patient_id", how="inner", validate="one_to_one")
+    if len(matched) != len(members):
+        raise ValueError("matched_pairs names patients that are not in analysis_cohort")
+    return matched.sort_values(["pair_id", TREATMENT_COLUMN], ascending=[True, False],
+                               ignore_index=True)
+
+
+def covariate_balance(cohort: pd.DataFrame, matched: pd.DataFrame,
+                      covariates: Sequence[str]) -> pd.DataFrame:
+    """``covariate_balance``: SMD of every covariate before and after matching."""
+    return pd.concat(
+        [standardized_mean_differences(frame, TREATMENT_COLUMN, list(covariates), label)
+         for label, frame in _cohorts(cohort, matched)],
+        ignore_index=True,
+    )
+
+
+def km_estimates(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """``km_estimates``: Kaplan-Meier step functions per cohort, endpoint and arm."""
+    tables = []
+    for label, frame in _cohorts(cohort, matched):
+        for endpoint, (duration, event) in ENDPOINTS.items():
+            table = kaplan_meier_table(frame, duration, event, ARM_COLUMN, alpha=alpha)
+            tables.append(table.rename(columns={"group": "arm"}).assign(
+                cohort=label, endpoint=endpoint))
+    result = pd.concat(tables, ignore_index=True)
+    leading = ["cohort", "endpoint", "arm"]
+    return result[leading + [c for c in result.columns if c not in leading]]
+
+
+def survival_summary(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
+                     landmark_months: Sequence[float]) -> pd.DataFrame:
+    """``survival_summary``: per cohort, endpoint and arm: medians, landmarks, tests, HR."""
+    rows = []
+    for label, frame in _cohorts(cohort, matched):
+        cluster = "pair_id" if label == "matched" else None
+        for endpoint, (duration, event) in ENDPOINTS.items():
+            medians = median_survival(frame, duration, event, ARM_COLUMN, alpha=alpha)
+            medians = medians.rename(columns={"group": "arm"})
+            landmarks = survival_at(frame, duration, event, ARM_COLUMN,
+                                    times=list(landmark_months), alpha=alpha)
+            landmarks = landmarks.rename(columns={"group": "arm"})
+            wide = _landmarks_wide(landmarks)
+            test = _one_row(logrank(frame, duration, event, ARM_COLUMN))
+            hr = _one_row(hazard_ratio(frame, duration, event, TREATMENT_COLUMN,
+                                       cluster_col=cluster))
+            summary = medians.merge(wide, on="arm", how="left")
+            summary = summary.assign(
+                cohort=label,
+                endpoint=endpoint,
+                logrank_chi_square=test["chi_square"],
+                logrank_p_value=test["p_value"],
+                hr_ici_vs_non_ici=hr["hr"],
+                hr_ci_lower=hr["ci_lower"],
+                hr_ci_upper=hr["ci_upper"],
+                hr_p_value=hr["p_value"],
+                hr_variance_method=hr["variance_method"],
+                ties_method=hr["ties_method"],
+                median_ci_method="Brookmeyer-Crowley on the log-log KM confidence band (R survfit)",
+            )
+            rows.append(summary)
+    result = pd.concat(rows, ignore_index=True)
+    leading = ["cohort", "endpoint", "arm"]
+    return result[leading + [c for c in result.columns if c not in leading]]
+
+
+def _landmarks_wide(landmarks: pd.DataFrame) -> pd.DataFrame:
+    """One column triple (rate, lower, upper) per landmark time, e.g. ``survival_6_months``."""
+    wide = landmarks[["arm"]].drop_duplicates().set_index("arm")
+    for time, block in landmarks.groupby("time_months"):
+        suffix = f"{int(time) if float(time).is_integer() else time}_months"
+        block = block.set_index("arm")
+        wide[f"survival_{suffix}"] = block["survival"]
+        wide[f"survival_{suffix}_ci_lower"] = block["ci_lower"]
+        wide[f"survival_{suffix}_ci_upper"] = block["ci_upper"]
+    return wide.reset_index()
+
+
+def _one_row(result: Any) -> Mapping[str, Any]:
+    if isinstance(result, pd.DataFrame):
+        if len(result) != 1:
+            raise ValueError(f"expected one row, got {len(result)}")
+        return result.iloc[0].to_dict()
+    return dict(result)
+
+
+def cox_results(cohort: pd.DataFrame, matched: pd.DataFrame,
+                terms: Sequence[str]) -> pd.DataFrame:
+    """``cox_results``: univariate and multivariate Cox models per cohort and endpoint."""
+    tables = []
+    for label, frame in _cohorts(cohort, matched):
+        for endpoint, (duration, event) in ENDPOINTS.items():
+            for model in ("univariate", "multivariate"):
+                table = cox_table(frame, duration, event, list(terms), model)
+                tables.append(table.assign(cohort=label, endpoint=endpoint, model=model))
+    result = pd.concat(tables, ignore_index=True)
+    leading = ["cohort", "endpoint", "model", "term"]
+    return result[leading + [c for c in result.columns if c not in leading]]
+
+
+def response_table(cohort: pd.DataFrame, matched: pd.DataFrame) -> pd.DataFrame:
+    """``response_summary``: best-response counts, ORR and DCR with CIs and tests."""
+    tables = [response_summary(frame, arm_col=ARM_COLUMN, response_col="best_response")
+              .assign(cohort=label) for label, frame in _cohorts(cohort, matched)]
+    result = pd.concat(tables, ignore_index=True)
+    leading = ["cohort", "arm"]
+    return result[leading + [c for c in result.columns if c not in leading]]
+
+
+def safety_table(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
+                 min_cell_count: int) -> pd.DataFrame:
+    """``safety_summary``: patients with each AE term per grade band and arm."""
+    return safety_summary(adverse_events, cohort, min_cell_count=min_cell_count).assign(
+        min_cell_count=int(min_cell_count))
+
+
+def subgroup_table(cohort: pd.DataFrame, subgroups: Mapping[str, str]) -> pd.DataFrame:
+    """``subgroup_hr``: PFS hazard ratio of ICI vs non-ICI within each subgroup level."""
+    duration, event = ENDPOINTS["PFS"]
+    table = subgroup_hazard_ratios(cohort, duration, event, TREATMENT_COLUMN, dict(subgroups))
+    return table.assign(cohort="all", endpoint="PFS")

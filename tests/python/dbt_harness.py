@@ -1,0 +1,60 @@
+"""Run the project's dbt commands in isolation for tests.
+
+Every call builds into its own DuckDB file and target directory, so tests never
+touch ``warehouse/`` and can run while a developer's build is open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DBT = Path(sys.executable).with_name("dbt")
+# A fixed test key: pseudonyms are reproducible within the test run only.
+TEST_PSEUDONYM_KEY = "pytest-pseudonym-key-0123456789abcdef"
+
+
+@dataclass
+class DbtRun:
+    returncode: int
+    output: str
+    warehouse: Path
+
+    def query(self, sql: str) -> list[tuple]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as connection:
+            return connection.sql(sql).fetchall()
+
+    def frame(self, sql: str):
+        with duckdb.connect(str(self.warehouse), read_only=True) as connection:
+            return connection.sql(sql).df()
+
+
+def run_dbt(args: list[str], workdir: Path, raw_data_dir: Path | None = None,
+            extra_vars: dict | None = None) -> DbtRun:
+    """Run ``dbt <args>`` from the project directory into ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    warehouse = workdir / "warehouse.duckdb"
+    dbt_vars = dict(extra_vars or {})
+    if raw_data_dir is not None:
+        dbt_vars["raw_data_dir"] = str(raw_data_dir)
+    command = [str(DBT), *args, "--target-path", str(workdir / "target"),
+               "--log-path", str(workdir / "logs")]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dbt_vars)]
+    env = {
+        **os.environ,
+        "RWE_WAREHOUSE_PATH": str(warehouse),
+        "RWE_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PARTIAL_PARSE": "false",
+    }
+    completed = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True,
+                               text=True, timeout=900)
+    return DbtRun(completed.returncode, completed.stdout + completed.stderr, warehouse)
