@@ -26,9 +26,9 @@ final as (
         indexed.second_line_start_date,
         indexed.second_line_regimen,
         ---------- baseline covariates
-        {{ dbt.date_part('year', 'indexed.second_line_start_date') }} - indexed.birth_year
-            as age_years,
-        {{ dbt.date_part('year', 'indexed.second_line_start_date') }} - indexed.birth_year >= 65
+        cast(extract(year from indexed.second_line_start_date) - indexed.birth_year
+            as {{ dbt.type_int() }}) as age_years,
+        extract(year from indexed.second_line_start_date) - indexed.birth_year >= 65
             as is_age_65_or_older,
         indexed.sex,
         indexed.sex = 'male' as is_male,
@@ -38,7 +38,7 @@ final as (
         indexed.has_liver_metastases,
         indexed.has_brain_metastases,
         indexed.has_bone_metastases,
-        indexed.metastatic_site_count,
+        cast(indexed.metastatic_site_count as {{ dbt.type_int() }}) as metastatic_site_count,
         indexed.metastatic_site_count >= 3 as has_three_or_more_metastatic_sites,
         indexed.had_thoracic_radiotherapy,
         indexed.had_prophylactic_cranial_irradiation,

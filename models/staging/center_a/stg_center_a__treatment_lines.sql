@@ -46,7 +46,7 @@ parsed as (
         lower(trim(source.regimen)) as regimen_text,
         lower(trim(source.metastatic_sites)) as metastatic_sites_text,
         ---------- dates
-        {{ dbt.date_trunc('year', parse_date('source.birth_date', 'YYYY-MM-DD')) }} as birth_year_date,
+        cast(extract(year from {{ parse_date('source.birth_date', 'YYYY-MM-DD') }}) as {{ dbt.type_int() }}) as birth_year,
         {{ parse_date('source.line_start_date', 'YYYY-MM-DD') }} as line_start_date,
         {{ parse_date('source.progression_date', 'YYYY-MM-DD') }} as progression_date,
         {{ parse_date('source.death_date', 'YYYY-MM-DD') }} as death_date,
@@ -82,7 +82,7 @@ checked as (
             ('missing_required_value', 'line_start_date', "nullif(trim(parsed.line_start_date_text), '') is null"),
             ('missing_required_value', 'line_no', "nullif(trim(parsed.line_number_text), '') is null"),
             ('unparseable_date', 'line_start_date', "parsed.line_start_date is null"),
-            ('unparseable_date', 'birth_date', "parsed.birth_year_date is null and nullif(trim(parsed.birth_date_text), '') is not null"),
+            ('unparseable_date', 'birth_date', "parsed.birth_year is null and nullif(trim(parsed.birth_date_text), '') is not null"),
             ('unparseable_date', 'progression_date', "parsed.progression_date is null and nullif(trim(parsed.progression_date_text), '') is not null"),
             ('unparseable_date', 'death_date', "parsed.death_date is null and nullif(trim(parsed.death_date_text), '') is not null"),
             ('unparseable_date', 'last_contact_date', "parsed.last_contact_date is null and nullif(trim(parsed.last_contact_date_text), '') is not null"),
@@ -108,7 +108,7 @@ final as (
         source_file_name,
         source_row_number,
         ---------- patient attributes
-        {{ dbt.date_part('year', 'birth_year_date') }} as birth_year,
+        birth_year,
         sex,
         is_ever_smoker,
         had_thoracic_radiotherapy,

@@ -43,7 +43,7 @@ parsed as (
         thoracic_rt.is_yes as had_thoracic_radiotherapy,
         pci.is_yes as had_prophylactic_cranial_irradiation,
         ---------- dates
-        {{ dbt.date_trunc('year', parse_date('source.dob', 'DD/MM/YYYY')) }} as birth_year_date,
+        cast(extract(year from {{ parse_date('source.dob', 'DD/MM/YYYY') }}) as {{ dbt.type_int() }}) as birth_year,
         {{ parse_date('source.death_date', 'DD/MM/YYYY') }} as death_date,
         {{ parse_date('source.last_followup', 'DD/MM/YYYY') }} as last_contact_date,
         row_number() over (
@@ -75,7 +75,7 @@ checked as (
         {{ first_quality_failure([
             ('missing_required_value', 'patient_key', "parsed.center_patient_key is null"),
             ('missing_required_value', 'last_followup', "nullif(trim(parsed.last_followup_text), '') is null"),
-            ('unparseable_date', 'dob', "parsed.birth_year_date is null and nullif(trim(parsed.dob_text), '') is not null"),
+            ('unparseable_date', 'dob', "parsed.birth_year is null and nullif(trim(parsed.dob_text), '') is not null"),
             ('unparseable_date', 'death_date', "parsed.death_date is null and nullif(trim(parsed.death_date_text), '') is not null"),
             ('unparseable_date', 'last_followup', "parsed.last_contact_date is null"),
             ('unknown_code', 'gender', "parsed.sex is null"),
@@ -85,7 +85,7 @@ checked as (
             ('unknown_code', 'brain_met', "parsed.has_brain_metastases is null"),
             ('unknown_code', 'bone_met', "parsed.has_bone_metastases is null"),
             ('unknown_code', 'other_met_sites', "parsed.other_metastatic_site_count is null or parsed.other_metastatic_site_count not between 0 and 10"),
-            ('date_order_violation', 'death_date', "parsed.death_date < parsed.birth_year_date"),
+            ('date_order_violation', 'death_date', "extract(year from parsed.death_date) < parsed.birth_year"),
             ('duplicate_row', 'patient_key', "parsed.copy_number > 1"),
         ]) }}
     from parsed
@@ -101,7 +101,7 @@ final as (
         source_file_name,
         source_row_number,
         ---------- patient attributes
-        {{ dbt.date_part('year', 'birth_year_date') }} as birth_year,
+        birth_year,
         sex,
         ecog_ps,
         is_ever_smoker,

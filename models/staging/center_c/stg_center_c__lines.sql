@@ -49,9 +49,9 @@ parsed as (
         lower(trim(source.regimen_pinyin)) as regimen_text,
         trim(source.met_sites) as metastatic_sites_text,
         {{ dbt.safe_cast('source.pfs_days', dbt.type_int()) }} as pfs_days,
-        {{ dbt.safe_cast('source.os_months', dbt.type_float()) }} as os_months,
+        {{ dbt.safe_cast('source.os_months', type_double()) }} as os_months,
         ---------- dates
-        {{ dbt.date_trunc('year', parse_date('source.birth_date', 'YYYY/M/D')) }} as birth_year_date,
+        cast(extract(year from {{ parse_date('source.birth_date', 'YYYY/M/D') }}) as {{ dbt.type_int() }}) as birth_year,
         {{ parse_date('source.start_date', 'YYYYMMDD') }} as line_start_date,
         ---------- exact-duplicate detection (the export has no row id)
         row_number() over (
@@ -90,7 +90,7 @@ checked as (
             ('missing_required_value', 'pfs_days', "nullif(trim(parsed.pfs_days_text), '') is null"),
             ('missing_required_value', 'os_months', "nullif(trim(parsed.os_months_text), '') is null"),
             ('unparseable_date', 'start_date', "parsed.line_start_date is null"),
-            ('unparseable_date', 'birth_date', "parsed.birth_year_date is null and nullif(trim(parsed.birth_date_text), '') is not null"),
+            ('unparseable_date', 'birth_date', "parsed.birth_year is null and nullif(trim(parsed.birth_date_text), '') is not null"),
             ('unknown_code', 'line_number', "parsed.line_number is null or parsed.line_number < 1"),
             ('unknown_code', 'sex', "parsed.sex is null"),
             ('unknown_code', 'ps_score', "nullif(trim(parsed.ecog_text), '') is not null and (parsed.ecog_ps is null or parsed.ecog_ps not between 0 and 4)"),
@@ -126,7 +126,7 @@ final as (
         source_file_name,
         source_row_number,
         ---------- patient attributes
-        {{ dbt.date_part('year', 'birth_year_date') }} as birth_year,
+        birth_year,
         sex,
         is_ever_smoker,
         had_thoracic_radiotherapy,
