@@ -27,6 +27,13 @@
         {{ exceptions.raise_compiler_error("Raw export check failed for " ~ where ~ ": " ~ problem) }}
     {%- endif -%}
 
+    {%- set row_count = run_query(
+        'select count(*) as row_count from ' ~ relation_sql ~ ' as export').rows[0]['row_count'] -%}
+    {%- if row_count == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "Raw export check failed for " ~ where ~ ": the export is empty (no data rows)") }}
+    {%- endif -%}
+
     {%- set columns = run_query('select * from ' ~ relation_sql ~ ' as export where 1 = 0').column_names -%}
     {%- set missing = [] -%}
     {%- for column in src.meta['required_columns'] if column not in columns -%}
@@ -41,6 +48,7 @@
 
     {%- set date_columns = src.meta.get('date_columns', {}) -%}
     {%- set measures = ['count(*) as row_count'] -%}
+    {#- one scan per export: filled and parseable values of every date column -#}
     {%- for column, layout in date_columns.items() -%}
         {%- do measures.append(
             "count(nullif(trim(" ~ column ~ "), '')) as " ~ column ~ "__filled") -%}
@@ -49,10 +57,6 @@
     {%- endfor -%}
     {%- set profile = run_query(
         'select ' ~ (measures | join(', ')) ~ ' from ' ~ relation_sql ~ ' as export').rows[0] -%}
-    {%- if profile['row_count'] == 0 -%}
-        {{ exceptions.raise_compiler_error(
-            "Raw export check failed for " ~ where ~ ": the export has no data rows") }}
-    {%- endif -%}
     {%- for column, layout in date_columns.items() -%}
         {%- set filled = profile[column ~ '__filled'] -%}
         {%- if filled > 0 and profile[column ~ '__parsed'] == 0 -%}

@@ -1,0 +1,135 @@
+"""End to end: `dbt build` on the embedded data, then check the published tables
+against the generator's manifest (what it wrote, what it broke on purpose)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dbt_harness import PROJECT_DIR, run_dbt
+
+RAW_DIR = PROJECT_DIR / "data" / "raw"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def manifest() -> dict:
+    return json.loads((RAW_DIR / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory):
+    run = run_dbt(["build"], tmp_path_factory.mktemp("build"))
+    assert run.returncode == 0, run.output[-6000:]
+    return run
+
+
+def test_build_runs_every_node_without_error_or_skip(build):
+    done = [line for line in build.output.splitlines() if "Done. PASS=" in line][-1]
+    for counter in ("WARN=0", "ERROR=0", "SKIP=0"):
+        assert counter in done, done
+
+
+def test_cohort_is_the_generators_eligible_patients(build, manifest):
+    cohort = manifest["cohort"]
+    by_arm = dict(build.query("select arm, count(*) from marts.analysis_cohort group by arm"))
+    assert sum(by_arm.values()) == cohort["eligible_patients"]
+    assert by_arm["ICI"] == cohort["ici"]
+    assert by_arm["non-ICI"] == cohort["non_ici"]
+
+
+def test_every_dirty_row_is_quarantined_with_its_reason(build, manifest):
+    quarantined = {
+        (center, table, row): (reason, column)
+        for center, table, row, reason, column in build.query(
+            "select center_id, source_table, source_row_number, reason, failing_column "
+            "from marts.quarantine")
+    }
+    expected = {
+        (row["center_id"], row["table"], row["source_row_number"]): (row["reason"], row["column"])
+        for row in manifest["dirty_rows"]
+    }
+    assert expected, "the manifest lists no dirty rows"
+    missing = {key: value for key, value in expected.items() if key not in quarantined}
+    assert not missing, f"dirty rows not quarantined: {missing}"
+    wrong_reason = {key: (expected[key], quarantined[key]) for key in expected
+                    if quarantined[key][0] != expected[key][0]}
+    assert not wrong_reason, f"quarantined for another reason: {wrong_reason}"
+    unexpected = set(quarantined) - set(expected)
+    assert not unexpected, f"clean rows quarantined: {sorted(unexpected)[:20]}"
+
+
+def test_every_raw_row_is_accounted_for(build, manifest):
+    accounted = dict(
+        ((center, table), total) for center, table, total in build.query(
+            "select center_id, source_table, sum(row_count) from marts.row_accounting "
+            "group by center_id, source_table"))
+    for center, tables in manifest["row_counts"].items():
+        for table, rows in tables.items():
+            lines = (RAW_DIR / center / f"{table}.csv").read_text(encoding="utf-8").splitlines()
+            assert len(lines) - 1 == rows
+            assert accounted[(center, table)] == rows, (center, table)
+
+
+def test_excluded_patients_are_excluded_for_their_reason(build, manifest):
+    reasons = {row["reason"] for row in manifest["excluded_patients"]}
+    found = {reason for (reason,) in build.query(
+        "select distinct reason from marts.row_accounting where row_status = 'excluded'")}
+    assert reasons <= found
+
+
+def test_no_direct_identifier_leaves_staging(build):
+    columns = {name for (name,) in build.query(
+        "select column_name from information_schema.columns "
+        "where table_schema not in ('staging', 'main')")}
+    assert not columns & {"patient_name", "name", "national_id", "id_card_no", "id_number",
+                          "birth_date", "dob", "mrn", "case_no", "patient_key"}
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        ("missing_column", ["center 'center_a'", "table 'treatment_lines'", "line_start_date",
+                            "missing required column"]),
+        ("unreadable_date_column", ["center 'center_b'", "table 'drug_administrations'",
+                                    "admin_date", "unreadable as a date"]),
+        ("empty_file", ["center 'center_c'", "table 'lines'", "empty (no data rows)"]),
+        ("missing_file", ["center 'center_b'", "table 'assessments'", "does not exist"]),
+    ],
+)
+def test_broken_export_fails_the_build_naming_center_table_and_column(tmp_path, breakage,
+                                                                     expected):
+    raw = tmp_path / "raw"
+    for center in ("center_a", "center_b", "center_c"):
+        (raw / center).mkdir(parents=True)
+        for source in (RAW_DIR / center).glob("*.csv"):
+            (raw / center / source.name).write_bytes(source.read_bytes())
+    if breakage == "missing_column":
+        path = raw / "center_a" / "treatment_lines.csv"
+        text = path.read_text(encoding="utf-8").replace("line_start_date", "start_dt", 1)
+        path.write_text(text, encoding="utf-8")
+    elif breakage == "unreadable_date_column":
+        path = raw / "center_b" / "drug_administrations.csv"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        header = lines[0].split(",")
+        position = header.index("admin_date")
+        broken = [lines[0]]
+        for line in lines[1:]:
+            cells = line.split(",")
+            cells[position] = "2021.03.04"
+            broken.append(",".join(cells))
+        path.write_text("\n".join(broken) + "\n", encoding="utf-8")
+    elif breakage == "empty_file":
+        (raw / "center_c" / "lines.csv").write_bytes(b"")
+    elif breakage == "missing_file":
+        (raw / "center_b" / "assessments.csv").unlink()
+    run = run_dbt(["build"], tmp_path / "work", raw_data_dir=raw)
+    assert run.returncode != 0
+    for fragment in expected:
+        assert fragment in run.output, (fragment, run.output[-3000:])
+    assert not Path(run.warehouse).exists() or not run.query(
+        "select count(*) from information_schema.tables where table_name = 'analysis_cohort'"
+    )[0][0]
