@@ -1,0 +1,1 @@
+"""Operational pieces of the warehouse: publishing results for readers."""
