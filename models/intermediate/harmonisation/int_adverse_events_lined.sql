@@ -1,11 +1,10 @@
 {#- Adverse events from every center in one shape, each tied to a treatment
     line: exported with the line (centers A, C) or placed by date between
     the derived line's start and the next line's start (center B). -#}
-{%- set adverse_event_exports = [
-    ref('stg_center_a__adverse_events'),
-    ref('stg_center_b__adverse_events'),
-    ref('stg_center_c__adverse_events'),
-] -%}
+{%- set adverse_event_exports = [] -%}
+{%- for model_name in var('adverse_event_models') -%}
+    {%- do adverse_event_exports.append(ref(model_name)) -%}
+{%- endfor -%}
 
 with
 

@@ -1,10 +1,10 @@
 {#- Line-level exports (one row per treatment line) from every center that
-    delivers them, in one shape. A center with this export shape is onboarded
-    by adding its staging model to this list. -#}
-{%- set line_level_exports = [
-    ref('stg_center_a__treatment_lines'),
-    ref('stg_center_c__lines'),
-] -%}
+    delivers them, in one shape: the staging models listed in var
+    line_record_models. -#}
+{%- set line_level_exports = [] -%}
+{%- for model_name in var('line_record_models') -%}
+    {%- do line_level_exports.append(ref(model_name)) -%}
+{%- endfor -%}
 
 with
 
