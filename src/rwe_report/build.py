@@ -1,0 +1,334 @@
+"""Read the published result tables and write the study report as one HTML file.
+
+The report is self-contained: figures are PNGs embedded as base64 ``data:``
+URIs, the style sheet is inline, and there is no script, font, link or image
+from anywhere else, so the file can be mailed or archived as is. Rendering
+is deterministic: the same tables give the same bytes (the report shows the
+tables' ``built_at`` stamps, not the time it was rendered).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import re
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from rwe_report import figures, tables
+
+# The public contract of each result table: the columns the report reads.
+RESULT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "covariate_balance": (
+        "covariate", "level", "cohort", "mean_treated", "mean_control", "n_treated",
+        "n_control", "smd", "smd_method", "built_at"),
+    "km_estimates": (
+        "cohort", "endpoint", "arm", "time_months", "n_at_risk", "n_events", "n_censored",
+        "survival", "ci_lower", "ci_upper", "ci_method", "built_at"),
+    "survival_summary": (
+        "cohort", "endpoint", "arm", "n", "events", "median_months", "median_ci_lower",
+        "median_ci_upper", "logrank_chi_square", "logrank_p_value", "hr_ici_vs_non_ici",
+        "hr_ci_lower", "hr_ci_upper", "hr_p_value", "hr_variance_method", "ties_method",
+        "median_ci_method", "built_at"),
+    "cox_results": (
+        "cohort", "endpoint", "model", "term", "hr", "ci_lower", "ci_upper", "p_value", "n",
+        "events", "ph_test_statistic", "ph_test_p_value", "ties_method", "ph_test_method",
+        "built_at"),
+    "subgroup_hr": (
+        "subgroup", "level", "n", "events", "hr", "ci_lower", "ci_upper", "p_value",
+        "interaction_p_value", "interaction_method", "note", "cohort", "endpoint", "built_at"),
+    "response_summary": (
+        "cohort", "arm", "n", "cr", "pr", "sd", "pd", "ne", "orr", "orr_ci_lower",
+        "orr_ci_upper", "dcr", "dcr_ci_lower", "dcr_ci_upper", "orr_p_value", "dcr_p_value",
+        "ci_method", "test_method", "built_at"),
+    "safety_summary": (
+        "ae_term", "grade_band", "arm", "patients", "arm_n", "percent", "is_suppressed",
+        "min_cell_count", "built_at"),
+}
+# Landmark columns depend on the study's landmark_months (6 and 12 by default).
+OPTIONAL_COLUMNS: dict[str, re.Pattern[str]] = {
+    "survival_summary": re.compile(r"^survival_\d+(?:\.\d+)?_months(?:_ci_lower|_ci_upper)?$"),
+}
+REPORT_TITLE = "Second-line immune checkpoint inhibitors in ES-SCLC: study report"
+
+STYLE = """
+body { font-family: "DejaVu Sans", Arial, Helvetica, sans-serif; color: #1a1a1a;
+       max-width: 1180px; margin: 24px auto; padding: 0 20px; line-height: 1.4; }
+h1 { font-size: 24px; margin-bottom: 4px; }
+h2 { font-size: 19px; margin-top: 36px; border-bottom: 2px solid #0072B2; padding-bottom: 4px; }
+p.lead { color: #444; margin-top: 0; }
+figure { margin: 18px 0; }
+figure img { max-width: 100%; height: auto; display: block; }
+figcaption { font-size: 13px; color: #444; margin-top: 4px; }
+.figure-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr));
+               gap: 8px 24px; }
+table { border-collapse: collapse; font-size: 12.5px; margin: 14px 0 22px; }
+caption { caption-side: top; text-align: left; font-size: 13px; color: #333;
+          padding-bottom: 6px; max-width: 1100px; }
+th, td { border: 1px solid #d0d0d0; padding: 3px 7px; vertical-align: top; }
+thead th { background: #eef3f8; text-align: center; }
+tbody th { text-align: left; font-weight: normal; background: #fafafa; }
+tbody td { text-align: right; white-space: nowrap; }
+td.text { text-align: left; }
+table.methods td { text-align: left; white-space: normal; }
+td.imbalanced { color: #b03000; font-weight: bold; }
+td.suppressed { color: #666; font-style: italic; }
+td.source { color: #666; font-family: monospace; }
+footer { margin-top: 40px; border-top: 1px solid #ccc; font-size: 13px; }
+"""
+
+
+class ReportInputError(ValueError):
+    """A result table or column the report needs is missing."""
+
+
+# --------------------------------------------------------------------------- loading
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def load_results(database: str | os.PathLike[str], schema: str = "main") -> dict[str, pd.DataFrame]:
+    """Read the result tables of the report from a DuckDB file (read-only).
+
+    Columns are selected by name: the contract columns of
+    :data:`RESULT_COLUMNS` plus, for ``survival_summary``, every landmark
+    column ``survival_<t>_months`` (with ``_ci_lower``/``_ci_upper``). Extra
+    columns are ignored.
+
+    Parameters
+    ----------
+    database : path-like
+        A DuckDB file, e.g. ``warehouse/published/rwe_results.duckdb``.
+    schema : str, default "main"
+        Schema holding the tables (``main`` in the published copy, ``marts``
+        in the working warehouse).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        One frame per table name of :data:`RESULT_COLUMNS`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the database file does not exist.
+    ReportInputError
+        If a table or a contract column is missing, naming all of them.
+    """
+    path = Path(database)
+    if not path.is_file():
+        raise FileNotFoundError(f"no DuckDB file at {path}: build the study first (make run)")
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        found = connection.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where table_schema = ? and table_catalog = current_database() "
+            "order by table_name, ordinal_position",
+            [schema],
+        ).fetchall()
+        present: dict[str, list[str]] = {}
+        for table, column in found:
+            present.setdefault(table.lower(), []).append(column)
+        problems = []
+        for table, columns in RESULT_COLUMNS.items():
+            if table not in present:
+                problems.append(f"table {schema}.{table} is missing")
+                continue
+            lower = {column.lower() for column in present[table]}
+            missing = [column for column in columns if column not in lower]
+            if missing:
+                problems.append(f"{schema}.{table} lacks column(s) {', '.join(missing)}")
+        if problems:
+            raise ReportInputError(f"{path} cannot be reported on: " + "; ".join(problems))
+        # Fully qualified: a file named like the schema (marts.duckdb) makes "marts" ambiguous.
+        catalog = connection.execute("select current_database()").fetchone()[0]
+        results = {}
+        for table, columns in RESULT_COLUMNS.items():
+            pattern = OPTIONAL_COLUMNS.get(table)
+            extra = [column for column in present[table]
+                     if pattern is not None and pattern.match(column.lower())]
+            selected = ", ".join(_quote(column) for column in [*columns, *extra])
+            frame = connection.execute(
+                f"select {selected} from {_quote(catalog)}.{_quote(schema)}.{_quote(table)}").df()
+            frame.columns = [column.lower() for column in frame.columns]
+            results[table] = frame
+        return results
+    finally:
+        connection.close()
+
+
+# --------------------------------------------------------------------------- rendering
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """Width and height of a PNG from its IHDR chunk."""
+    width, height = struct.unpack(">II", png[16:24])
+    return int(width), int(height)
+
+
+def figure_html(figure_id: str, png: bytes, alt: str, caption: str) -> str:
+    """An ``<img>`` with a base64 data URI inside a ``<figure>``.
+
+    Parameters
+    ----------
+    figure_id : str
+        Stable ``id`` of the ``<img>``.
+    png : bytes
+        The PNG image.
+    alt : str
+        Alternative text (escaped here).
+    caption : str
+        Caption text (escaped here).
+
+    Returns
+    -------
+    str
+        The HTML fragment.
+    """
+    width, height = _png_size(png)
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure>\n<img id="{html.escape(figure_id)}" alt="{html.escape(alt)}" '
+            f'width="{width}" height="{height}" src="data:image/png;base64,{data}">\n'
+            f"<figcaption>{html.escape(caption)}</figcaption>\n</figure>")
+
+
+def _km_figures(results: Mapping[str, pd.DataFrame]) -> list[str]:
+    km, summary = results["km_estimates"], results["survival_summary"]
+    blocks = []
+    for cohort in ("all", "matched"):
+        for endpoint in ("PFS", "OS"):
+            name = figures.ENDPOINT_NAMES[endpoint].lower()
+            cohort_name = figures.COHORT_NAMES[cohort]
+            png = figures.km_figure(km, summary, cohort, endpoint)
+            blocks.append(figure_html(
+                f"figure-km-{endpoint.lower()}-{cohort}", png,
+                f"Kaplan-Meier curves of {name} by arm (ICI vs non-ICI), {cohort_name}, "
+                "with 95% confidence bands, medians, log-rank p, hazard ratio and "
+                "numbers at risk",
+                f"Kaplan-Meier estimate of {name}, {cohort_name}. Shaded: pointwise 95% CI; "
+                "+: censored. Numbers at risk at each time under the plot."))
+    return blocks
+
+
+def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None) -> str:
+    """Render the whole report as one self-contained HTML document.
+
+    Parameters
+    ----------
+    results : mapping of str to DataFrame
+        The result tables, as returned by :func:`load_results`.
+    source : str, optional
+        Where the tables came from, shown under the title (escaped).
+
+    Returns
+    -------
+    str
+        The HTML document (no scripts, no external resources).
+    """
+    balance = results["covariate_balance"]
+    cox = results["cox_results"]
+    sections = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(REPORT_TITLE)}</title>",
+        f"<style>{STYLE}</style>",
+        "</head>",
+        "<body>",
+        "<header>",
+        f"<h1>{html.escape(REPORT_TITLE)}</h1>",
+        '<p class="lead">ICI vs non-ICI as second-line therapy: baseline characteristics, '
+        "survival, Cox models, response and safety, from the study's published result "
+        "tables." + (f" Source: {html.escape(source)}." if source else "") + "</p>",
+        "</header>",
+        "<main>",
+        '<section id="section-baseline">',
+        "<h2>1. Baseline characteristics</h2>",
+        tables.table_one(balance),
+        "</section>",
+        '<section id="section-survival">',
+        "<h2>2. Survival</h2>",
+        '<div class="figure-grid">',
+        *_km_figures(results),
+        "</div>",
+        tables.survival_table(results["survival_summary"]),
+        "</section>",
+        '<section id="section-cox">',
+        "<h2>3. Cox models and subgroups</h2>",
+        figure_html(
+            "figure-forest-cox", figures.forest_cox_figure(cox, "all", "multivariate"),
+            "Forest plot of hazard ratios from the multivariate Cox model for "
+            "progression-free and overall survival, all patients, log scale",
+            "Multivariate Cox model, all patients: hazard ratio and 95% CI of each term "
+            "(log scale; reference line at 1)."),
+        tables.cox_table(cox, "all"),
+        *([tables.cox_table(cox, "matched")] if (cox["cohort"] == "matched").any() else []),
+        figure_html(
+            "figure-forest-subgroups", figures.forest_subgroups_figure(results["subgroup_hr"]),
+            "Forest plot of the hazard ratio of ICI vs non-ICI within subgroups, log scale",
+            "Hazard ratio of ICI vs non-ICI within each subgroup level, 95% CI "
+            "(log scale; reference line at 1)."),
+        tables.subgroup_table(results["subgroup_hr"]),
+        "</section>",
+        '<section id="section-balance">',
+        "<h2>4. Covariate balance</h2>",
+        figure_html(
+            "figure-love-plot", figures.love_plot_figure(balance),
+            "Love plot of absolute standardised mean differences of baseline covariates "
+            "before and after propensity-score matching, dashed line at 0.1",
+            "Absolute standardised mean difference of each covariate before (open) and "
+            "after (filled) matching; dashed line: 0.1."),
+        "</section>",
+        '<section id="section-response-safety">',
+        "<h2>5. Response and safety</h2>",
+        tables.response_table(results["response_summary"]),
+        tables.safety_table(results["safety_summary"]),
+        "</section>",
+        "</main>",
+        '<footer id="report-footer">',
+        "<h2>Methods and provenance</h2>",
+        tables.methods_table(results),
+        tables.provenance_table(results),
+        "</footer>",
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(sections) + "\n"
+
+
+def write_report(database: str | os.PathLike[str], out: str | os.PathLike[str],
+                 schema: str = "main") -> Path:
+    """Load the result tables, render the report and write it to ``out``.
+
+    The file is written under a temporary name and renamed into place, so a
+    reader never sees half a report.
+
+    Parameters
+    ----------
+    database : path-like
+        DuckDB file with the result tables.
+    out : path-like
+        The HTML file to write (parent folders are created).
+    schema : str, default "main"
+        Schema of the result tables.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    results = load_results(database, schema)
+    document = render_report(results, source=f"{Path(database).name}, schema {schema}")
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.write_text(document, encoding="utf-8")
+    os.replace(temporary, target)
+    return target

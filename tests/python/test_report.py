@@ -1,0 +1,463 @@
+"""The study report (rwe_report): built from a temporary DuckDB file, rendered in Chromium.
+
+The result tables are made here: the survival tables by lifelines from a
+simulated cohort of 200 patients (so the KM step tables, medians, log-rank
+and Cox rows have the real shape), the others by hand. The report is then
+opened in headless Chromium, which measures every figure (an injected
+``load`` handler writes each image's natural size into the DOM, read back
+with ``--dump-dom``).
+
+Chromium is required, not optional: without it the test fails and says how
+to install it (Debian/Ubuntu: ``apt-get install -y chromium``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.statistics import logrank_test
+from lifelines.utils import median_survival_times
+
+from rwe_report import RESULT_COLUMNS, load_results, write_report
+from rwe_report.__main__ import main
+from rwe_report.figures import at_risk_times, numbers_at_risk
+
+EXPECTED_FIGURES = (
+    "figure-km-pfs-all", "figure-km-os-all", "figure-km-pfs-matched", "figure-km-os-matched",
+    "figure-forest-cox", "figure-forest-subgroups", "figure-love-plot",
+)
+EXPECTED_TABLES = (
+    "table-baseline", "table-survival", "table-cox", "table-subgroups", "table-response",
+    "table-safety", "table-methods", "table-provenance",
+)
+BUILT_AT = pd.Timestamp("2025-09-19 08:30:00")
+MIN_CELL_COUNT = 5
+# Text values with markup in them: the report must print them, escaped.
+TRICKY_AE_TERM = 'rash <b>maculo-papular</b> & "itch"'
+TRICKY_LEVEL = '<65 & "younger"'
+CHROMIUM_HELP = ("headless Chromium is required for the report test: install it with "
+                 "`apt-get update && apt-get install -y chromium` (Debian/Ubuntu), or set "
+                 "RWE_CHROMIUM to a Chromium/Chrome binary")
+COVARIATES = ("age_years", "is_male", "is_ecog_2_or_more", "has_liver_metastases")
+
+
+# --------------------------------------------------------------------------- fixture data
+
+def simulated_cohort(n: int = 200, seed: int = 20250919) -> pd.DataFrame:
+    """A small ICI vs non-ICI cohort: exponential PFS/OS with uniform censoring."""
+    rng = np.random.default_rng(seed)
+    is_ici = rng.random(n) < 0.4
+    frame = pd.DataFrame({
+        "patient_id": [f"p{index:03d}" for index in range(n)],
+        "is_ici": is_ici,
+        "arm": np.where(is_ici, "ICI", "non-ICI"),
+        "age_years": rng.normal(62, 8, n).round(),
+        "is_male": rng.random(n) < 0.75,
+        "is_ecog_2_or_more": rng.random(n) < np.where(is_ici, 0.15, 0.3),
+        "has_liver_metastases": rng.random(n) < 0.3,
+    })
+    liver = frame["has_liver_metastases"].to_numpy()
+    pfs_median = np.where(is_ici, 4.1, 2.7) * np.where(liver, 0.7, 1.0)
+    os_median = np.where(is_ici, 9.5, 7.0) * np.where(liver, 0.75, 1.0)
+    follow_up = rng.uniform(6, 30, n)
+    pfs = rng.exponential(pfs_median / np.log(2))
+    os_ = np.maximum(rng.exponential(os_median / np.log(2)), pfs)
+    frame["pfs_months"] = np.minimum(pfs, follow_up).round(2)
+    frame["is_pfs_event"] = pfs <= follow_up
+    frame["os_months"] = np.minimum(os_, follow_up).round(2)
+    frame["is_os_event"] = os_ <= follow_up
+    frame["pair_id"] = -1
+    return frame
+
+
+def matched_subset(cohort: pd.DataFrame, pairs: int = 60) -> pd.DataFrame:
+    """A stand-in for the matched cohort: the first ``pairs`` patients of each arm."""
+    treated = cohort[cohort["is_ici"]].head(pairs).assign(pair_id=range(pairs))
+    control = cohort[~cohort["is_ici"]].head(pairs).assign(pair_id=range(pairs))
+    return pd.concat([treated, control], ignore_index=True)
+
+
+ENDPOINTS = {"PFS": ("pfs_months", "is_pfs_event"), "OS": ("os_months", "is_os_event")}
+
+
+def km_rows(frame: pd.DataFrame, cohort: str) -> pd.DataFrame:
+    tables = []
+    for endpoint, (duration, event) in ENDPOINTS.items():
+        for arm, block in frame.groupby("arm"):
+            fitter = KaplanMeierFitter().fit(block[duration], block[event])
+            events = fitter.event_table
+            bands = fitter.confidence_interval_
+            tables.append(pd.DataFrame({
+                "cohort": cohort, "endpoint": endpoint, "arm": arm,
+                "time_months": events.index.to_numpy(dtype=float),
+                "n_at_risk": events["at_risk"].to_numpy(dtype=int),
+                "n_events": events["observed"].to_numpy(dtype=int),
+                "n_censored": events["censored"].to_numpy(dtype=int),
+                "survival": fitter.survival_function_.iloc[:, 0].to_numpy(),
+                "ci_lower": bands.iloc[:, 0].to_numpy(),
+                "ci_upper": bands.iloc[:, 1].to_numpy(),
+                "ci_method": "Greenwood, exponential (log-log) transform",
+                "built_at": BUILT_AT,
+            }))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def survival_rows(frame: pd.DataFrame, cohort: str) -> pd.DataFrame:
+    rows = []
+    for endpoint, (duration, event) in ENDPOINTS.items():
+        test = logrank_test(frame.loc[frame["is_ici"], duration],
+                            frame.loc[~frame["is_ici"], duration],
+                            frame.loc[frame["is_ici"], event], frame.loc[~frame["is_ici"], event])
+        cox = CoxPHFitter().fit(frame[[duration, event]].assign(is_ici=frame["is_ici"].astype(int)),
+                                duration, event)
+        summary = cox.summary.loc["is_ici"]
+        for arm, block in frame.groupby("arm"):
+            fitter = KaplanMeierFitter().fit(block[duration], block[event])
+            median_ci = median_survival_times(fitter.confidence_interval_)
+            row = {
+                "cohort": cohort, "endpoint": endpoint, "arm": arm, "n": len(block),
+                "events": int(block[event].sum()),
+                "median_months": _finite_or_none(fitter.median_survival_time_),
+                "median_ci_lower": _finite_or_none(median_ci.iloc[0, 0]),
+                "median_ci_upper": _finite_or_none(median_ci.iloc[0, 1]),
+            }
+            for time in (6, 12):
+                bands = fitter.confidence_interval_.asof(float(time))
+                row[f"survival_{time}_months"] = float(fitter.predict(float(time)))
+                row[f"survival_{time}_months_ci_lower"] = float(bands.iloc[0])
+                row[f"survival_{time}_months_ci_upper"] = float(bands.iloc[1])
+            row.update({
+                "logrank_chi_square": float(test.test_statistic),
+                "logrank_p_value": float(test.p_value),
+                "hr_ici_vs_non_ici": float(summary["exp(coef)"]),
+                "hr_ci_lower": float(summary["exp(coef) lower 95%"]),
+                "hr_ci_upper": float(summary["exp(coef) upper 95%"]),
+                "hr_p_value": float(summary["p"]),
+                "hr_variance_method": "model-based (inverse information)",
+                "ties_method": "Efron",
+                "median_ci_method": "Brookmeyer-Crowley on the log-log KM band",
+                "built_at": BUILT_AT,
+            })
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cox_rows(frame: pd.DataFrame, cohort: str) -> pd.DataFrame:
+    terms = ["is_ici", *COVARIATES]
+    rows = []
+    for endpoint, (duration, event) in ENDPOINTS.items():
+        data = frame[[duration, event, *terms]].astype(float)
+        fits = {"multivariate": [terms]} | {"univariate": [[term] for term in terms]}
+        for model, term_sets in fits.items():
+            for term_set in term_sets:
+                fitter = CoxPHFitter().fit(data[[duration, event, *term_set]], duration, event)
+                for term in term_set:
+                    summary = fitter.summary.loc[term]
+                    rows.append({
+                        "cohort": cohort, "endpoint": endpoint, "model": model, "term": term,
+                        "hr": float(summary["exp(coef)"]),
+                        "ci_lower": float(summary["exp(coef) lower 95%"]),
+                        "ci_upper": float(summary["exp(coef) upper 95%"]),
+                        "p_value": float(summary["p"]), "n": len(data),
+                        "events": int(data[event].sum()), "ph_test_statistic": 0.8,
+                        "ph_test_p_value": 0.37, "ties_method": "Efron",
+                        "ph_test_method": "scaled Schoenfeld residuals, rank time",
+                        "built_at": BUILT_AT,
+                    })
+    return pd.DataFrame(rows)
+
+
+def balance_rows(frame: pd.DataFrame, cohort: str) -> pd.DataFrame:
+    rows = []
+    treated, control = frame[frame["is_ici"]], frame[~frame["is_ici"]]
+    for covariate in COVARIATES:
+        mean_t, mean_c = treated[covariate].mean(), control[covariate].mean()
+        pooled = np.sqrt((treated[covariate].var() + control[covariate].var()) / 2)
+        rows.append({"covariate": covariate, "level": None, "cohort": cohort,
+                     "mean_treated": float(mean_t), "mean_control": float(mean_c),
+                     "n_treated": len(treated), "n_control": len(control),
+                     "smd": float((mean_t - mean_c) / pooled),
+                     "smd_method": "difference in means / pooled SD", "built_at": BUILT_AT})
+    return pd.DataFrame(rows)
+
+
+def result_tables() -> dict[str, pd.DataFrame]:
+    """Every result table, as the published copy holds them."""
+    cohort = simulated_cohort()
+    matched = matched_subset(cohort)
+    survival = pd.concat([survival_rows(cohort, "all"), survival_rows(matched, "matched")],
+                         ignore_index=True)
+    # A median whose upper confidence bound was not reached is stored as null.
+    not_reached = (survival["cohort"] == "matched") & (survival["endpoint"] == "OS")
+    survival.loc[not_reached & (survival["arm"] == "ICI"), "median_ci_upper"] = None
+    subgroups = pd.DataFrame([
+        ("age", TRICKY_LEVEL, 120, 98, 0.71, 0.47, 1.07, 0.10, 0.62, None),
+        ("age", ">=65", 80, 66, 0.80, 0.49, 1.31, 0.38, 0.62, None),
+        ("liver metastases", "yes", 60, 55, 0.66, 0.38, 1.15, 0.14, 0.80, None),
+        ("liver metastases", "no", 140, 109, 0.74, 0.50, 1.09, 0.13, 0.80, None),
+        ("ECOG 2 or more", "yes", 8, 8, None, None, None, None, None,
+         "fewer than 10 events per arm: not estimated"),
+        ("ECOG 2 or more", "no", 192, 156, 0.72, 0.52, 0.99, 0.045, None,
+         "fewer than 10 events per arm: not estimated"),
+    ], columns=["subgroup", "level", "n", "events", "hr", "ci_lower", "ci_upper", "p_value",
+                "interaction_p_value", "note"]).assign(
+        interaction_method="Wald test of the arm x subgroup term", cohort="all",
+        endpoint="PFS", built_at=BUILT_AT)
+    response = pd.DataFrame([
+        ("all", "ICI", 80, 3, 21, 30, 22, 4, 0.300, 0.203, 0.412, 0.675, 0.561, 0.776),
+        ("all", "non-ICI", 120, 1, 11, 49, 53, 6, 0.100, 0.053, 0.168, 0.508, 0.416, 0.600),
+        ("matched", "ICI", 60, 2, 16, 22, 17, 3, 0.300, 0.188, 0.433, 0.667, 0.533, 0.783),
+        ("matched", "non-ICI", 60, 1, 6, 24, 26, 3, 0.117, 0.048, 0.226, 0.517, 0.384, 0.648),
+    ], columns=["cohort", "arm", "n", "cr", "pr", "sd", "pd", "ne", "orr", "orr_ci_lower",
+                "orr_ci_upper", "dcr", "dcr_ci_lower", "dcr_ci_upper"]).assign(
+        orr_p_value=[0.0004, 0.0004, 0.012, 0.012], dcr_p_value=[0.021, 0.021, 0.09, 0.09],
+        ci_method="Clopper-Pearson exact", test_method="chi-square test",
+        built_at=BUILT_AT)
+    safety = pd.DataFrame([
+        ("fatigue", "any grade", "ICI", 30, 80, 37.5, False),
+        ("fatigue", "any grade", "non-ICI", 50, 120, 41.7, False),
+        ("fatigue", "grade 3 or higher", "ICI", None, 80, None, True),
+        ("fatigue", "grade 3 or higher", "non-ICI", 7, 120, 5.8, False),
+        (TRICKY_AE_TERM, "any grade", "ICI", 12, 80, 15.0, False),
+        (TRICKY_AE_TERM, "any grade", "non-ICI", 9, 120, 7.5, False),
+        # A suppressed row that (wrongly) still carries its count: never printed.
+        (TRICKY_AE_TERM, "grade 3 or higher", "ICI", 3, 80, 3.75, True),
+        (TRICKY_AE_TERM, "grade 3 or higher", "non-ICI", None, 120, None, True),
+    ], columns=["ae_term", "grade_band", "arm", "patients", "arm_n", "percent",
+                "is_suppressed"]).assign(min_cell_count=MIN_CELL_COUNT, built_at=BUILT_AT)
+    safety["patients"] = safety["patients"].astype("Int64")
+    km = pd.concat([km_rows(cohort, "all"), km_rows(matched, "matched")], ignore_index=True)
+    return {
+        "covariate_balance": pd.concat([balance_rows(cohort, "all"),
+                                        balance_rows(matched, "matched")], ignore_index=True),
+        # An extra column the report must ignore (tables are read by column name).
+        "km_estimates": km.assign(extra_debug_column="ignored"),
+        "survival_summary": survival,
+        "cox_results": pd.concat([cox_rows(cohort, "all"), cox_rows(matched, "matched")],
+                                 ignore_index=True),
+        "subgroup_hr": subgroups,
+        "response_summary": response,
+        "safety_summary": safety,
+    }
+
+
+def write_database(path: Path, tables: dict[str, pd.DataFrame], schema: str = "main") -> Path:
+    with duckdb.connect(str(path)) as connection:
+        catalog = connection.execute("select current_database()").fetchone()[0]
+        connection.execute(f"create schema if not exists {catalog}.{schema}")
+        for name, frame in tables.items():
+            connection.register("frame_to_copy", frame)
+            connection.execute(
+                f"create table {catalog}.{schema}.{name} as select * from frame_to_copy")
+            connection.unregister("frame_to_copy")
+    return path
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return simulated_cohort()
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, pd.DataFrame]:
+    return result_tables()
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory, tables) -> Path:
+    return write_database(tmp_path_factory.mktemp("report_db") / "rwe_results.duckdb", tables)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory, database: Path) -> Path:
+    return write_report(database, tmp_path_factory.mktemp("report") / "report.html")
+
+
+# --------------------------------------------------------------------------- HTML helpers
+
+class _Elements(HTMLParser):
+    """Collects start tags with their attributes and the text of every table cell."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.cells: list[tuple[str, dict[str, str | None], str]] = []
+        self._table_ids: list[str] = []
+        self._cell: list | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.tags.append((tag, attributes))
+        if tag == "table":
+            self._table_ids.append(attributes.get("id") or "")
+        if tag in ("td", "th"):
+            self._cell = [self._table_ids[-1] if self._table_ids else "", attributes, ""]
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self._table_ids:
+            self._table_ids.pop()
+        if tag in ("td", "th") and self._cell is not None:
+            self.cells.append(tuple(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell[2] += data
+
+
+def parse(document: str) -> _Elements:
+    parser = _Elements()
+    parser.feed(document)
+    return parser
+
+
+MEASURE_SCRIPT = """<script>
+window.addEventListener("load", function () {
+  var measured = {};
+  document.querySelectorAll("img").forEach(function (image) {
+    var box = image.getBoundingClientRect();
+    image.setAttribute("data-natural-width", image.naturalWidth);
+    measured[image.id] = {complete: image.complete, naturalWidth: image.naturalWidth,
+                          naturalHeight: image.naturalHeight, width: box.width,
+                          height: box.height};
+  });
+  var out = document.createElement("pre");
+  out.id = "measurements";
+  out.textContent = JSON.stringify(measured);
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def chromium_binary() -> str:
+    candidates = [os.environ.get("RWE_CHROMIUM"), "chromium", "chromium-browser",
+                  "google-chrome"]
+    for candidate in candidates:
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    pytest.fail(CHROMIUM_HELP)
+
+
+def chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-quic", "--no-first-run", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+               f"--user-data-dir={profile}", "--window-size=1280,1600", *extra, url]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90,
+                          env={**os.environ, "HOME": str(profile)})
+
+
+# --------------------------------------------------------------------------- tests
+
+def test_figures_load_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    document = report.read_text(encoding="utf-8")
+    measured_copy = tmp_path / "measured.html"
+    measured_copy.write_text(document.replace("</body>", MEASURE_SCRIPT + "\n</body>"),
+                             encoding="utf-8")
+
+    result = chromium(measured_copy.as_uri(), tmp_path / "profile", "--dump-dom")
+
+    match = re.search(r'<pre id="measurements">(.*?)</pre>', result.stdout, re.DOTALL)
+    assert match, (f"Chromium did not run the measuring script (exit {result.returncode}); "
+                   f"stderr tail:\n{result.stderr[-2000:]}")
+    measured = json.loads(html.unescape(match.group(1)))
+    for figure_id in EXPECTED_FIGURES:
+        assert figure_id in measured, f"<img id={figure_id}> is not in the rendered page"
+        image = measured[figure_id]
+        assert image["complete"] and image["naturalWidth"] > 0, f"{figure_id} did not load"
+        assert image["naturalWidth"] >= 400 and image["naturalHeight"] >= 150, (
+            f"{figure_id} is suspiciously small: {image}")
+        assert image["width"] >= 300 and image["height"] >= 100, (
+            f"{figure_id} is laid out too small: {image}")
+    assert f'data-natural-width="{measured[EXPECTED_FIGURES[0]]["naturalWidth"]}"' in result.stdout
+
+
+def test_report_is_self_contained_with_stable_ids(report: Path) -> None:
+    document = report.read_text(encoding="utf-8")
+    elements = parse(document)
+    images = {attributes.get("id"): attributes for tag, attributes in elements.tags
+              if tag == "img"}
+    assert set(EXPECTED_FIGURES) <= set(images)
+    for figure_id in EXPECTED_FIGURES:
+        assert images[figure_id]["src"].startswith("data:image/png;base64,")
+        assert len(images[figure_id].get("alt") or "") > 20
+    table_ids = {attributes.get("id") for tag, attributes in elements.tags if tag == "table"}
+    assert set(EXPECTED_TABLES) <= table_ids
+    assert "table-cox-matched" in table_ids
+    assert not [tag for tag, _ in elements.tags if tag in ("script", "link", "iframe")]
+    for tag, attributes in elements.tags:
+        for name in ("src", "href"):
+            value = attributes.get(name)
+            assert value is None or value.startswith("data:"), f"<{tag} {name}={value!r}>"
+    # The tables' run stamp and methods are in the footer; a null median bound prints NR.
+    assert "2025-09-19 08:30:00" in document
+    assert "Clopper-Pearson exact" in document
+    assert re.search(r"\(\d+\.\d\u2013NR\)", document)
+
+
+def test_suppressed_safety_cells_never_show_a_number(report: Path) -> None:
+    cells = [cell for cell in parse(report.read_text(encoding="utf-8")).cells
+             if cell[0] == "table-safety" and "data-suppressed" in cell[1]]
+    suppressed = [text for _, attributes, text in cells
+                  if attributes["data-suppressed"] == "true"]
+    assert len(suppressed) == 3
+    assert set(suppressed) == {f"<{MIN_CELL_COUNT}"}
+    shown = [text for _, attributes, text in cells if attributes["data-suppressed"] == "false"]
+    assert "30 (37.5%)" in shown and "7 (5.8%)" in shown
+    # The suppressed row that carried a count (3, 3.75 %) leaks it nowhere.
+    assert not [text for _, _, text in cells if "3.8%" in text or text.startswith("3 ")]
+
+
+def test_text_values_are_html_escaped(report: Path) -> None:
+    document = report.read_text(encoding="utf-8")
+    assert TRICKY_AE_TERM not in document and "<b>maculo" not in document
+    assert html.escape(TRICKY_AE_TERM) in document
+    assert html.escape(TRICKY_LEVEL) in document
+    texts = [text for _, _, text in parse(document).cells]
+    assert TRICKY_AE_TERM in texts and TRICKY_LEVEL in texts
+
+
+def test_numbers_at_risk_match_the_cohort(tables, cohort) -> None:
+    km = tables["km_estimates"]
+    for arm, block in cohort.groupby("arm"):
+        rows = km[(km["cohort"] == "all") & (km["endpoint"] == "PFS") & (km["arm"] == arm)]
+        times = at_risk_times(float(rows["time_months"].max()))
+        assert times[:3] == [0.0, 3.0, 6.0]
+        expected = [int((block["pfs_months"] >= time).sum()) for time in times]
+        assert numbers_at_risk(rows, times) == expected
+
+
+def test_load_results_selects_contract_columns(database: Path) -> None:
+    results = load_results(database)
+    assert set(results) == set(RESULT_COLUMNS)
+    assert "extra_debug_column" not in results["km_estimates"].columns
+    assert "survival_12_months_ci_upper" in results["survival_summary"].columns
+
+
+def test_cli_writes_report_and_names_missing_tables(tmp_path: Path, tables, capsys) -> None:
+    database = write_database(tmp_path / "marts.duckdb", tables, schema="marts")
+    out = tmp_path / "out" / "report.html"
+    assert main(["--database", str(database), "--schema", "marts", "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+    partial = write_database(tmp_path / "partial.duckdb",
+                             {name: frame for name, frame in tables.items()
+                              if name != "subgroup_hr"})
+    assert main(["--database", str(partial), "--out", str(tmp_path / "x.html")]) == 2
+    assert "table main.subgroup_hr is missing" in capsys.readouterr().err
