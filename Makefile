@@ -12,7 +12,7 @@ WAREHOUSE := warehouse/rwe.duckdb
 export RWE_PSEUDONYM_KEY ?= $(shell cat $(KEY_FILE) 2>/dev/null)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean browser
 
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,14 @@ run: $(INSTALLED) $(KEY_FILE)
 	RWE_PSEUDONYM_KEY="$${RWE_PSEUDONYM_KEY:-$$(cat $(KEY_FILE))}" $(BIN)/dbt build
 	@echo "Results: $(WAREHOUSE) (schemas marts, terminology); see README 'Where the results are'."
 
-test: $(INSTALLED)
+# The report test renders HTML in headless Chromium (Debian's package).
+test: $(INSTALLED) browser
 	$(BIN)/python -m pytest
 	$(MAKE) lint
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests python_models
