@@ -35,10 +35,16 @@ def test_build_runs_every_node_without_error_or_skip(build):
 
 def test_cohort_is_the_generators_eligible_patients(build, manifest):
     cohort = manifest["cohort"]
-    by_arm = dict(build.query("select arm, count(*) from marts.analysis_cohort group by arm"))
-    assert sum(by_arm.values()) == cohort["eligible_patients"]
-    assert by_arm["ICI"] == cohort["ici"]
-    assert by_arm["non-ICI"] == cohort["non_ici"]
+    by_center_arm = {
+        (center, arm): count for center, arm, count in build.query(
+            "select center_id, arm, count(*) from marts.analysis_cohort group by all")
+    }
+    expected = {
+        (center, arm): count
+        for center, arms in cohort["per_center_per_arm"].items() for arm, count in arms.items()
+    }
+    assert by_center_arm == expected
+    assert sum(by_center_arm.values()) == cohort["eligible_patients"] == 496
 
 
 def test_every_dirty_row_is_quarantined_with_its_reason(build, manifest):
@@ -58,6 +64,9 @@ def test_every_dirty_row_is_quarantined_with_its_reason(build, manifest):
     wrong_reason = {key: (expected[key], quarantined[key]) for key in expected
                     if quarantined[key][0] != expected[key][0]}
     assert not wrong_reason, f"quarantined for another reason: {wrong_reason}"
+    wrong_column = {key: (expected[key], quarantined[key]) for key in expected
+                    if quarantined[key][1] != expected[key][1]}
+    assert not wrong_column, f"quarantined naming another column: {wrong_column}"
     unexpected = set(quarantined) - set(expected)
     assert not unexpected, f"clean rows quarantined: {sorted(unexpected)[:20]}"
 

@@ -1,0 +1,28 @@
+"""Deterministic synthetic raw exports for the oncology RWE warehouse.
+
+``python -m rwe_synth --patients 496 --centers 3 --seed 20250919 --out data/raw``
+writes three hospital exports (one row per line, per administration, per line
+with relative times) of a second-line ES-SCLC cohort calibrated to Zhang et
+al., Front Immunol 2025 (doi:10.3389/fimmu.2025.1658017), plus recorded dirty
+rows and ``manifest.json``. See docs/generator.md.
+"""
+
+from __future__ import annotations
+
+__version__ = "1.0.0"
+
+from rwe_synth.generator import generate  # noqa: E402
+from rwe_synth.model import simulate_patients, truth_frame  # noqa: E402
+from rwe_synth.parameters import TARGETS, ModelParameters  # noqa: E402
+from rwe_synth.vocabulary import seed_tables, write_seeds  # noqa: E402
+
+__all__ = [
+    "TARGETS",
+    "ModelParameters",
+    "__version__",
+    "generate",
+    "seed_tables",
+    "simulate_patients",
+    "truth_frame",
+    "write_seeds",
+]

@@ -1,0 +1,286 @@
+"""Generate the raw center exports and their manifest.
+
+:func:`generate` simulates the cohort (:mod:`rwe_synth.model`), expands it
+into event tables (:mod:`rwe_synth.histories`), writes each center's files
+in its own format (:mod:`rwe_synth.exports`), adds the recorded dirty rows
+(:mod:`rwe_synth.dirty`) and writes ``manifest.json``. Same arguments give
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from rwe_synth import __version__
+from rwe_synth.dirty import add_dirty_rows
+from rwe_synth.exports import (
+    ExportTable,
+    assign_identifiers,
+    center_a_tables,
+    center_b_tables,
+    center_c_tables,
+    center_context,
+    integer_text,
+)
+from rwe_synth.histories import (
+    build_administrations,
+    build_adverse_events,
+    build_assessments,
+    build_lines,
+)
+from rwe_synth.model import (
+    DEFAULT_PARAMETERS,
+    STATUS_ELIGIBLE,
+    cohort_truth,
+    rng_for,
+    simulate_patients,
+    validate_arguments,
+)
+from rwe_synth.parameters import (
+    AGE_CENTRE_YEARS,
+    DAYS_PER_MONTH,
+    MODEL_TERMS,
+    TARGETS,
+    ModelParameters,
+)
+
+FORMATS = ("csv", "parquet")
+
+
+def generate(
+    n_patients: int,
+    n_centers: int,
+    seed: int,
+    out_dir: Path | str,
+    file_format: str = "csv",
+    params: ModelParameters = DEFAULT_PARAMETERS,
+) -> dict[str, Any]:
+    """Write ``<out_dir>/<center_id>/<table>.<format>`` and ``manifest.json``.
+
+    Parameters
+    ----------
+    n_patients : int
+        Eligible patients (``round(N * 200 / 496)`` ICI, the rest non-ICI).
+    n_centers : int
+        1 to 3 (center_a, center_b, center_c in that order).
+    seed : int
+        Seed of every random stream.
+    out_dir : path
+        Output folder (created; existing files of the same names are replaced).
+    file_format : {'csv', 'parquet'}
+        CSV (UTF-8, no BOM, comma separated, header row, empty = missing) or
+        Parquet with the same columns, every column a string.
+    params : ModelParameters
+        The true parameters.
+
+    Returns
+    -------
+    dict
+        The manifest that was written.
+    """
+    validate_arguments(n_patients, n_centers, seed)
+    if file_format not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {file_format!r}.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    patients = simulate_patients(n_patients, n_centers, seed, params)
+    threshold = float(patients["assignment_threshold"].iloc[0])
+    patients, ghosts = assign_identifiers(patients, seed, n_centers, params)
+    lines = build_lines(patients, seed, params)
+    events = build_adverse_events(patients, lines, seed, params)
+    dirty_rng = rng_for(seed, "dirty_rows")
+
+    row_counts: dict[str, dict[str, int]] = {}
+    dirty_rows: list[dict[str, Any]] = []
+    files: list[dict[str, Any]] = []
+    for center_id in params.design.center_ids[:n_centers]:
+        context = center_context(patients, center_id, ghosts)
+        if center_id == "center_a":
+            tables = center_a_tables(context, lines, events)
+        elif center_id == "center_b":
+            center_lines = lines.loc[lines["patient_index"].isin(context.rank.index)]
+            administrations = build_administrations(center_lines, context.patients, seed,
+                                                    params)
+            assessments = build_assessments(center_lines, params)
+            tables = center_b_tables(context, administrations, assessments, events)
+            del administrations, assessments, center_lines
+        else:
+            tables = center_c_tables(context, lines, events)
+        add_dirty_rows(tables, context, dirty_rng, params)
+        (out / center_id).mkdir(parents=True, exist_ok=True)
+        row_counts[center_id] = {}
+        for name, table in tables.items():
+            final, dirty = finalise(table)
+            path = out / center_id / f"{name}.{file_format}"
+            write_table(final, path, file_format)
+            row_counts[center_id][name] = final.num_rows
+            dirty_rows.extend(dirty)
+            files.append({"path": f"{center_id}/{path.name}", "rows": final.num_rows,
+                          "sha256": _sha256(path)})
+            del final
+        del tables, context
+
+    manifest = build_manifest(n_patients, n_centers, seed, file_format, params, patients,
+                              threshold, row_counts, dirty_rows, files)
+    ici_patients = patients.loc[(patients["status"] == STATUS_ELIGIBLE) & patients["is_ici"],
+                                "patient_index"]
+    manifest["measured"]["grade_3_rash_ici"] = int(
+        ((events["term"] == "rash") & (events["grade"] >= 3) & (events["line_number"] == 2)
+         & events["patient_index"].isin(ici_patients)).sum())
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def finalise(table: ExportTable) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """Insert the dirty rows, order the rows, number the row ids.
+
+    Returns
+    -------
+    (pyarrow.Table, list of dict)
+        The table in file order with its columns in the documented order,
+        and one manifest entry per dirty row with its 1-based data row number.
+    """
+    n_clean = table.data.num_rows
+    if table.dirty:
+        dirty = pa.Table.from_pylist([row for row, _, _, _ in table.dirty],
+                                     schema=table.data.schema)
+        data = pa.concat_tables([table.data, dirty])
+        keys = np.concatenate([table.sort_key,
+                               np.asarray([key for _, key, _, _ in table.dirty])])
+    else:
+        data, keys = table.data, table.sort_key
+    secondary = np.arange(data.num_rows)
+    order = np.lexsort((secondary, keys))
+    data = data.take(pa.array(order))
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    if table.row_id_column is not None:
+        data = data.append_column(table.row_id_column,
+                                  integer_text(np.arange(1, data.num_rows + 1)))
+    data = data.select(list(table.columns))
+    entries = [
+        {"center_id": table.center_id, "table": table.name,
+         "source_row_number": int(position[n_clean + j]) + 1, "column": column,
+         "reason": reason}
+        for j, (_, _, reason, column) in enumerate(table.dirty)
+    ]
+    return data, sorted(entries, key=lambda entry: entry["source_row_number"])
+
+
+def write_table(table: pa.Table, path: Path, file_format: str) -> None:
+    """Write a table of strings as CSV (no quoting, header, '' = missing) or Parquet."""
+    if file_format == "csv":
+        with path.open("wb") as handle:
+            handle.write((",".join(table.column_names) + "\n").encode("utf-8"))
+            pa_csv.write_csv(table, handle, pa_csv.WriteOptions(
+                include_header=False, quoting_style="none", batch_size=65536))
+    else:
+        pq.write_table(table, path, compression="zstd", write_statistics=False,
+                       store_schema=False)
+
+
+def kaplan_meier_median(time: np.ndarray, event: np.ndarray) -> float:
+    """Kaplan-Meier median (smallest time with S(t) <= 0.5; NaN if not reached)."""
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=bool)
+    frame = pd.DataFrame({"time": time, "event": event})
+    grouped = frame.groupby("time")["event"].agg(["sum", "count"]).sort_index()
+    at_risk = len(time) - grouped["count"].cumsum().shift(fill_value=0)
+    survival = np.cumprod(1.0 - grouped["sum"].to_numpy() / at_risk.to_numpy())
+    reached = np.flatnonzero(survival <= 0.5)
+    return float(grouped.index[reached[0]]) if len(reached) else float("nan")
+
+
+def measured_summary(truth: pd.DataFrame) -> dict[str, Any]:
+    """Headline figures of a truth frame (for the manifest and the docs)."""
+    summary: dict[str, Any] = {}
+    for arm, group in truth.groupby("arm"):
+        summary[arm] = {
+            "patients": int(len(group)),
+            "median_pfs_months": round(kaplan_meier_median(group["pfs_months"],
+                                                           group["is_pfs_event"]), 3),
+            "median_os_months": round(kaplan_meier_median(group["os_months"],
+                                                          group["is_os_event"]), 3),
+            "objective_response_rate": round(float(group["is_objective_response"].mean()), 4),
+            "disease_control_rate": round(float(group["is_disease_control"].mean()), 4),
+            "pfs_events": int(group["is_pfs_event"].sum()),
+            "os_events": int(group["is_os_event"].sum()),
+        }
+    return summary
+
+
+def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
+                   params: ModelParameters, patients: pd.DataFrame, threshold: float,
+                   row_counts: dict[str, dict[str, int]], dirty_rows: list[dict[str, Any]],
+                   files: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest: arguments, cohort, row counts, dirty rows, truth, targets."""
+    eligible = patients.loc[patients["status"] == STATUS_ELIGIBLE]
+    arm = np.where(eligible["is_ici"], "ICI", "non-ICI")
+    per_center = {
+        center: {name: int(count) for name, count in
+                 pd.Series(arm[eligible["center_id"].to_numpy() == center]).value_counts()
+                 .sort_index().items()}
+        for center in params.design.center_ids[:n_centers]
+    }
+    excluded = patients.loc[patients["status"] != STATUS_ELIGIBLE,
+                            ["center_id", "patient_key", "status"]]
+    excluded = excluded.sort_values(["center_id", "patient_key"])
+    truth = cohort_truth(patients, params)
+    design = params.design
+    dirty_sorted = sorted(dirty_rows, key=lambda d: (d["center_id"], d["table"],
+                                                      d["source_row_number"]))
+    return {
+        "generator": {
+            "name": "rwe_synth",
+            "version": __version__,
+            "command": (f"python -m rwe_synth --patients {n_patients} --centers {n_centers} "
+                        f"--seed {seed} --format {file_format}"),
+            "args": {"patients": n_patients, "centers": n_centers, "seed": seed,
+                     "format": file_format},
+        },
+        "data_cutoff_date": design.data_cutoff_date,
+        "study_window": {"start_date": design.study_window_start_date,
+                         "end_date": design.study_window_end_date},
+        "cohort": {
+            "eligible_patients": int(len(eligible)),
+            "per_arm": {name: int((arm == name).sum()) for name in ("ICI", "non-ICI")},
+            "per_center_per_arm": per_center,
+        },
+        "row_counts": row_counts,
+        "files": files,
+        "dirty_rows": dirty_sorted,
+        "excluded_patients": [
+            {"center_id": row.center_id, "patient_key": row.patient_key, "reason": row.status}
+            for row in excluded.itertuples(index=False)
+        ],
+        "truth": {
+            "description": (
+                "Every true parameter of the model (rwe_synth.parameters). Times in months of "
+                f"{DAYS_PER_MONTH} days; age_years enters linear predictors centred at "
+                f"{AGE_CENTRE_YEARS}."),
+            "model_terms": list(MODEL_TERMS),
+            "assignment_intercept_realised": round(-threshold, 6),
+            "parameters": params.to_dict(),
+        },
+        "targets": TARGETS,
+        "measured": measured_summary(truth),
+    }

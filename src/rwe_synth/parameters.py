@@ -1,0 +1,487 @@
+"""Every true parameter of the synthetic data model, in one place.
+
+The generator is a *stated* model: each number below is written to
+``manifest.json`` (key ``truth``) so an analysis of the generated data can be
+checked against the truth that produced it. Numbers that are calibrated (the
+baseline scales of the survival models, the ICI log-hazard ratio, the response
+intercepts) were solved by :mod:`rwe_synth.calibration` and are hard-coded
+here; re-run that module after changing any other parameter. Where a number
+comes from the reference study (Zhang et al., Front Immunol 2025,
+doi:10.3389/fimmu.2025.1658017) it says so; every other number is a clinically
+plausible choice documented in ``docs/generator.md``.
+
+Times are in months of 30.4375 days unless a name says ``days``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DAYS_PER_MONTH = 30.4375
+
+#: Baseline covariates of the outcome and assignment models, in the names of
+#: the ``analysis_cohort`` contract. ``age_years`` enters centred at 60.
+MODEL_TERMS: tuple[str, ...] = (
+    "is_ici",
+    "age_years",
+    "is_male",
+    "is_ecog_2_or_more",
+    "is_ever_smoker",
+    "has_liver_metastases",
+    "has_brain_metastases",
+    "has_bone_metastases",
+    "has_three_or_more_metastatic_sites",
+    "had_thoracic_radiotherapy",
+    "had_prophylactic_cranial_irradiation",
+    "had_first_line_ici",
+    "is_first_line_pfs_6_months_or_more",
+)
+AGE_CENTRE_YEARS = 60
+
+
+@dataclass(frozen=True)
+class StudyDesign:
+    """Calendar and cohort layout."""
+
+    study_window_start_date: str = "2019-03-01"  # paper: 2L between March 2019 ...
+    study_window_end_date: str = "2023-12-31"  # ... and December 2023
+    data_cutoff_date: str = "2024-06-30"  # not given in the stored paper text: chosen
+    published_patients: int = 496  # paper: 496 patients
+    published_ici_patients: int = 200  # paper: 200 2L-ICIs / 296 2L-non-ICIs
+    center_ids: tuple[str, ...] = ("center_a", "center_b", "center_c")
+    #: Share of patients per center, by number of centers.
+    center_shares: dict[int, tuple[float, ...]] = field(
+        default_factory=lambda: {1: (1.0,), 2: (0.55, 0.45), 3: (0.45, 0.35, 0.20)}
+    )
+    #: Non-eligible extra patients per center and exclusion reason:
+    #: max(minimum, round(rate * eligible patients of the center)).
+    extra_patients_rate: float = 0.006
+    extra_patients_minimum: int = 2
+    #: Second-line starts of patients outside the window: before it from this
+    #: date, or after it up to the cut-off minus this many days.
+    early_second_line_from: str = "2018-06-01"
+    late_second_line_margin_days: int = 60
+
+
+@dataclass(frozen=True)
+class CovariateModel:
+    """Joint distribution of the baseline covariates (independent of arm)."""
+
+    age_mean_years: float = 61.0
+    age_sd_years: float = 8.5
+    age_min_years: int = 30
+    age_max_years: int = 88
+    p_male: float = 0.80
+    p_ever_smoker_male: float = 0.80
+    p_ever_smoker_female: float = 0.12
+    #: Among ever smokers, the share a center records as former smokers.
+    p_former_given_ever_smoker: float = 0.45
+    #: P(ECOG = 0, 1, 2, 3) at second-line start.
+    ecog_probabilities: tuple[float, ...] = (0.20, 0.62, 0.15, 0.03)
+    #: Per-site prevalence before the shared tumour-burden effect.
+    site_prevalence: dict[str, float] = field(
+        default_factory=lambda: {
+            "liver": 0.30,
+            "brain": 0.25,
+            "bone": 0.30,
+            "adrenal": 0.15,
+            "lymph_node": 0.40,
+            "lung": 0.20,
+            "pleura": 0.10,
+        }
+    )
+    #: SD of a shared normal tumour-burden term added to every site's logit,
+    #: so that sites cluster in the same patients.
+    site_burden_sd: float = 0.7
+    p_thoracic_radiotherapy: float = 0.30
+    p_pci_without_brain_metastases: float = 0.10
+    p_pci_with_brain_metastases: float = 0.03
+    #: logit P(first-line ICI) = intercept + slope * years from 2020-01-01 to
+    #: the second-line start (first-line chemo-immunotherapy spread in China
+    #: from 2020).
+    first_line_ici_logit_intercept: float = -1.6
+    first_line_ici_logit_per_year: float = 0.9
+    #: First-line PFS: log-normal, median by first-line regimen, clipped.
+    first_line_pfs_median_months_chemo: float = 5.0
+    first_line_pfs_median_months_chemo_ici: float = 5.8
+    first_line_pfs_log_sd: float = 0.6
+    first_line_pfs_min_months: float = 1.2
+    first_line_pfs_max_months: float = 30.0
+    #: Second line starts this many days (uniform, inclusive) after first-line
+    #: progression.
+    second_line_delay_days: tuple[int, int] = (14, 56)
+
+
+@dataclass(frozen=True)
+class AssignmentModel:
+    """Treatment assignment: logit P(2L ICI | x) = alpha + sum(beta * x).
+
+    ``age_years`` is centred at 60 and ``years_since_window_start`` is the
+    second-line start in years after 2019-03-01. The intercept ``alpha`` is
+    not fixed: arm sizes are exact, so ICI goes to the patients with the
+    highest latent score ``sum(beta * x) + logistic noise``, which is the
+    logistic model with ``alpha`` set to minus the threshold.
+    """
+
+    coefficients: dict[str, float] = field(
+        default_factory=lambda: {
+            "age_years": -0.02,
+            "is_male": 0.0,
+            "is_ever_smoker": 0.20,
+            "is_ecog_2_or_more": -0.90,
+            "has_liver_metastases": -0.50,
+            "has_brain_metastases": -0.20,
+            "has_bone_metastases": 0.0,
+            "has_three_or_more_metastatic_sites": -0.20,
+            "had_thoracic_radiotherapy": 0.20,
+            "had_prophylactic_cranial_irradiation": 0.0,
+            "had_first_line_ici": -0.50,
+            "is_first_line_pfs_6_months_or_more": -0.30,
+            "years_since_window_start": 0.35,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class PfsModel:
+    """PFS from 2L start: Weibull proportional hazards.
+
+    ``S(t | x) = exp(-baseline_scale * t**shape * exp(sum(log_hr * x)))``, t in
+    months, ``age_years`` centred at 60. ``log_hr['is_ici']`` and
+    ``baseline_scale`` are calibrated so the marginal medians are the paper's
+    4.13 (ICI) and 2.70 (non-ICI) months. A PFS event is death without
+    progression with probability ``p_death_without_progression``, independent
+    of everything, else progression, so PFS itself stays exactly PH.
+    """
+
+    shape: float = 1.25
+    baseline_scale: float = 0.1446  # calibrated
+    log_hr: dict[str, float] = field(
+        default_factory=lambda: {
+            "is_ici": -0.4249,  # calibrated (HR 0.654)
+            "age_years": 0.005,
+            "is_male": 0.05,
+            "is_ecog_2_or_more": 0.35,
+            "is_ever_smoker": 0.05,
+            "has_liver_metastases": 0.40,  # paper: independent predictor
+            "has_brain_metastases": 0.10,
+            "has_bone_metastases": 0.10,
+            "has_three_or_more_metastatic_sites": 0.30,  # paper: independent predictor
+            "had_thoracic_radiotherapy": -0.10,
+            "had_prophylactic_cranial_irradiation": 0.0,
+            "had_first_line_ici": 0.15,
+            "is_first_line_pfs_6_months_or_more": -0.45,  # paper: independent predictor
+        }
+    )
+    p_death_without_progression: float = 0.10
+
+
+@dataclass(frozen=True)
+class PostProgressionModel:
+    """Survival after 2L progression: Weibull PH, same form as PFS.
+
+    OS = PFS time + post-progression survival for progressors, OS = PFS time
+    for deaths without progression. ``baseline_scale`` is calibrated so the
+    pooled median OS is ``target_pooled_median_os_months``.
+    """
+
+    shape: float = 1.10
+    baseline_scale: float = 0.1281  # calibrated
+    log_hr: dict[str, float] = field(
+        default_factory=lambda: {
+            "is_ici": -0.15,
+            "age_years": 0.01,
+            "is_male": 0.0,
+            "is_ecog_2_or_more": 0.40,
+            "is_ever_smoker": 0.0,
+            "has_liver_metastases": 0.25,
+            "has_brain_metastases": 0.10,
+            "has_bone_metastases": 0.05,
+            "has_three_or_more_metastatic_sites": 0.15,
+            "had_thoracic_radiotherapy": -0.10,
+            "had_prophylactic_cranial_irradiation": 0.0,
+            "had_first_line_ici": 0.0,
+            "is_first_line_pfs_6_months_or_more": -0.20,
+        }
+    )
+    target_pooled_median_os_months: float = 8.0
+
+
+@dataclass(frozen=True)
+class CensoringModel:
+    """Administrative censoring at the data cut-off plus independent loss to
+    follow-up, exponential with this mean (months) from 2L start."""
+
+    loss_to_follow_up_mean_months: float = 60.0
+
+
+@dataclass(frozen=True)
+class ResponseModel:
+    """Best overall response on a line (RECIST 1.1), coherent with the dates.
+
+    Tumour assessments on second line start ``first_assessment_days`` (+21
+    with probability ``p_first_assessment_late``, + uniform jitter of 0 to
+    ``jitter_days``) after the line start and repeat every
+    ``interval_days``; progression is documented by an assessment on the
+    progression date. A patient is *evaluable* when the first assessment
+    falls before the PFS event and on or before the last contact. Then, with
+    T the (uncensored) PFS time in months and ``expit`` the logistic function:
+
+    * evaluable and disease control, with probability
+      ``expit(disease_control_intercept[arm] + slope * log(T / 3))``: CR or PR
+      with probability ``expit(objective_intercept[arm] + slope * log(T / 3))``
+      (CR with ``p_cr_given_objective``), else SD;
+    * otherwise (not evaluable, or evaluable without disease control, whose
+      assessments before progression are then all "not evaluable"): PD if the
+      progression is documented, else NE.
+
+    So responders have longer PFS, and a patient whose first assessment comes
+    after the progression has best response PD. The four intercepts are
+    calibrated to the paper's ORR (29.5 % vs 10.1 %) and DCR (67.0 % vs
+    51.7 %).
+    """
+
+    first_assessment_days: int = 42
+    late_extra_days: int = 21
+    p_first_assessment_late: float = 0.50
+    jitter_days: int = 6
+    interval_days: int = 42
+    disease_control_intercept: dict[str, float] = field(
+        default_factory=lambda: {"ICI": 1.7050, "non-ICI": 1.2756}  # calibrated
+    )
+    disease_control_slope_per_log_pfs: float = 1.0
+    objective_intercept: dict[str, float] = field(
+        default_factory=lambda: {"ICI": -0.9066, "non-ICI": -1.9192}  # calibrated
+    )
+    objective_slope_per_log_pfs: float = 1.0
+    p_cr_given_objective: dict[str, float] = field(
+        default_factory=lambda: {"ICI": 0.08, "non-ICI": 0.05}
+    )
+    #: Share of NE patients (with room for it) who have one recorded
+    #: "not evaluable" assessment.
+    p_not_evaluable_assessment_recorded: float = 0.5
+    #: First line: best response PD if progression by the first assessment,
+    #: else CR / PR / SD with these probabilities.
+    first_line_response_probabilities: dict[str, float] = field(
+        default_factory=lambda: {"CR": 0.05, "PR": 0.65, "SD": 0.30}
+    )
+    #: Third line: PR with this probability when evaluable, else SD.
+    third_line_p_partial_response: float = 0.15
+
+
+@dataclass(frozen=True)
+class TreatmentModel:
+    """Regimens, cycles and later lines."""
+
+    cycle_days: int = 21
+    #: First line: platinum + etoposide, +/- ICI (maintenance until progression).
+    first_line_platinum: dict[str, float] = field(
+        default_factory=lambda: {"carboplatin": 0.70, "cisplatin": 0.30}
+    )
+    first_line_ici: dict[str, float] = field(
+        default_factory=lambda: {"atezolizumab": 0.65, "durvalumab": 0.35}
+    )
+    #: Number of induction (chemotherapy) cycles, first and second line.
+    chemotherapy_cycles: dict[int, float] = field(
+        default_factory=lambda: {4: 0.50, 5: 0.15, 6: 0.35}
+    )
+    max_ici_cycles: int = 35
+    #: Second line, ICI arm: the ICI ...
+    second_line_ici: dict[str, float] = field(
+        default_factory=lambda: {
+            "atezolizumab": 0.15,
+            "durvalumab": 0.10,
+            "serplulimab": 0.10,
+            "adebrelimab": 0.08,
+            "tislelizumab": 0.14,
+            "toripalimab": 0.10,
+            "sintilimab": 0.12,
+            "camrelizumab": 0.11,
+            "pembrolizumab": 0.05,
+            "nivolumab": 0.05,
+        }
+    )
+    #: ... alone or with a partner ("platinum_etoposide" = rechallenge).
+    second_line_ici_partner: dict[str, float] = field(
+        default_factory=lambda: {
+            "none": 0.30,
+            "irinotecan": 0.17,
+            "topotecan": 0.13,
+            "paclitaxel": 0.10,
+            "docetaxel": 0.05,
+            "anlotinib": 0.15,
+            "platinum_etoposide": 0.10,
+        }
+    )
+    #: Second line, non-ICI arm.
+    second_line_non_ici: dict[str, float] = field(
+        default_factory=lambda: {
+            "topotecan": 0.30,
+            "irinotecan": 0.16,
+            "paclitaxel": 0.10,
+            "docetaxel": 0.05,
+            "anlotinib": 0.22,
+            "platinum_etoposide": 0.17,
+        }
+    )
+    #: A regimen that gives no drug new to the patient (platinum-etoposide
+    #: rechallenge, or the first-line ICI again without a new partner) is only
+    #: given when the last first-line administration is more than this many
+    #: days before the second-line start; otherwise the partner falls back.
+    rechallenge_min_gap_days: int = 121
+    rechallenge_fallback: str = "topotecan"
+    continuation_fallback_partner: str = "anlotinib"
+    #: Third line after documented 2L progression.
+    p_third_line_ecog_0_1: float = 0.55
+    p_third_line_ecog_2_or_more: float = 0.30
+    third_line_delay_days: tuple[int, int] = (14, 42)
+    third_line_regimen: dict[str, float] = field(
+        default_factory=lambda: {
+            "anlotinib": 0.40,
+            "topotecan": 0.20,
+            "irinotecan": 0.15,
+            "paclitaxel": 0.15,
+            "docetaxel": 0.10,
+        }
+    )
+    third_line_pfs_shape: float = 1.2
+    third_line_pfs_median_months: float = 2.0
+    #: Supportive drugs on a chemotherapy day (center_b only): same day, or
+    #: the next day.
+    p_antiemetic_on_chemotherapy_day: float = 0.60
+    p_growth_factor_next_day: float = 0.25
+    #: Relative SD of a patient's body-size factor applied to weight/BSA-based doses.
+    dose_size_sd: float = 0.08
+
+
+@dataclass(frozen=True)
+class AdverseEventModel:
+    """Treatment-related adverse events on second line (one row per term).
+
+    Per term: P(any grade) by arm and the grade distribution. The paper
+    reports AEs comparable between arms and one grade 3 rash in the ICI arm;
+    we read that as: in the ICI arm every AE is grade 1-2 except
+    ``grade_3_rash_per_200_ici`` grade 3 rashes per 200 ICI patients
+    (exactly one at the embedded size); the non-ICI arm has a few grade 3
+    haematological events.
+    """
+
+    second_line: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            "neutropenia": {"ICI": 0.25, "non-ICI": 0.33,
+                            "grades_ici": (0.55, 0.45), "grades_non_ici": (0.45, 0.43, 0.12)},
+            "anaemia": {"ICI": 0.28, "non-ICI": 0.32,
+                        "grades_ici": (0.60, 0.40), "grades_non_ici": (0.55, 0.38, 0.07)},
+            "thrombocytopenia": {"ICI": 0.12, "non-ICI": 0.18,
+                                 "grades_ici": (0.65, 0.35),
+                                 "grades_non_ici": (0.55, 0.37, 0.08)},
+            "nausea": {"ICI": 0.18, "non-ICI": 0.24,
+                       "grades_ici": (0.75, 0.25), "grades_non_ici": (0.70, 0.30)},
+            "fatigue": {"ICI": 0.24, "non-ICI": 0.22,
+                        "grades_ici": (0.65, 0.35), "grades_non_ici": (0.65, 0.35)},
+            "anorexia": {"ICI": 0.14, "non-ICI": 0.15,
+                         "grades_ici": (0.75, 0.25), "grades_non_ici": (0.75, 0.25)},
+            "diarrhoea": {"ICI": 0.08, "non-ICI": 0.09,
+                          "grades_ici": (0.75, 0.25), "grades_non_ici": (0.75, 0.25)},
+            "rash": {"ICI": 0.10, "non-ICI": 0.03,
+                     "grades_ici": (0.70, 0.30), "grades_non_ici": (0.80, 0.20)},
+            "hypothyroidism": {"ICI": 0.08, "non-ICI": 0.0,
+                               "grades_ici": (0.60, 0.40), "grades_non_ici": (1.0,)},
+            "pneumonitis": {"ICI": 0.04, "non-ICI": 0.005,
+                            "grades_ici": (0.50, 0.50), "grades_non_ici": (0.60, 0.40)},
+            "alt_increased": {"ICI": 0.10, "non-ICI": 0.06,
+                              "grades_ici": (0.75, 0.25), "grades_non_ici": (0.75, 0.25)},
+        }
+    )
+    grade_3_rash_per_200_ici: float = 1.0
+    #: First-line AEs (chemotherapy), any grade, grades 1/2/3.
+    first_line: dict[str, float] = field(
+        default_factory=lambda: {
+            "neutropenia": 0.40, "anaemia": 0.35, "thrombocytopenia": 0.15,
+            "nausea": 0.30, "fatigue": 0.20,
+        }
+    )
+    first_line_grades: tuple[float, ...] = (0.45, 0.40, 0.15)
+    #: AE onset: uniform over the line, at most this many days after its start.
+    max_onset_days: int = 180
+
+
+@dataclass(frozen=True)
+class DirtyRowModel:
+    """Dirty rows added on top of the clean cohort, per recipe and center:
+    max(minimum, round(rate * eligible patients of the center))."""
+
+    rate: float = 0.002
+    minimum: int = 1
+    minimum_date_order_violation: int = 2
+    unknown_drug_name: str = "XYZ-9981"
+
+
+@dataclass(frozen=True)
+class ModelParameters:
+    """All parameters of the generator."""
+
+    design: StudyDesign = field(default_factory=StudyDesign)
+    covariates: CovariateModel = field(default_factory=CovariateModel)
+    assignment: AssignmentModel = field(default_factory=AssignmentModel)
+    pfs: PfsModel = field(default_factory=PfsModel)
+    post_progression: PostProgressionModel = field(default_factory=PostProgressionModel)
+    censoring: CensoringModel = field(default_factory=CensoringModel)
+    response: ResponseModel = field(default_factory=ResponseModel)
+    treatment: TreatmentModel = field(default_factory=TreatmentModel)
+    adverse_events: AdverseEventModel = field(default_factory=AdverseEventModel)
+    dirty_rows: DirtyRowModel = field(default_factory=DirtyRowModel)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All parameters as JSON-ready nested dicts (tuples become lists)."""
+        return _jsonable(asdict(self))
+
+
+#: Published figures the generator is calibrated to, with the tolerances the
+#: tests use: 4 x the standard deviation of the estimate across seeds
+#: (measured over 200 seeds at n = 496 and 20 seeds at n = 20,000; see
+#: docs/generator.md), absolute, in the unit of the value.
+TARGETS: dict[str, dict[str, Any]] = {
+    "arm_sizes": {
+        "value": {"ICI": 200, "non-ICI": 296},
+        "source": "abstract: 496 patients, 200 2L-ICIs vs 296 2L-non-ICIs",
+        "tolerance": "exact (arm sizes scale as round(N * 200 / 496))",
+    },
+    "median_pfs_months": {
+        "value": {"ICI": 4.13, "non-ICI": 2.70},
+        "source": "abstract: median PFS 4.13 vs 2.70 months (all patients, Kaplan-Meier)",
+        "tolerance": {"n_20000": {"ICI": 0.25, "non-ICI": 0.12},
+                      "n_496": {"ICI": 1.6, "non-ICI": 0.75}},
+    },
+    "objective_response_rate": {
+        "value": {"ICI": 0.295, "non-ICI": 0.101},
+        "source": "abstract: ORR 29.5 % vs 10.1 % (RECIST 1.1)",
+        "tolerance": {"n_20000": {"ICI": 0.015, "non-ICI": 0.013},
+                      "n_496": {"ICI": 0.13, "non-ICI": 0.07}},
+    },
+    "disease_control_rate": {
+        "value": {"ICI": 0.670, "non-ICI": 0.517},
+        "source": "abstract: DCR 67.0 % vs 51.7 %",
+        "tolerance": {"n_20000": {"ICI": 0.021, "non-ICI": 0.014},
+                      "n_496": {"ICI": 0.14, "non-ICI": 0.12}},
+    },
+    "grade_3_rash_ici": {
+        "value": 1,
+        "source": "abstract: one grade 3 rash in the 2L-ICIs group",
+        "tolerance": "exact at the embedded size",
+    },
+    "median_pfs_months_after_psm": {
+        "value": {"ICI": 4.14, "non-ICI": 2.84},
+        "source": "abstract: after 1:1 PSM 4.14 vs 2.84 months",
+        "tolerance": "not tested by the generator (an analysis result)",
+    },
+}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value

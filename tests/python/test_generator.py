@@ -1,0 +1,784 @@
+"""Tests of the synthetic data generator (rwe_synth).
+
+The exports are checked against the documented formats (docs/raw-exports.md)
+and the terminology seeds by an independent reader written here, not by the
+generator's own code: every listed dirty row must carry exactly its defect,
+every other row none; the eligible cohort re-derived from the files by the
+documented rules (center_b's lines from administrations and assessments) must
+equal the generator's truth frame; calibration and the true hazard ratios are
+checked with lifelines at the embedded size and at 20,000 patients.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from lifelines import CoxPHFitter, KaplanMeierFitter
+from scipy.special import expit
+
+from rwe_synth import TARGETS, ModelParameters, generate, seed_tables, truth_frame
+from rwe_synth.__main__ import main
+from rwe_synth.exports import key_digits
+from rwe_synth.model import arm_sizes
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SEEDS_DIR = PROJECT_DIR / "seeds" / "terminology"
+EMBEDDED = {"n_patients": 496, "n_centers": 3, "seed": 20250919}
+LARGE_N = 20_000
+LARGE_SEED = 20250920
+PARAMS = ModelParameters()
+MONTH = 30.4375
+CUTOFF = date.fromisoformat(PARAMS.design.data_cutoff_date)
+WINDOW = (date.fromisoformat(PARAMS.design.study_window_start_date),
+          date.fromisoformat(PARAMS.design.study_window_end_date))
+COX_TERMS = [
+    "is_ici", "age_years", "is_male", "is_ecog_2_or_more", "is_ever_smoker",
+    "has_liver_metastases", "has_brain_metastases", "has_bone_metastases",
+    "has_three_or_more_metastatic_sites", "had_thoracic_radiotherapy",
+    "had_prophylactic_cranial_irradiation", "had_first_line_ici",
+    "is_first_line_pfs_6_months_or_more",
+]
+
+
+# ---------------------------------------------------------------------------
+# fixtures
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def embedded_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("embedded")
+    generate(EMBEDDED["n_patients"], EMBEDDED["n_centers"], EMBEDDED["seed"], out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def manifest(embedded_dir) -> dict:
+    return json.loads((embedded_dir / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def exports(embedded_dir) -> dict[tuple[str, str], pd.DataFrame]:
+    return read_exports(embedded_dir, "csv")
+
+
+@pytest.fixture(scope="module")
+def embedded_truth() -> pd.DataFrame:
+    return truth_frame(EMBEDDED["n_patients"], EMBEDDED["n_centers"], EMBEDDED["seed"])
+
+
+@pytest.fixture(scope="module")
+def large_truth() -> pd.DataFrame:
+    return truth_frame(LARGE_N, 3, LARGE_SEED)
+
+
+@pytest.fixture(scope="module")
+def seeds() -> dict[str, pd.DataFrame]:
+    return {path.stem: pd.read_csv(path, dtype=str, keep_default_na=False)
+            for path in SEEDS_DIR.glob("terminology__*.csv")}
+
+
+def read_exports(directory: Path, file_format: str) -> dict[tuple[str, str], pd.DataFrame]:
+    """Every export as text; missing values as ''."""
+    tables = {}
+    for path in sorted(directory.glob(f"center_*/*.{file_format}")):
+        if file_format == "csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        else:
+            frame = pq.read_table(path).to_pandas().fillna("")
+        tables[(path.parent.name, path.stem)] = frame
+    return tables
+
+
+# ---------------------------------------------------------------------------
+# an independent reader of the documented formats
+# ---------------------------------------------------------------------------
+
+LAYOUTS = {"YYYY-MM-DD": "%Y-%m-%d", "DD/MM/YYYY": "%d/%m/%Y", "YYYYMMDD": "%Y%m%d",
+           "YYYY/M/D": "%Y/%m/%d"}
+ROW_IDS = {("center_a", "treatment_lines"): "record_no", ("center_a", "adverse_events"):
+           "record_no", ("center_b", "drug_administrations"): "admin_id",
+           ("center_b", "assessments"): "assessment_id", ("center_b", "adverse_events"): "ae_id",
+           ("center_c", "adverse_events"): "ae_no"}
+
+
+def parse_date(value: str, layout: str) -> date | None:
+    if layout == "YYYY/M/D" and not re.fullmatch(r"\d{4}/\d{1,2}/\d{1,2}", value):
+        return None
+    if layout == "YYYYMMDD" and not re.fullmatch(r"\d{8}", value):
+        return None
+    try:
+        return datetime.strptime(value, LAYOUTS[layout]).date()
+    except ValueError:
+        return None
+
+
+def vocabularies(seeds: dict[str, pd.DataFrame]) -> dict[str, set[str]]:
+    return {
+        "drugs": set(seeds["terminology__drug_names"]["source_name"].str.lower()),
+        "ae": set(seeds["terminology__adverse_event_terms"]["source_term"].str.lower()),
+        "sites": set(seeds["terminology__metastatic_sites"]["source_term"].str.lower()),
+        "responses": set(seeds["terminology__recist_responses"]["source_term"].str.lower()),
+    }
+
+
+def table_rules(center: str, table: str, vocab: dict[str, set[str]]):
+    """(required, dates, code checks, token checks, order checks) of a table,
+    written from docs/raw-exports.md."""
+    flag01 = {"0", "1"}
+    if (center, table) == ("center_a", "treatment_lines"):
+        return dict(
+            required=["mrn", "line_start_date", "line_no"],
+            dates={c: "YYYY-MM-DD" for c in ("birth_date", "line_start_date", "progression_date",
+                                             "death_date", "last_contact_date")},
+            codes={"sex": {"M", "F"}, "ecog": {"0", "1", "2", "3", "4"},
+                   "smoking_history": {"Y", "N"}, "thoracic_rt": {"Y", "N"}, "pci": {"Y", "N"},
+                   "line_no": {"1", "2", "3"},
+                   "best_response": {"CR", "PR", "SD", "PD", "NE"}},
+            tokens={"metastatic_sites": (";", "sites", "unknown_code"),
+                    "regimen": (" + ", "drugs", "unknown_drug")},
+            order=[("progression_date", "line_start_date"), ("death_date", "line_start_date"),
+                   ("last_contact_date", "line_start_date")],
+        )
+    if (center, table) == ("center_a", "adverse_events"):
+        return dict(required=["mrn", "line_no"], dates={"onset_date": "YYYY-MM-DD"},
+                    codes={"line_no": {"1", "2", "3"},
+                           "ctcae_grade": {"1", "2", "3", "4", "5"}},
+                    tokens={"ae_term": (None, "ae", "unknown_code")}, order=[])
+    if (center, table) == ("center_b", "patients"):
+        return dict(required=["patient_key", "last_followup"],
+                    dates={"dob": "DD/MM/YYYY", "death_date": "DD/MM/YYYY",
+                           "last_followup": "DD/MM/YYYY"},
+                    codes={"gender": {"1", "2"}, "kps": {str(k) for k in range(40, 101, 10)},
+                           "smoker": flag01, "liver_met": flag01, "brain_met": flag01,
+                           "bone_met": flag01, "other_met_sites": {"0", "1", "2", "3", "4"},
+                           "thoracic_radiotherapy": flag01, "pci": flag01},
+                    tokens={}, order=[])
+    if (center, table) == ("center_b", "drug_administrations"):
+        return dict(required=["patient_key", "admin_date", "drug_name"],
+                    dates={"admin_date": "DD/MM/YYYY"}, codes={},
+                    tokens={"drug_name": (None, "drugs", "unknown_drug")}, order=[])
+    if (center, table) == ("center_b", "assessments"):
+        return dict(required=["patient_key", "assessment_date"],
+                    dates={"assessment_date": "DD/MM/YYYY"},
+                    codes={"response": {"complete response", "partial response",
+                                        "stable disease", "progressive disease",
+                                        "not evaluable"}}, tokens={}, order=[])
+    if (center, table) == ("center_b", "adverse_events"):
+        return dict(required=["patient_key", "ae_date"], dates={"ae_date": "DD/MM/YYYY"},
+                    codes={"grade": {"G1", "G2", "G3", "G4", "G5"}},
+                    tokens={"ae_description": (None, "ae", "unknown_code")}, order=[])
+    if (center, table) == ("center_c", "lines"):
+        return dict(
+            required=["case_no", "start_date", "line_number", "pfs_days", "os_months"],
+            dates={"start_date": "YYYYMMDD", "birth_date": "YYYY/M/D"},
+            codes={"sex": {"男", "女"}, "ps_score": {"0", "1", "2", "3", "4"},
+                   "smoking": {"yes", "no", "former"}, "thoracic_rt": {"是", "否"},
+                   "pci": {"是", "否"}, "line_number": {"1L", "2L", "3L"},
+                   "progressed": flag01, "dead": flag01,
+                   "response": {"完全缓解", "部分缓解", "疾病稳定", "疾病进展", "无法评估"}},
+            tokens={"met_sites": ("、", "sites", "unknown_code"),
+                    "regimen_pinyin": ("+", "drugs", "unknown_drug")},
+            order=[],
+        )
+    if (center, table) == ("center_c", "adverse_events"):
+        return dict(required=["case_no"], dates={},
+                    codes={"line_number": {"1L", "2L", "3L"},
+                           "grade": {"I", "II", "III", "IV", "V"}},
+                    tokens={"ae_name": (None, "ae", "unknown_code")}, order=[])
+    raise KeyError((center, table))
+
+
+def find_defects(center: str, table: str, frame: pd.DataFrame, vocab: dict[str, set[str]]
+                 ) -> dict[int, set[tuple[str, str]]]:
+    """Every defect of every row: {1-based data row: {(reason, column)}}."""
+    rules = table_rules(center, table, vocab)
+    row_id = ROW_IDS.get((center, table))
+    defects: dict[int, set[tuple[str, str]]] = {}
+    seen: set[tuple[str, ...]] = set()
+    content_columns = [c for c in frame.columns if c != row_id]
+    duplicate_column = row_id or {"patients": "patient_key", "lines": "case_no"}[table]
+    for number, row in enumerate(frame.to_dict("records"), start=1):
+        found: set[tuple[str, str]] = set()
+        for column in rules["required"]:
+            if row[column].strip() == "":
+                found.add(("missing_required_value", column))
+        for column, layout in rules["dates"].items():
+            if row[column] != "" and parse_date(row[column], layout) is None:
+                found.add(("unparseable_date", column))
+        for column, allowed in rules["codes"].items():
+            if row[column] != "" and row[column] not in allowed:
+                found.add(("unknown_code", column))
+        for column, (separator, vocabulary, reason) in rules["tokens"].items():
+            if row[column] == "":
+                continue
+            tokens = [row[column]] if separator is None else row[column].split(separator)
+            if any(token.strip().lower() not in vocab[vocabulary] for token in tokens):
+                found.add((reason, column))
+        for later, earlier in rules["order"]:
+            a = parse_date(row[later], "YYYY-MM-DD") if row[later] else None
+            b = parse_date(row[earlier], "YYYY-MM-DD") if row[earlier] else None
+            if a is not None and b is not None and a < b:
+                found.add(("date_order_violation", later))
+        if table == "lines" and re.fullmatch(r"-\d+", row["pfs_days"]):
+            found.add(("date_order_violation", "pfs_days"))
+        if table == "lines" and not re.fullmatch(r"-?\d+\.\d\d", row["os_months"]):
+            found.add(("unknown_code", "os_months"))
+        content = tuple(row[c] for c in content_columns)
+        if content in seen:
+            found.add(("duplicate_row", duplicate_column))
+        seen.add(content)
+        if found:
+            defects[number] = found
+    return defects
+
+
+# ---------------------------------------------------------------------------
+# arguments, arm sizes, determinism, formats
+# ---------------------------------------------------------------------------
+
+
+def test_arm_sizes_scale_with_n_and_are_exact_at_the_embedded_size(embedded_truth, manifest):
+    assert arm_sizes(496) == (200, 296)
+    assert arm_sizes(1000) == (403, 597)
+    counts = embedded_truth["arm"].value_counts().to_dict()
+    assert counts == {"ICI": 200, "non-ICI": 296}
+    assert manifest["cohort"]["eligible_patients"] == 496
+    assert manifest["cohort"]["per_arm"] == {"ICI": 200, "non-ICI": 296}
+    per_center = manifest["cohort"]["per_center_per_arm"]
+    assert sum(sum(arms.values()) for arms in per_center.values()) == 496
+    # 45/35/20 % of 496 = 223.2/173.6/99.2, largest remainder -> 223/174/99
+    assert {c: sum(a.values()) for c, a in per_center.items()} == {
+        "center_a": 223, "center_b": 174, "center_c": 99}
+    for n_patients in (1, 7, 133):
+        truth = truth_frame(n_patients, 2, 5)
+        assert len(truth) == n_patients
+        assert int(truth["is_ici"].sum()) == round(n_patients * 200 / 496)
+
+
+def test_cli_rejects_a_bad_number_of_centers(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--patients", "10", "--centers", "4", "--seed", "1", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    assert "--centers must be 1, 2 or 3" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--centers must be 1, 2 or 3"):
+        generate(10, 0, 1, tmp_path)
+    with pytest.raises(ValueError, match="--patients must be a positive integer"):
+        generate(0, 1, 1, tmp_path)
+    with pytest.raises(ValueError, match="--seed must be a non-negative integer"):
+        generate(10, 1, -1, tmp_path)
+
+
+def test_cli_writes_only_the_requested_centers(tmp_path):
+    assert main(["--patients", "40", "--centers", "2", "--seed", "3", "--out",
+                 str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["center_a", "center_b"]
+
+
+def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path, embedded_dir):
+    again, other = tmp_path / "again", tmp_path / "other"
+    generate(EMBEDDED["n_patients"], EMBEDDED["n_centers"], EMBEDDED["seed"], again)
+    generate(EMBEDDED["n_patients"], EMBEDDED["n_centers"], EMBEDDED["seed"] + 1, other)
+    files = sorted(p.relative_to(embedded_dir) for p in embedded_dir.rglob("*") if p.is_file())
+    assert len(files) == 9
+    for relative in files:
+        assert (again / relative).read_bytes() == (embedded_dir / relative).read_bytes()
+    differing = [r for r in files if (other / r).read_bytes() != (embedded_dir / r).read_bytes()]
+    assert len(differing) == len(files)
+
+
+def test_csv_files_are_plain_utf8_with_the_documented_columns(embedded_dir, exports):
+    from rwe_synth.exports import EXPORT_LAYOUT
+
+    for (center, table), frame in exports.items():
+        raw = (embedded_dir / center / f"{table}.csv").read_bytes()
+        assert not raw.startswith(b"\xef\xbb\xbf")
+        assert b"\r" not in raw and b'"' not in raw
+        raw.decode("utf-8")
+        assert tuple(frame.columns) == EXPORT_LAYOUT[center][table][1]
+        row_id = ROW_IDS.get((center, table))
+        if row_id:
+            assert frame[row_id].tolist() == [str(i) for i in range(1, len(frame) + 1)]
+    assert sorted(exports) == [
+        ("center_a", "adverse_events"), ("center_a", "treatment_lines"),
+        ("center_b", "adverse_events"), ("center_b", "assessments"),
+        ("center_b", "drug_administrations"), ("center_b", "patients"),
+        ("center_c", "adverse_events"), ("center_c", "lines")]
+
+
+def test_patient_keys_follow_the_documented_layout(exports):
+    patterns = {("center_a", "treatment_lines", "mrn"): r"NX\d{6}",
+                ("center_b", "patients", "patient_key"): r"TJ-\d{5}",
+                ("center_c", "lines", "case_no"): r"NM\d{5}"}
+    for (center, table, column), pattern in patterns.items():
+        keys = exports[(center, table)][column]
+        keys = keys[keys != ""]
+        assert keys.str.fullmatch(pattern).all()
+    id_columns = {("center_a", "treatment_lines"): "id_card_no",
+                  ("center_b", "patients"): "national_id", ("center_c", "lines"): "id_number"}
+    for table, column in id_columns.items():
+        assert exports[table][column].str.fullmatch(r"\d{17}[\dX]").all()
+    assert key_digits(1_000, 5) == 5
+    assert key_digits(60_000, 5) == 6  # only very large N widen the keys
+
+
+def test_parquet_has_the_same_columns_and_text_as_csv(tmp_path):
+    generate(60, 3, 11, tmp_path / "csv", "csv")
+    generate(60, 3, 11, tmp_path / "parquet", "parquet")
+    as_csv = read_exports(tmp_path / "csv", "csv")
+    as_parquet = read_exports(tmp_path / "parquet", "parquet")
+    assert as_csv.keys() == as_parquet.keys()
+    for key, frame in as_parquet.items():
+        schema = pq.read_schema(tmp_path / "parquet" / key[0] / f"{key[1]}.parquet")
+        assert all(str(field.type) == "string" for field in schema)
+        pd.testing.assert_frame_equal(frame, as_csv[key])
+
+
+def test_committed_seeds_equal_the_generator_vocabulary(seeds):
+    for name, expected in seed_tables().items():
+        assert name in seeds, f"seeds/terminology/{name}.csv is missing"
+        pd.testing.assert_frame_equal(seeds[name], expected.astype(str))
+        key = seeds[name].iloc[:, 0].str.lower()
+        assert key.is_unique, f"{name}: source spellings must be unique case-insensitively"
+    classes = set(seeds["terminology__drug_names"]["drug_class"])
+    assert classes <= {"platinum", "etoposide", "topoisomerase_inhibitor", "taxane",
+                       "anti_angiogenic_tki", "pd_l1_inhibitor", "pd_1_inhibitor", "supportive"}
+
+
+# ---------------------------------------------------------------------------
+# dirty rows and excluded patients
+# ---------------------------------------------------------------------------
+
+
+def test_every_listed_dirty_row_has_its_defect_and_no_other_row_has_one(
+        exports, manifest, seeds):
+    vocab = vocabularies(seeds)
+    listed = {(d["center_id"], d["table"], d["source_row_number"]): (d["reason"], d["column"])
+              for d in manifest["dirty_rows"]}
+    assert len(listed) == len(manifest["dirty_rows"])
+    found = {}
+    for (center, table), frame in exports.items():
+        for number, defects in find_defects(center, table, frame, vocab).items():
+            found[(center, table, number)] = defects
+    assert set(found) == set(listed)
+    for location, defect in listed.items():
+        assert found[location] == {defect}, location
+
+
+def test_duplicates_copy_an_earlier_row(exports, manifest):
+    for entry in manifest["dirty_rows"]:
+        if entry["reason"] != "duplicate_row":
+            continue
+        frame = exports[(entry["center_id"], entry["table"])]
+        row_id = ROW_IDS.get((entry["center_id"], entry["table"]))
+        content = frame.drop(columns=[row_id] if row_id else [])
+        row = content.iloc[entry["source_row_number"] - 1]
+        earlier = content.iloc[: entry["source_row_number"] - 1]
+        assert (earlier == row).all(axis=1).any()
+
+
+def test_dirty_rows_cover_every_reason_at_least_twice(manifest):
+    reasons = pd.DataFrame(manifest["dirty_rows"])
+    counts = reasons.groupby("reason")["center_id"].agg(["size", "nunique"])
+    assert set(counts.index) == {"duplicate_row", "unparseable_date", "date_order_violation",
+                                 "unknown_drug", "missing_required_value", "unknown_code"}
+    assert (counts["size"] >= 2).all()
+    assert (counts["nunique"] >= 2).all()  # spread over the centers
+
+
+def test_excluded_patients_are_listed_with_both_reasons(manifest):
+    excluded = pd.DataFrame(manifest["excluded_patients"])
+    assert set(excluded["reason"]) == {"no_second_line", "second_line_outside_study_window"}
+    assert excluded.groupby("reason")["center_id"].nunique().min() == 3
+
+
+# ---------------------------------------------------------------------------
+# the cohort re-derived from the files equals the truth frame
+# ---------------------------------------------------------------------------
+
+
+def _without_dirty(exports, manifest) -> dict[tuple[str, str], pd.DataFrame]:
+    dirty = {}
+    for entry in manifest["dirty_rows"]:
+        dirty.setdefault((entry["center_id"], entry["table"]), set()).add(
+            entry["source_row_number"] - 1)
+    return {key: frame.drop(index=sorted(dirty.get(key, set())))
+            for key, frame in exports.items()}
+
+
+def _outcomes(start: date, progression: date | None, death: date | None,
+              last_progression_free: date | None, last_contact: date) -> dict:
+    """PFS / OS by the contract's rules (docs/analysis-cohort-contract.md)."""
+    pfs_event = min(d for d in (progression, death) if d) if (progression or death) else None
+    pfs_end = pfs_event if pfs_event and pfs_event <= CUTOFF else min(
+        last_progression_free or last_contact, CUTOFF)
+    os_end = death if death and death <= CUTOFF else min(last_contact, CUTOFF)
+    return {"pfs_months": (pfs_end - start).days / MONTH,
+            "is_pfs_event": bool(pfs_event and pfs_event <= CUTOFF),
+            "os_months": (os_end - start).days / MONTH,
+            "is_os_event": bool(death and death <= CUTOFF)}
+
+
+def _drug_lookup(seeds) -> dict[str, tuple[str, bool, str]]:
+    drugs = seeds["terminology__drug_names"]
+    return {row.source_name.lower(): (row.generic_name, row.is_ici == "true", row.drug_class)
+            for row in drugs.itertuples()}
+
+
+def _line_level(frame: pd.DataFrame, center: str, seeds) -> pd.DataFrame:
+    """Eligible patients of a line-level export (center_a / center_c)."""
+    drugs = _drug_lookup(seeds)
+    sites = dict(zip(seeds["terminology__metastatic_sites"]["source_term"],
+                     seeds["terminology__metastatic_sites"]["site"], strict=True))
+    is_a = center == "center_a"
+    key, line_col = ("mrn", "line_no") if is_a else ("case_no", "line_number")
+    rows = []
+    for patient, group in frame.groupby(key):
+        lines = {int(r[line_col].rstrip("L")): r for r in group.to_dict("records")}
+        if 2 not in lines or 1 not in lines:
+            continue
+        first, second = lines[1], lines[2]
+        if is_a:
+            start = parse_date(second["line_start_date"], "YYYY-MM-DD")
+            first_start = parse_date(first["line_start_date"], "YYYY-MM-DD")
+            first_progression = parse_date(first["progression_date"], "YYYY-MM-DD")
+            progression = parse_date(second["progression_date"], "YYYY-MM-DD") \
+                if second["progression_date"] else None
+            death = parse_date(second["death_date"], "YYYY-MM-DD") \
+                if second["death_date"] else None
+            last_contact = parse_date(second["last_contact_date"], "YYYY-MM-DD")
+            last_pf = None
+            tokens = second["regimen"].split(" + ")
+            site_tokens = second["metastatic_sites"].split(";") if second[
+                "metastatic_sites"] else []
+            birth_year = int(second["birth_date"][:4])
+            male, smoker = second["sex"] == "M", second["smoking_history"] == "Y"
+            ecog, trt, pci = int(second["ecog"]), second["thoracic_rt"] == "Y", \
+                second["pci"] == "Y"
+            response = second["best_response"]
+            first_line_ici = any(drugs[t.lower()][1] for t in first["regimen"].split(" + "))
+        else:
+            start = parse_date(second["start_date"], "YYYYMMDD")
+            first_start = parse_date(first["start_date"], "YYYYMMDD")
+            first_progression = date.fromordinal(first_start.toordinal()
+                                                 + int(first["pfs_days"]))
+            end_pfs = date.fromordinal(start.toordinal() + int(second["pfs_days"]))
+            end_os = date.fromordinal(start.toordinal()
+                                      + round(float(second["os_months"]) * MONTH))
+            progression = end_pfs if second["progressed"] == "1" else None
+            last_pf = None if progression else end_pfs
+            death = end_os if second["dead"] == "1" else None
+            last_contact = end_os
+            tokens = second["regimen_pinyin"].split("+")
+            site_tokens = second["met_sites"].split("、") if second["met_sites"] else []
+            birth_year = int(second["birth_date"][:4])
+            male, smoker = second["sex"] == "男", second["smoking"] in ("yes", "former")
+            ecog, trt, pci = int(second["ps_score"]), second["thoracic_rt"] == "是", \
+                second["pci"] == "是"
+            chinese = {"完全缓解": "CR", "部分缓解": "PR", "疾病稳定": "SD", "疾病进展": "PD",
+                       "无法评估": "NE"}
+            response = chinese[second["response"]]
+            first_line_ici = any(drugs[t.lower()][1] for t in first["regimen_pinyin"].split("+"))
+        if not (WINDOW[0] <= start <= WINDOW[1]):
+            continue
+        site_set = {sites[t] for t in site_tokens}
+        rows.append({
+            "center_id": center, "patient_key": patient, "second_line_start_date": start,
+            "second_line_regimen": " + ".join(sorted(drugs[t.lower()][0] for t in tokens)),
+            "is_ici": any(drugs[t.lower()][1] for t in tokens),
+            "age_years": start.year - birth_year, "is_male": male, "is_ever_smoker": smoker,
+            "ecog_ps": ecog, "had_thoracic_radiotherapy": trt,
+            "had_prophylactic_cranial_irradiation": pci,
+            "has_liver_metastases": "liver" in site_set,
+            "has_brain_metastases": "brain" in site_set,
+            "has_bone_metastases": "bone" in site_set, "metastatic_site_count": len(site_set),
+            "had_first_line_ici": first_line_ici,
+            "first_line_pfs_months": (first_progression - first_start).days / MONTH,
+            "best_response": response,
+            **_outcomes(start, progression, death, last_pf, last_contact),
+        })
+    return pd.DataFrame(rows)
+
+
+def derive_center_b_lines(administrations: pd.DataFrame, assessments: pd.DataFrame,
+                          drugs: dict, gap_days: int = 120) -> pd.DataFrame:
+    """Lines of therapy by the documented rule (docs/raw-exports.md), written
+    independently of the generator: per patient, administration days in date
+    order; a day starts a new line if it is the first, comes more than
+    ``gap_days`` after the previous day, or gives a drug the previous day did
+    not give after a progression documented since the previous day."""
+    rank = {"CR": 1, "PR": 2, "SD": 3, "PD": 4, "NE": 5}
+    words = {"complete response": "CR", "partial response": "PR", "stable disease": "SD",
+             "progressive disease": "PD", "not evaluable": "NE"}
+    admin = administrations.assign(
+        day=[parse_date(d, "DD/MM/YYYY") for d in administrations["admin_date"]],
+        generic=[drugs[n.lower()][0] for n in administrations["drug_name"]],
+        is_ici=[drugs[n.lower()][1] for n in administrations["drug_name"]],
+        supportive=[drugs[n.lower()][2] == "supportive" for n in administrations["drug_name"]])
+    admin = admin.loc[~admin["supportive"]]
+    assess = assessments.assign(
+        day=[parse_date(d, "DD/MM/YYYY") for d in assessments["assessment_date"]],
+        code=[words[w] for w in assessments["response"]])
+    assess_by_patient = dict(tuple(assess.groupby("patient_key")))
+    out = []
+    for patient, group in admin.groupby("patient_key"):
+        days = group.groupby("day")["generic"].apply(set).sort_index()
+        patient_assess = assess_by_patient.get(patient, assess.iloc[0:0])
+        pd_days = sorted(patient_assess.loc[patient_assess["code"] == "PD", "day"])
+        line, previous, starts = 0, None, []
+        line_of_day = {}
+        for day, drug_set in days.items():
+            new = previous is None or (day - previous[0]).days > gap_days or (
+                bool(drug_set - previous[1]) and any(previous[0] < d <= day for d in pd_days))
+            if new:
+                line += 1
+                starts.append(day)
+            line_of_day[day] = line
+            previous = (day, drug_set)
+        for number, start in enumerate(starts, start=1):
+            next_start = starts[number] if number < len(starts) else None
+            line_days = [d for d, n in line_of_day.items() if n == number]
+            line_rows = group.loc[group["day"].isin(line_days)]
+            window = patient_assess.loc[(patient_assess["day"] > start) & (
+                (patient_assess["day"] <= next_start) if next_start else True)]
+            progression = min(window.loc[window["code"] == "PD", "day"], default=None)
+            if progression is not None:
+                window = window.loc[window["day"] <= progression]
+            best = min(window["code"], key=rank.get, default="NE")
+            out.append({"patient_key": patient, "line_number": number, "start": start,
+                        "progression": progression, "best_response": best,
+                        "regimen": " + ".join(sorted(set(line_rows["generic"]))),
+                        "is_ici": bool(line_rows["is_ici"].any())})
+    return pd.DataFrame(out)
+
+
+def _center_b(tables, seeds) -> pd.DataFrame:
+    drugs = _drug_lookup(seeds)
+    kps = dict(zip(seeds["terminology__karnofsky_to_ecog"]["karnofsky_score"],
+                   seeds["terminology__karnofsky_to_ecog"]["ecog_ps"], strict=True))
+    lines = derive_center_b_lines(tables[("center_b", "drug_administrations")],
+                                  tables[("center_b", "assessments")], drugs)
+    patients = tables[("center_b", "patients")].set_index("patient_key")
+    rows = []
+    for patient, group in lines.groupby("patient_key"):
+        by_line = group.set_index("line_number")
+        if 2 not in by_line.index or by_line.at[1, "progression"] is None:
+            continue
+        start = by_line.at[2, "start"]
+        if not (WINDOW[0] <= start <= WINDOW[1]):
+            continue
+        base = patients.loc[patient]
+        death = parse_date(base["death_date"], "DD/MM/YYYY") if base["death_date"] else None
+        flags = {s: base[f"{s}_met"] == "1" for s in ("liver", "brain", "bone")}
+        rows.append({
+            "center_id": "center_b", "patient_key": patient, "second_line_start_date": start,
+            "second_line_regimen": by_line.at[2, "regimen"], "is_ici": by_line.at[2, "is_ici"],
+            "age_years": start.year - int(base["dob"][-4:]), "is_male": base["gender"] == "1",
+            "is_ever_smoker": base["smoker"] == "1", "ecog_ps": int(kps[base["kps"]]),
+            "had_thoracic_radiotherapy": base["thoracic_radiotherapy"] == "1",
+            "had_prophylactic_cranial_irradiation": base["pci"] == "1",
+            "has_liver_metastases": flags["liver"], "has_brain_metastases": flags["brain"],
+            "has_bone_metastases": flags["bone"],
+            "metastatic_site_count": sum(flags.values()) + int(base["other_met_sites"]),
+            "had_first_line_ici": by_line.at[1, "is_ici"],
+            "first_line_pfs_months": (by_line.at[1, "progression"]
+                                      - by_line.at[1, "start"]).days / MONTH,
+            "best_response": by_line.at[2, "best_response"],
+            **_outcomes(start, by_line.at[2, "progression"], death, None,
+                        parse_date(base["last_followup"], "DD/MM/YYYY")),
+        })
+    return pd.DataFrame(rows)
+
+
+def test_cohort_derived_from_the_files_equals_the_truth_frame(
+        exports, manifest, seeds, embedded_truth):
+    tables = _without_dirty(exports, manifest)
+    derived = pd.concat([
+        _line_level(tables[("center_a", "treatment_lines")], "center_a", seeds),
+        _center_b(tables, seeds),
+        _line_level(tables[("center_c", "lines")], "center_c", seeds),
+    ], ignore_index=True)
+    assert len(derived) == 496
+    assert derived["is_ici"].sum() == 200
+    truth = embedded_truth.assign(
+        second_line_start_date=embedded_truth["second_line_start_date"].dt.date)
+    merged = truth.merge(derived, on=["center_id", "patient_key"], suffixes=("", "_files"),
+                         validate="one_to_one")
+    assert len(merged) == 496
+    for column in derived.columns.drop(["center_id", "patient_key"]):
+        expected, got = merged[column], merged[f"{column}_files"]
+        if column.endswith("_months"):
+            assert np.allclose(expected.astype(float), got.astype(float)), column
+        else:
+            assert (expected.astype(str) == got.astype(str)).all(), column
+
+
+def test_regimens_keep_lines_recoverable_by_the_gap_rule(large_truth):
+    """A 2L regimen with no drug new to the patient (platinum-etoposide
+    rechallenge, or the first-line ICI alone) needs a > 120-day gap since the
+    last first-line administration; 1L ICIs are atezolizumab or durvalumab;
+    each 2L ICI regimen holds exactly one of the listed ICIs."""
+    from rwe_synth.model import simulate_patients
+    from rwe_synth.vocabulary import DRUG_INDEX
+
+    patients = simulate_patients(5_000, 3, 99)
+    rechallenge = patients.loc[patients["is_rechallenge"]]
+    assert len(rechallenge) > 50
+    assert (rechallenge["first_line_gap_days"] > 120).all()
+    continuation = patients.loc[patients["is_ici"]
+                                & (patients["second_line_drug_1"]
+                                   == patients["first_line_ici_drug"])
+                                & (patients["second_line_drug_2"] < 0)]
+    assert (continuation["first_line_gap_days"] > 120).all()
+    first_line_icis = set(patients["first_line_ici_drug"]) - {-1}
+    assert first_line_icis == {DRUG_INDEX["atezolizumab"], DRUG_INDEX["durvalumab"]}
+    regimens = large_truth.loc[large_truth["is_ici"], "second_line_regimen"].str.split(
+        " + ", regex=False)
+    icis = {"atezolizumab", "durvalumab", "serplulimab", "adebrelimab", "tislelizumab",
+            "toripalimab", "sintilimab", "camrelizumab", "pembrolizumab", "nivolumab"}
+    assert regimens.map(lambda drugs: len(set(drugs) & icis) == 1).all()
+    assert not large_truth.loc[~large_truth["is_ici"], "second_line_regimen"].str.contains(
+        "|".join(icis)).any()
+
+
+# ---------------------------------------------------------------------------
+# calibration against the paper
+# ---------------------------------------------------------------------------
+
+
+def _km_median(group: pd.DataFrame, time: str, event: str) -> float:
+    return float(KaplanMeierFitter().fit(group[time], group[event]).median_survival_time_)
+
+
+@pytest.mark.parametrize("size", ["n_496", "n_20000"])
+def test_medians_orr_and_dcr_are_near_the_paper(size, embedded_truth, large_truth):
+    truth = embedded_truth if size == "n_496" else large_truth
+    for arm, group in truth.groupby("arm"):
+        checks = {
+            "median_pfs_months": _km_median(group, "pfs_months", "is_pfs_event"),
+            "objective_response_rate": group["is_objective_response"].mean(),
+            "disease_control_rate": group["is_disease_control"].mean(),
+        }
+        for name, value in checks.items():
+            target = TARGETS[name]["value"][arm]
+            tolerance = TARGETS[name]["tolerance"][size][arm]
+            assert abs(value - target) <= tolerance, (size, arm, name, value, target)
+
+
+def test_exactly_one_grade_3_rash_in_the_ici_arm_at_the_embedded_size(
+        exports, manifest, seeds, embedded_truth):
+    tables = _without_dirty(exports, manifest)
+    ici = set(embedded_truth.loc[embedded_truth["is_ici"], "patient_key"])
+    a = tables[("center_a", "adverse_events")]
+    c = tables[("center_c", "adverse_events")]
+    count = (a["mrn"].isin(ici) & (a["line_no"] == "2") & (a["ae_term"] == "Rash maculo-papular")
+             & (a["ctcae_grade"] == "3")).sum()
+    count += (c["case_no"].isin(ici) & (c["line_number"] == "2L") & (c["ae_name"] == "皮疹")
+              & (c["grade"] == "III")).sum()
+    lines = derive_center_b_lines(tables[("center_b", "drug_administrations")],
+                                  tables[("center_b", "assessments")], _drug_lookup(seeds))
+    b = tables[("center_b", "adverse_events")]
+    b = b.loc[b["patient_key"].isin(ici) & (b["ae_description"] == "rash") & (b["grade"] == "G3")]
+    for row in b.itertuples():
+        day = parse_date(row.ae_date, "DD/MM/YYYY")
+        patient_lines = lines.loc[lines["patient_key"] == row.patient_key].set_index(
+            "line_number")
+        after_start = day >= patient_lines.at[2, "start"]
+        before_next = 3 not in patient_lines.index or day < patient_lines.at[3, "start"]
+        count += int(after_start and before_next)
+    assert count == 1
+    grades = pd.concat([a.loc[a["mrn"].isin(ici) & (a["line_no"] == "2"), "ctcae_grade"],
+                        c.loc[c["case_no"].isin(ici) & (c["line_number"] == "2L"), "grade"]])
+    assert grades.isin(["1", "2", "I", "II"]).mean() > 0.95  # mostly grade 1-2
+
+
+def test_true_pfs_log_hazard_ratios_are_recovered_by_cox(large_truth):
+    """At 20,000 patients the Cox model (Efron ties) on the truth frame is
+    correctly specified (Weibull PH, censoring independent), so each estimate
+    must lie within 4 standard errors of the true log-HR (a false alarm has
+    probability about 1e-4 per term)."""
+    data = large_truth[COX_TERMS + ["pfs_months", "is_pfs_event"]].astype(float)
+    fitted = CoxPHFitter().fit(data, "pfs_months", "is_pfs_event")
+    for term in COX_TERMS:
+        true = PARAMS.pfs.log_hr[term]
+        estimate = fitted.params_[term]
+        se = fitted.standard_errors_[term]
+        assert abs(estimate - true) < 4 * se, (term, estimate, true, se)
+    # confounding: the unadjusted ICI estimate differs from the adjusted one
+    crude = CoxPHFitter().fit(data[["is_ici", "pfs_months", "is_pfs_event"]], "pfs_months",
+                              "is_pfs_event")
+    assert crude.params_["is_ici"] < fitted.params_["is_ici"] - 0.01
+
+
+def _logistic_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unpenalised logistic regression by Newton-Raphson: (coef, SE)."""
+    beta = np.zeros(x.shape[1])
+    for _ in range(25):
+        p = expit(x @ beta)
+        hessian = x.T @ (x * (p * (1 - p))[:, None])
+        beta = beta + np.linalg.solve(hessian, x.T @ (y - p))
+    p = expit(x @ beta)
+    covariance = np.linalg.inv(x.T @ (x * (p * (1 - p))[:, None]))
+    return beta, np.sqrt(np.diag(covariance))
+
+
+def test_treatment_assignment_follows_the_stated_logistic_model(large_truth):
+    coefficients = PARAMS.assignment.coefficients
+    start = pd.to_datetime(large_truth["second_line_start_date"])
+    frame = large_truth.assign(
+        years_since_window_start=(start - pd.Timestamp(WINDOW[0])).dt.days / 365.25,
+        age_years=large_truth["age_years"] - 60)
+    terms = list(coefficients)
+    x = np.column_stack([np.ones(len(frame))] + [frame[t].astype(float) for t in terms])
+    beta, se = _logistic_fit(x, frame["is_ici"].astype(float).to_numpy())
+    for index, term in enumerate(terms, start=1):
+        assert abs(beta[index] - coefficients[term]) < 4 * se[index], (term, beta[index])
+    # so the arms differ at baseline (standardised differences of the main confounders)
+    for term in ("is_ecog_2_or_more", "has_liver_metastases"):
+        by_arm = frame.groupby("is_ici")[term].mean()
+        pooled = math.sqrt((by_arm * (1 - by_arm)).mean())
+        assert abs(by_arm[True] - by_arm[False]) / pooled > 0.1
+
+
+def test_baseline_prevalences_match_the_stated_covariate_model(large_truth):
+    cov = PARAMS.covariates
+    n = len(large_truth)
+
+    def close(observed: float, expected: float) -> bool:
+        return abs(observed - expected) < 4 * math.sqrt(expected * (1 - expected) / n)
+
+    # logit-normal site prevalence by Gauss-Hermite quadrature
+    nodes, weights = np.polynomial.hermite_e.hermegauss(60)
+    weights = weights / weights.sum()
+
+    def site(p: float) -> float:
+        return float(np.sum(weights * expit(np.log(p / (1 - p)) + cov.site_burden_sd * nodes)))
+
+    p_smoker = cov.p_male * cov.p_ever_smoker_male + (1 - cov.p_male) * cov.p_ever_smoker_female
+    expected = {
+        "is_male": cov.p_male,
+        "is_ever_smoker": p_smoker,
+        "is_ecog_2_or_more": sum(cov.ecog_probabilities[2:]),
+        "has_liver_metastases": site(cov.site_prevalence["liver"]),
+        "has_brain_metastases": site(cov.site_prevalence["brain"]),
+        "has_bone_metastases": site(cov.site_prevalence["bone"]),
+        "had_thoracic_radiotherapy": cov.p_thoracic_radiotherapy,
+    }
+    for column, value in expected.items():
+        assert close(large_truth[column].mean(), value), (column, large_truth[column].mean())
+    # first-line PFS: log-normal (clipped far from the median), median by 1L regimen
+    for ici, median in ((False, cov.first_line_pfs_median_months_chemo),
+                        (True, cov.first_line_pfs_median_months_chemo_ici)):
+        values = large_truth.loc[large_truth["had_first_line_ici"] == ici,
+                                 "first_line_pfs_months"]
+        assert abs(float((values < median).mean()) - 0.5) < 4 * math.sqrt(0.25 / len(values))
+    age = large_truth["age_years"]
+    assert abs(age.mean() - cov.age_mean_years) < 4 * cov.age_sd_years / math.sqrt(n)
