@@ -13,17 +13,25 @@ baselines as (
 ),
 
 patients as (
-    select patient_id, center_id from lines
+    select
+        patient_id,
+        center_id
+    from lines
     union
-    select patient_id, center_id from baselines
+    select
+        patient_id,
+        center_id
+    from baselines
 ),
 
 first_lines as (
-    select * from lines where line_number = 1
+    select * from lines
+    where line_number = 1
 ),
 
 second_lines as (
-    select * from lines where line_number = 2
+    select * from lines
+    where line_number = 2
 ),
 
 indexed as (
@@ -56,7 +64,8 @@ indexed as (
             when second_lines.patient_id is null then 'no_second_line'
             when baselines.patient_id is null then 'no_baseline_record'
             when first_lines.progression_date is null then 'no_first_line_progression'
-            when second_lines.line_start_date
+            when
+                second_lines.line_start_date
                 < cast('{{ var("study_window_start_date") }}' as date)
                 or second_lines.line_start_date
                 > cast('{{ var("study_window_end_date") }}' as date)

@@ -17,16 +17,26 @@ patients as (
 
 rows_with_row_rules as (
     select
-        center_id, source_table, source_file_name, source_row_number, patient_id,
-        quarantine_reason, failing_column,
+        center_id,
+        source_table,
+        source_file_name,
+        source_row_number,
+        patient_id,
+        quarantine_reason,
+        failing_column,
         case when line_number > 2 then 'later_line_not_analysed' end as row_exclusion_reason
     from line_records
 
     union all
 
     select
-        center_id, source_table, source_file_name, source_row_number, patient_id,
-        quarantine_reason, failing_column,
+        center_id,
+        source_table,
+        source_file_name,
+        source_row_number,
+        patient_id,
+        quarantine_reason,
+        failing_column,
         case
             when line_number is null or line_number != 2 then 'adverse_event_not_on_second_line'
         end as row_exclusion_reason
@@ -35,8 +45,13 @@ rows_with_row_rules as (
     union all
 
     select
-        center_id, source_table, source_file_name, source_row_number, patient_id,
-        quarantine_reason, failing_column,
+        center_id,
+        source_table,
+        source_file_name,
+        source_row_number,
+        patient_id,
+        quarantine_reason,
+        failing_column,
         case when drug_class = 'supportive' then 'supportive_medication' end
             as row_exclusion_reason
     from {{ ref('stg_center_b__drug_administrations') }}
@@ -44,16 +59,26 @@ rows_with_row_rules as (
     union all
 
     select
-        center_id, source_table, source_file_name, source_row_number, patient_id,
-        quarantine_reason, failing_column,
+        center_id,
+        source_table,
+        source_file_name,
+        source_row_number,
+        patient_id,
+        quarantine_reason,
+        failing_column,
         cast(null as {{ dbt.type_string() }}) as row_exclusion_reason
     from {{ ref('stg_center_b__assessments') }}
 
     union all
 
     select
-        center_id, source_table, source_file_name, source_row_number, patient_id,
-        quarantine_reason, failing_column,
+        center_id,
+        source_table,
+        source_file_name,
+        source_row_number,
+        patient_id,
+        quarantine_reason,
+        failing_column,
         cast(null as {{ dbt.type_string() }}) as row_exclusion_reason
     from {{ ref('stg_center_b__patients') }}
 ),
@@ -67,7 +92,8 @@ final as (
         rows_with_row_rules.failing_column,
         case
             when rows_with_row_rules.quarantine_reason is not null then 'quarantined'
-            when patients.patient_id is null
+            when
+                patients.patient_id is null
                 or patients.exclusion_reason is not null
                 or rows_with_row_rules.row_exclusion_reason is not null then 'excluded'
             else 'published'

@@ -44,13 +44,16 @@ drugs_new_on_day as (
         count(*) as new_drug_count
     from administrations as todays
     inner join days_sequenced
-        on todays.patient_id = days_sequenced.patient_id
-        and todays.administration_date = days_sequenced.administration_date
+        on
+            todays.patient_id = days_sequenced.patient_id
+            and todays.administration_date = days_sequenced.administration_date
     left join administrations as previous_day
-        on todays.patient_id = previous_day.patient_id
-        and previous_day.administration_date = days_sequenced.previous_administration_date
-        and todays.drug_generic_name = previous_day.drug_generic_name
-    where previous_day.patient_id is null
+        on
+            todays.patient_id = previous_day.patient_id
+            and days_sequenced.previous_administration_date = previous_day.administration_date
+            and todays.drug_generic_name = previous_day.drug_generic_name
+    where
+        previous_day.patient_id is null
         and days_sequenced.previous_administration_date is not null
     group by todays.patient_id, todays.administration_date
 ),
@@ -62,10 +65,11 @@ progressions_since_previous_day as (
         count(*) as progression_count
     from days_sequenced
     inner join assessments
-        on days_sequenced.patient_id = assessments.patient_id
-        and assessments.response_code = 'PD'
-        and assessments.assessment_date > days_sequenced.previous_administration_date
-        and assessments.assessment_date <= days_sequenced.administration_date
+        on
+            days_sequenced.patient_id = assessments.patient_id
+            and assessments.response_code = 'PD'
+            and days_sequenced.previous_administration_date < assessments.assessment_date
+            and days_sequenced.administration_date >= assessments.assessment_date
     group by days_sequenced.patient_id, days_sequenced.administration_date
 ),
 
@@ -74,21 +78,28 @@ flagged as (
         days_sequenced.*,
         case
             when days_sequenced.previous_administration_date is null then 1
-            when {{ dbt.datediff('days_sequenced.previous_administration_date',
-                                 'days_sequenced.administration_date', 'day') }}
+            when
+                {{ dbt.datediff(
+                    'days_sequenced.previous_administration_date',
+                    'days_sequenced.administration_date',
+                    'day'
+                ) }}
                 > {{ var('line_gap_days') }} then 1
-            when progressions_since_previous_day.progression_count > 0
+            when
+                progressions_since_previous_day.progression_count > 0
                 and drugs_new_on_day.new_drug_count > 0 then 1
             else 0
         end as starts_new_line
     from days_sequenced
     left join drugs_new_on_day
-        on days_sequenced.patient_id = drugs_new_on_day.patient_id
-        and days_sequenced.administration_date = drugs_new_on_day.administration_date
+        on
+            days_sequenced.patient_id = drugs_new_on_day.patient_id
+            and days_sequenced.administration_date = drugs_new_on_day.administration_date
     left join progressions_since_previous_day
-        on days_sequenced.patient_id = progressions_since_previous_day.patient_id
-        and days_sequenced.administration_date
-        = progressions_since_previous_day.administration_date
+        on
+            days_sequenced.patient_id = progressions_since_previous_day.patient_id
+            and days_sequenced.administration_date
+            = progressions_since_previous_day.administration_date
 ),
 
 numbered as (

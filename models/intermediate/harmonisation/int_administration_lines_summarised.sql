@@ -30,8 +30,9 @@ line_drugs as (
         administrations.is_ici
     from days
     inner join administrations
-        on days.patient_id = administrations.patient_id
-        and days.administration_date = administrations.administration_date
+        on
+            days.patient_id = administrations.patient_id
+            and days.administration_date = administrations.administration_date
 ),
 
 regimens as (
@@ -72,13 +73,14 @@ progressions as (
         min(assessments.assessment_date) as progression_date
     from lines_bounded
     inner join assessments
-        on lines_bounded.patient_id = assessments.patient_id
-        and assessments.response_code = 'PD'
-        and assessments.assessment_date > lines_bounded.line_start_date
-        and (
-            lines_bounded.next_line_start_date is null
-            or assessments.assessment_date <= lines_bounded.next_line_start_date
-        )
+        on
+            lines_bounded.patient_id = assessments.patient_id
+            and assessments.response_code = 'PD'
+            and lines_bounded.line_start_date < assessments.assessment_date
+            and (
+                lines_bounded.next_line_start_date is null
+                or lines_bounded.next_line_start_date >= assessments.assessment_date
+            )
     group by lines_bounded.patient_id, lines_bounded.line_number
 ),
 
@@ -89,16 +91,18 @@ best_responses as (
         min(response_codes.best_response_rank) as best_response_rank
     from lines_bounded
     left join progressions
-        on lines_bounded.patient_id = progressions.patient_id
-        and lines_bounded.line_number = progressions.line_number
+        on
+            lines_bounded.patient_id = progressions.patient_id
+            and lines_bounded.line_number = progressions.line_number
     inner join assessments
-        on lines_bounded.patient_id = assessments.patient_id
-        and assessments.assessment_date > lines_bounded.line_start_date
-        and assessments.assessment_date <= coalesce(
-            progressions.progression_date,
-            lines_bounded.next_line_start_date,
-            assessments.assessment_date
-        )
+        on
+            lines_bounded.patient_id = assessments.patient_id
+            and lines_bounded.line_start_date < assessments.assessment_date
+            and assessments.assessment_date <= coalesce(
+                progressions.progression_date,
+                lines_bounded.next_line_start_date,
+                assessments.assessment_date
+            )
     inner join response_codes
         on assessments.response_code = response_codes.response_code
     group by lines_bounded.patient_id, lines_bounded.line_number
@@ -119,14 +123,17 @@ final as (
         lines_bounded.next_line_start_date
     from lines_bounded
     inner join regimens
-        on lines_bounded.patient_id = regimens.patient_id
-        and lines_bounded.line_number = regimens.line_number
+        on
+            lines_bounded.patient_id = regimens.patient_id
+            and lines_bounded.line_number = regimens.line_number
     left join progressions
-        on lines_bounded.patient_id = progressions.patient_id
-        and lines_bounded.line_number = progressions.line_number
+        on
+            lines_bounded.patient_id = progressions.patient_id
+            and lines_bounded.line_number = progressions.line_number
     left join best_responses
-        on lines_bounded.patient_id = best_responses.patient_id
-        and lines_bounded.line_number = best_responses.line_number
+        on
+            lines_bounded.patient_id = best_responses.patient_id
+            and lines_bounded.line_number = best_responses.line_number
     left join response_codes
         on best_responses.best_response_rank = response_codes.best_response_rank
 )

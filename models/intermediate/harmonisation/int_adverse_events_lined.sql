@@ -10,20 +10,20 @@ with
 
 unioned as (
     {% for export in adverse_event_exports %}
-    select
-        patient_id,
-        center_id,
-        source_table,
-        source_file_name,
-        source_row_number,
-        line_number,
-        ae_term,
-        ctcae_grade,
-        ae_onset_date,
-        quarantine_reason,
-        failing_column
-    from {{ export }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            patient_id,
+            center_id,
+            source_table,
+            source_file_name,
+            source_row_number,
+            line_number,
+            ae_term,
+            ctcae_grade,
+            ae_onset_date,
+            quarantine_reason,
+            failing_column
+        from {{ export }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
@@ -39,10 +39,13 @@ dated_to_line as (
         max(lines.line_number) as line_number
     from unioned
     inner join lines
-        on unioned.patient_id = lines.patient_id
-        and unioned.ae_onset_date >= lines.line_start_date
-        and (lines.next_line_start_date is null
-             or unioned.ae_onset_date < lines.next_line_start_date)
+        on
+            unioned.patient_id = lines.patient_id
+            and unioned.ae_onset_date >= lines.line_start_date
+            and (
+                lines.next_line_start_date is null
+                or unioned.ae_onset_date < lines.next_line_start_date
+            )
     where unioned.line_number is null
     group by unioned.center_id, unioned.source_table, unioned.source_row_number
 ),
@@ -62,9 +65,10 @@ final as (
         unioned.failing_column
     from unioned
     left join dated_to_line
-        on unioned.center_id = dated_to_line.center_id
-        and unioned.source_table = dated_to_line.source_table
-        and unioned.source_row_number = dated_to_line.source_row_number
+        on
+            unioned.center_id = dated_to_line.center_id
+            and unioned.source_table = dated_to_line.source_table
+            and unioned.source_row_number = dated_to_line.source_row_number
 )
 
 select * from final

@@ -23,11 +23,12 @@ metastatic_sites as (
 ),
 
 valid_records as (
-    select * from records where quarantine_reason is null
+    select * from records
+    where quarantine_reason is null
 ),
 
-{#- a token matches when '|token|' occurs in '|list|' -#}
 drug_matches as (
+    {#- a token matches when '|token|' occurs in '|list|' -#}
     select
         valid_records.center_id,
         valid_records.source_table,
@@ -97,13 +98,15 @@ classified as (
         coalesce(sites.matched_site_count, 0) as matched_site_count
     from records
     left join regimens
-        on records.center_id = regimens.center_id
-        and records.source_table = regimens.source_table
-        and records.source_row_number = regimens.source_row_number
+        on
+            records.center_id = regimens.center_id
+            and records.source_table = regimens.source_table
+            and records.source_row_number = regimens.source_row_number
     left join sites
-        on records.center_id = sites.center_id
-        and records.source_table = sites.source_table
-        and records.source_row_number = sites.source_row_number
+        on
+            records.center_id = sites.center_id
+            and records.source_table = sites.source_table
+            and records.source_row_number = sites.source_row_number
 ),
 
 final as (

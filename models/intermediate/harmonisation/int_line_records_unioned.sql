@@ -10,33 +10,33 @@ with
 
 unioned as (
     {% for export in line_level_exports %}
-    select
-        patient_id,
-        center_id,
-        source_table,
-        source_file_name,
-        source_row_number,
-        birth_year,
-        sex,
-        is_ever_smoker,
-        had_thoracic_radiotherapy,
-        had_prophylactic_cranial_irradiation,
-        line_number,
-        ecog_ps,
-        regimen_drug_list,
-        metastatic_site_list,
-        best_response,
-        line_start_date,
-        progression_date,
-        last_progression_free_date,
-        death_date,
-        last_contact_date,
-        quarantine_reason,
-        failing_column,
-        regimen_source_column,
-        metastatic_sites_source_column
-    from {{ export }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            patient_id,
+            center_id,
+            source_table,
+            source_file_name,
+            source_row_number,
+            birth_year,
+            sex,
+            is_ever_smoker,
+            had_thoracic_radiotherapy,
+            had_prophylactic_cranial_irradiation,
+            line_number,
+            ecog_ps,
+            regimen_drug_list,
+            metastatic_site_list,
+            best_response,
+            line_start_date,
+            progression_date,
+            last_progression_free_date,
+            death_date,
+            last_contact_date,
+            quarantine_reason,
+            failing_column,
+            regimen_source_column,
+            metastatic_sites_source_column
+        from {{ export }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 )
 

@@ -37,8 +37,9 @@ final as (
         counted.row_count
     from counted
     inner join totals
-        on counted.center_id = totals.center_id
-        and counted.source_table = totals.source_table
+        on
+            counted.center_id = totals.center_id
+            and counted.source_table = totals.source_table
 )
 
 select * from final

@@ -26,8 +26,10 @@ final as (
         indexed.second_line_start_date,
         indexed.second_line_regimen,
         ---------- baseline covariates
-        cast(extract(year from indexed.second_line_start_date) - indexed.birth_year
-            as {{ dbt.type_int() }}) as age_years,
+        cast(
+            extract(year from indexed.second_line_start_date) - indexed.birth_year
+            as {{ dbt.type_int() }}
+        ) as age_years,
         extract(year from indexed.second_line_start_date) - indexed.birth_year >= 65
             as is_age_65_or_older,
         indexed.sex,

@@ -26,7 +26,8 @@ parsed as (
         {{ dbt.safe_cast('source.line_no', dbt.type_int()) }} as line_number,
         {{ parse_date('source.onset_date', 'YYYY-MM-DD') }} as ae_onset_date,
         row_number() over (
-            partition by source.mrn, source.line_no, source.ae_term, source.ctcae_grade,
+            partition by
+                source.mrn, source.line_no, source.ae_term, source.ctcae_grade,
                 source.onset_date
             order by cast(source.source_row_number as {{ dbt.type_int() }})
         ) as copy_number

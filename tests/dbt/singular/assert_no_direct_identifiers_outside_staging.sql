@@ -35,10 +35,10 @@ offending_columns as (
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
     {% if not offenders %}
-    select
-        cast(null as {{ dbt.type_string() }}) as model_name,
-        cast(null as {{ dbt.type_string() }}) as column_name
-    where 1 = 0
+        select
+            cast(null as {{ dbt.type_string() }}) as model_name,
+            cast(null as {{ dbt.type_string() }}) as column_name
+        where 1 = 0
     {% endif %}
 )
 

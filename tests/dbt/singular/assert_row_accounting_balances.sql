@@ -12,12 +12,12 @@ raw_counts as (
         {%- endfor -%}
     {%- endif %}
     {% for src in exports %}
-    select
-        '{{ src.meta.get("center_id", src.source_name) }}' as center_id,
-        '{{ src.name }}' as source_table,
-        count(*) as raw_rows
-    from {{ raw_export_relation_sql(src) }} as export
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ src.meta.get("center_id", src.source_name) }}' as center_id,
+            '{{ src.name }}' as source_table,
+            count(*) as raw_rows
+        from {{ raw_export_relation_sql(src) }} as export
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
     {% if not exports %}select 'none' as center_id, 'none' as source_table, 0 as raw_rows{% endif %}
 ),
@@ -43,12 +43,14 @@ compared as (
         accounted.max_rows_in
     from raw_counts
     full outer join accounted
-        on raw_counts.center_id = accounted.center_id
-        and raw_counts.source_table = accounted.source_table
+        on
+            raw_counts.center_id = accounted.center_id
+            and raw_counts.source_table = accounted.source_table
 )
 
 select * from compared
-where raw_rows is null
+where
+    raw_rows is null
     or accounted_rows is null
     or raw_rows != accounted_rows
     or min_rows_in != raw_rows
