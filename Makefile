@@ -42,7 +42,7 @@ browser:
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests python_models
-	RWE_PSEUDONYM_KEY=lint-only-key-0123456789 $(BIN)/sqlfluff lint models macros tests/dbt
+	RWE_PSEUDONYM_KEY=lint-only-key-0123456789 $(BIN)/sqlfluff lint models tests/dbt/singular
 
 clean:
 	rm -rf target logs warehouse
