@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-
 from rwe_stats.balance import standardized_mean_differences
 from rwe_stats.matching import match_nearest_neighbour
 from rwe_stats.propensity import estimate_propensity_scores

@@ -3,12 +3,15 @@ against the generator's manifest (what it wrote, what it broke on purpose)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from dbt_harness import PROJECT_DIR, TEST_PSEUDONYM_KEY, run_dbt
 
-from dbt_harness import PROJECT_DIR, run_dbt
+from rwe_synth import truth_frame
 
 RAW_DIR = PROJECT_DIR / "data" / "raw"
 
@@ -147,13 +150,6 @@ def test_broken_export_fails_the_build_naming_center_table_and_column(tmp_path, 
 def test_harmonised_cohort_equals_the_generators_truth(build, manifest):
     """Every contract column of every patient survives harmonisation exactly:
     three export formats in, the generator's clean patient table out."""
-    import hashlib
-
-    import pandas as pd
-
-    from dbt_harness import TEST_PSEUDONYM_KEY
-    from rwe_synth import truth_frame
-
     arguments = manifest["generator"]["args"]
     truth = truth_frame(arguments["patients"], arguments["centers"], arguments["seed"])
     truth["patient_id"] = [
