@@ -4,7 +4,7 @@ This model depends on every published table, so dbt build runs it last, and
 only if each of them and their tests passed: a failed build never publishes.
 """
 
-from rwe_study.tables import with_run_stamp
+from rwe_warehouse.provenance import with_run_stamp
 from rwe_warehouse.publish import publish_tables, warehouse_path
 
 

@@ -1,6 +1,7 @@
 """covariate_balance: standardised mean differences before and after matching."""
 
-from rwe_study.tables import covariate_balance, with_run_stamp
+from rwe_study.tables import covariate_balance
+from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):

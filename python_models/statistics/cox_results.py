@@ -1,6 +1,7 @@
 """cox_results: univariate and multivariate Cox models for PFS and OS."""
 
-from rwe_study.tables import cox_results, with_run_stamp
+from rwe_study.tables import cox_results
+from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):

@@ -1,6 +1,7 @@
 """km_estimates: Kaplan-Meier step functions for PFS and OS, by cohort and arm."""
 
-from rwe_study.tables import km_estimates, with_run_stamp
+from rwe_study.tables import km_estimates
+from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):

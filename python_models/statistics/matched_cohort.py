@@ -1,6 +1,7 @@
 """matched_cohort: the matched patients with their analysis columns and pair."""
 
-from rwe_study.tables import matched_cohort, with_run_stamp
+from rwe_study.tables import matched_cohort
+from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):

@@ -1,6 +1,7 @@
 """matched_pairs: 1:1 greedy nearest-neighbour matching on the logit PS."""
 
-from rwe_study.tables import matched_pairs, with_run_stamp
+from rwe_study.tables import matched_pairs
+from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):

@@ -1,6 +1,7 @@
 """ps_scores: propensity score of second-line ICI for every cohort patient."""
 
-from rwe_study.tables import propensity_scores, with_run_stamp
+from rwe_study.tables import propensity_scores
+from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):

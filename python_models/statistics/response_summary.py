@@ -1,6 +1,7 @@
 """response_summary: best overall response, ORR and DCR by cohort and arm."""
 
-from rwe_study.tables import response_table, with_run_stamp
+from rwe_study.tables import response_table
+from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):

@@ -1,6 +1,7 @@
 """safety_summary: patients with each second-line AE by grade band and arm."""
 
-from rwe_study.tables import safety_table, with_run_stamp
+from rwe_study.tables import safety_table
+from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):

@@ -1,6 +1,7 @@
 """subgroup_hr: PFS hazard ratios within subgroups, with interaction tests."""
 
-from rwe_study.tables import subgroup_table, with_run_stamp
+from rwe_study.tables import subgroup_table
+from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):

@@ -1,6 +1,7 @@
 """survival_summary: medians, landmark rates, log-rank tests and HRs."""
 
-from rwe_study.tables import survival_summary, with_run_stamp
+from rwe_study.tables import survival_summary
+from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):

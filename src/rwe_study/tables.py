@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+
 from rwe_stats.balance import standardized_mean_differences
 from rwe_stats.matching import match_nearest_neighbour
 from rwe_stats.propensity import estimate_propensity_scores
@@ -28,12 +28,6 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
 }
 ARM_COLUMN = "arm"
 TREATMENT_COLUMN = "is_ici"
-
-
-def with_run_stamp(table: pd.DataFrame, built_at: datetime | None = None) -> pd.DataFrame:
-    """Add the ``built_at`` column (UTC, whole seconds) every result row carries."""
-    stamp = (built_at or datetime.now(UTC)).replace(microsecond=0, tzinfo=None)
-    return table.assign(built_at=pd.Timestamp(stamp))
 
 
 def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame]]:

@@ -1,0 +1,17 @@
+"""run_inputs: the raw files this build read (size, SHA-256) and the package versions."""
+
+from pathlib import Path
+
+from dbt.flags import get_flags
+
+from rwe_warehouse.fingerprint import raw_input_fingerprints
+from rwe_warehouse.provenance import with_run_stamp
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    params = dbt.config.get("meta")
+    raw_data_dir = Path(params["raw_data_dir"])
+    if not raw_data_dir.is_absolute():
+        raw_data_dir = Path(get_flags().PROJECT_DIR).resolve() / raw_data_dir
+    return with_run_stamp(raw_input_fingerprints(raw_data_dir))
