@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dbt_harness import PROJECT_DIR, TEST_PSEUDONYM_KEY, run_dbt
 
+from dbt_harness import PROJECT_DIR, TEST_PSEUDONYM_KEY, run_dbt
 from rwe_synth import truth_frame
 
 RAW_DIR = PROJECT_DIR / "data" / "raw"
