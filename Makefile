@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KEY_FILE := .secrets/pseudonym_key
 WAREHOUSE := warehouse/rwe.duckdb
+PUBLISHED := warehouse/published
 
 # The pseudonymisation key never lives in git: use RWE_PSEUDONYM_KEY from the
 # environment, else a random key created once in .secrets/.
@@ -29,7 +30,10 @@ $(KEY_FILE):
 run: $(INSTALLED) $(KEY_FILE)
 	mkdir -p $(dir $(WAREHOUSE))
 	RWE_PSEUDONYM_KEY="$${RWE_PSEUDONYM_KEY:-$$(cat $(KEY_FILE))}" $(BIN)/dbt build
-	@echo "Results: $(WAREHOUSE) (schemas marts, terminology); see README 'Where the results are'."
+	$(BIN)/python -m rwe_report --database $(PUBLISHED)/rwe_results.duckdb --out $(PUBLISHED)/report.html
+	@echo "Working warehouse: $(WAREHOUSE)"
+	@echo "Published results for BI: $(PUBLISHED)/rwe_results.duckdb and $(PUBLISHED)/parquet/"
+	@echo "Study report: $(PUBLISHED)/report.html"
 
 # The report test renders HTML in headless Chromium (Debian's package).
 test: $(INSTALLED) browser
@@ -42,7 +46,8 @@ browser:
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests python_models
-	RWE_PSEUDONYM_KEY=lint-only-key-0123456789 $(BIN)/sqlfluff lint models tests/dbt/singular
+	RWE_PSEUDONYM_KEY=lint-only-key-0123456789 RWE_WAREHOUSE_PATH=:memory: \
+		$(BIN)/sqlfluff lint models tests/dbt/singular
 
 clean:
 	rm -rf target logs warehouse

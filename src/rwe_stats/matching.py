@@ -51,8 +51,10 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
     the logit PS (Austin 2011 recommends 0.2). The SD is the sample SD
     (ddof=1) over **all** patients, treated and untreated.
 
-    - Treated patients are processed in a random order: patients are sorted
-      by id, then permuted with ``numpy.random.default_rng(seed)``.
+    - Treated patients are processed in a random order: they are sorted by
+      logit PS (then id), then permuted with ``numpy.random.default_rng(seed)``.
+      Sorting by score rather than id keeps the result independent of how ids
+      are pseudonymised (ids only break exact ties).
     - Each takes the available control with the smallest absolute logit
       difference. Ties are broken deterministically: on equal distance the
       control with the lower logit PS wins; among controls with identical
@@ -84,7 +86,8 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
     require_columns(scores, [id_col, "is_treated", "logit_ps"], "matching")
     if not caliper_sd > 0:
         raise ValueError("caliper_sd must be positive")
-    frame = scores[[id_col, "is_treated", "logit_ps"]].sort_values(id_col, kind="mergesort")
+    frame = scores[[id_col, "is_treated", "logit_ps"]].sort_values(["logit_ps", id_col],
+                                                                   kind="mergesort")
     logits = frame["logit_ps"].to_numpy(dtype=float)
     if not np.isfinite(logits).all():
         raise ValueError("logit_ps has missing or infinite values")
@@ -92,8 +95,6 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
 
     treated = frame[frame["is_treated"].astype(bool)]
     controls = frame[~frame["is_treated"].astype(bool)]
-    controls = controls.iloc[np.lexsort((np.arange(len(controls)),
-                                         controls["logit_ps"].to_numpy()))]
     control_logits = controls["logit_ps"].to_numpy(dtype=float)
     control_ids = controls[id_col].to_numpy()
     treated_logits = treated["logit_ps"].to_numpy(dtype=float)

@@ -67,7 +67,7 @@ def test_propensity_scores_reject_unusable_covariates(problem):
 
 def _naive_greedy(scores: pd.DataFrame, caliper_sd: float, seed: int) -> list[tuple]:
     """Reference: the same documented rule with a full scan over all controls."""
-    frame = scores.sort_values("patient_id", kind="mergesort")
+    frame = scores.sort_values(["logit_ps", "patient_id"], kind="mergesort")
     caliper = caliper_sd * frame["logit_ps"].std(ddof=1)
     treated = frame[frame["is_treated"]]
     controls = frame[~frame["is_treated"]].sort_values(["logit_ps", "patient_id"],
