@@ -47,7 +47,9 @@ def publish_tables(connection: duckdb.DuckDBPyConnection, tables: Sequence[str],
     final_database = publish_dir / PUBLISHED_DATABASE_NAME
     staging_database = publish_dir / f".{PUBLISHED_DATABASE_NAME}.{os.getpid()}.tmp"
     staging_parquet = publish_dir / f".{PARQUET_DIRECTORY_NAME}.{os.getpid()}.tmp"
-    for leftover in (staging_database, staging_parquet):
+    # Leftovers of a build killed while publishing. Only one build can hold
+    # the working warehouse at a time, so no other build is writing these.
+    for leftover in publish_dir.glob(".*.tmp"):
         _remove(leftover)
     staging_parquet.mkdir()
 
