@@ -165,3 +165,20 @@ def test_harmonised_cohort_equals_the_generators_truth(build, manifest):
     expected["second_line_start_date"] = pd.to_datetime(expected["second_line_start_date"])
     pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_exact=False,
                                   rtol=1e-9, atol=1e-9)
+
+
+def test_descriptions_reach_the_warehouse_and_docs_generate(build, tmp_path):
+    comments = dict(build.query(
+        "select table_name, comment from duckdb_tables() where schema_name = 'marts'"))
+    assert comments["analysis_cohort"] and "eligible patient" in comments["analysis_cohort"]
+    column_comment = build.query(
+        "select comment from duckdb_columns() where schema_name = 'marts' "
+        "and table_name = 'analysis_cohort' and column_name = 'pfs_months'")[0][0]
+    assert column_comment and "progression" in column_comment
+    docs = run_dbt(["docs", "generate"], build.warehouse.parent)
+    assert docs.returncode == 0, docs.output[-3000:]
+    catalog = json.loads((build.warehouse.parent / "target" / "catalog.json").read_text())
+    assert "model.rwe_warehouse.analysis_cohort" in catalog["nodes"]
+    manifest = json.loads((build.warehouse.parent / "target" / "manifest.json").read_text())
+    assert {"exposure.rwe_warehouse.study_report",
+            "exposure.rwe_warehouse.bi_result_tables"} <= set(manifest["exposures"])
