@@ -1,9 +1,20 @@
 """Statistical methods of the study, as pure functions on pandas DataFrames.
 
-One module per method family, in the spirit of lifelines: each function names
-its method in the docstring (CI type, ties handling, variance estimator,
-caliper), validates its inputs with actionable errors and is deterministic
-given its arguments. No dbt import: dbt Python models call these through
-:mod:`rwe_study.tables`, and pytest checks them against independent
-computations and published reference values.
+One module per method family, in the spirit of lifelines:
+
+- :mod:`rwe_stats.propensity` -- ``estimate_propensity_scores``
+- :mod:`rwe_stats.matching` -- ``match_nearest_neighbour``
+- :mod:`rwe_stats.balance` -- ``standardized_mean_differences``
+- :mod:`rwe_stats.survival` -- ``kaplan_meier_table``, ``median_survival``,
+  ``survival_at``, ``logrank``, ``hazard_ratio``
+- :mod:`rwe_stats.regression` -- ``cox_table``
+- :mod:`rwe_stats.response` -- ``response_summary``
+- :mod:`rwe_stats.safety` -- ``safety_summary``
+- :mod:`rwe_stats.subgroups` -- ``subgroup_hazard_ratios``
+
+Each function names its method in the docstring (CI type, ties handling,
+variance estimator, caliper), validates its inputs with ``ValueError``
+messages that name the column, and is deterministic given its arguments. No
+dbt import: dbt Python models call these through :mod:`rwe_study.tables`.
+Methods in one page: ``docs/methods-statistics.md``.
 """

@@ -7,10 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from rwe_stats._checks import require_columns
+from rwe_stats._checks import flag_array, is_boolean, is_text, require_columns
 
-CONTINUOUS = "continuous: (mean_t - mean_c) / sqrt((var_t + var_c) / 2), ddof=1"
-BINARY = "binary: (p_t - p_c) / sqrt((p_t(1 - p_t) + p_c(1 - p_c)) / 2)"
+__all__ = ["standardized_mean_differences"]
+
+CONTINUOUS = "continuous: (mean_t - mean_c) / sqrt((var_t + var_c) / 2), sample variances (ddof=1)"
+BINARY = "binary: (p_t - p_c) / sqrt((p_t (1 - p_t) + p_c (1 - p_c)) / 2)"
+COLUMNS = ["covariate", "level", "cohort", "mean_treated", "mean_control", "n_treated",
+           "n_control", "smd", "smd_method"]
 
 
 def _smd(treated: np.ndarray, control: np.ndarray, binary: bool) -> tuple[float, float, float]:
@@ -18,8 +22,12 @@ def _smd(treated: np.ndarray, control: np.ndarray, binary: bool) -> tuple[float,
     if binary:
         pooled = (mean_t * (1 - mean_t) + mean_c * (1 - mean_c)) / 2
     else:
-        pooled = (np.var(treated, ddof=1) + np.var(control, ddof=1)) / 2
-    if pooled == 0:
+        var_t = np.var(treated, ddof=1) if len(treated) > 1 else np.nan
+        var_c = np.var(control, ddof=1) if len(control) > 1 else np.nan
+        pooled = (var_t + var_c) / 2
+    if np.isnan(pooled):
+        smd = np.nan
+    elif pooled == 0:  # both groups constant: equal means balance, else undefined
         smd = 0.0 if mean_t == mean_c else float(np.inf * np.sign(mean_t - mean_c))
     else:
         smd = (mean_t - mean_c) / np.sqrt(pooled)
@@ -31,10 +39,27 @@ def standardized_mean_differences(df: pd.DataFrame, treatment_col: str,
                                   cohort_label: str) -> pd.DataFrame:
     """Standardised mean difference (treated minus control) of each covariate.
 
-    Method (Austin 2009, Stat Med 28:3083): continuous covariates use the
-    means and the sample variances (ddof=1) of the two groups; boolean
-    covariates use proportions and the Bernoulli variances; text covariates
-    get one row per level, each treated as a boolean indicator.
+    Method (Austin 2009, Stat Med 28:3083-3107):
+
+    - numeric covariates: ``(m_t - m_c) / sqrt((s_t^2 + s_c^2) / 2)`` with
+      sample variances (ddof=1);
+    - boolean covariates: ``(p_t - p_c) / sqrt((p_t (1 - p_t) + p_c (1 - p_c)) / 2)``;
+    - text / categorical covariates: one row per level (sorted), each level
+      as a boolean indicator with the binary formula.
+
+    Unweighted; ``mean_*`` of a boolean or level is a proportion. When both
+    groups are constant the SMD is 0 if their means agree, else +/- inf.
+
+    Parameters
+    ----------
+    df
+        One row per patient (the whole or the matched cohort).
+    treatment_col
+        Boolean (or 0/1) treatment flag.
+    covariates
+        Columns to compare; no missing values.
+    cohort_label
+        Written to the ``cohort`` column (e.g. ``all``, ``matched``).
 
     Returns
     -------
@@ -44,20 +69,23 @@ def standardized_mean_differences(df: pd.DataFrame, treatment_col: str,
         ``smd``, ``smd_method``.
     """
     require_columns(df, [treatment_col, *covariates], "balance")
-    treated_mask = df[treatment_col].astype(bool).to_numpy()
+    treated_mask = flag_array(df, treatment_col)
     if treated_mask.all() or not treated_mask.any():
-        raise ValueError("balance needs treated and control patients")
+        raise ValueError(f"balance needs treated and control patients in {treatment_col}")
     rows = []
     for covariate in covariates:
         values = df[covariate]
         if values.isna().any():
             raise ValueError(f"covariate {covariate} has missing values")
-        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        if is_boolean(values):
+            levels = [(None, values.astype(bool).to_numpy(dtype=float), True)]
+        elif is_text(values):
             levels = [(str(level), (values == level).to_numpy(dtype=float), True)
-                      for level in sorted(values.unique())]
+                      for level in sorted(values.unique(), key=str)]
+        elif pd.api.types.is_numeric_dtype(values):
+            levels = [(None, values.to_numpy(dtype=float), False)]
         else:
-            is_binary = values.dtype == bool or str(values.dtype) == "boolean"
-            levels = [(None, values.to_numpy(dtype=float), is_binary)]
+            raise ValueError(f"covariate {covariate} has unsupported type {values.dtype}")
         for level, numbers, binary in levels:
             mean_t, mean_c, smd = _smd(numbers[treated_mask], numbers[~treated_mask], binary)
             rows.append({
@@ -66,4 +94,4 @@ def standardized_mean_differences(df: pd.DataFrame, treatment_col: str,
                 "n_treated": int(treated_mask.sum()), "n_control": int((~treated_mask).sum()),
                 "smd": smd, "smd_method": BINARY if binary else CONTINUOUS,
             })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -4,28 +4,59 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
-from lifelines.statistics import proportional_hazard_test
-from scipy import stats
 
 from rwe_stats._checks import numeric_design, survival_arrays
-from rwe_stats.survival import TIES_METHOD, _fit_cox
+from rwe_stats._cox import TIES_METHOD, ZPH_TRANSFORMS, fit_cox, zph_test
 
-PH_TEST_METHOD = ("scaled Schoenfeld residuals vs Kaplan-Meier-transformed time, "
-                  "1-df chi-square per term (Grambsch-Therneau; R cox.zph transform='km')")
+__all__ = ["cox_table"]
+
+PH_TEST_METHODS = {
+    "km": ("score test for x * g(t), g = 1 - KM(t-) (Grambsch-Therneau scaled Schoenfeld "
+           "residuals; R survival >= 3.0 cox.zph, transform='km'), 1 df per term"),
+    "identity": ("score test for x * t (Grambsch-Therneau; R survival >= 3.0 cox.zph, "
+                 "transform='identity'), 1 df per term"),
+    "log": ("score test for x * log(t) (Grambsch-Therneau; R survival >= 3.0 cox.zph, "
+            "transform='log'), 1 df per term"),
+    "rank": ("score test for x * rank(t) (Grambsch-Therneau; R survival >= 3.0 cox.zph, "
+             "transform='rank'), 1 df per term"),
+}
+COLUMNS = ["term", "hr", "ci_lower", "ci_upper", "p_value", "n", "events",
+           "ph_test_statistic", "ph_test_p_value", "ties_method", "ph_test_method"]
 
 
 def cox_table(df: pd.DataFrame, duration_col: str, event_col: str, terms: Sequence[str],
-              model: str, alpha: float = 0.05) -> pd.DataFrame:
+              model: str, alpha: float = 0.05, ph_transform: str = "km") -> pd.DataFrame:
     """Hazard ratios from Cox models, one row per term.
 
-    Method: Cox partial likelihood, **Efron** ties, model-based variance, Wald
-    CI on the log scale and Wald p. ``model='univariate'`` fits one model per
-    term; ``'multivariate'`` fits all terms together. Each term also gets the
-    proportional-hazards test of its own model (lifelines
-    ``proportional_hazard_test`` with ``time_transform='km'``, the transform
-    R's ``cox.zph`` uses by default).
+    Method: Cox partial likelihood with **Efron** ties (vectorised
+    Newton-Raphson, no penalty, iterated to machine precision; lifelines
+    ``CoxPHFitter`` only as a fallback), model-based
+    variance (inverse observed information), Wald CI on the log scale and
+    two-sided Wald p -- R's ``summary(coxph(...))``. ``model='univariate'``
+    fits one model per term; ``'multivariate'`` fits all terms together.
+
+    Proportional hazards: each term gets the test R's ``cox.zph`` reports
+    since survival 3.0 -- the score test for adding ``term * g(t)`` to its
+    own model (1 df), with ``g(t) = 1 - KM(t-)`` (``transform = "km"``, R's
+    default). The scaled Schoenfeld residuals are what that test smooths.
+    lifelines' ``proportional_hazard_test`` is *not* used: it implements the
+    pre-2019 approximation and a right-continuous KM transform.
+
+    Parameters
+    ----------
+    df
+        One row per patient; no missing values in the used columns.
+    duration_col, event_col
+        Follow-up time and event flag.
+    terms
+        Numeric or boolean covariates (booleans enter as 0/1; one unit = True).
+    model
+        ``"univariate"`` or ``"multivariate"``.
+    alpha
+        1 - confidence level.
+    ph_transform
+        ``"km"`` (default), ``"identity"``, ``"log"`` or ``"rank"``.
 
     Returns
     -------
@@ -36,30 +67,19 @@ def cox_table(df: pd.DataFrame, duration_col: str, event_col: str, terms: Sequen
     """
     if model not in ("univariate", "multivariate"):
         raise ValueError("model must be 'univariate' or 'multivariate'")
+    if ph_transform not in ZPH_TRANSFORMS:
+        raise ValueError(f"ph_transform must be one of {ZPH_TRANSFORMS}")
+    if len(terms) == 0:
+        raise ValueError("terms is empty: name at least one covariate")
     _, events = survival_arrays(df, duration_col, event_col)
-    numeric_design(df, terms)  # fail early, naming the column
+    numeric_design(df, list(terms))  # fail early, naming the column
     term_sets = [[term] for term in terms] if model == "univariate" else [list(terms)]
-    z = stats.norm.ppf(1 - alpha / 2)
-    rows = []
+    tables = []
     for term_set in term_sets:
-        fitter = _fit_cox(df, duration_col, event_col, term_set)
-        data = numeric_design(df, term_set).assign(
-            _duration=df[duration_col].to_numpy(dtype=float), _event=events.astype(int))
-        ph = proportional_hazard_test(fitter, data, time_transform="km").summary
-        for term in term_set:
-            coefficient = float(fitter.params_[term])
-            standard_error = float(fitter.standard_errors_[term])
-            rows.append({
-                "term": term,
-                "hr": np.exp(coefficient),
-                "ci_lower": np.exp(coefficient - z * standard_error),
-                "ci_upper": np.exp(coefficient + z * standard_error),
-                "p_value": float(2 * stats.norm.sf(abs(coefficient / standard_error))),
-                "n": len(df),
-                "events": int(events.sum()),
-                "ph_test_statistic": float(ph.loc[term, "test_statistic"]),
-                "ph_test_p_value": float(ph.loc[term, "p"]),
-                "ties_method": TIES_METHOD,
-                "ph_test_method": PH_TEST_METHOD,
-            })
-    return pd.DataFrame(rows)
+        fit = fit_cox(df, duration_col, event_col, term_set)
+        ph = zph_test(fit, transform=ph_transform)
+        tables.append(fit.wald(alpha).assign(
+            n=len(df), events=int(events.sum()),
+            ph_test_statistic=ph.statistic, ph_test_p_value=ph.p_value,
+            ties_method=TIES_METHOD, ph_test_method=PH_TEST_METHODS[ph_transform]))
+    return pd.concat(tables, ignore_index=True)[COLUMNS]

@@ -9,11 +9,19 @@ from scipy import stats
 from rwe_stats._checks import require_columns
 
 CODES = ("CR", "PR", "SD", "PD", "NE")
-CI_METHOD = "Clopper-Pearson exact 95% interval"
+__all__ = ["clopper_pearson", "response_summary", "two_by_two_test"]
+
+
+def _ci_method(alpha: float) -> str:
+    return f"Clopper-Pearson exact {100 * (1 - alpha):g}% interval"
 
 
 def clopper_pearson(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Exact binomial confidence interval from beta quantiles."""
+    """Clopper-Pearson exact binomial interval from beta quantiles.
+
+    ``lower = Beta(alpha/2; x, n - x + 1)`` (0 when x = 0) and
+    ``upper = Beta(1 - alpha/2; x + 1, n - x)`` (1 when x = n).
+    """
     if n == 0:
         return float("nan"), float("nan")
     lower = 0.0 if successes == 0 else stats.beta.ppf(alpha / 2, successes, n - successes + 1)
@@ -22,8 +30,12 @@ def clopper_pearson(successes: int, n: int, alpha: float = 0.05) -> tuple[float,
 
 
 def two_by_two_test(table: np.ndarray) -> tuple[float, str]:
-    """p of a 2x2 table: Pearson chi-square (no continuity correction) when
-    every expected count is at least 5, else Fisher's exact test (two-sided)."""
+    """p of a 2x2 table and the test used.
+
+    Pearson's chi-square without continuity correction when every expected
+    count is at least 5, else Fisher's exact test (two-sided, scipy: sum of
+    the probabilities of tables no more likely than the observed one).
+    """
     expected = stats.contingency.expected_freq(table)
     if (expected >= 5).all():
         _, p_value, _, _ = stats.chi2_contingency(table, correction=False)
@@ -35,11 +47,25 @@ def response_summary(df: pd.DataFrame, arm_col: str = "arm",
                      response_col: str = "best_response", alpha: float = 0.05) -> pd.DataFrame:
     """Best-response counts, ORR and DCR with exact CIs and a between-arm test.
 
-    ORR = (CR + PR) / n and DCR = (CR + PR + SD) / n; patients not evaluable
-    (NE) stay in the denominator (intention to treat). Intervals are
-    Clopper-Pearson. The between-arm test is Pearson's chi-square without
-    continuity correction when every expected count is >= 5, otherwise
-    Fisher's exact test; ``test_method`` says which (same p on both rows).
+    Method: ORR = (CR + PR) / n and DCR = (CR + PR + SD) / n, where n is
+    every patient of the arm: patients not evaluable (NE) stay in the
+    denominator (intention to treat). Intervals are Clopper-Pearson exact
+    (:func:`clopper_pearson`). The between-arm test of each rate is
+    Pearson's chi-square without continuity correction when every expected
+    count of its 2x2 table is >= 5, otherwise Fisher's exact test,
+    two-sided; ``test_method`` says which for ORR and for DCR (the p-values
+    and the method are the same on both arms' rows).
+
+    Parameters
+    ----------
+    df
+        One row per patient.
+    arm_col
+        Exactly two arms (rows are sorted by arm).
+    response_col
+        RECIST best response: ``CR``, ``PR``, ``SD``, ``PD`` or ``NE``.
+    alpha
+        1 - confidence level of the intervals.
 
     Returns
     -------
@@ -50,10 +76,12 @@ def response_summary(df: pd.DataFrame, arm_col: str = "arm",
         ``test_method``.
     """
     require_columns(df, [arm_col, response_col], "response rates")
-    unknown = set(df[response_col].dropna().unique()) - set(CODES)
-    if unknown or df[response_col].isna().any():
-        raise ValueError(f"{response_col} must be one of {CODES}; found {sorted(unknown)} "
-                         "or missing values")
+    if df[response_col].isna().any() or df[arm_col].isna().any():
+        raise ValueError(f"{response_col} and {arm_col} must have no missing values "
+                         "(record a patient without assessment as NE)")
+    unknown = set(df[response_col].unique()) - set(CODES)
+    if unknown:
+        raise ValueError(f"{response_col} must be one of {CODES}; found {sorted(unknown)}")
     arms = sorted(df[arm_col].unique())
     if len(arms) != 2:
         raise ValueError(f"response comparison needs two arms; {arm_col} has {arms}")
@@ -74,4 +102,4 @@ def response_summary(df: pd.DataFrame, arm_col: str = "arm",
     dcr_p, dcr_test = two_by_two_test(np.array(controlled))
     test_method = f"ORR: {orr_test}; DCR: {dcr_test}"
     return pd.DataFrame(rows).assign(orr_p_value=orr_p, dcr_p_value=dcr_p,
-                                     ci_method=CI_METHOD, test_method=test_method)
+                                     ci_method=_ci_method(alpha), test_method=test_method)

@@ -4,41 +4,79 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rwe_stats._checks import require_columns
+from rwe_stats._checks import require_columns, require_unique
+
+__all__ = ["GRADE_BANDS", "safety_summary"]
 
 GRADE_BANDS = (("any grade", 1), ("grade 3 or higher", 3))
+COLUMNS = ["ae_term", "grade_band", "arm", "patients", "arm_n", "percent", "is_suppressed"]
 
 
 def safety_summary(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
                    min_cell_count: int) -> pd.DataFrame:
-    """Patients with each adverse-event term, by grade band and arm.
+    """Patients with each adverse-event term, by grade band and arm, with suppression.
 
-    A patient counts once per term and band (worst grade). Every term x band
-    x arm combination is reported, zeros included. For BI use, a count with
-    0 < patients < ``min_cell_count`` is suppressed: ``patients`` and
-    ``percent`` are null and ``is_suppressed`` is true (zero is not
-    disclosive and is shown).
+    Method: a patient counts once per term and band, by the worst CTCAE grade
+    recorded for that term: band ``any grade`` (grade >= 1) and ``grade 3 or
+    higher``. ``arm_n`` is the number of cohort patients of the arm (the
+    denominator includes patients without any adverse event) and
+    ``percent = 100 * patients / arm_n``. Every term x band x arm
+    combination is reported, zeros included. For BI use, a count with
+    ``0 < patients < min_cell_count`` is suppressed: ``patients`` and
+    ``percent`` are null and ``is_suppressed`` is true; zero is shown (it
+    discloses no one). The arm is taken from ``cohort``.
+
+    Parameters
+    ----------
+    adverse_events
+        ``patient_id``, ``arm``, ``ae_term``, ``ctcae_grade`` (integer 1-5);
+        every patient must be in ``cohort`` with the same arm.
+    cohort
+        One row per patient: ``patient_id``, ``arm``.
+    min_cell_count
+        Smallest count shown (e.g. 5).
 
     Returns
     -------
     pandas.DataFrame
-        ``ae_term``, ``grade_band``, ``arm``, ``patients``, ``arm_n``,
-        ``percent`` (of the arm), ``is_suppressed``.
+        ``ae_term``, ``grade_band``, ``arm``, ``patients`` (nullable
+        integer), ``arm_n``, ``percent`` (nullable float), ``is_suppressed``;
+        sorted by term, band and arm.
     """
     require_columns(adverse_events, ["patient_id", "arm", "ae_term", "ctcae_grade"],
                     "the safety summary")
     require_columns(cohort, ["patient_id", "arm"], "the safety summary")
-    if min_cell_count < 1:
-        raise ValueError("min_cell_count must be at least 1")
+    require_unique(cohort, "patient_id")
+    if int(min_cell_count) != min_cell_count or min_cell_count < 1:
+        raise ValueError("min_cell_count must be a whole number >= 1")
+    if cohort["arm"].isna().any():
+        raise ValueError("cohort arm has missing values")
+    events = adverse_events[["patient_id", "arm", "ae_term", "ctcae_grade"]]
+    if events.isna().any().any():
+        raise ValueError("adverse_events has missing values in patient_id, arm, ae_term or "
+                         "ctcae_grade")
+    grades = pd.to_numeric(events["ctcae_grade"], errors="coerce")
+    if grades.isna().any() or not grades.between(1, 5).all() or (grades % 1 != 0).any():
+        raise ValueError("ctcae_grade must be an integer from 1 to 5")
+    arms = cohort.set_index("patient_id")["arm"]
+    cohort_arm = events["patient_id"].map(arms)
+    if cohort_arm.isna().any():
+        missing = events.loc[cohort_arm.isna(), "patient_id"].unique()[:5]
+        raise ValueError(f"adverse_events has patients not in the cohort (e.g. {list(missing)}); "
+                         "filter adverse events to the cohort first")
+    if (cohort_arm != events["arm"]).any():
+        raise ValueError("adverse_events arm differs from the cohort arm for some patients")
+
+    worst = (events.assign(ctcae_grade=grades)
+             .groupby(["patient_id", "arm", "ae_term"], as_index=False)["ctcae_grade"].max())
     arm_n = cohort.groupby("arm")["patient_id"].nunique()
-    worst = adverse_events.groupby(["patient_id", "arm", "ae_term"], as_index=False)[
-        "ctcae_grade"].max()
     rows = []
     for term in sorted(worst["ae_term"].unique()):
+        of_term = worst[worst["ae_term"] == term]
         for band, minimum in GRADE_BANDS:
+            counts = of_term[of_term["ctcae_grade"] >= minimum].groupby("arm")["patient_id"].size()
             for arm, n in arm_n.items():
-                patients = int(((worst["ae_term"] == term) & (worst["arm"] == arm)
-                                & (worst["ctcae_grade"] >= minimum)).sum())
+                patients = int(counts.get(arm, 0))
                 suppressed = 0 < patients < min_cell_count
                 rows.append({
                     "ae_term": term, "grade_band": band, "arm": arm,
@@ -46,6 +84,6 @@ def safety_summary(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
                     "percent": None if suppressed else 100.0 * patients / n,
                     "is_suppressed": suppressed,
                 })
-    result = pd.DataFrame(rows, columns=["ae_term", "grade_band", "arm", "patients", "arm_n",
-                                         "percent", "is_suppressed"])
-    return result.astype({"patients": "Int64", "percent": "Float64"})
+    result = pd.DataFrame(rows, columns=COLUMNS)
+    return result.astype({"patients": "Int64", "arm_n": "int64", "percent": "Float64",
+                          "is_suppressed": bool})

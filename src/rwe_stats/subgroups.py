@@ -8,24 +8,71 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rwe_stats._checks import require_columns, survival_arrays
-from rwe_stats.survival import _fit_cox, hazard_ratio
+from rwe_stats._checks import flag_array, is_boolean, require_columns, survival_arrays
+from rwe_stats._cox import fit_cox
+from rwe_stats.survival import hazard_ratio
+
+__all__ = ["subgroup_hazard_ratios"]
 
 MIN_EVENTS_PER_ARM = 5
-INTERACTION_METHOD = ("likelihood-ratio test, Cox models with vs without "
-                      "treatment x subgroup (1 df), Efron ties")
+INTERACTION_METHOD = ("likelihood-ratio test, Cox models with vs without treatment x subgroup "
+                      "(levels - 1 df), Efron ties")
+COLUMNS = ["subgroup", "level", "n", "events", "hr", "ci_lower", "ci_upper", "p_value",
+           "interaction_p_value", "interaction_method", "note"]
+
+
+def _levels(values: pd.Series) -> list[tuple[str, np.ndarray]]:
+    """(label, mask) per level: booleans as 'yes' then 'no', other values sorted."""
+    if is_boolean(values):
+        flags = values.astype(bool).to_numpy()
+        return [("yes", flags), ("no", ~flags)]
+    return [(str(level), (values == level).to_numpy()) for level in sorted(values.unique())]
+
+
+def _interaction_p(df: pd.DataFrame, duration_col: str, event_col: str, treated: np.ndarray,
+                   levels: list[tuple[str, np.ndarray]]) -> float:
+    data = df[[duration_col, event_col]].copy()
+    data["_treatment"] = treated.astype(float)
+    dummies = [f"_level{index}" for index in range(1, len(levels))]
+    products = [f"_treatment_x_level{index}" for index in range(1, len(levels))]
+    for dummy, product, (_, mask) in zip(dummies, products, levels[1:], strict=True):
+        data[dummy] = mask.astype(float)
+        data[product] = data["_treatment"] * data[dummy]
+    reduced = fit_cox(data, duration_col, event_col, ["_treatment", *dummies])
+    full = fit_cox(data, duration_col, event_col, ["_treatment", *dummies, *products])
+    statistic = max(2.0 * (full.log_likelihood - reduced.log_likelihood), 0.0)
+    return float(stats.chi2.sf(statistic, df=len(products)))
 
 
 def subgroup_hazard_ratios(df: pd.DataFrame, duration_col: str, event_col: str,
                            treatment_col: str, subgroups: Mapping[str, str],
                            alpha: float = 0.05) -> pd.DataFrame:
-    """Hazard ratio of treatment within each level of each boolean subgroup.
+    """Hazard ratio of treatment within each level of each subgroup, with interaction tests.
 
-    Within a level: Cox model of the treatment alone (Efron ties, Wald CI and
-    p). A level with fewer than 5 events in either arm gets a null HR and a
-    ``note``. Interaction: likelihood-ratio test comparing the Cox models
+    Method: within a level, the Cox model of the treatment flag alone
+    (Efron ties, model-based variance, Wald CI and p; see
+    :func:`rwe_stats.survival.hazard_ratio`). A level with fewer than 5
+    events in either arm is not estimated: null HR and a ``note`` saying
+    why (too few events give unstable or infinite estimates). Interaction:
+    likelihood-ratio test on the whole data comparing the Cox models
     ``treatment + subgroup`` and ``treatment + subgroup + treatment x
-    subgroup`` on the whole cohort (1 df), reported on every level's row.
+    subgroup`` (levels - 1 df), reported on every row of the subgroup; it is
+    null, with a note, when a level has no event in an arm (the interaction
+    would be infinite).
+
+    Parameters
+    ----------
+    df
+        One row per patient.
+    duration_col, event_col
+        Follow-up time and event flag.
+    treatment_col
+        Boolean (or 0/1) treatment flag.
+    subgroups
+        Display label -> column. Boolean columns give levels ``yes`` / ``no``;
+        text or integer columns one level per value.
+    alpha
+        1 - confidence level.
 
     Returns
     -------
@@ -34,41 +81,43 @@ def subgroup_hazard_ratios(df: pd.DataFrame, duration_col: str, event_col: str,
         ``ci_upper``, ``p_value``, ``interaction_p_value``,
         ``interaction_method``, ``note``.
     """
+    treated = flag_array(df, treatment_col)
+    _, events = survival_arrays(df, duration_col, event_col)
     rows = []
     for label, column in subgroups.items():
-        require_columns(df, [column, treatment_col], f"subgroup {label!r}")
-        flags = df[column]
-        if flags.isna().any():
+        require_columns(df, [column], f"subgroup {label!r}")
+        if df[column].isna().any():
             raise ValueError(f"subgroup column {column} has missing values")
-        interaction_p = _interaction_p(df, duration_col, event_col, treatment_col, column)
-        for level in (True, False):
-            part = df[flags.astype(bool) == level]
-            _, events = survival_arrays(part, duration_col, event_col) if len(part) else (
-                None, np.array([], dtype=bool))
-            treated = part[treatment_col].astype(bool).to_numpy()
-            row = {"subgroup": label, "level": "yes" if level else "no", "n": len(part),
-                   "events": int(events.sum()), "hr": np.nan, "ci_lower": np.nan,
-                   "ci_upper": np.nan, "p_value": np.nan,
-                   "interaction_p_value": interaction_p, "interaction_method": INTERACTION_METHOD,
-                   "note": None}
-            if min(int(events[treated].sum()), int(events[~treated].sum())) < MIN_EVENTS_PER_ARM:
-                row["note"] = f"fewer than {MIN_EVENTS_PER_ARM} events in an arm: not estimated"
+        levels = _levels(df[column])
+        if len(levels) < 2 or any(not mask.any() for _, mask in levels):
+            raise ValueError(f"subgroup column {column} needs at least two levels with patients")
+        level_rows, all_estimable = [], True
+        for level, mask in levels:
+            arm_events = (int(events[mask & treated].sum()), int(events[mask & ~treated].sum()))
+            all_estimable &= min(arm_events) > 0
+            row = {"subgroup": label, "level": level, "n": int(mask.sum()),
+                   "events": int(events[mask].sum()), "hr": np.nan, "ci_lower": np.nan,
+                   "ci_upper": np.nan, "p_value": np.nan, "note": None}
+            if min(arm_events) < MIN_EVENTS_PER_ARM:
+                row["note"] = (f"fewer than {MIN_EVENTS_PER_ARM} events in an arm "
+                               f"(treated {arm_events[0]}, untreated {arm_events[1]}): "
+                               "not estimated")
             else:
-                estimate = hazard_ratio(part, duration_col, event_col, treatment_col,
+                # only the columns the model uses: no copy of the whole cohort per level
+                level_frame = df.loc[mask, [duration_col, event_col, treatment_col]]
+                estimate = hazard_ratio(level_frame, duration_col, event_col, treatment_col,
                                         alpha=alpha).iloc[0]
                 row.update({key: float(estimate[key])
                             for key in ("hr", "ci_lower", "ci_upper", "p_value")})
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _interaction_p(df: pd.DataFrame, duration_col: str, event_col: str, treatment_col: str,
-                   column: str) -> float:
-    data = df[[duration_col, event_col]].copy()
-    data["_treatment"] = df[treatment_col].astype(float)
-    data["_subgroup"] = df[column].astype(float)
-    data["_interaction"] = data["_treatment"] * data["_subgroup"]
-    reduced = _fit_cox(data, duration_col, event_col, ["_treatment", "_subgroup"])
-    full = _fit_cox(data, duration_col, event_col, ["_treatment", "_subgroup", "_interaction"])
-    statistic = 2.0 * (full.log_likelihood_ - reduced.log_likelihood_)
-    return float(stats.chi2.sf(max(statistic, 0.0), df=1))
+            level_rows.append(row)
+        interaction_p = np.nan
+        if all_estimable:
+            interaction_p = _interaction_p(df, duration_col, event_col, treated, levels)
+        for row in level_rows:
+            row["interaction_p_value"] = interaction_p
+            row["interaction_method"] = INTERACTION_METHOD
+            if not all_estimable:
+                extra = "interaction not tested: a level has no event in an arm"
+                row["note"] = f"{row['note']}; {extra}" if row["note"] else extra
+        rows.extend(level_rows)
+    return pd.DataFrame(rows, columns=COLUMNS)

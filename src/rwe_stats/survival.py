@@ -1,9 +1,12 @@
 """Kaplan-Meier estimation, medians, landmark survival, log-rank and hazard ratios.
 
 Every number here is meant to agree with R's survival package:
-``survfit(..., conf.type = "log-log")``, ``quantile.survfit`` (the median and
-its confidence interval), ``survdiff(rho = 0)`` and ``coxph(ties = "efron")``,
-with ``cluster =`` for the matched cohort's robust variance.
+``survfit(..., conf.type = "log-log")`` (pointwise intervals),
+``quantile.survfit`` / ``print.survfit`` (the median and its confidence
+interval), ``summary(fit, times = )`` (landmarks), ``survdiff(rho = 0)`` and
+``coxph(ties = "efron")``, with ``cluster =`` for the matched cohort's robust
+variance. The tests check each against R's published output and against
+independent code.
 """
 
 from __future__ import annotations
@@ -12,45 +15,72 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter
-from lifelines.statistics import logrank_test
 from scipy import stats
 
-from rwe_stats._checks import numeric_design, require_columns, survival_arrays
+from rwe_stats._checks import flag_array, require_columns, survival_arrays
+from rwe_stats._cox import TIES_METHOD, fit_cox
 
-CI_METHOD = "log-log (R survfit conf.type='log-log'), Greenwood variance"
-MEDIAN_CI_METHOD = ("Brookmeyer-Crowley: where the log-log confidence band crosses 0.5, "
-                    "R quantile.survfit rule (midpoint of a flat at exactly 0.5)")
-TIES_METHOD = "efron"
+__all__ = [
+    "CI_METHODS",
+    "hazard_ratio",
+    "kaplan_meier_table",
+    "logrank",
+    "median_survival",
+    "survival_at",
+    "survival_quantile",
+]
+
+CI_METHODS = {
+    "log-log": "log-log (R survfit conf.type='log-log'; lifelines exponential Greenwood), "
+               "Greenwood variance",
+    "log": "log (R survfit conf.type='log', R's default), Greenwood variance",
+    "plain": "plain (R survfit conf.type='plain'), Greenwood variance",
+}
+MEDIAN_CI_METHOD = ("Brookmeyer-Crowley: times where the pointwise confidence band crosses "
+                    "0.5, R quantile.survfit rule (midpoint of a flat at exactly 0.5)")
+LOGRANK_METHOD = "log-rank (Mantel-Haenszel), R survdiff rho=0"
 _TOLERANCE = float(np.sqrt(np.finfo(float).eps))  # R: sqrt(.Machine$double.eps)
 
 
-def _km_curve(durations: np.ndarray, events: np.ndarray, alpha: float) -> pd.DataFrame:
+def _confidence_band(survival: np.ndarray, std_err: np.ndarray, alpha: float,
+                     conf_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise limits exactly as R's ``survfit_confint`` (``std_err`` is the SE of log S)."""
+    z = stats.norm.ppf(1 - alpha / 2)
+    p, se = survival, std_err
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "log-log":
+            xx = np.where((p == 0) | (p == 1), np.nan, p)
+            shift = z * se / np.log(xx)
+            lower = np.where(se == 0, p, np.exp(-np.exp(np.log(-np.log(xx)) - shift)))
+            upper = np.where(se == 0, p, np.exp(-np.exp(np.log(-np.log(xx)) + shift)))
+        elif conf_type == "log":
+            xx = np.where(p == 0, np.nan, p)
+            lower = np.where(se == 0, p, np.exp(np.log(xx) - z * se))
+            upper = np.minimum(np.where(se == 0, p, np.exp(np.log(xx) + z * se)), 1.0)
+        elif conf_type == "plain":
+            half = se * p * z
+            lower, upper = np.maximum(p - half, 0.0), np.minimum(p + half, 1.0)
+        else:
+            raise ValueError(f"conf_type must be one of {sorted(CI_METHODS)}, not {conf_type!r}")
+    return lower, upper
+
+
+def _km_curve(durations: np.ndarray, events: np.ndarray, alpha: float,
+              conf_type: str) -> pd.DataFrame:
     """Kaplan-Meier curve of one group at every distinct observed time."""
     times, inverse = np.unique(durations, return_inverse=True)
     n_events = np.bincount(inverse, weights=events.astype(float), minlength=len(times))
     n_total = np.bincount(inverse, minlength=len(times)).astype(float)
-    n_censored = n_total - n_events
     n_at_risk = len(durations) - np.concatenate(([0.0], np.cumsum(n_total)[:-1]))
     with np.errstate(divide="ignore", invalid="ignore"):
-        factor = 1.0 - n_events / n_at_risk
-        survival = np.cumprod(factor)
+        survival = np.cumprod(1.0 - n_events / n_at_risk)
+        # Greenwood: var(log S) = sum d / (n (n - d)); infinite once S reaches 0
         increment = np.where(n_events > 0, n_events / (n_at_risk * (n_at_risk - n_events)), 0.0)
-    greenwood = np.cumsum(increment)  # variance of the cumulative hazard (log S)
-    z = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_s = np.log(survival)
-        log_minus_log = np.log(-log_s)
-        half_width = z * np.sqrt(greenwood) / log_s
-        lower = np.exp(-np.exp(log_minus_log - half_width))
-        upper = np.exp(-np.exp(log_minus_log + half_width))
-    at_one = survival >= 1.0
-    lower[at_one], upper[at_one] = 1.0, 1.0
-    at_zero = survival <= 0.0
-    lower[at_zero], upper[at_zero] = np.nan, np.nan
+    std_err = np.sqrt(np.cumsum(increment))
+    lower, upper = _confidence_band(survival, std_err, alpha, conf_type)
     return pd.DataFrame({
         "time_months": times, "n_at_risk": n_at_risk.astype(int),
-        "n_events": n_events.astype(int), "n_censored": n_censored.astype(int),
+        "n_events": n_events.astype(int), "n_censored": (n_total - n_events).astype(int),
         "survival": survival, "ci_lower": lower, "ci_upper": upper,
     })
 
@@ -58,18 +88,40 @@ def _km_curve(durations: np.ndarray, events: np.ndarray, alpha: float) -> pd.Dat
 def _groups(df: pd.DataFrame, group_col: str) -> list[tuple[object, pd.DataFrame]]:
     require_columns(df, [group_col], "a by-group estimate")
     if df[group_col].isna().any():
-        raise ValueError(f"{group_col} has missing values")
+        raise ValueError(f"{group_col} has missing values: every patient needs a group")
+    if df.empty:
+        raise ValueError("the frame has no rows")
     return [(key, frame) for key, frame in df.groupby(group_col, sort=True)]
 
 
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
+
+
 def kaplan_meier_table(df: pd.DataFrame, duration_col: str, event_col: str, group_col: str,
-                       alpha: float = 0.05) -> pd.DataFrame:
+                       alpha: float = 0.05, conf_type: str = "log-log") -> pd.DataFrame:
     """Kaplan-Meier step functions with pointwise confidence intervals, per group.
 
-    Method: product-limit estimator; Greenwood variance of log S; the
-    "log-log" interval of R's ``survfit`` (lifelines' "exponential
-    Greenwood"): ``exp(-exp(log(-log S) -/+ z * se / log S))``. Where S is 1
-    the interval is [1, 1]; where S is 0 it is undefined (null).
+    Method: product-limit estimator; Greenwood variance of log S,
+    ``sum d / (n (n - d))``; by default the "log-log" interval of R's
+    ``survfit(conf.type = "log-log")`` (lifelines' "exponential Greenwood"):
+    ``exp(-exp(log(-log S) -/+ z * se / log S))`` with ``z`` the
+    ``1 - alpha/2`` normal quantile. As in R, the interval is [S, S] while
+    no event has happened (S = 1) and undefined (null) where S = 0.
+
+    Parameters
+    ----------
+    df
+        One row per patient.
+    duration_col, event_col
+        Follow-up time (months, >= 0) and event flag (boolean or 0/1).
+    group_col
+        One curve per distinct value (e.g. ``arm``).
+    alpha
+        1 - confidence level of the pointwise interval.
+    conf_type
+        ``"log-log"`` (default), ``"log"`` (R's default) or ``"plain"``.
 
     Returns
     -------
@@ -77,68 +129,95 @@ def kaplan_meier_table(df: pd.DataFrame, duration_col: str, event_col: str, grou
         One row per group and distinct time, plus a time-0 row with S = 1:
         ``group``, ``time_months``, ``n_at_risk``, ``n_events``,
         ``n_censored``, ``survival``, ``ci_lower``, ``ci_upper``,
-        ``ci_method``. Ready to draw as a right-continuous step function.
+        ``ci_method``. A right-continuous step function: S holds from each
+        row's time until the next row's. When patients have time 0, the
+        time-0 row is the estimate at 0 (events at 0 included), not 1.
     """
+    _check_alpha(alpha)
     tables = []
     for key, frame in _groups(df, group_col):
         durations, events = survival_arrays(frame, duration_col, event_col)
-        curve = _km_curve(durations, events, alpha)
-        start = pd.DataFrame({"time_months": [0.0], "n_at_risk": [len(durations)],
-                              "n_events": [0], "n_censored": [0], "survival": [1.0],
-                              "ci_lower": [1.0], "ci_upper": [1.0]})
-        if curve["time_months"].iloc[0] == 0.0:
-            # Events or censorings at time 0 are kept as their own row after the start.
-            start = start.iloc[0:0]
-        tables.append(pd.concat([start, curve], ignore_index=True).assign(group=key))
-    result = pd.concat(tables, ignore_index=True).assign(ci_method=CI_METHOD)
+        curve = _km_curve(durations, events, alpha, conf_type)
+        if curve["time_months"].iloc[0] != 0.0:
+            start = pd.DataFrame({"time_months": [0.0], "n_at_risk": [len(durations)],
+                                  "n_events": [0], "n_censored": [0], "survival": [1.0],
+                                  "ci_lower": [1.0], "ci_upper": [1.0]})
+            curve = pd.concat([start, curve], ignore_index=True)
+        tables.append(curve.assign(group=key))
+    result = pd.concat(tables, ignore_index=True).assign(ci_method=CI_METHODS[conf_type])
     return result[["group", "time_months", "n_at_risk", "n_events", "n_censored", "survival",
                    "ci_lower", "ci_upper", "ci_method"]]
 
 
-def survival_quantile(times: np.ndarray, survival: np.ndarray, probability: float = 0.5,
-                      tolerance: float = _TOLERANCE) -> float:
-    """Time at which a survival curve reaches ``1 - probability``, R's rule.
+def _first_at_or_above(levels: np.ndarray, probability: float) -> int | None:
+    """R ``approx(levels, seq_along(levels), probability, method = "constant", f = 1)``.
 
-    Reproduces ``findq`` of R's ``quantile.survfit``: on the CDF ``1 - S``
-    (with a leading point at time 0), the quantile is the first time the CDF
-    reaches ``probability``; when the curve is flat at exactly that level
-    (within ``tolerance``) it is the midpoint between the start of the flat
-    and the next jump (or the last time, for a flat at the end). Returns NaN
-    when the curve never gets there (e.g. "median not reached").
+    ``approx`` drops missing points, sorts by ``levels`` and returns the
+    index whose level is the smallest one >= ``probability`` (None outside
+    the range of the levels).
+    """
+    present = np.nonzero(~np.isnan(levels))[0]
+    if len(present) == 0:
+        return None
+    order = present[np.argsort(levels[present], kind="stable")]
+    ordered = levels[order]
+    if probability < ordered[0] or probability > ordered[-1]:
+        return None
+    return int(order[np.searchsorted(ordered, probability, side="left")])
+
+
+def survival_quantile(times: Sequence[float], survival: Sequence[float],
+                      probability: float = 0.5, tolerance: float = _TOLERANCE) -> float:
+    """Time at which a survival curve (or a confidence band) reaches ``1 - probability``.
+
+    A line-by-line port of ``findq`` in R's ``quantile.survfit``: on the CDF
+    ``1 - S`` with a leading point (0, 0), repeated levels are dropped (the
+    first kept, as R's ``duplicated``); the quantile is the average of the
+    first times the CDF reaches ``probability`` from above and from below
+    within ``tolerance`` -- so where the curve is flat at exactly that level
+    it is the midpoint of the flat; a flat at the end of the curve runs to
+    the last observed time. NaN means "not reached".
+
+    Parameters
+    ----------
+    times
+        Distinct times, increasing (every time of the curve, censorings
+        included).
+    survival
+        Curve (or band) values at ``times``; NaN where undefined.
+    probability
+        0.5 for the median.
+    tolerance
+        R's ``sqrt(.Machine$double.eps)``.
     """
     x = np.concatenate(([0.0], np.asarray(times, dtype=float)))
     y = np.concatenate(([0.0], 1.0 - np.asarray(survival, dtype=float)))
-    keep = ~np.isnan(y)
-    x, y = x[keep], y[keep]
-    if len(y) == 0 or np.max(y) < probability:
+    if np.isnan(y).all() or np.nanmax(y) < probability:
         return float("nan")
     x_max = x[-1]
-    first = np.concatenate(([True], y[1:] != y[:-1]))  # drop repeated levels (censorings)
-    x, y = x[first], y[first]
-
-    def first_reaching(levels: np.ndarray) -> int | None:
-        hits = np.nonzero(levels >= probability)[0]
-        return int(hits[0]) if len(hits) else None
-
-    index1 = first_reaching(y + tolerance)
-    index2 = first_reaching(y - tolerance)
-    if index1 is None:
-        return float("nan")
-    if abs(probability - y[-1]) < tolerance:  # a flat at the end of the curve
-        return float((x[index1] + x_max) / 2)
-    if index2 is None:
+    duplicated = pd.Series(y).duplicated().to_numpy()  # NaN repeats NaN, as in R
+    x, y = x[~duplicated], y[~duplicated]
+    index1 = _first_at_or_above(y + tolerance, probability)
+    index2 = _first_at_or_above(y - tolerance, probability)
+    if probability == 0:
+        return float(x[0])
+    if not np.isnan(y[-1]) and abs(probability - y[-1]) < tolerance:  # flat at the end
+        return float("nan") if index1 is None else float((x[index1] + x_max) / 2)
+    if index1 is None or index2 is None:
         return float("nan")
     return float((x[index1] + x[index2]) / 2)
 
 
 def median_survival(df: pd.DataFrame, duration_col: str, event_col: str, group_col: str,
-                    alpha: float = 0.05) -> pd.DataFrame:
+                    alpha: float = 0.05, conf_type: str = "log-log") -> pd.DataFrame:
     """Median survival time with its confidence interval, per group.
 
-    Method: the median of the Kaplan-Meier curve and, for its interval, the
-    times at which the lower and upper log-log confidence bands cross 0.5
-    (Brookmeyer and Crowley 1982), each found with R's ``quantile.survfit``
-    rule (:func:`survival_quantile`). NaN means "not reached".
+    Method: the median of the Kaplan-Meier curve; its interval is where the
+    lower and upper pointwise confidence bands (by default log-log, see
+    :func:`kaplan_meier_table`) cross 0.5 (Brookmeyer and Crowley 1982),
+    each found with R's ``quantile.survfit`` rule
+    (:func:`survival_quantile`). This is what R's ``print(survfit(...))``
+    shows. NaN means "not reached".
 
     Returns
     -------
@@ -146,10 +225,11 @@ def median_survival(df: pd.DataFrame, duration_col: str, event_col: str, group_c
         ``group``, ``n``, ``events``, ``median_months``, ``median_ci_lower``,
         ``median_ci_upper``.
     """
+    _check_alpha(alpha)
     rows = []
     for key, frame in _groups(df, group_col):
         durations, events = survival_arrays(frame, duration_col, event_col)
-        curve = _km_curve(durations, events, alpha)
+        curve = _km_curve(durations, events, alpha, conf_type)
         times = curve["time_months"].to_numpy()
         rows.append({
             "group": key, "n": len(durations), "events": int(events.sum()),
@@ -157,25 +237,34 @@ def median_survival(df: pd.DataFrame, duration_col: str, event_col: str, group_c
             "median_ci_lower": survival_quantile(times, curve["ci_lower"].to_numpy()),
             "median_ci_upper": survival_quantile(times, curve["ci_upper"].to_numpy()),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["group", "n", "events", "median_months",
+                                       "median_ci_lower", "median_ci_upper"])
 
 
 def survival_at(df: pd.DataFrame, duration_col: str, event_col: str, group_col: str,
-                times: Sequence[float], alpha: float = 0.05) -> pd.DataFrame:
-    """Kaplan-Meier survival and its log-log CI at fixed landmark times, per group.
+                times: Sequence[float], alpha: float = 0.05,
+                conf_type: str = "log-log") -> pd.DataFrame:
+    """Kaplan-Meier survival and its pointwise CI at fixed landmark times, per group.
 
-    The step function is right-continuous: S(t) includes events at t.
-    A landmark beyond the last observed time is null (not estimable).
+    Method: R's ``summary(survfit(...), times = )``: the value of the
+    right-continuous step function at each landmark (events at the landmark
+    included), with the interval of :func:`kaplan_meier_table`. Before the
+    first observed time S = 1 with interval [1, 1]; a landmark after the
+    last observed time is not estimable (null; R drops it).
 
     Returns
     -------
     pandas.DataFrame
-        ``group``, ``time_months``, ``survival``, ``ci_lower``, ``ci_upper``.
+        One row per group and landmark: ``group``, ``time_months``,
+        ``survival``, ``ci_lower``, ``ci_upper``, ``ci_method``.
     """
+    _check_alpha(alpha)
+    if len(times) == 0 or np.isnan(np.asarray(times, dtype=float)).any():
+        raise ValueError("times must be a non-empty list of numbers (months)")
     rows = []
     for key, frame in _groups(df, group_col):
         durations, events = survival_arrays(frame, duration_col, event_col)
-        curve = _km_curve(durations, events, alpha)
+        curve = _km_curve(durations, events, alpha, conf_type)
         curve_times = curve["time_months"].to_numpy()
         for landmark in times:
             position = np.searchsorted(curve_times, landmark, side="right") - 1
@@ -186,56 +275,73 @@ def survival_at(df: pd.DataFrame, duration_col: str, event_col: str, group_col: 
             else:
                 values = tuple(curve[["survival", "ci_lower", "ci_upper"]].iloc[position])
             rows.append({"group": key, "time_months": float(landmark),
-                         "survival": values[0], "ci_lower": values[1], "ci_upper": values[2]})
-    return pd.DataFrame(rows)
+                         "survival": values[0], "ci_lower": values[1], "ci_upper": values[2],
+                         "ci_method": CI_METHODS[conf_type]})
+    return pd.DataFrame(rows, columns=["group", "time_months", "survival", "ci_lower",
+                                       "ci_upper", "ci_method"])
 
 
 def logrank(df: pd.DataFrame, duration_col: str, event_col: str,
             group_col: str) -> pd.DataFrame:
-    """Log-rank test of equal survival between two groups (R ``survdiff``, rho = 0).
+    """Log-rank test of equal survival across groups (R ``survdiff``, rho = 0).
+
+    Method: at every distinct event time, observed minus expected events per
+    group under a common hazard, with the hypergeometric variance
+    ``d (n - d) / (n - 1) * n_g / n * (delta_gh - n_h / n)``; the statistic
+    is ``(O - E)' V^- (O - E)`` over all groups but the last, chi-square with
+    (number of groups - 1) degrees of freedom.
 
     Returns
     -------
     pandas.DataFrame
-        One row: ``chi_square``, ``df`` (1), ``p_value``, ``test_method``.
+        One row: ``chi_square``, ``df``, ``p_value``, ``test_method``.
     """
     groups = _groups(df, group_col)
-    if len(groups) != 2:
-        raise ValueError(f"the log-rank test here compares two groups; {group_col} has "
+    if len(groups) < 2:
+        raise ValueError(f"the log-rank test needs at least two groups; {group_col} has "
                          f"{len(groups)}")
-    (_, first), (_, second) = groups
-    d1, e1 = survival_arrays(first, duration_col, event_col)
-    d2, e2 = survival_arrays(second, duration_col, event_col)
-    result = logrank_test(d1, d2, event_observed_A=e1, event_observed_B=e2)
-    return pd.DataFrame([{"chi_square": float(result.test_statistic), "df": 1,
-                          "p_value": float(result.p_value),
-                          "test_method": "log-rank (Mantel-Haenszel), R survdiff rho=0"}])
-
-
-def _fit_cox(frame: pd.DataFrame, duration_col: str, event_col: str, terms: Sequence[str],
-             cluster_col: str | None = None) -> CoxPHFitter:
-    design = numeric_design(frame, terms)
-    durations, events = survival_arrays(frame, duration_col, event_col)
-    data = design.assign(_duration=durations, _event=events.astype(int))
-    if cluster_col is not None:
-        require_columns(frame, [cluster_col], "a clustered Cox model")
-        data["_cluster"] = frame[cluster_col].to_numpy()
-    fitter = CoxPHFitter()  # Efron ties, Breslow baseline (lifelines default)
-    fitter.fit(data, duration_col="_duration", event_col="_event",
-               cluster_col="_cluster" if cluster_col else None,
-               robust=cluster_col is not None)
-    return fitter
+    durations, events = survival_arrays(df, duration_col, event_col)
+    labels = pd.Categorical(df[group_col], categories=[key for key, _ in groups]).codes
+    k = len(groups)
+    event_times = np.unique(durations[events])
+    # at risk per group at each event time: patients with duration >= t
+    at_risk = np.empty((len(event_times), k))
+    deaths = np.empty((len(event_times), k))
+    for g in range(k):
+        mine = np.sort(durations[labels == g])
+        at_risk[:, g] = len(mine) - np.searchsorted(mine, event_times, side="left")
+        dead = np.sort(durations[(labels == g) & events])
+        deaths[:, g] = (np.searchsorted(dead, event_times, side="right")
+                        - np.searchsorted(dead, event_times, side="left"))
+    n = at_risk.sum(axis=1)
+    d = deaths.sum(axis=1)
+    share = at_risk / n[:, None]
+    observed_minus_expected = (deaths - d[:, None] * share).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(n > 1, d * (n - d) / (n - 1), 0.0)
+    variance = (np.einsum("t,tg->g", factor, share)[:, None] * np.eye(k)
+                - np.einsum("t,tg,th->gh", factor, share, share))
+    used = slice(0, k - 1)
+    statistic = float(observed_minus_expected[used]
+                      @ np.linalg.solve(variance[used, used], observed_minus_expected[used]))
+    return pd.DataFrame([{"chi_square": statistic, "df": k - 1,
+                          "p_value": float(stats.chi2.sf(statistic, k - 1)),
+                          "test_method": LOGRANK_METHOD}])
 
 
 def hazard_ratio(df: pd.DataFrame, duration_col: str, event_col: str, treatment_col: str,
                  cluster_col: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Hazard ratio of treated vs untreated from a Cox proportional-hazards model.
 
-    Method: Cox partial likelihood with **Efron** ties (R ``coxph`` default),
-    Wald confidence interval on the log scale and Wald p. With
+    Method: Cox partial likelihood of the treatment flag alone with
+    **Efron** ties (R ``coxph`` default; vectorised Newton-Raphson in
+    ``rwe_stats._cox``, equal to lifelines ``CoxPHFitter`` at convergence), Wald
+    confidence interval on the log scale and two-sided Wald p. With
     ``cluster_col`` (the matched cohort's ``pair_id``) the variance is the
-    robust sandwich estimator clustered on it (Lin and Wei 1989; R
-    ``coxph(..., cluster = pair_id)``), and the interval and p use it.
+    robust sandwich clustered on it (Lin and Wei 1989: dfbeta residuals with
+    Efron ties summed within clusters, no small-sample factor), exactly R's
+    ``coxph(Surv(t, e) ~ treated, cluster = pair_id)``; the interval and p
+    then use the robust SE.
 
     Returns
     -------
@@ -243,16 +349,15 @@ def hazard_ratio(df: pd.DataFrame, duration_col: str, event_col: str, treatment_
         One row: ``hr``, ``ci_lower``, ``ci_upper``, ``p_value``,
         ``variance_method``, ``ties_method``.
     """
-    fitter = _fit_cox(df, duration_col, event_col, [treatment_col], cluster_col)
-    coefficient = float(fitter.params_[treatment_col])
-    standard_error = float(fitter.standard_errors_[treatment_col])
-    z = stats.norm.ppf(1 - alpha / 2)
+    _check_alpha(alpha)
+    treated = flag_array(df, treatment_col)
+    if treated.all() or not treated.any():
+        raise ValueError(f"{treatment_col} must contain both treated and untreated patients")
+    fit = fit_cox(df.assign(**{treatment_col: treated}), duration_col, event_col,
+                  [treatment_col], cluster_col)
+    row = fit.wald(alpha).iloc[0]
     return pd.DataFrame([{
-        "hr": np.exp(coefficient),
-        "ci_lower": np.exp(coefficient - z * standard_error),
-        "ci_upper": np.exp(coefficient + z * standard_error),
-        "p_value": float(2 * stats.norm.sf(abs(coefficient / standard_error))),
-        "variance_method": (f"robust sandwich clustered on {cluster_col}" if cluster_col
-                            else "model-based (inverse information)"),
-        "ties_method": TIES_METHOD,
+        "hr": float(row["hr"]), "ci_lower": float(row["ci_lower"]),
+        "ci_upper": float(row["ci_upper"]), "p_value": float(row["p_value"]),
+        "variance_method": fit.variance_method, "ties_method": TIES_METHOD,
     }])

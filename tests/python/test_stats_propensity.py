@@ -1,0 +1,97 @@
+"""rwe_stats.propensity: unpenalised logistic propensity scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rwe_stats.propensity import estimate_propensity_scores
+
+
+def _cohort(seed: int = 10, n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    cohort = pd.DataFrame({"patient_id": [f"p{i:04d}" for i in range(n)],
+                           "age_years": rng.normal(62, 8, n).round(),
+                           "has_liver_metastases": rng.random(n) < 0.3,
+                           "ecog_ps": rng.integers(0, 3, n)})
+    logit = -3 + 0.04 * cohort["age_years"] + 0.8 * cohort["has_liver_metastases"]
+    cohort["is_ici"] = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return cohort
+
+
+def _newton_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Unpenalised logistic regression by plain Newton-Raphson (no scikit-learn)."""
+    design = np.column_stack([np.ones(len(x)), x])
+    beta = np.zeros(design.shape[1])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-design @ beta))
+        step = np.linalg.solve(design.T @ (design * (p * (1 - p))[:, None]), design.T @ (y - p))
+        beta += step
+        if np.abs(step).max() < 1e-13:
+            break
+    return design @ beta
+
+
+COVARIATES = ["age_years", "has_liver_metastases", "ecog_ps"]
+
+
+def test_scores_equal_an_independent_newton_raphson_fit():
+    cohort = _cohort()
+    scores = estimate_propensity_scores(cohort, "is_ici", COVARIATES)
+    assert list(scores.columns) == ["patient_id", "is_treated", "propensity_score", "logit_ps"]
+    expected = _newton_logistic(cohort[COVARIATES].astype(float).to_numpy(),
+                                cohort["is_ici"].astype(float).to_numpy())
+    np.testing.assert_allclose(scores["logit_ps"], expected, atol=1e-9)
+    np.testing.assert_allclose(scores["propensity_score"], 1 / (1 + np.exp(-expected)), atol=1e-10)
+    assert list(scores["patient_id"]) == list(cohort["patient_id"])
+    np.testing.assert_array_equal(scores["is_treated"], cohort["is_ici"])
+
+
+def test_scores_equal_statsmodels_logit_maximum_likelihood():
+    sm = pytest.importorskip("statsmodels.api")
+    cohort = _cohort(11)
+    scores = estimate_propensity_scores(cohort, "is_ici", COVARIATES)
+    design = sm.add_constant(cohort[COVARIATES].astype(float))
+    fit = sm.Logit(cohort["is_ici"].astype(float), design).fit(disp=0, tol=1e-12)
+    np.testing.assert_allclose(scores["logit_ps"], design @ fit.params, atol=1e-8)
+
+
+def test_scores_do_not_depend_on_row_order():
+    cohort = _cohort(12)
+    scores = estimate_propensity_scores(cohort, "is_ici", COVARIATES).set_index("patient_id")
+    shuffled = estimate_propensity_scores(cohort.sample(frac=1, random_state=3), "is_ici",
+                                          COVARIATES).set_index("patient_id")
+    pd.testing.assert_series_equal(scores["logit_ps"], shuffled.loc[scores.index, "logit_ps"])
+
+
+@pytest.mark.parametrize(
+    ("problem", "message"),
+    [("missing", "covariate x has missing values"), ("constant", "covariate x is constant"),
+     ("text", "covariate x is text"), ("absent", r"needs column\(s\) \['x'\]")],
+)
+def test_unusable_covariates_are_rejected_by_name(problem, message):
+    cohort = pd.DataFrame({"patient_id": list("abcdef"), "is_ici": [True, False] * 3,
+                           "x": [1.0, 2.0, 3.0, 4.0, 5.0, 7.0]})
+    if problem == "missing":
+        cohort.loc[0, "x"] = None
+    elif problem == "constant":
+        cohort["x"] = 1.0
+    elif problem == "text":
+        cohort["x"] = list("abcdef")
+    else:
+        cohort = cohort.drop(columns="x")
+    with pytest.raises(ValueError, match=message):
+        estimate_propensity_scores(cohort, "is_ici", ["x"])
+
+
+def test_separation_duplicate_ids_and_one_arm_are_rejected():
+    cohort = _cohort(13)
+    with pytest.raises(ValueError, match="separate"):
+        estimate_propensity_scores(cohort.assign(x=cohort["is_ici"]), "is_ici", ["age_years", "x"])
+    with pytest.raises(ValueError, match="unique"):
+        estimate_propensity_scores(cohort.assign(patient_id="same"), "is_ici", COVARIATES)
+    with pytest.raises(ValueError, match="both treated and untreated"):
+        estimate_propensity_scores(cohort.assign(is_ici=True), "is_ici", COVARIATES)
+    with pytest.raises(ValueError, match="is_ici must be boolean"):
+        estimate_propensity_scores(cohort.assign(is_ici="ICI"), "is_ici", COVARIATES)

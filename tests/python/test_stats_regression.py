@@ -1,0 +1,241 @@
+"""rwe_stats.regression.cox_table: Cox coefficients and the cox.zph proportional-hazards test.
+
+Checked against R's published coxph output, Therneau & Grambsch's closed-form
+Efron results (the tests of R's survival package), statsmodels' independent
+Cox implementation and an independent counting-process score test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import KaplanMeierFitter
+from lifelines.datasets import load_lung, load_rossi
+from scipy import stats
+
+from rwe_stats.regression import COLUMNS, cox_table
+
+sm = pytest.importorskip("statsmodels.api")
+Z95 = stats.norm.ppf(0.975)
+
+
+@pytest.fixture(scope="module")
+def lung() -> pd.DataFrame:
+    data = load_lung()  # R survival::lung; status 1 = death in lifelines' copy
+    return data.assign(death=data["status"] == 1)
+
+
+def _log_hr(table: pd.DataFrame, term: str) -> float:
+    return float(np.log(table.set_index("term").loc[term, "hr"]))
+
+
+def _se(table: pd.DataFrame, term: str) -> float:
+    row = table.set_index("term").loc[term]
+    return float((np.log(row["ci_upper"]) - np.log(row["hr"])) / Z95)
+
+
+def test_multivariate_cox_reproduces_r_summary_coxph(lung):
+    # R survival, tests/Examples/survival-Ex.Rout.save (example of summary.coxph):
+    # coxph(Surv(time, status) ~ age + sex, lung):
+    #   age  0.017045 (se 0.009223) p 0.06459, 95% 0.9990-1.0357
+    #   sex -0.513219 (se 0.167458) p 0.00218, 95% 0.4311-0.8311
+    table = cox_table(lung, "time", "death", ["age", "sex"], "multivariate")
+    assert list(table.columns) == COLUMNS
+    assert _log_hr(table, "age") == pytest.approx(0.017045, abs=5e-7)
+    assert _se(table, "age") == pytest.approx(0.009223, abs=5e-7)
+    assert _log_hr(table, "sex") == pytest.approx(-0.513219, abs=5e-7)
+    assert _se(table, "sex") == pytest.approx(0.167458, abs=5e-7)
+    rows = table.set_index("term")
+    assert rows.loc["age", "p_value"] == pytest.approx(0.06459, abs=5e-6)
+    assert rows.loc["sex", "p_value"] == pytest.approx(0.00218, abs=5e-6)
+    assert rows.loc["age", ["ci_lower", "ci_upper"]].tolist() == pytest.approx([0.9990, 1.0357],
+                                                                              abs=5e-5)
+    assert rows.loc["sex", ["ci_lower", "ci_upper"]].tolist() == pytest.approx([0.4311, 0.8311],
+                                                                              abs=5e-5)
+    assert (table["n"] == 228).all() and (table["events"] == 165).all()
+    assert (table["ties_method"] == "efron").all()
+
+
+def test_cox_reproduces_r_fit_with_ecog_after_dropping_the_missing_row(lung):
+    # R survival, tests/Examples/survival-Ex.Rout.save (pspline example, fit0):
+    # coxph(Surv(time, status) ~ ph.ecog + age, lung), n = 227, 164 events:
+    #   ph.ecog 0.443485 (se 0.115831), age 0.011281 (se 0.009319)
+    data = lung.dropna(subset=["ph.ecog"])
+    table = cox_table(data, "time", "death", ["ph.ecog", "age"], "multivariate")
+    assert _log_hr(table, "ph.ecog") == pytest.approx(0.443485, abs=5e-7)
+    assert _se(table, "ph.ecog") == pytest.approx(0.115831, abs=5e-7)
+    assert _log_hr(table, "age") == pytest.approx(0.011281, abs=5e-7)
+    assert _se(table, "age") == pytest.approx(0.009319, abs=5e-7)
+    assert (table["n"] == 227).all() and (table["events"] == 164).all()
+
+
+def test_rossi_financial_aid_coefficient_matches_published_r():
+    # Fox & Weisberg, "Cox Proportional-Hazards Regression for Survival Data in R"
+    # (appendix to An R Companion to Applied Regression): coxph(Surv(week, arrest) ~
+    # fin + age + race + wexp + mar + paro + prio, Rossi): fin coef -0.37942,
+    # se 0.19138, p 0.04742, exp(coef) 95% CI 0.4702-0.9957.
+    rossi = load_rossi()
+    terms = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
+    table = cox_table(rossi, "week", "arrest", terms, "multivariate")
+    assert _log_hr(table, "fin") == pytest.approx(-0.37942, abs=5e-6)
+    assert _se(table, "fin") == pytest.approx(0.19138, abs=5e-6)
+    fin = table.set_index("term").loc["fin"]
+    assert fin["p_value"] == pytest.approx(0.04742, abs=5e-6)
+    assert [fin["ci_lower"], fin["ci_upper"]] == pytest.approx([0.4702, 0.9957], abs=5e-5)
+    assert (table["n"] == 432).all() and (table["events"] == 114).all()
+
+
+def test_cox_coefficients_and_standard_errors_equal_statsmodels_phreg_efron():
+    """statsmodels' PHReg is an independent Efron-ties implementation."""
+    rossi = load_rossi()
+    terms = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
+    table = cox_table(rossi, "week", "arrest", terms, "multivariate")
+    fit = sm.PHReg(rossi["week"], rossi[terms].astype(float), status=rossi["arrest"],
+                   ties="efron").fit()
+    np.testing.assert_allclose([_log_hr(table, t) for t in terms], fit.params, rtol=1e-6)
+    np.testing.assert_allclose([_se(table, t) for t in terms], fit.bse, rtol=1e-6)
+    np.testing.assert_allclose(table["p_value"], fit.pvalues, rtol=1e-5)
+
+
+# Therneau & Grambsch (2000), appendix E, data set 1 -- the closed-form Efron results
+# that R's survival package tests itself against (tests/book2.R, tests/zph.R):
+# time = c(9, 3, 1, 1, 6, 6, 8), status = c(1, NA, 1, 0, 1, 1, 0), x = c(0, 2, 1, 1, 1, 0, 0);
+# the NA row is dropped. Efron MLE: beta = log(r), r = 2 sqrt(23/3) cos(phi / 3),
+# phi = acos((45/23) sqrt(3/23)); information sum of p - p^2 at r/(r+1), r/(r+3), r/(r+5).
+TEST1 = pd.DataFrame({"time": [9, 1, 1, 6, 6, 8], "status": [1, 1, 0, 1, 1, 0],
+                      "x": [0, 1, 1, 1, 0, 0]})
+_PHI = np.arccos((45 / 23) * np.sqrt(3 / 23))
+R_EFRON = 2 * np.sqrt(23 / 3) * np.cos(_PHI / 3)
+
+
+def _test1_score_and_information(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tests/zph.R: per death time (1, 6, 6, 9) score U and information, Efron."""
+    r = R_EFRON
+    u = np.array([1 / (r + 1), 3 / (r + 3), -r / (r + 5), 0.0])
+    info = np.array([r / (r + 1) ** 2, 3 * r / (r + 3) ** 2, 5 * r / (r + 5) ** 2, 0.0])
+    score = np.array([u.sum(), (g * u).sum()])
+    information = np.array([[info.sum(), (g * info).sum()], [(g * info).sum(),
+                                                             (g**2 * info).sum()]])
+    return score, information
+
+
+def test_efron_fit_equals_the_closed_form_of_therneau_and_grambsch():
+    table = cox_table(TEST1, "time", "status", ["x"], "univariate")
+    assert _log_hr(table, "x") == pytest.approx(np.log(R_EFRON), abs=1e-9)
+    r = R_EFRON
+    information = sum(p - p**2 for p in (r / (r + 1), r / (r + 5), r / (r + 3)))
+    assert _se(table, "x") == pytest.approx(np.sqrt(1 / information), rel=1e-7)
+
+
+@pytest.mark.parametrize("transform", ["identity", "log", "km"])
+def test_ph_test_equals_the_closed_form_score_test(transform):
+    """tests/zph.R: cox.zph is u' I^-1 u for adding x * g(t), g centred on the deaths.
+
+    Death times 1, 6, 6, 9. km: the left-continuous KM of the data is 1 at t = 1,
+    5/6 at t = 6 and 5/12 at t = 9 (by hand), so g = 1 - KM(t-) = 0, 1/6, 1/6, 7/12."""
+    death_times = np.array([1.0, 6.0, 6.0, 9.0])
+    g = {"identity": death_times, "log": np.log(death_times),
+         "km": np.array([0.0, 1 / 6, 1 / 6, 7 / 12])}[transform]
+    score, information = _test1_score_and_information(g - g.mean())
+    expected = score @ np.linalg.solve(information, score)
+    table = cox_table(TEST1, "time", "status", ["x"], "univariate", ph_transform=transform)
+    # the closed form is at the exact MLE; ours at the fitted one (|error| < 1e-9)
+    assert table.loc[0, "ph_test_statistic"] == pytest.approx(expected, rel=1e-7)
+    assert table.loc[0, "ph_test_p_value"] == pytest.approx(stats.chi2.sf(expected, 1), rel=1e-6)
+    assert f"transform='{transform}'" in table.loc[0, "ph_test_method"]
+
+
+def _counting_process_zph(data: pd.DataFrame, duration: str, event: str, terms: list[str],
+                          beta: np.ndarray, g_of_time) -> np.ndarray:
+    """Independent cox.zph: split follow-up at every death time, add x * g(t) as a
+    time-varying covariate and take statsmodels' Efron score and Hessian at
+    (beta-hat, 0) -- the score test R's cox.zph computes in closed form.
+
+    statsmodels counts a row at risk at its entry time itself, so entries are
+    nudged by 1e-6 (far below the 1-day spacing of these times) to give the
+    intervals (start, stop] of R's counting-process data."""
+    death_times = np.unique(data.loc[data[event], duration])
+    rows = []
+    for _, subject in data.iterrows():
+        stop = subject[duration]
+        cuts = death_times[death_times < stop]
+        starts = np.concatenate(([0.0], cuts))
+        stops = np.concatenate((cuts, [stop]))
+        for start, end in zip(starts, stops, strict=True):
+            row = {"entry": start + 1e-6 if start > 0 else 0.0, "time": end,
+                   "status": int(bool(subject[event]) and end == stop)}
+            for term in terms:
+                row[term] = float(subject[term])
+                row[f"{term}_g"] = float(subject[term]) * g_of_time(end)
+            rows.append(row)
+    split = pd.DataFrame(rows)
+    columns = terms + [f"{term}_g" for term in terms]
+    model = sm.PHReg(split["time"], split[columns], status=split["status"],
+                     entry=split["entry"], ties="efron")
+    params = np.concatenate((beta, np.zeros(len(terms))))
+    score = model.score(params)
+    information = -model.hessian(params)
+    p = len(terms)
+    statistic = []
+    for j in range(p):
+        keep = list(range(p)) + [p + j]
+        u = np.zeros(p + 1)
+        u[-1] = score[p + j]
+        statistic.append(u @ np.linalg.solve(information[np.ix_(keep, keep)], u))
+    return np.array(statistic)
+
+
+def test_km_ph_test_equals_an_independent_counting_process_score_test(lung):
+    data = lung[["time", "death", "age", "sex"]].copy()
+    table = cox_table(data, "time", "death", ["age", "sex"], "multivariate")
+    beta = np.array([_log_hr(table, "age"), _log_hr(table, "sex")])
+    km = KaplanMeierFitter().fit(data["time"], data["death"]).survival_function_.iloc[:, 0]
+
+    def one_minus_km_before(t: float) -> float:
+        earlier = km[km.index < t]
+        return 1.0 - (float(earlier.iloc[-1]) if len(earlier) else 1.0)
+
+    expected = _counting_process_zph(data, "time", "death", ["age", "sex"], beta,
+                                     one_minus_km_before)
+    np.testing.assert_allclose(table["ph_test_statistic"], expected, rtol=1e-6)
+    np.testing.assert_allclose(table["ph_test_p_value"], stats.chi2.sf(expected, 1), rtol=1e-5)
+
+
+def test_univariate_model_fits_each_term_alone(lung):
+    univariate = cox_table(lung, "time", "death", ["age", "sex"], "univariate")
+    for term in ("age", "sex"):
+        alone = cox_table(lung, "time", "death", [term], "multivariate")
+        row = univariate.set_index("term").loc[term]
+        assert row["hr"] == pytest.approx(alone.loc[0, "hr"], rel=1e-12)
+        assert row["ph_test_statistic"] == pytest.approx(alone.loc[0, "ph_test_statistic"],
+                                                         rel=1e-12)
+    multivariate = cox_table(lung, "time", "death", ["age", "sex"], "multivariate")
+    assert _log_hr(univariate, "age") != pytest.approx(_log_hr(multivariate, "age"), rel=1e-3)
+
+
+def test_booleans_enter_as_zero_one(lung):
+    data = lung.assign(female=lung["sex"] == 2)
+    table = cox_table(data, "time", "death", ["female"], "univariate")
+    assert _log_hr(table, "female") == pytest.approx(-0.5310, abs=5e-5)  # R, as above
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"age": np.nan}, "covariate age has missing"), ({"age": 1.0}, "covariate age is constant"),
+     ({"age": "old"}, "covariate age is text")],
+)
+def test_unusable_terms_are_rejected_by_name(lung, change, message):
+    data = lung.copy()
+    for column, value in change.items():
+        data[column] = value if not (isinstance(value, float) and np.isnan(value)) else \
+            data[column].where(data.index != 0)
+    with pytest.raises(ValueError, match=message):
+        cox_table(data, "time", "death", ["age", "sex"], "multivariate")
+
+
+def test_model_and_transform_names_are_checked(lung):
+    with pytest.raises(ValueError, match="univariate"):
+        cox_table(lung, "time", "death", ["age"], "stepwise")
+    with pytest.raises(ValueError, match="ph_transform"):
+        cox_table(lung, "time", "death", ["age"], "univariate", ph_transform="spline")

@@ -1,0 +1,80 @@
+"""rwe_stats.safety: worst grade per patient and term, all cells, small-cell suppression."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from rwe_stats.safety import safety_summary
+
+
+@pytest.fixture
+def cohort() -> pd.DataFrame:
+    return pd.DataFrame({"patient_id": [f"p{i}" for i in range(20)],
+                         "arm": ["ICI"] * 10 + ["non-ICI"] * 10})
+
+
+@pytest.fixture
+def events() -> pd.DataFrame:
+    return pd.DataFrame({
+        "patient_id": ["p0", "p0", "p1", "p2", "p3", "p4", "p5", "p10", "p11"],
+        "arm": ["ICI"] * 7 + ["non-ICI"] * 2,
+        "ae_term": ["Rash"] * 8 + ["Colitis"],
+        "ctcae_grade": [1, 3, 1, 2, 1, 1, 2, 3, 2],
+    })
+
+
+def test_counts_worst_grade_once_and_suppresses_small_cells(cohort, events):
+    result = safety_summary(events, cohort, min_cell_count=3)
+    assert list(result.columns) == ["ae_term", "grade_band", "arm", "patients", "arm_n",
+                                    "percent", "is_suppressed"]
+    cells = result.set_index(["ae_term", "grade_band", "arm"])
+    # every term x band x arm, zeros included: 2 terms x 2 bands x 2 arms
+    assert len(result) == 8 and cells.index.is_unique
+    rash_any_ici = cells.loc[("Rash", "any grade", "ICI")]
+    assert rash_any_ici["patients"] == 6  # p0 counted once despite two rows
+    assert rash_any_ici["percent"] == pytest.approx(60.0)
+    assert rash_any_ici["arm_n"] == 10 and not rash_any_ici["is_suppressed"]
+    severe = cells.loc[("Rash", "grade 3 or higher", "ICI")]  # only p0 (worst grade 3)
+    assert severe["is_suppressed"] and pd.isna(severe["patients"]) and pd.isna(severe["percent"])
+    zero = cells.loc[("Colitis", "any grade", "ICI")]
+    assert zero["patients"] == 0 and zero["percent"] == 0.0 and not zero["is_suppressed"]
+    assert cells.loc[("Colitis", "grade 3 or higher", "non-ICI"), "patients"] == 0
+
+
+def test_suppression_boundary_is_strictly_below_min_cell_count(cohort, events):
+    result = safety_summary(events, cohort, min_cell_count=6).set_index(
+        ["ae_term", "grade_band", "arm"])
+    assert result.loc[("Rash", "any grade", "ICI"), "patients"] == 6  # 6 is not < 6
+    result = safety_summary(events, cohort, min_cell_count=7).set_index(
+        ["ae_term", "grade_band", "arm"])
+    assert result.loc[("Rash", "any grade", "ICI"), "is_suppressed"]
+    result = safety_summary(events, cohort, min_cell_count=1)
+    assert not result["is_suppressed"].any()
+
+
+def test_denominator_is_the_whole_arm_of_the_cohort(cohort, events):
+    bigger = pd.concat([cohort, pd.DataFrame({"patient_id": ["p20", "p21"],
+                                              "arm": ["ICI", "ICI"]})])
+    result = safety_summary(events, bigger, min_cell_count=1).set_index(
+        ["ae_term", "grade_band", "arm"])
+    assert result.loc[("Rash", "any grade", "ICI"), "arm_n"] == 12
+    assert result.loc[("Rash", "any grade", "ICI"), "percent"] == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"patient_id": "p99"}, "not in the cohort"), ({"arm": "non-ICI"}, "arm differs"),
+     ({"ctcae_grade": 7}, "ctcae_grade"), ({"ae_term": None}, "missing values")],
+)
+def test_inconsistent_adverse_events_are_rejected(cohort, events, change, message):
+    broken = events.copy()
+    for column, value in change.items():
+        broken.loc[0, column] = value
+    with pytest.raises(ValueError, match=message):
+        safety_summary(broken, cohort, min_cell_count=3)
+
+
+def test_min_cell_count_must_be_positive(cohort, events):
+    with pytest.raises(ValueError, match="min_cell_count"):
+        safety_summary(events, cohort, min_cell_count=0)
