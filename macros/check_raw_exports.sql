@@ -1,6 +1,7 @@
 {#-
     on-run-start gate: every raw export declared in a center's sources YAML
-    (tables whose meta lists required_columns) must exist, have data rows,
+    (tables whose meta lists required_columns) must exist, be readable as the
+    documented CSV (raw_export_structure_problem), have data rows,
     carry every required column, and have each declared date column readable
     in its declared layout. Any breach stops the build before a model runs,
     with an error naming center, table, file and column. Single bad values in
@@ -23,6 +24,11 @@
         ~ raw_export_location(src) ~ ")" -%}
 
     {%- set problem = raw_export_missing(src) -%}
+    {%- if problem -%}
+        {{ exceptions.raise_compiler_error("Raw export check failed for " ~ where ~ ": " ~ problem) }}
+    {%- endif -%}
+
+    {%- set problem = raw_export_structure_problem(src) -%}
     {%- if problem -%}
         {{ exceptions.raise_compiler_error("Raw export check failed for " ~ where ~ ": " ~ problem) }}
     {%- endif -%}

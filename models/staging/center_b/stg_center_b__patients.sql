@@ -39,7 +39,11 @@ parsed as (
         liver.is_yes as has_liver_metastases,
         brain.is_yes as has_brain_metastases,
         bone.is_yes as has_bone_metastases,
-        {{ dbt.safe_cast('source.other_met_sites', dbt.type_int()) }} as other_metastatic_site_count,
+        {#- whole numbers only: '1.5' is an unknown code, not rounded to 2 -#}
+        case
+            when {{ dbt.safe_cast('source.other_met_sites', type_double()) }} = {{ dbt.safe_cast('source.other_met_sites', dbt.type_int()) }}
+                then {{ dbt.safe_cast('source.other_met_sites', dbt.type_int()) }}
+        end as other_metastatic_site_count,
         thoracic_rt.is_yes as had_thoracic_radiotherapy,
         pci.is_yes as had_prophylactic_cranial_irradiation,
         ---------- dates
@@ -53,8 +57,9 @@ parsed as (
     from source
     left join sex_codes
         on lower(trim(source.gender)) = lower(sex_codes.source_term)
+    {#- kps compared as a number: '70.4' matches no score instead of rounding to 70 -#}
     left join karnofsky_to_ecog
-        on {{ dbt.safe_cast('source.kps', dbt.type_int()) }} = karnofsky_to_ecog.karnofsky_score
+        on {{ dbt.safe_cast('source.kps', type_double()) }} = karnofsky_to_ecog.karnofsky_score
     left join yes_no_codes as smoker
         on lower(trim(source.smoker)) = lower(smoker.source_term)
     left join yes_no_codes as liver

@@ -42,13 +42,22 @@ parsed as (
         pci.is_yes as had_prophylactic_cranial_irradiation,
         progressed.is_yes as has_progressed,
         dead.is_yes as has_died,
-        {{ dbt.safe_cast('source.ps_score', dbt.type_int()) }} as ecog_ps,
-        {{ dbt.safe_cast("replace(upper(trim(source.line_number)), 'L', '')", dbt.type_int()) }}
-            as line_number,
+        {#- whole numbers only: '1.5' is an unknown code, not rounded to 2 -#}
+        case
+            when {{ dbt.safe_cast('source.ps_score', type_double()) }} = {{ dbt.safe_cast('source.ps_score', dbt.type_int()) }}
+                then {{ dbt.safe_cast('source.ps_score', dbt.type_int()) }}
+        end as ecog_ps,
+        case
+            when {{ dbt.safe_cast("replace(upper(trim(source.line_number)), 'L', '')", type_double()) }} = {{ dbt.safe_cast("replace(upper(trim(source.line_number)), 'L', '')", dbt.type_int()) }}
+                then {{ dbt.safe_cast("replace(upper(trim(source.line_number)), 'L', '')", dbt.type_int()) }}
+        end as line_number,
         responses.response_code as best_response,
         lower(trim(source.regimen_pinyin)) as regimen_text,
         trim(source.met_sites) as metastatic_sites_text,
-        {{ dbt.safe_cast('source.pfs_days', dbt.type_int()) }} as pfs_days,
+        case
+            when {{ dbt.safe_cast('source.pfs_days', type_double()) }} = {{ dbt.safe_cast('source.pfs_days', dbt.type_int()) }}
+                then {{ dbt.safe_cast('source.pfs_days', dbt.type_int()) }}
+        end as pfs_days,
         {{ dbt.safe_cast('source.os_months', type_double()) }} as os_months,
         ---------- dates
         cast(extract(year from {{ parse_date('source.birth_date', 'YYYY/M/D') }}) as {{ dbt.type_int() }}) as birth_year,
@@ -97,8 +106,8 @@ checked as (
             ('unknown_code', 'response', "parsed.best_response is null and nullif(trim(parsed.response_text), '') is not null"),
             ('unknown_code', 'progressed', "parsed.has_progressed is null"),
             ('unknown_code', 'dead', "parsed.has_died is null"),
-            ('unknown_code', 'pfs_days', "parsed.pfs_days is null"),
-            ('unknown_code', 'os_months', "parsed.os_months is null"),
+            ('unknown_code', 'pfs_days', "parsed.pfs_days is null or parsed.pfs_days not between -36525 and 36525"),
+            ('unknown_code', 'os_months', "parsed.os_months is null or not (parsed.os_months between -1200 and 1200)"),
             ('date_order_violation', 'pfs_days', "parsed.pfs_days < 0"),
             ('date_order_violation', 'os_months', "parsed.os_months < 0"),
             ('duplicate_row', 'case_no', "parsed.copy_number > 1"),
@@ -107,12 +116,20 @@ checked as (
 ),
 
 dated as (
+    {#- only times within 100 years are turned into dates: NaN, infinity or
+        2000000000 days (quarantined above) would overflow the date type -#}
     select
         checked.*,
-        {{ dbt.dateadd('day', 'checked.pfs_days', 'checked.line_start_date') }} as pfs_end_date,
+        case
+            when checked.pfs_days between -36525 and 36525
+                then {{ dbt.dateadd('day', 'checked.pfs_days', 'checked.line_start_date') }}
+        end as pfs_end_date,
         {#- months are exported as days / 30.4375, rounded to 2 decimals -#}
-        {{ dbt.dateadd('day', 'cast(round(checked.os_months * 30.4375, 0) as ' ~ dbt.type_int() ~ ')',
-                       'checked.line_start_date') }} as os_end_date
+        case
+            when checked.os_months between -1200 and 1200
+                then {{ dbt.dateadd('day', 'cast(round(checked.os_months * 30.4375, 0) as ' ~ dbt.type_int() ~ ')',
+                                    'checked.line_start_date') }}
+        end as os_end_date
     from checked
 ),
 

@@ -1,0 +1,840 @@
+"""Bad-input suite: broken and hostile raw exports (docs/bad-inputs.md).
+
+Row-level defects are all injected into ONE copy of the embedded data, by
+appending rows (mostly for new, never-eligible patients) or by editing rows in
+ways that must be accepted. That copy and a clean copy are built once each; a
+test per defect then checks the outcome of exactly the row it broke
+(quarantined with reason and failing column, excluded with reason, or
+published), and suite-wide tests check that nothing else moved: the cohort and
+the adverse-event table equal the clean build's, every original raw row keeps
+its clean outcome, and row_accounting balances against the broken files.
+
+File-level defects each get their own raw copy and a build of the staging
+layer. A defect that makes an export unreadable must stop the build in the
+on-run-start gate with an error naming center, table and file (and the line or
+column); a harmless variation must pass and read every row exactly as the
+clean file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from bad_inputs.builds import (
+    STAGING_BUILD,
+    STUDY_BUILD,
+    BuildPool,
+    query,
+    run_in_one_lane,
+    tables_containing,
+)
+from bad_inputs.raw_exports import (
+    PATIENT_KEY,
+    RAW_DIR,
+    RawExports,
+    copy_raw,
+    data_row_count,
+    parse_csv,
+    to_csv,
+)
+
+from dbt_harness import TEST_PSEUDONYM_KEY
+from rwe_synth import truth_frame
+
+pytestmark = pytest.mark.slow
+
+MANIFEST = json.loads((RAW_DIR / "manifest.json").read_text(encoding="utf-8"))
+HUGE = "HUGE-TEXT-" + "x" * 100_000
+SQL_TEXT = "'); drop table marts.analysis_cohort; --"
+FORMULA_HYPERLINK = '=HYPERLINK("http://example.invalid/x","click me")'
+FORMULA_CMD = "+cmd|' /C calc'!A0"
+
+
+# ============================================================================
+# Injecting row-level defects
+# ============================================================================
+
+class Injector:
+    """Edits a RawExports copy. Knows the eligible patients (from the
+    generator's truth, not from a build) and keeps clear of every patient the
+    generator already wrote a dirty row for, so an injected defect never meets
+    another one."""
+
+    def __init__(self, raw: RawExports) -> None:
+        self.raw = raw
+        arguments = MANIFEST["generator"]["args"]
+        truth = truth_frame(arguments["patients"], arguments["centers"], arguments["seed"])
+        dirty_keys = set()
+        for row in MANIFEST["dirty_rows"]:
+            table = raw.table(row["center_id"], row["table"])
+            key_column = PATIENT_KEY[(row["center_id"], row["table"])]
+            dirty_keys.add((row["center_id"], table.get(row["source_row_number"], key_column)))
+        self.eligible = {
+            center: [key for key in group["patient_key"] if (center, key) not in dirty_keys]
+            for center, group in truth.groupby("center_id", sort=True)
+        }
+
+    def eligible_key(self, center: str, patient: int) -> str:
+        return self.eligible[center][patient]
+
+    def eligible_row(self, center: str, table: str, patient: int = 0, **match: str) -> int:
+        """First row of the n-th clean eligible patient of a center."""
+        key = self.eligible_key(center, patient)
+        rows = self.raw.table(center, table).find(**{PATIENT_KEY[(center, table)]: key}, **match)
+        assert rows, (center, table, key, match)
+        return rows[0]
+
+    def get(self, center: str, table: str, row: int, column: str) -> str:
+        return self.raw.table(center, table).get(row, column)
+
+    def edit(self, center: str, table: str, row: int, **changes: str) -> int:
+        for column, value in changes.items():
+            self.raw.table(center, table).set(row, column, value)
+        return row
+
+    def copy(self, center: str, table: str, row: int, **changes: str) -> int:
+        return self.raw.table(center, table).append_copy(row, **changes)
+
+    def new_patient_row(self, center: str, table: str, template: int, **changes: str) -> int:
+        """Append a copy of a row for a patient no export knows, with changes."""
+        key = self.raw.fresh_patient_key(center)
+        return self.copy(center, table, template, **{PATIENT_KEY[(center, table)]: key, **changes})
+
+
+def moved(text: str, layout: str, days: int, new_layout: str | None = None) -> str:
+    """A date in ``layout`` moved by ``days``, written in ``new_layout``."""
+    moved_date = datetime.strptime(text, layout).date() + timedelta(days=days)
+    return moved_date.strftime(new_layout or layout)
+
+
+# Templates: a second-line row (line tables) or any row of a clean eligible patient.
+def line_a(i: Injector) -> int:
+    return i.eligible_row("center_a", "treatment_lines", line_no="2")
+
+
+def line_c(i: Injector) -> int:
+    return i.eligible_row("center_c", "lines", line_number="2L")
+
+
+def new_line_a(i: Injector, **changes: str) -> list[int]:
+    return [i.new_patient_row("center_a", "treatment_lines", line_a(i), **changes)]
+
+
+def new_line_c(i: Injector, **changes: str) -> list[int]:
+    return [i.new_patient_row("center_c", "lines", line_c(i), **changes)]
+
+
+def new_row(center: str, table: str, **changes: str) -> Callable[[Injector], list[int]]:
+    def inject(i: Injector) -> list[int]:
+        return [i.new_patient_row(center, table, i.eligible_row(center, table), **changes)]
+    return inject
+
+
+def death_before_line_start(i: Injector) -> list[int]:
+    start = i.get("center_a", "treatment_lines", line_a(i), "line_start_date")
+    death = moved(start, "%Y-%m-%d", -30)
+    return new_line_a(i, progression_date="", death_date=death, last_contact_date=death)
+
+
+def future_second_line(i: Injector) -> list[int]:
+    key = i.raw.fresh_patient_key("center_a")
+    first = i.eligible_row("center_a", "treatment_lines", line_no="1")
+    return [
+        i.copy("center_a", "treatment_lines", first, mrn=key),
+        i.copy("center_a", "treatment_lines", line_a(i), mrn=key, line_start_date="2099-01-15",
+               progression_date="", death_date="", last_contact_date="2099-06-30"),
+    ]
+
+
+def conflicting_duplicate_patient(i: Injector) -> list[int]:
+    row = i.eligible_row("center_b", "patients", patient=2)
+    kps = i.get("center_b", "patients", row, "kps")
+    gender = i.get("center_b", "patients", row, "gender")
+    return [i.copy("center_b", "patients", row, kps="40" if kps != "40" else "90",
+                   gender="2" if gender == "1" else "1")]
+
+
+def death_before_birth(i: Injector) -> list[int]:
+    row = i.eligible_row("center_b", "patients")
+    dob = i.get("center_b", "patients", row, "dob")
+    return [i.new_patient_row("center_b", "patients", row,
+                              death_date=moved(dob, "%d/%m/%Y", -400))]
+
+
+def two_digit_year_a(i: Injector) -> list[int]:
+    start = i.get("center_a", "treatment_lines", line_a(i), "line_start_date")
+    return new_line_a(i, line_start_date=moved(start, "%Y-%m-%d", 0, "%y-%m-%d"))
+
+
+def two_digit_year_b(i: Injector) -> list[int]:
+    row = i.eligible_row("center_b", "patients")
+    last = i.get("center_b", "patients", row, "last_followup")
+    return [i.new_patient_row("center_b", "patients", row, death_date="",
+                              last_followup=moved(last, "%d/%m/%Y", 0, "%d/%m/%y"))]
+
+
+def exact_duplicate_assessment(i: Injector) -> list[int]:
+    return [i.copy("center_b", "assessments", i.eligible_row("center_b", "assessments", 3))]
+
+
+def spaced(value: str) -> str:
+    return f"  {value} "
+
+
+def whitespace_and_case_center_a(i: Injector) -> list[int]:
+    table = ("center_a", "treatment_lines")
+    row = i.eligible_row(*table, patient=4, line_no="2")
+    old = {column: i.get(*table, row, column) for column in (
+        "mrn", "sex", "ecog", "smoking_history", "metastatic_sites", "regimen",
+        "line_start_date", "best_response")}
+    return [i.edit(*table, row, mrn=spaced(old["mrn"]), sex=spaced(old["sex"].lower()),
+                   ecog=spaced(old["ecog"]), smoking_history=spaced(old["smoking_history"].lower()),
+                   metastatic_sites=old["metastatic_sites"].upper(),
+                   regimen=spaced(old["regimen"].upper()),
+                   line_start_date=spaced(old["line_start_date"]),
+                   best_response=spaced(old["best_response"].lower()))]
+
+
+def whitespace_and_case_center_b_drug(i: Injector) -> list[int]:
+    row = i.eligible_row("center_b", "drug_administrations", patient=5)
+    drug = i.get("center_b", "drug_administrations", row, "drug_name")
+    return [i.edit("center_b", "drug_administrations", row, drug_name=spaced(drug.upper()))]
+
+
+def whitespace_and_case_center_b_assessment(i: Injector) -> list[int]:
+    row = i.eligible_row("center_b", "assessments", patient=6)
+    response = i.get("center_b", "assessments", row, "response")
+    return [i.edit("center_b", "assessments", row, response=spaced(response.title()))]
+
+
+def whitespace_and_case_center_c(i: Injector) -> list[int]:
+    row = i.eligible_row("center_c", "lines", patient=7, line_number="2L")
+    old = {column: i.get("center_c", "lines", row, column)
+           for column in ("sex", "response", "start_date")}
+    return [i.edit("center_c", "lines", row, line_number=" 2l ", sex=spaced(old["sex"]),
+                   response=spaced(old["response"]), start_date=spaced(old["start_date"]))]
+
+
+def huge_free_text_name(i: Injector) -> list[int]:
+    row = i.eligible_row("center_a", "treatment_lines", patient=8, line_no="1")
+    return [i.edit("center_a", "treatment_lines", row, patient_name=HUGE)]
+
+
+def comma_quote_newline_in_name(i: Injector) -> list[int]:
+    row = i.eligible_row("center_b", "patients", patient=9)
+    name = i.get("center_b", "patients", row, "name")
+    return [i.edit("center_b", "patients", row, name=f'{name}, "Jr"\nsecond line')]
+
+
+def same_national_id_at_two_centers(i: Injector) -> list[int]:
+    """The center_c patient gets the national ID of a center_a patient."""
+    a_row = i.eligible_row("center_a", "treatment_lines", patient=10)
+    national_id = i.get("center_a", "treatment_lines", a_row, "id_card_no")
+    c_key = i.eligible_key("center_c", 10)
+    rows = i.raw.table("center_c", "lines").find(case_no=c_key)
+    return [i.edit("center_c", "lines", row, id_number=national_id) for row in rows]
+
+
+@dataclass(frozen=True)
+class RowCase:
+    """One kind of bad (or merely unusual) row and what must become of it."""
+
+    kind: str
+    center: str
+    table: str
+    inject: Callable[[Injector], list[int]]
+    outcome: str  # quarantined | excluded | published
+    reason: str | None = None
+    column: str | None = None
+    hostile_text: str | None = None
+    marks: tuple = field(default=())
+
+
+def quarantined(kind, center, table, inject, reason, column, **options) -> RowCase:
+    return RowCase(kind, center, table, inject, "quarantined", reason, column, **options)
+
+
+def published(kind, center, table, inject, **options) -> RowCase:
+    return RowCase(kind, center, table, inject, "published", "published", None, **options)
+
+
+#: duckdb__parse_date (macros/adapters/parse_date.sql) reads '22-01-18' with
+#: %Y-%m-%d as the year 22 AD, where spark__parse_date requires four digits.
+#: The fix is proposed in docs/bad-inputs.md; strict, so the marker must go
+#: once it lands.
+PARSE_DATE_ACCEPTS_SHORT_YEARS = pytest.mark.xfail(
+    strict=True, reason="parse_date on DuckDB accepts a 2-digit year as the year 0-99")
+
+A_LINES = ("center_a", "treatment_lines")
+A_AE = ("center_a", "adverse_events")
+B_PAT = ("center_b", "patients")
+B_ADM = ("center_b", "drug_administrations")
+B_ASM = ("center_b", "assessments")
+B_AE = ("center_b", "adverse_events")
+C_LINES = ("center_c", "lines")
+C_AE = ("center_c", "adverse_events")
+
+ROW_CASES = [
+    # ---- dates
+    quarantined("impossible-calendar-date", *A_LINES,
+                lambda i: new_line_a(i, line_start_date="2021-02-30"),
+                "unparseable_date", "line_start_date"),
+    quarantined("date-cell-in-another-layout", *A_LINES,
+                lambda i: new_line_a(i, progression_date=moved(
+                    i.get(*A_LINES, line_a(i), "line_start_date"), "%Y-%m-%d", 60, "%d/%m/%Y")),
+                "unparseable_date", "progression_date"),
+    quarantined("impossible-date-dd-mm-yyyy", *B_ADM, new_row(*B_ADM, admin_date="31/04/2022"),
+                "unparseable_date", "admin_date"),
+    quarantined("date-cell-in-another-layout-yyyymmdd", *C_LINES,
+                lambda i: new_line_c(i, start_date="2021-03-04"), "unparseable_date", "start_date"),
+    quarantined("two-digit-year-iso", *A_LINES, two_digit_year_a,
+                "unparseable_date", "line_start_date", marks=(PARSE_DATE_ACCEPTS_SHORT_YEARS,)),
+    quarantined("two-digit-year-dd-mm-yy", *B_PAT, two_digit_year_b,
+                "unparseable_date", "last_followup", marks=(PARSE_DATE_ACCEPTS_SHORT_YEARS,)),
+    quarantined("death-before-line-start", *A_LINES, death_before_line_start,
+                "date_order_violation", "death_date"),
+    quarantined("death-before-birth", *B_PAT, death_before_birth,
+                "date_order_violation", "death_date"),
+    quarantined("negative-pfs-days", *C_LINES, lambda i: new_line_c(i, pfs_days="-5"),
+                "date_order_violation", "pfs_days"),
+    RowCase("second-line-after-the-data-cutoff", *A_LINES, future_second_line, "excluded",
+            "second_line_outside_study_window"),
+    # ---- numbers: wrong type, out of range, decimals where an integer belongs
+    quarantined("ecog-spelled-out", *A_LINES, lambda i: new_line_a(i, ecog="one"),
+                "unknown_code", "ecog"),
+    quarantined("ecog-out-of-range", *A_LINES, lambda i: new_line_a(i, ecog="9"),
+                "unknown_code", "ecog"),
+    quarantined("ecog-with-decimals", *A_LINES, lambda i: new_line_a(i, ecog="1.5"),
+                "unknown_code", "ecog"),
+    quarantined("line-number-with-decimals", *A_LINES, lambda i: new_line_a(i, line_no="2.5"),
+                "unknown_code", "line_no"),
+    quarantined("karnofsky-out-of-range", *B_PAT, new_row(*B_PAT, kps="150"),
+                "unknown_code", "kps"),
+    quarantined("karnofsky-with-decimals", *B_PAT, new_row(*B_PAT, kps="70.4"),
+                "unknown_code", "kps"),
+    quarantined("metastatic-site-count-out-of-range", *B_PAT, new_row(*B_PAT, other_met_sites="99"),
+                "unknown_code", "other_met_sites"),
+    quarantined("ctcae-grade-out-of-range", *A_AE, new_row(*A_AE, ctcae_grade="7"),
+                "unknown_code", "ctcae_grade"),
+    quarantined("pfs-days-with-decimals", *C_LINES, lambda i: new_line_c(i, pfs_days="12.5"),
+                "unknown_code", "pfs_days"),
+    quarantined("pfs-days-beyond-the-calendar", *C_LINES,
+                lambda i: new_line_c(i, pfs_days="2000000000"), "unknown_code", "pfs_days"),
+    quarantined("os-months-not-a-number", *C_LINES, lambda i: new_line_c(i, os_months="NaN"),
+                "unknown_code", "os_months"),
+    quarantined("os-months-infinite", *C_LINES, lambda i: new_line_c(i, os_months="inf"),
+                "unknown_code", "os_months"),
+    # ---- codes and vocabularies
+    quarantined("unknown-sex-code", *A_LINES, lambda i: new_line_a(i, sex="X"),
+                "unknown_code", "sex"),
+    quarantined("unknown-metastatic-site", *A_LINES,
+                lambda i: new_line_a(i, metastatic_sites="liver;spleen"),
+                "unknown_code", "metastatic_sites"),
+    quarantined("spaces-around-list-separator", *A_LINES,
+                lambda i: new_line_a(i, metastatic_sites="liver; brain"),
+                "unknown_code", "metastatic_sites"),
+    quarantined("unknown-response-word", *B_ASM, new_row(*B_ASM, response="partial remission"),
+                "unknown_code", "response"),
+    quarantined("unknown-chinese-response", *C_LINES, lambda i: new_line_c(i, response="部分缓"),
+                "unknown_code", "response"),
+    quarantined("unknown-yes-no-flag", *C_LINES, lambda i: new_line_c(i, dead="2"),
+                "unknown_code", "dead"),
+    quarantined("unknown-ctcae-grade-code", *B_AE, new_row(*B_AE, grade="G9"),
+                "unknown_code", "grade"),
+    # a record over two lines: the rows appended after it keep their numbers
+    quarantined("quoted-newline-in-code-field", *C_AE,
+                new_row(*C_AE, ae_name="皮疹\n皮疹"), "unknown_code", "ae_name"),
+    quarantined("roman-grade-out-of-range", *C_AE, new_row(*C_AE, grade="VI"),
+                "unknown_code", "grade"),
+    quarantined("unknown-drug-brand", *B_ADM, new_row(*B_ADM, drug_name="Opdivoo"),
+                "unknown_drug", "drug_name"),
+    # ---- hostile text
+    quarantined("formula-injection-in-drug-name", *B_ADM,
+                new_row(*B_ADM, drug_name=FORMULA_HYPERLINK), "unknown_drug", "drug_name",
+                hostile_text=FORMULA_HYPERLINK),
+    quarantined("formula-injection-in-ae-term", *A_AE, new_row(*A_AE, ae_term=FORMULA_CMD),
+                "unknown_code", "ae_term", hostile_text=FORMULA_CMD),
+    quarantined("sql-text-in-regimen", *A_LINES, lambda i: new_line_a(i, regimen=SQL_TEXT),
+                "unknown_drug", "regimen", hostile_text=SQL_TEXT),
+    quarantined("huge-text-in-code-field", *A_AE, new_row(*A_AE, ae_term=HUGE),
+                "unknown_code", "ae_term", hostile_text=HUGE[:64]),
+    # ---- keys and duplicates
+    quarantined("empty-patient-key", *B_AE, new_row(*B_AE, patient_key=""),
+                "missing_required_value", "patient_key"),
+    quarantined("blank-patient-key", *B_ADM, new_row(*B_ADM, patient_key="   "),
+                "missing_required_value", "patient_key"),
+    quarantined("exact-duplicate-row", *B_ASM, exact_duplicate_assessment,
+                "duplicate_row", "assessment_id"),
+    quarantined("conflicting-duplicate-patient", *B_PAT, conflicting_duplicate_patient,
+                "duplicate_row", "patient_key"),
+    # ---- accepted: must be published exactly as the clean value
+    published("whitespace-and-case-in-codes-center-a", *A_LINES, whitespace_and_case_center_a),
+    published("whitespace-and-case-in-drug-brand", *B_ADM, whitespace_and_case_center_b_drug),
+    published("whitespace-and-case-in-response-word", *B_ASM,
+              whitespace_and_case_center_b_assessment),
+    published("whitespace-and-case-in-codes-center-c", *C_LINES, whitespace_and_case_center_c),
+    published("huge-free-text-name", *A_LINES, huge_free_text_name, hostile_text=HUGE[:64]),
+    published("quoted-comma-quote-newline-in-name", *B_PAT, comma_quote_newline_in_name),
+    published("same-national-id-at-two-centers", *C_LINES, same_national_id_at_two_centers),
+]
+
+
+# ============================================================================
+# File-level defects
+# ============================================================================
+
+def rewrite_rows(path: Path, change: Callable[[list[list[str]]], list[list[str]]]) -> None:
+    path.write_bytes(to_csv(change(parse_csv(path.read_bytes()))))
+
+
+def rename_column(old: str, new: str):
+    def breaks(path: Path) -> dict:
+        rewrite_rows(path, lambda rows: [[new if c == old else c for c in rows[0]], *rows[1:]])
+        return {}
+    return breaks
+
+
+def drop_column(name: str):
+    def breaks(path: Path) -> dict:
+        def change(rows):
+            position = rows[0].index(name)
+            return [row[:position] + row[position + 1:] for row in rows]
+        rewrite_rows(path, change)
+        return {}
+    return breaks
+
+
+def empty_file(path: Path) -> dict:
+    path.write_bytes(b"")
+    return {}
+
+
+def header_only(path: Path) -> dict:
+    path.write_bytes(path.read_bytes().split(b"\n", 1)[0] + b"\n")
+    return {}
+
+
+def truncated_mid_row(path: Path) -> dict:
+    """Cut the file in the middle of its last row, as an interrupted copy does."""
+    data = path.read_bytes()
+    last_start = data.rstrip(b"\n").rfind(b"\n") + 1
+    last_row = data[last_start:].rstrip(b"\n")
+    cut = last_row.index(b",", len(last_row) // 2)
+    path.write_bytes(data[:last_start + cut])
+    return {"line": data[:last_start].count(b"\n") + 1}
+
+
+def date_column_in_another_layout(column: str, layout: str, new_layout: str):
+    def breaks(path: Path) -> dict:
+        def change(rows):
+            position = rows[0].index(column)
+            for row in rows[1:]:
+                try:
+                    row[position] = moved(row[position], layout, 0, new_layout)
+                except ValueError:
+                    pass
+            return rows
+        rewrite_rows(path, change)
+        return {}
+    return breaks
+
+
+def missing_file(path: Path) -> dict:
+    path.unlink()
+    return {}
+
+
+def directory_instead_of_file(path: Path) -> dict:
+    path.unlink()
+    path.mkdir()
+    (path / "part-0.csv").write_bytes(b"a,b\n1,2\n")
+    return {}
+
+
+def gzip_under_csv_name(path: Path) -> dict:
+    path.write_bytes(gzip.compress(path.read_bytes()))
+    return {}
+
+
+def middle_row(path: Path) -> int:
+    return data_row_count(path) // 2
+
+
+def latin1_bytes_in_one_row(path: Path) -> dict:
+    row = middle_row(path)
+    lines = path.read_bytes().split(b"\n")
+    cells = lines[row].split(b",")
+    cells[2] = "José".encode("latin-1")  # patient_name
+    lines[row] = b",".join(cells)
+    path.write_bytes(b"\n".join(lines))
+    return {"line": row + 1}
+
+
+def whole_file_in_gbk(path: Path) -> dict:
+    text = path.read_bytes().decode("utf-8")
+    first_non_ascii = next(n for n, line in enumerate(text.split("\n"), start=1)
+                           if not line.isascii())
+    path.write_bytes(text.encode("gbk"))
+    return {"line": first_non_ascii}
+
+
+def whole_file_in_utf16(path: Path) -> dict:
+    path.write_bytes(path.read_bytes().decode("utf-8").encode("utf-16"))
+    return {}
+
+
+def ragged_row(extra: bool):
+    def breaks(path: Path) -> dict:
+        row = middle_row(path)
+        lines = path.read_bytes().split(b"\n")
+        lines[row] = lines[row] + b",extra" if extra else lines[row].rsplit(b",", 1)[0]
+        path.write_bytes(b"\n".join(lines))
+        return {"line": row + 1}
+    return breaks
+
+
+def unterminated_quote(path: Path) -> dict:
+    row = middle_row(path)
+    lines = path.read_bytes().split(b"\n")
+    cells = lines[row].split(b",")
+    cells[1] = b'"' + cells[1]
+    lines[row] = b",".join(cells)
+    path.write_bytes(b"\n".join(lines))
+    return {"line": row + 1}
+
+
+# Harmless variations: the gate must pass and staging must read every row as before.
+def extra_column(path: Path) -> dict:
+    rewrite_rows(path, lambda rows: [rows[0] + ["exported_by"]]
+                 + [row + ["system, v2"] for row in rows[1:]])
+    return {}
+
+
+def columns_reordered(path: Path) -> dict:
+    rewrite_rows(path, lambda rows: [list(reversed(row)) for row in rows])
+    return {}
+
+
+def utf8_bom(path: Path) -> dict:
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    return {}
+
+
+def crlf_line_endings(path: Path) -> dict:
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    return {}
+
+
+def every_field_quoted(path: Path) -> dict:
+    rows = parse_csv(path.read_bytes())
+    path.write_text("".join(
+        ",".join('"' + cell.replace('"', '""') + '"' for cell in row) + "\n" for row in rows),
+        encoding="utf-8")
+    return {}
+
+
+@dataclass(frozen=True)
+class FileCase:
+    kind: str
+    center: str
+    table: str
+    breaks: Callable[[Path], dict]
+    #: fragments the error must contain ({line} filled from ``breaks``), or
+    #: None when the variation must be accepted
+    error: tuple[str, ...] | None
+
+
+FILE_CASES = [
+    FileCase("renamed-column", *B_PAT, rename_column("kps", "karnofsky"),
+             ("missing required column(s) kps", "karnofsky")),
+    FileCase("missing-column", *C_LINES, drop_column("pfs_days"),
+             ("missing required column(s) pfs_days",)),
+    FileCase("empty-file-0-bytes", *A_AE, empty_file, ("the export is empty (no data rows)",)),
+    FileCase("header-only", *B_ASM, header_only, ("the export is empty (no data rows)",)),
+    FileCase("truncated-mid-row", *C_LINES, truncated_mid_row,
+             ("line {line} has fewer fields than the header",)),
+    FileCase("date-column-in-another-layout", *A_LINES,
+             date_column_in_another_layout("line_start_date", "%Y-%m-%d", "%d/%m/%Y"),
+             ("column 'line_start_date' is unreadable as a date", "layout YYYY-MM-DD")),
+    FileCase("missing-file", *C_AE, missing_file, ("the file does not exist",)),
+    FileCase("directory-instead-of-file", *B_AE, directory_instead_of_file,
+             ("the file does not exist",)),
+    FileCase("gzip-under-csv-name", *A_LINES, gzip_under_csv_name, ("gzip-compressed",)),
+    FileCase("latin1-bytes-in-utf8-file", *A_LINES, latin1_bytes_in_one_row,
+             ("line {line}", "not UTF-8")),
+    FileCase("whole-file-in-gbk", *C_LINES, whole_file_in_gbk, ("line {line}", "not UTF-8")),
+    FileCase("whole-file-in-utf16", *B_ASM, whole_file_in_utf16, ("UTF-16",)),
+    FileCase("ragged-row-too-many-fields", *B_ADM, ragged_row(extra=True),
+             ("line {line} has more fields than the header",)),
+    FileCase("ragged-row-too-few-fields", *A_AE, ragged_row(extra=False),
+             ("line {line} has fewer fields than the header",)),
+    FileCase("unterminated-quote", *B_PAT, unterminated_quote,
+             ("line {line}", "quote")),
+    FileCase("extra-column", *A_AE, extra_column, None),
+    FileCase("columns-reordered", *B_ADM, columns_reordered, None),
+    FileCase("utf8-bom", *B_PAT, utf8_bom, None),
+    FileCase("crlf-line-endings", *C_LINES, crlf_line_endings, None),
+    FileCase("every-field-quoted", *A_LINES, every_field_quoted, None),
+]
+
+
+# ============================================================================
+# Builds
+# ============================================================================
+
+@dataclass
+class RowBuild:
+    raw_dir: Path
+    rows: dict[str, list[int]]
+    original_counts: dict[tuple[str, str], int]
+
+
+@dataclass
+class Suite:
+    pool: BuildPool
+    clean_raw: Path
+    row_build: RowBuild
+    harmless_raw: Path
+    unreadable_raw: Path
+
+
+def break_a_fresh_copy(case: FileCase, raw_dir: Path, fresh: bool = True) -> dict:
+    """Copy the embedded exports to ``raw_dir`` (unless already there and
+    ``fresh`` is false) and break the case's file."""
+    if fresh or not raw_dir.exists():
+        copy_raw(raw_dir)
+    return case.breaks(raw_dir / case.center / f"{case.table}.csv")
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad_inputs")
+    pool = BuildPool()
+    clean_raw = copy_raw(root / "clean_raw")
+
+    raw = RawExports.copy_of_embedded(root / "row_raw")
+    original_counts = {(c, t): len(raw.table(c, t).rows) for c, t in PATIENT_KEY}
+    injector = Injector(raw)
+    rows = {case.kind: case.inject(injector) for case in ROW_CASES}
+    raw.save()
+
+    pool.submit("clean", STUDY_BUILD, root / "clean", clean_raw)
+    unreadable = [case for case in FILE_CASES if case.error]
+    pool.submit_job("unreadable", run_in_one_lane, unreadable, root / "unreadable",
+                    STAGING_BUILD, break_a_fresh_copy)
+    pool.submit("rows", STUDY_BUILD, root / "rows", raw.directory)
+
+    # Harmless variations share one raw copy (one table each) and one build.
+    harmless = [case for case in FILE_CASES if not case.error]
+    assert len({(case.center, case.table) for case in harmless}) == len(harmless)
+    harmless_raw = root / "harmless" / "raw"
+    for case in harmless:
+        break_a_fresh_copy(case, harmless_raw, fresh=False)
+    pool.submit("harmless", STAGING_BUILD, root / "harmless" / "work", harmless_raw)
+
+    yield Suite(pool, clean_raw, RowBuild(raw.directory, rows, original_counts), harmless_raw,
+                root / "unreadable" / "raw")
+    pool.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def clean(suite):
+    run = suite.pool.result("clean")
+    assert run.returncode == 0, run.output[-6000:]
+    return run
+
+
+@pytest.fixture(scope="session")
+def broken(suite):
+    run = suite.pool.result("rows")
+    assert run.returncode == 0, run.output[-6000:]
+    return run
+
+
+OUTCOMES_SQL = ("select center_id, source_table, source_row_number, row_status, reason, "
+                "failing_column from intermediate.int_raw_rows_accounted")
+
+
+def outcomes(run) -> dict[tuple[str, str, int], tuple[str, str, str | None]]:
+    return {(c, t, r): (status, reason, column)
+            for c, t, r, status, reason, column in query(run, OUTCOMES_SQL)}
+
+
+@pytest.fixture(scope="session")
+def clean_outcomes(clean):
+    return outcomes(clean)
+
+
+@pytest.fixture(scope="session")
+def broken_outcomes(broken):
+    return outcomes(broken)
+
+
+# ============================================================================
+# Row-level tests
+# ============================================================================
+
+def pytest_params(cases):
+    return [pytest.param(case, id=case.kind, marks=getattr(case, "marks", ())) for case in cases]
+
+
+@pytest.mark.parametrize("case", pytest_params(ROW_CASES))
+def test_bad_row_gets_its_outcome(suite, broken, broken_outcomes, case):
+    rows = suite.row_build.rows[case.kind]
+    assert rows
+    for row in rows:
+        key = (case.center, case.table, row)
+        assert key in broken_outcomes, f"raw row {key} is not accounted for"
+        status, reason, column = broken_outcomes[key]
+        assert (status, reason) == (case.outcome, case.reason), key
+        if case.outcome == "quarantined":
+            assert column == case.column, key
+            mart = query(broken, "select reason, failing_column, reason_description "
+                                 "from marts.quarantine where center_id = ? and source_table = ? "
+                                 "and source_row_number = ?", list(key))
+            assert len(mart) == 1, key
+            assert mart[0][:2] == (case.reason, case.column)
+            description = mart[0][2]
+            assert description.startswith(f"Row {row} of "), description
+            assert f"column {case.column} " in description, description
+
+
+@pytest.mark.parametrize("case", pytest_params([c for c in ROW_CASES if c.hostile_text]))
+def test_hostile_text_reaches_no_published_table(broken, case):
+    assert not tables_containing(broken, case.hostile_text)
+
+
+def test_hostile_text_leaves_the_published_tables_intact(clean, broken):
+    """The SQL-looking text did not drop or change anything."""
+    for table in ("analysis_cohort", "adverse_events", "quarantine", "row_accounting",
+                  "dq_results"):
+        assert query(broken, "select count(*) from information_schema.tables "
+                             "where table_schema = 'marts' and table_name = ?", [table])[0][0]
+    assert query(broken, "select count(*) from marts.analysis_cohort") == query(
+        clean, "select count(*) from marts.analysis_cohort")
+
+
+def frame(run, table: str) -> pd.DataFrame:
+    columns = [name for (name,) in query(
+        run, "select column_name from information_schema.columns where table_schema = 'marts' "
+             "and table_name = ? and column_name != 'built_at' order by ordinal_position",
+        [table])]
+    rows = query(run, f"select {', '.join(columns)} from marts.{table} order by all")
+    return pd.DataFrame(rows, columns=columns)
+
+
+@pytest.mark.parametrize("table", ["analysis_cohort", "adverse_events"])
+def test_no_valid_row_is_lost_from_the_published_tables(clean, broken, table):
+    expected = frame(clean, table)
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(frame(broken, table), expected)
+
+
+def test_cohort_is_still_the_generators_496_patients(broken):
+    assert query(broken, "select count(*) from marts.analysis_cohort")[0][0] == (
+        MANIFEST["cohort"]["eligible_patients"])
+
+
+def test_every_original_raw_row_keeps_its_clean_outcome(suite, clean_outcomes, broken_outcomes):
+    changed = {key: (clean_outcomes[key], broken_outcomes.get(key))
+               for key in clean_outcomes if broken_outcomes.get(key) != clean_outcomes[key]}
+    assert not changed, f"{len(changed)} rows changed outcome: {sorted(changed.items())[:10]}"
+
+
+def test_only_the_injected_rows_are_new(suite, clean_outcomes, broken_outcomes):
+    injected = {(case.center, case.table, row) for case in ROW_CASES
+                for row in suite.row_build.rows[case.kind]}
+    appended = {(center, table, row) for (center, table), count
+                in suite.row_build.original_counts.items()
+                for row in range(count + 1, data_row_count(
+                    suite.row_build.raw_dir / center / f"{table}.csv") + 1)}
+    assert appended <= injected
+    assert set(broken_outcomes) - set(clean_outcomes) == appended
+
+
+def test_row_accounting_balances_against_the_broken_files(suite, broken):
+    accounted = {(center, table): (total, rows_in) for center, table, total, rows_in in query(
+        broken, "select center_id, source_table, sum(row_count), min(rows_in) "
+                "from marts.row_accounting group by all")}
+    for center, table in PATIENT_KEY:
+        rows = data_row_count(suite.row_build.raw_dir / center / f"{table}.csv")
+        assert accounted[(center, table)] == (rows, rows), (center, table)
+
+
+def test_same_national_id_at_two_centers_stays_two_pseudonymous_patients(suite, broken):
+    """Known limitation (docs/bad-inputs.md): national IDs stop at staging, so
+    one person exported by two centers is two patients of the cohort."""
+    a_table = RawExports(suite.row_build.raw_dir).table("center_a", "treatment_lines")
+    c_table = RawExports(suite.row_build.raw_dir).table("center_c", "lines")
+    c_rows = suite.row_build.rows["same-national-id-at-two-centers"]
+    national_id = c_table.get(c_rows[0], "id_number")
+    a_rows = a_table.find(id_card_no=national_id)
+    assert a_rows, "the injected national ID is not a center_a patient's"
+    keys = [("center_a", a_table.get(a_rows[0], "mrn")),
+            ("center_c", c_table.get(c_rows[0], "case_no"))]
+    pseudonyms = [hashlib.sha256(f"{TEST_PSEUDONYM_KEY}|{center}|{key}".encode()).hexdigest()[:24]
+                  for center, key in keys]
+    found = query(broken, "select count(distinct patient_id) from marts.analysis_cohort "
+                          "where patient_id in (?, ?)", pseudonyms)[0][0]
+    assert found == 2
+
+
+# ============================================================================
+# File-level tests
+# ============================================================================
+
+def gate_error_prefix(raw_dir: Path, center: str, table: str) -> str:
+    return (f"Raw export check failed for center '{center}', table '{table}' "
+            f"(file {raw_dir}/{center}/{table}.csv): ")
+
+
+STAGING_MODELS = {(center, table): f"stg_{center}__{table}" for center, table in PATIENT_KEY}
+
+
+@pytest.mark.parametrize("case", pytest_params([c for c in FILE_CASES if c.error]))
+def test_unreadable_export_stops_the_build_naming_center_table_and_file(suite, case):
+    run, info = suite.pool.result("unreadable")[case.kind]
+    assert run.returncode != 0
+    output = " ".join(run.output.split())
+    prefix = gate_error_prefix(suite.unreadable_raw, case.center, case.table)
+    assert prefix in output, output[-3000:]
+    problem = output[output.index(prefix) + len(prefix):]
+    for fragment in case.error:
+        assert fragment.format(**info) in problem, problem[:600]
+    assert "OK created" not in run.output, "a model ran although the gate failed"
+
+
+@pytest.mark.parametrize("case", pytest_params([c for c in FILE_CASES if not c.error]))
+def test_harmless_variation_is_read_exactly_like_the_clean_file(suite, clean, case):
+    run = suite.pool.result("harmless")
+    assert run.returncode == 0, run.output[-3000:]
+    model = STAGING_MODELS[(case.center, case.table)]
+    sql = f"select * exclude (source_file_name) from staging.{model} order by source_row_number"
+    actual = pd.DataFrame(query(run, sql))
+    expected = pd.DataFrame(query(clean, sql))
+    assert len(expected) == data_row_count(suite.clean_raw / case.center / f"{case.table}.csv")
+    pd.testing.assert_frame_equal(actual, expected)
+
+
+def test_every_kind_is_documented():
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "bad-inputs.md").read_text(
+        encoding="utf-8")
+    kinds = [case.kind for case in ROW_CASES] + [case.kind for case in FILE_CASES]
+    assert len(set(kinds)) == len(kinds)
+    missing = [kind for kind in kinds if f"`{kind}`" not in documented]
+    assert not missing, missing
+
+
+def test_the_suite_covers_at_least_25_kinds():
+    assert len(ROW_CASES) + len(FILE_CASES) >= 25
+
