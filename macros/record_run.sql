@@ -11,11 +11,11 @@
     {%- set failed = results | selectattr('status', 'in', ['error', 'fail', 'skipped', 'runtime error']) | list -%}
     {%- set built = results | map(attribute='node') | map(attribute='name') | list -%}
     {%- set status = 'failed' if failed else 'success' -%}
-    {%- set log_relation = api.Relation.create(database=target.database, schema='audit',
+    {%- set log_relation = api.Relation.create(database=target.get("database"), schema='audit',
                                                identifier='run_log') -%}
-    {%- set inputs = adapter.get_relation(database=target.database, schema='audit',
+    {%- set inputs = adapter.get_relation(database=target.get("database"), schema='audit',
                                           identifier='run_inputs') -%}
-    {%- set cohort = adapter.get_relation(database=target.database, schema='marts',
+    {%- set cohort = adapter.get_relation(database=target.get("database"), schema='marts',
                                           identifier='analysis_cohort') -%}
     {%- set use_inputs = inputs is not none and 'run_inputs' in built -%}
     {%- set use_cohort = cohort is not none and 'analysis_cohort' in built -%}

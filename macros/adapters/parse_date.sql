@@ -4,18 +4,27 @@
     quarantined instead of failing the whole build).
 
     `layout` is one of the layouts centers declare in their sources YAML:
-    YYYY-MM-DD, DD/MM/YYYY, YYYYMMDD, YYYY/M/D.
+    YYYY-MM-DD, DD/MM/YYYY, YYYYMMDD, YYYY/M/D, DD.MM.YYYY.
 -#}
 {% macro parse_date(column, layout) -%}
     {{ return(adapter.dispatch('parse_date', 'rwe_warehouse')(column, layout)) }}
 {%- endmacro %}
 
 {% macro _date_layout(layout, dialect) -%}
+    {#- java: Spark datetime pattern; java_shape: the regular expression a value
+        must match before Spark parses it (see spark__parse_date). Day and month
+        take one or two digits, as DuckDB's strptime reads them. -#}
     {%- set layouts = {
-        'YYYY-MM-DD': {'strftime': '%Y-%m-%d', 'java': 'yyyy-MM-dd', 'snowflake': 'YYYY-MM-DD'},
-        'DD/MM/YYYY': {'strftime': '%d/%m/%Y', 'java': 'dd/MM/yyyy', 'snowflake': 'DD/MM/YYYY'},
-        'YYYYMMDD': {'strftime': '%Y%m%d', 'java': 'yyyyMMdd', 'snowflake': 'YYYYMMDD'},
-        'YYYY/M/D': {'strftime': '%Y/%m/%d', 'java': 'yyyy/M/d', 'snowflake': 'YYYY/MM/DD'},
+        'YYYY-MM-DD': {'strftime': '%Y-%m-%d', 'java': 'yyyy-M-d', 'snowflake': 'YYYY-MM-DD',
+                       'java_shape': '^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$'},
+        'DD/MM/YYYY': {'strftime': '%d/%m/%Y', 'java': 'd/M/yyyy', 'snowflake': 'DD/MM/YYYY',
+                       'java_shape': '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$'},
+        'YYYYMMDD': {'strftime': '%Y%m%d', 'java': 'yyyyMMdd', 'snowflake': 'YYYYMMDD',
+                     'java_shape': '^[0-9]{8}$'},
+        'YYYY/M/D': {'strftime': '%Y/%m/%d', 'java': 'yyyy/M/d', 'snowflake': 'YYYY/MM/DD',
+                     'java_shape': '^[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}$'},
+        'DD.MM.YYYY': {'strftime': '%d.%m.%Y', 'java': 'd.M.yyyy', 'snowflake': 'DD.MM.YYYY',
+                       'java_shape': '^[0-9]{1,2}[.][0-9]{1,2}[.][0-9]{4}$'},
     } -%}
     {%- if layout not in layouts -%}
         {{ exceptions.raise_compiler_error(
@@ -29,8 +38,17 @@
     cast(try_strptime(trim({{ column }}), '{{ _date_layout(layout, "strftime") }}') as date)
 {%- endmacro %}
 
+{#- Spark 3.4+ and Databricks. try_to_date is not in open-source Spark 3.5,
+    so this uses try_to_timestamp (null for an impossible date such as 31/02,
+    also under ANSI mode). The shape test comes first because under the default
+    spark.sql.legacy.timeParserPolicy (EXCEPTION) a value the new parser rejects
+    but the pre-3.0 parser would read ('2021-02-03x') raises
+    SparkUpgradeException instead of returning null. -#}
 {% macro spark__parse_date(column, layout) -%}
-    try_to_date(trim({{ column }}), '{{ _date_layout(layout, "java") }}')
+    case
+        when trim({{ column }}) rlike '{{ _date_layout(layout, "java_shape") }}'
+            then cast(try_to_timestamp(trim({{ column }}), '{{ _date_layout(layout, "java") }}') as date)
+    end
 {%- endmacro %}
 
 {% macro snowflake__parse_date(column, layout) -%}
