@@ -1,0 +1,624 @@
+"""Scale benchmark of the whole study build (not a test).
+
+For each cohort size it generates synthetic exports with ``rwe_synth``
+(Parquet, three centers), runs ``dbt build`` in a subprocess into a fresh
+DuckDB file and records:
+
+- wall time of the build and peak memory of the dbt process tree (resident
+  set size summed over the process and its descendants, polled from /proc
+  every 0.1 s; also the kernel's ``ru_maxrss`` of the largest process);
+- per stage, the summed ``execution_time`` of its nodes from
+  ``target/run_results.json`` and the peak tree RSS sampled while one of its
+  nodes was executing;
+- the embedded demo (``dbt build`` on ``data/raw``, CSV) end to end.
+
+Measurements are appended to ``benchmarks/results.json`` (keyed by tag and
+size) and ``benchmarks/RESULTS.md`` is rewritten from them: tables per size,
+ratios to the smallest size, microseconds per patient, log-log growth slopes
+compared with n log n, and the targets with PASS/FAIL.
+
+Usage::
+
+    .venv/bin/python benchmarks/run_benchmarks.py --sizes 500 10000 100000 1000000 \\
+        --workdir /tmp/rwe-bench --repeat 1
+
+``--report-only`` rewrites RESULTS.md from results.json without running.
+Linux only (/proc); no dependency beyond the project's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+# Where dbt runs from; --project-dir points it at a frozen copy of the project
+# (its src/ goes first on PYTHONPATH so the Python models import that copy).
+BUILD_DIR = PROJECT_DIR
+BENCH_DIR = PROJECT_DIR / "benchmarks"
+RESULTS_JSON = BENCH_DIR / "results.json"
+RESULTS_MD = BENCH_DIR / "RESULTS.md"
+PYTHON = Path(sys.executable)
+DBT = PYTHON.with_name("dbt")
+PSEUDONYM_KEY = "benchmark-pseudonym-key-0123456789abcdef"
+
+STAGES = ("harmonisation", "gx", "psm", "km", "cox", "other")
+STAGE_LABELS = {
+    "harmonisation": "harmonisation SQL",
+    "gx": "GX validation",
+    "psm": "PSM",
+    "km": "KM",
+    "cox": "Cox",
+    "other": "other (seeds, tests, hooks, response/safety, publication, audit)",
+}
+STAGE_MODELS = {
+    "gx": {"dq_results"},
+    "psm": {"ps_scores", "matched_pairs", "matched_cohort", "covariate_balance"},
+    "km": {"km_estimates", "survival_summary"},
+    "cox": {"cox_results", "subgroup_hr"},
+}
+SQL_MODEL_DIRS = ("models/staging/", "models/intermediate/", "models/marts/")
+
+# Targets (issue text). Memory in decimal GB (8e9 bytes), the stricter reading.
+DEMO_TARGET_S = 30.0
+BIG_SIZE = 1_000_000
+BIG_TARGET_S = 600.0
+BIG_TARGET_BYTES = 8e9
+
+
+# ---------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # Field 4 (ppid) follows the parenthesised command, which may hold spaces.
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss(root: int) -> int:
+    """Resident set size of ``root`` and all its descendants, in bytes."""
+    children = _children_map()
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += _rss_bytes(pid)
+        stack.extend(children.get(pid, ()))
+    return total
+
+
+class RssSampler(threading.Thread):
+    """Poll the tree RSS of a process every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[float, int]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.samples.append((time.time(), tree_rss(self.pid)))
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+    @property
+    def peak(self) -> int:
+        return max((rss for _, rss in self.samples), default=0)
+
+
+def run_measured(command: list[str], env: dict[str, str], log_path: Path) -> dict:
+    """Run ``command``; return wall time, exit code, peak tree RSS and samples."""
+    with open(log_path, "w") as log:
+        start = time.time()
+        process = subprocess.Popen(command, cwd=BUILD_DIR, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        sampler = RssSampler(process.pid)
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.time() - start
+        sampler.stop()
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "returncode": process.returncode,
+        "wall_s": wall,
+        "started_at": start,
+        "peak_tree_rss_bytes": sampler.peak,
+        "max_single_process_rss_bytes": usage.ru_maxrss * 1024,
+        "samples": sampler.samples,
+    }
+
+
+def dbt_build(raw_dir: Path | None, file_format: str, run_dir: Path) -> dict:
+    """``dbt build`` into a fresh DuckDB file under ``run_dir``."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    command = [str(DBT), "build", "--target-path", str(run_dir / "target"),
+               "--log-path", str(run_dir / "logs")]
+    if raw_dir is not None:
+        command += ["--vars", json.dumps({"raw_data_dir": str(raw_dir),
+                                          "raw_file_format": file_format})]
+    env = {
+        **os.environ,
+        "RWE_WAREHOUSE_PATH": str(run_dir / "warehouse" / "rwe.duckdb"),
+        "RWE_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PARTIAL_PARSE": "false",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(BUILD_DIR / "src"),
+                                                    os.environ.get("PYTHONPATH")])),
+    }
+    (run_dir / "warehouse").mkdir()
+    measured = run_measured(command, env, run_dir / "dbt_build.log")
+    measured["stages"] = stage_breakdown(run_dir / "target" / "run_results.json",
+                                         measured["samples"])
+    measured["nodes"] = node_times(run_dir / "target" / "run_results.json")
+    measured["analysis_cohort_rows"] = _count(run_dir / "warehouse" / "rwe.duckdb",
+                                              "marts.analysis_cohort")
+    measured["warehouse_bytes"] = _tree_size(run_dir / "warehouse")
+    if measured["returncode"] != 0:
+        tail = (run_dir / "dbt_build.log").read_text().splitlines()[-40:]
+        print("\n".join(tail), file=sys.stderr)
+    del measured["samples"]
+    return measured
+
+
+def _count(database: Path, table: str) -> int | None:
+    import duckdb
+
+    try:
+        with duckdb.connect(str(database), read_only=True) as connection:
+            return int(connection.sql(f"select count(*) from {table}").fetchall()[0][0])
+    except duckdb.Error:
+        return None
+
+
+def _tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def stage_of(result: dict, manifest_paths: dict[str, str]) -> str:
+    unique_id = result["unique_id"]
+    kind, _, name = unique_id.split(".", 2)
+    name = name.split(".")[-1]
+    if kind != "model":
+        return "other"
+    for stage, models in STAGE_MODELS.items():
+        if name in models:
+            return stage
+    path = manifest_paths.get(unique_id, "")
+    if path.endswith(".sql") and path.startswith(SQL_MODEL_DIRS):
+        return "harmonisation"
+    return "other"
+
+
+def _manifest_paths(target: Path) -> dict[str, str]:
+    manifest = json.loads((target / "manifest.json").read_text())
+    return {uid: node.get("original_file_path", "") for uid, node in manifest["nodes"].items()}
+
+
+def _parse_ts(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=UTC).timestamp()
+
+
+def stage_breakdown(run_results: Path, samples: list[tuple[float, int]]) -> dict:
+    """Per stage: summed node execution time, node count and peak tree RSS while running."""
+    stages = {stage: {"time_s": 0.0, "nodes": 0, "peak_rss_bytes": 0} for stage in STAGES}
+    if not run_results.exists():
+        return stages
+    paths = _manifest_paths(run_results.parent)
+    for result in json.loads(run_results.read_text())["results"]:
+        stage = stages[stage_of(result, paths)]
+        stage["time_s"] += float(result.get("execution_time") or 0.0)
+        stage["nodes"] += 1
+        for timing in result.get("timing", []):
+            if timing.get("name") != "execute" or not timing.get("started_at"):
+                continue
+            begin, end = _parse_ts(timing["started_at"]), _parse_ts(timing["completed_at"])
+            # A sample up to one interval after the end still reflects the node.
+            peak = max((rss for t, rss in samples if begin <= t <= end + 0.1), default=0)
+            stage["peak_rss_bytes"] = max(stage["peak_rss_bytes"], peak)
+    return stages
+
+
+def node_times(run_results: Path) -> dict[str, float]:
+    if not run_results.exists():
+        return {}
+    return {r["unique_id"]: round(float(r.get("execution_time") or 0.0), 3)
+            for r in json.loads(run_results.read_text())["results"]}
+
+
+def generate(size: int, centers: int, seed: int, out: Path, file_format: str) -> dict:
+    """Generate exports unless ``out`` already holds the same generator call."""
+    manifest = out / "manifest.json"
+    if manifest.exists():
+        args = json.loads(manifest.read_text())["generator"]["args"]
+        if args == {"patients": size, "centers": centers, "seed": seed, "format": file_format}:
+            return {"reused": True, **_raw_rows(manifest)}
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = [str(PYTHON), "-m", "rwe_synth", "--patients", str(size), "--centers",
+               str(centers), "--seed", str(seed), "--out", str(out), "--format", file_format]
+    measured = run_measured(command, dict(os.environ), out.parent / f"generate_{size}.log")
+    if measured["returncode"] != 0:
+        raise SystemExit(f"generator failed for {size}: see {out.parent}/generate_{size}.log")
+    return {"reused": False, "wall_s": measured["wall_s"],
+            "peak_tree_rss_bytes": measured["peak_tree_rss_bytes"], **_raw_rows(manifest)}
+
+
+def _raw_rows(manifest: Path) -> dict:
+    counts = json.loads(manifest.read_text())["row_counts"]
+    return {"raw_rows": sum(n for tables in counts.values() for n in tables.values()),
+            "raw_bytes": _tree_size(manifest.parent)}
+
+
+# ---------------------------------------------------------------------------
+# Machine facts
+# ---------------------------------------------------------------------------
+
+def machine_facts() -> dict:
+    def version(package: str) -> str:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as v
+
+        try:
+            return v(package)
+        except PackageNotFoundError:
+            return "absent"
+
+    mem_total = 0
+    cpu_model = ""
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                mem_total = int(line.split()[1]) * 1024
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": os.cpu_count(),
+        "nproc_available": len(os.sched_getaffinity(0)),
+        "cpu_model": cpu_model,
+        "memory_total_bytes": mem_total,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "packages": {p: version(p) for p in ("dbt-core", "dbt-duckdb", "duckdb", "pandas",
+                                             "numpy", "lifelines", "scikit-learn", "scipy",
+                                             "great_expectations", "pyarrow")},
+        "dbt_threads": 2,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+def _gb(value: float) -> str:
+    return f"{value / 1e9:.2f} GB"
+
+
+def _s(value: float) -> str:
+    return f"{value:.1f} s" if value >= 10 else f"{value:.2f} s"
+
+
+def nlogn_slope(n1: float, n2: float) -> float:
+    return math.log((n2 * math.log(n2)) / (n1 * math.log(n1))) / math.log(n2 / n1)
+
+
+def loglog_slope(n1: float, t1: float, n2: float, t2: float) -> float | None:
+    if t1 <= 0 or t2 <= 0:
+        return None
+    return math.log(t2 / t1) / math.log(n2 / n1)
+
+
+def _median_run(runs: list[dict]) -> dict:
+    ordered = sorted(runs, key=lambda r: r["wall_s"])
+    return ordered[len(ordered) // 2]
+
+
+def render(store: dict) -> str:
+    facts = store.get("machine", {})
+    tags = store.get("runs", {})
+    current = tags.get("after") or tags.get("current") or {}
+    before = tags.get("before", {})
+    lines: list[str] = []
+    add = lines.append
+    add("# Benchmarks: dbt build at scale")
+    add("")
+    add(f"Written by `benchmarks/run_benchmarks.py` on {store.get('updated', '?')} (UTC). "
+        "Every number in the tables was measured by that script on this machine (raw "
+        "measurements: `benchmarks/results.json`); the notes at the end also cite "
+        "profiling and comparison runs made beside it.")
+    add("")
+    add("## Machine")
+    add("")
+    if facts:
+        pk = facts["packages"]
+        add(f"- CPUs: {facts['nproc']} (`nproc`; {facts['nproc_available']} available), "
+            f"{facts['cpu_model']}")
+        add(f"- Memory: {_gb(facts['memory_total_bytes'])} total, no swap assumed")
+        add(f"- Linux {facts['kernel']}, Python {facts['python']}")
+        add("- " + ", ".join(f"{k} {v}" for k, v in pk.items()))
+        add(f"- dbt threads: {facts['dbt_threads']} (profiles.yml)")
+    add("")
+    add("## How it is measured")
+    add("")
+    add("- Data: `python -m rwe_synth --patients N --centers 3 --seed 1 --format parquet` "
+        "(generation time is listed but is not part of the build).")
+    add("- Build: `dbt build --vars '{raw_data_dir: <dir>, raw_file_format: parquet}'` in a "
+        "subprocess into a fresh DuckDB file (`RWE_WAREHOUSE_PATH`), partial parsing off.")
+    add("- Wall time: the whole `dbt build` process (parse, hooks, seeds, models, tests, "
+        "publication).")
+    add("- Peak memory: resident set size of the dbt process and all its descendants, summed, "
+        "polled from /proc every 0.1 s (DuckDB and the Python models run inside the dbt "
+        "process).")
+    add("- Stage time: the sum of `execution_time` over the stage's nodes in "
+        "`target/run_results.json`. dbt runs 2 threads, so stages can overlap and their sum "
+        "can exceed the wall time. Stage peak memory: the largest tree RSS sampled while one "
+        "of the stage's nodes was executing (with 2 threads it can include a concurrent node "
+        "of another stage).")
+    add("- Stages: harmonisation = SQL models under models/staging, intermediate, marts; "
+        "GX = dq_results; PSM = ps_scores, matched_pairs, matched_cohort, covariate_balance; "
+        "KM = km_estimates, survival_summary; Cox = cox_results, subgroup_hr; other = seeds, "
+        "data tests, unit tests, response/safety summaries, run_inputs, published_results.")
+    add("- Ratios are to the smallest size measured; us/patient = stage time / N.")
+    add("")
+
+    demo = store.get("demo", {}).get("after") or store.get("demo", {}).get("current")
+    add("## Targets")
+    add("")
+    add("| target | measured | result |")
+    add("|---|---|---|")
+    if demo:
+        add(f"| embedded demo (`dbt build` on data/raw, 496 patients, CSV) end to end < 30 s | "
+            f"{_s(demo['wall_s'])}, peak {_gb(demo['peak_tree_rss_bytes'])} | "
+            f"{'PASS' if demo['returncode'] == 0 and demo['wall_s'] < DEMO_TARGET_S else 'FAIL'} |")
+    else:
+        add("| embedded demo end to end < 30 s | not measured | - |")
+    big = current.get(str(BIG_SIZE))
+    if big:
+        run = _median_run(big)
+        ok = run["returncode"] == 0
+        add(f"| 1,000,000 patients: build < 10 min | {_s(run['wall_s'])} "
+            f"({'succeeded' if ok else 'FAILED, exit ' + str(run['returncode'])}) | "
+            f"{'PASS' if ok and run['wall_s'] < BIG_TARGET_S else 'FAIL'} |")
+        add(f"| 1,000,000 patients: peak memory < 8 GB | {_gb(run['peak_tree_rss_bytes'])} | "
+            f"{'PASS' if ok and run['peak_tree_rss_bytes'] < BIG_TARGET_BYTES else 'FAIL'} |")
+    else:
+        add("| 1,000,000 patients: < 10 min and < 8 GB | not measured | - |")
+    growth = _growth(current)
+    if growth:
+        for stage in STAGES + ("wall",):
+            rows = growth.get(stage, [])
+            if not rows:
+                continue
+            last = rows[-1]
+            label = STAGE_LABELS.get(stage, "whole build (wall)")
+            verdict = "PASS" if last["slope"] is not None and last["slope"] <= last["ref"] \
+                else "FAIL"
+            add(f"| {label}: grows no worse than n log n "
+                f"({last['n1']:,} -> {last['n2']:,}) | slope {last['slope']:.2f} vs n log n "
+                f"{last['ref']:.2f} | {verdict} |")
+    add("")
+
+    sizes = sorted(int(s) for s in current)
+    if sizes:
+        add("## Results per size")
+        add("")
+        base_size = sizes[0]
+        base = _median_run(current[str(base_size)])
+        for size in sizes:
+            runs = current[str(size)]
+            run = _median_run(runs)
+            gen = run.get("generate", {})
+            add(f"### {size:,} patients")
+            add("")
+            walls = ", ".join(_s(r["wall_s"]) for r in runs)
+            add(f"- Build wall time: {_s(run['wall_s'])} (runs: {walls}); exit code "
+                f"{run['returncode']}; ratio to {base_size:,}: "
+                f"{run['wall_s'] / base['wall_s']:.1f}x; {run['wall_s'] / size * 1e6:.1f} "
+                "us/patient")
+            add(f"- Peak memory (process tree): {_gb(run['peak_tree_rss_bytes'])}; largest "
+                f"single process {_gb(run['max_single_process_rss_bytes'])}; ratio to "
+                f"{base_size:,}: {run['peak_tree_rss_bytes'] / base['peak_tree_rss_bytes']:.1f}x")
+            add(f"- Raw rows: {gen.get('raw_rows', 0):,} ({gen.get('raw_bytes', 0) / 1e6:.1f} MB "
+                f"Parquet); analysis_cohort rows: {run.get('analysis_cohort_rows')}; "
+                f"warehouse file {run.get('warehouse_bytes', 0) / 1e6:.1f} MB")
+            if gen and not gen.get("reused"):
+                add(f"- Generation: {_s(gen['wall_s'])}, peak {_gb(gen['peak_tree_rss_bytes'])}")
+            add("")
+            add("| stage | nodes | time | ratio to "
+                f"{base_size:,} | us/patient | peak RSS while running |")
+            add("|---|---|---|---|---|---|")
+            for stage in STAGES:
+                st, bs = run["stages"][stage], base["stages"][stage]
+                ratio = st["time_s"] / bs["time_s"] if bs["time_s"] > 0 else float("nan")
+                add(f"| {STAGE_LABELS[stage]} | {st['nodes']} | {_s(st['time_s'])} | "
+                    f"{ratio:.1f}x | {st['time_s'] / size * 1e6:.1f} | "
+                    f"{_gb(st['peak_rss_bytes'])} |")
+            add("")
+        add("## Growth check (log-log slope of time against N)")
+        add("")
+        add("Slope between consecutive sizes: log(t2/t1) / log(n2/n1). Linear growth is 1; "
+            "n log n gives the reference slope shown (slightly above 1). At small N fixed "
+            "costs (Python start-up, dbt parsing, per-node overhead) dominate, so slopes "
+            "there are low; the last interval is the one that tests the growth.")
+        add("")
+        if growth:
+            intervals = [(r["n1"], r["n2"]) for r in growth["wall"]]
+            add("| stage | " + " | ".join(f"{a:,} -> {b:,}" for a, b in intervals) + " |")
+            add("|---|" + "---|" * len(intervals))
+            add("| n log n reference | " + " | ".join(f"{nlogn_slope(a, b):.2f}"
+                                                    for a, b in intervals) + " |")
+            for stage in STAGES + ("wall",):
+                cells = []
+                for r in growth.get(stage, []):
+                    cells.append("-" if r["slope"] is None else f"{r['slope']:.2f}")
+                add(f"| {STAGE_LABELS.get(stage, 'whole build (wall)')} | "
+                    + " | ".join(cells) + " |")
+            add("")
+            add("Peak memory slope (tree RSS) between consecutive sizes: " + ", ".join(
+                f"{r['n1']:,} -> {r['n2']:,}: {r['slope']:.2f}" for r in growth["memory"]
+                if r["slope"] is not None) + ".")
+            add("")
+
+    if before:
+        add("## Before and after the fixes")
+        add("")
+        add("Same script, same data; `before` is the code as it was when the benchmark was "
+            "first run, `after` the code with the fixes listed in the notes below.")
+        add("")
+        add("| N | | wall | peak memory | " + " | ".join(STAGE_LABELS[s].split(" (")[0]
+                                                       for s in STAGES) + " |")
+        add("|---|---|---|---|" + "---|" * len(STAGES))
+        for size in sorted(set(int(s) for s in before) | set(sizes)):
+            for tag, runs in (("before", before.get(str(size))),
+                              ("after", current.get(str(size)))):
+                if not runs:
+                    continue
+                run = _median_run(runs)
+                status = "" if run["returncode"] == 0 else f" (exit {run['returncode']})"
+                add(f"| {size:,} | {tag} | {_s(run['wall_s'])}{status} | "
+                    f"{_gb(run['peak_tree_rss_bytes'])} | "
+                    + " | ".join(_s(run["stages"][s]["time_s"]) for s in STAGES) + " |")
+        add("")
+    notes = store.get("notes")
+    if notes:
+        add("## Notes")
+        add("")
+        add(notes.strip())
+        add("")
+    return "\n".join(lines)
+
+
+def _growth(current: dict) -> dict:
+    sizes = sorted(int(s) for s in current)
+    runs = {s: _median_run(current[str(s)]) for s in sizes}
+    runs = {s: r for s, r in runs.items() if r["returncode"] == 0}
+    sizes = [s for s in sizes if s in runs]
+    if len(sizes) < 2:
+        return {}
+    growth: dict[str, list[dict]] = {}
+    for a, b in zip(sizes, sizes[1:], strict=False):
+        ref = nlogn_slope(a, b)
+        for stage in STAGES:
+            t1, t2 = runs[a]["stages"][stage]["time_s"], runs[b]["stages"][stage]["time_s"]
+            growth.setdefault(stage, []).append(
+                {"n1": a, "n2": b, "slope": loglog_slope(a, t1, b, t2), "ref": ref})
+        growth.setdefault("wall", []).append(
+            {"n1": a, "n2": b, "ref": ref,
+             "slope": loglog_slope(a, runs[a]["wall_s"], b, runs[b]["wall_s"])})
+        growth.setdefault("memory", []).append(
+            {"n1": a, "n2": b, "ref": ref,
+             "slope": loglog_slope(a, runs[a]["peak_tree_rss_bytes"], b,
+                                   runs[b]["peak_tree_rss_bytes"])})
+    return growth
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+def load_store() -> dict:
+    if RESULTS_JSON.exists():
+        return json.loads(RESULTS_JSON.read_text())
+    return {}
+
+
+def save_store(store: dict) -> None:
+    store["updated"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    RESULTS_JSON.write_text(json.dumps(store, indent=1, sort_keys=True) + "\n")
+    RESULTS_MD.write_text(render(store) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[500, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/rwe-bench"))
+    parser.add_argument("--repeat", type=int, default=1, help="builds per size")
+    parser.add_argument("--centers", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument("--tag", default="after",
+                        help="label stored with the runs (e.g. before, after)")
+    parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time dbt build on the embedded data/raw")
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR,
+                        help="build this copy of the project (default: this repository)")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    global BUILD_DIR
+    BUILD_DIR = args.project_dir.resolve()
+
+    store = load_store()
+    if args.report_only:
+        save_store(store)
+        return 0
+    store["machine"] = machine_facts()
+    failures = 0
+    if args.demo:
+        runs = []
+        for attempt in range(args.repeat):
+            run = dbt_build(None, "csv", args.workdir / "runs" / f"demo_{attempt}")
+            print(f"demo: {run['wall_s']:.1f} s, peak {_gb(run['peak_tree_rss_bytes'])}, "
+                  f"exit {run['returncode']}", flush=True)
+            failures += run["returncode"] != 0
+            runs.append(run)
+        store.setdefault("demo", {})[args.tag] = _median_run(runs)
+        save_store(store)
+    for size in args.sizes:
+        gen = generate(size, args.centers, args.seed, args.workdir / "data" / f"n{size}",
+                       args.format)
+        runs = []
+        for attempt in range(args.repeat):
+            run = dbt_build(args.workdir / "data" / f"n{size}", args.format,
+                            args.workdir / "runs" / f"n{size}_{attempt}")
+            run["generate"] = gen
+            stages = ", ".join(f"{s} {run['stages'][s]['time_s']:.1f}" for s in STAGES)
+            print(f"{size}: {run['wall_s']:.1f} s, peak {_gb(run['peak_tree_rss_bytes'])}, "
+                  f"exit {run['returncode']} [{stages}]", flush=True)
+            failures += run["returncode"] != 0
+            runs.append(run)
+        store.setdefault("runs", {}).setdefault(args.tag, {})[str(size)] = runs
+        save_store(store)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
