@@ -11,20 +11,21 @@
 {%- endmacro %}
 
 {% macro _date_layout(layout, dialect) -%}
-    {#- java: Spark datetime pattern; java_shape: the regular expression a value
-        must match before Spark parses it (see spark__parse_date). Day and month
-        take one or two digits, as DuckDB's strptime reads them. -#}
+    {#- java: Spark datetime pattern; shape: the regular expression a value
+        must match before it is parsed. Day and month take one or two digits;
+        the year takes exactly four, because strptime reads '22-01-18' with
+        %Y as the year 22 AD instead of rejecting it. -#}
     {%- set layouts = {
         'YYYY-MM-DD': {'strftime': '%Y-%m-%d', 'java': 'yyyy-M-d', 'snowflake': 'YYYY-MM-DD',
-                       'java_shape': '^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$'},
+                       'shape': '^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$'},
         'DD/MM/YYYY': {'strftime': '%d/%m/%Y', 'java': 'd/M/yyyy', 'snowflake': 'DD/MM/YYYY',
-                       'java_shape': '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$'},
+                       'shape': '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$'},
         'YYYYMMDD': {'strftime': '%Y%m%d', 'java': 'yyyyMMdd', 'snowflake': 'YYYYMMDD',
-                     'java_shape': '^[0-9]{8}$'},
+                     'shape': '^[0-9]{8}$'},
         'YYYY/M/D': {'strftime': '%Y/%m/%d', 'java': 'yyyy/M/d', 'snowflake': 'YYYY/MM/DD',
-                     'java_shape': '^[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}$'},
+                     'shape': '^[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}$'},
         'DD.MM.YYYY': {'strftime': '%d.%m.%Y', 'java': 'd.M.yyyy', 'snowflake': 'DD.MM.YYYY',
-                       'java_shape': '^[0-9]{1,2}[.][0-9]{1,2}[.][0-9]{4}$'},
+                       'shape': '^[0-9]{1,2}[.][0-9]{1,2}[.][0-9]{4}$'},
     } -%}
     {%- if layout not in layouts -%}
         {{ exceptions.raise_compiler_error(
@@ -35,7 +36,10 @@
 {%- endmacro %}
 
 {% macro duckdb__parse_date(column, layout) -%}
-    cast(try_strptime(trim({{ column }}), '{{ _date_layout(layout, "strftime") }}') as date)
+    case
+        when regexp_full_match(trim({{ column }}), '{{ _date_layout(layout, "shape") }}')
+            then cast(try_strptime(trim({{ column }}), '{{ _date_layout(layout, "strftime") }}') as date)
+    end
 {%- endmacro %}
 
 {#- Spark 3.4+ and Databricks. try_to_date is not in open-source Spark 3.5,
@@ -46,7 +50,7 @@
     SparkUpgradeException instead of returning null. -#}
 {% macro spark__parse_date(column, layout) -%}
     case
-        when trim({{ column }}) rlike '{{ _date_layout(layout, "java_shape") }}'
+        when trim({{ column }}) rlike '{{ _date_layout(layout, "shape") }}'
             then cast(try_to_timestamp(trim({{ column }}), '{{ _date_layout(layout, "java") }}') as date)
     end
 {%- endmacro %}

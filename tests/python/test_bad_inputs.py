@@ -267,13 +267,6 @@ def published(kind, center, table, inject, **options) -> RowCase:
     return RowCase(kind, center, table, inject, "published", "published", None, **options)
 
 
-#: duckdb__parse_date (macros/adapters/parse_date.sql) reads '22-01-18' with
-#: %Y-%m-%d as the year 22 AD, where spark__parse_date requires four digits.
-#: The fix is proposed in docs/bad-inputs.md; strict, so the marker must go
-#: once it lands.
-PARSE_DATE_ACCEPTS_SHORT_YEARS = pytest.mark.xfail(
-    strict=True, reason="parse_date on DuckDB accepts a 2-digit year as the year 0-99")
-
 A_LINES = ("center_a", "treatment_lines")
 A_AE = ("center_a", "adverse_events")
 B_PAT = ("center_b", "patients")
@@ -297,9 +290,9 @@ ROW_CASES = [
     quarantined("date-cell-in-another-layout-yyyymmdd", *C_LINES,
                 lambda i: new_line_c(i, start_date="2021-03-04"), "unparseable_date", "start_date"),
     quarantined("two-digit-year-iso", *A_LINES, two_digit_year_a,
-                "unparseable_date", "line_start_date", marks=(PARSE_DATE_ACCEPTS_SHORT_YEARS,)),
+                "unparseable_date", "line_start_date"),
     quarantined("two-digit-year-dd-mm-yy", *B_PAT, two_digit_year_b,
-                "unparseable_date", "last_followup", marks=(PARSE_DATE_ACCEPTS_SHORT_YEARS,)),
+                "unparseable_date", "last_followup"),
     quarantined("death-before-line-start", *A_LINES, death_before_line_start,
                 "date_order_violation", "death_date"),
     quarantined("death-before-birth", *B_PAT, death_before_birth,
