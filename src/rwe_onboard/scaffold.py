@@ -228,17 +228,9 @@ def render_model(mapping: Mapping, header: list[str]) -> str:
     ]
     for name, alias in YES_NO:
         out.append(f"        {alias}.is_yes as {name},")
-    out.append("        {#- whole numbers only: '1.5' is an unknown code, not rounded to 2 -#}")
     for name in ("ecog_ps", "line_number"):
         expression = _integer_expression(mapping, name)
-        as_int = f"{{{{ dbt.safe_cast(\"{expression}\", dbt.type_int()) }}}}"
-        as_double = f"{{{{ dbt.safe_cast(\"{expression}\", type_double()) }}}}"
-        out += [
-            "        case",
-            f"            when {as_double} = {as_int}",
-            f"                then {as_int}",
-            f"        end as {name},",
-        ]
+        out.append(f"        {{{{ safe_cast_whole_number(\"{expression}\") }}}} as {name},")
     out += [
         "        responses.response_code as best_response,",
         f"        lower(trim({_col(mapping, 'regimen')})) as regimen_text,",
@@ -246,8 +238,8 @@ def render_model(mapping: Mapping, header: list[str]) -> str:
         "        ---------- dates",
     ]
     if uses_birth_year:
-        out.append(f"        {{{{ dbt.safe_cast(\"trim({_col(mapping, 'birth_year')})\", "
-                   "dbt.type_int()) }} as birth_year,")
+        birth_year = f"trim({_col(mapping, 'birth_year')})"
+        out.append(f"        {{{{ safe_cast_whole_number(\"{birth_year}\") }}}} as birth_year,")
     else:
         out.append(f"        cast(extract(year from {parse('birth_date')}) "
                    "as {{ dbt.type_int() }}) as birth_year,")

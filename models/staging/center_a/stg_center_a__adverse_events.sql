@@ -23,11 +23,7 @@ parsed as (
         source.ctcae_grade as grade_text,
         ae_terms.ae_term,
         grades.ctcae_grade,
-        {#- whole numbers only: '1.5' is an unknown code, not rounded to 2 -#}
-        case
-            when {{ dbt.safe_cast('source.line_no', type_double()) }} = {{ dbt.safe_cast('source.line_no', dbt.type_int()) }}
-                then {{ dbt.safe_cast('source.line_no', dbt.type_int()) }}
-        end as line_number,
+        {{ safe_cast_whole_number('source.line_no') }} as line_number,
         {{ parse_date('source.onset_date', 'YYYY-MM-DD') }} as ae_onset_date,
         row_number() over (
             partition by

@@ -40,15 +40,8 @@ parsed as (
         smoking.is_yes as is_ever_smoker,
         thoracic_rt.is_yes as had_thoracic_radiotherapy,
         pci.is_yes as had_prophylactic_cranial_irradiation,
-        {#- whole numbers only: '1.5' is an unknown code, not rounded to 2 -#}
-        case
-            when {{ dbt.safe_cast('source.ecog', type_double()) }} = {{ dbt.safe_cast('source.ecog', dbt.type_int()) }}
-                then {{ dbt.safe_cast('source.ecog', dbt.type_int()) }}
-        end as ecog_ps,
-        case
-            when {{ dbt.safe_cast('source.line_no', type_double()) }} = {{ dbt.safe_cast('source.line_no', dbt.type_int()) }}
-                then {{ dbt.safe_cast('source.line_no', dbt.type_int()) }}
-        end as line_number,
+        {{ safe_cast_whole_number('source.ecog') }} as ecog_ps,
+        {{ safe_cast_whole_number('source.line_no') }} as line_number,
         responses.response_code as best_response,
         lower(trim(source.regimen)) as regimen_text,
         lower(trim(source.metastatic_sites)) as metastatic_sites_text,

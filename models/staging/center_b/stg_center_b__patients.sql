@@ -39,11 +39,7 @@ parsed as (
         liver.is_yes as has_liver_metastases,
         brain.is_yes as has_brain_metastases,
         bone.is_yes as has_bone_metastases,
-        {#- whole numbers only: '1.5' is an unknown code, not rounded to 2 -#}
-        case
-            when {{ dbt.safe_cast('source.other_met_sites', type_double()) }} = {{ dbt.safe_cast('source.other_met_sites', dbt.type_int()) }}
-                then {{ dbt.safe_cast('source.other_met_sites', dbt.type_int()) }}
-        end as other_metastatic_site_count,
+        {{ safe_cast_whole_number('source.other_met_sites') }} as other_metastatic_site_count,
         thoracic_rt.is_yes as had_thoracic_radiotherapy,
         pci.is_yes as had_prophylactic_cranial_irradiation,
         ---------- dates

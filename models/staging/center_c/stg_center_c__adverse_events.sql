@@ -21,11 +21,7 @@ parsed as (
         nullif(trim(source.case_no), '') as center_patient_key,
         ae_terms.ae_term,
         grades.ctcae_grade,
-        {#- whole numbers only: '1.5' is an unknown code, not rounded to 2 -#}
-        case
-            when {{ dbt.safe_cast("replace(upper(trim(source.line_number)), 'L', '')", type_double()) }} = {{ dbt.safe_cast("replace(upper(trim(source.line_number)), 'L', '')", dbt.type_int()) }}
-                then {{ dbt.safe_cast("replace(upper(trim(source.line_number)), 'L', '')", dbt.type_int()) }}
-        end as line_number,
+        {{ safe_cast_whole_number("replace(upper(trim(source.line_number)), 'L', '')") }} as line_number,
         row_number() over (
             partition by source.case_no, source.line_number, source.ae_name, source.grade
             order by cast(source.source_row_number as {{ dbt.type_int() }})

@@ -42,22 +42,12 @@ parsed as (
         pci.is_yes as had_prophylactic_cranial_irradiation,
         progressed.is_yes as has_progressed,
         dead.is_yes as has_died,
-        {#- whole numbers only: '1.5' is an unknown code, not rounded to 2 -#}
-        case
-            when {{ dbt.safe_cast('source.ps_score', type_double()) }} = {{ dbt.safe_cast('source.ps_score', dbt.type_int()) }}
-                then {{ dbt.safe_cast('source.ps_score', dbt.type_int()) }}
-        end as ecog_ps,
-        case
-            when {{ dbt.safe_cast("replace(upper(trim(source.line_number)), 'L', '')", type_double()) }} = {{ dbt.safe_cast("replace(upper(trim(source.line_number)), 'L', '')", dbt.type_int()) }}
-                then {{ dbt.safe_cast("replace(upper(trim(source.line_number)), 'L', '')", dbt.type_int()) }}
-        end as line_number,
+        {{ safe_cast_whole_number('source.ps_score') }} as ecog_ps,
+        {{ safe_cast_whole_number("replace(upper(trim(source.line_number)), 'L', '')") }} as line_number,
         responses.response_code as best_response,
         lower(trim(source.regimen_pinyin)) as regimen_text,
         trim(source.met_sites) as metastatic_sites_text,
-        case
-            when {{ dbt.safe_cast('source.pfs_days', type_double()) }} = {{ dbt.safe_cast('source.pfs_days', dbt.type_int()) }}
-                then {{ dbt.safe_cast('source.pfs_days', dbt.type_int()) }}
-        end as pfs_days,
+        {{ safe_cast_whole_number('source.pfs_days') }} as pfs_days,
         {{ dbt.safe_cast('source.os_months', type_double()) }} as os_months,
         ---------- dates
         cast(extract(year from {{ parse_date('source.birth_date', 'YYYY/M/D') }}) as {{ dbt.type_int() }}) as birth_year,
