@@ -26,6 +26,7 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
+import rwe_quality.metrics  # noqa: F401  (registers the vectorised pair metric)
 from rwe_quality.suites import load_suite_with_entries
 
 #: Column name -> pandas dtype of the frame :func:`validate_frame` returns. The

@@ -498,3 +498,48 @@ def test_unreadable_suite_file_raises_and_names_the_file(tmp_path):
     assert str(path) in str(raised.value)
     with pytest.raises(SuiteLoadError, match="cannot read"):
         load_suite(tmp_path / "missing.json")
+
+
+# --------------------------------------------------------------------------- pair metric
+
+def gx_row_by_row(column_a: pd.Series, column_b: pd.Series, value_pairs_set) -> list[bool]:
+    """GX 1.24's own pandas rule for column_pair_values.in_set, row by row."""
+    allowed = {(a, b) for a, b in value_pairs_set}
+    return [(None if pd.isnull(a) else a, None if pd.isnull(b) else b) in allowed
+            for a, b in zip(column_a, column_b, strict=True)]
+
+
+PAIR_COLUMNS = {
+    "text": lambda rng, n: pd.Series(rng.choice(["CR", "PR", "SD", "PD", "NE", None], n),
+                                     dtype=object),
+    "bool": lambda rng, n: pd.Series(rng.random(n) < 0.5),
+    "nullable boolean": lambda rng, n: pd.Series(
+        pd.array(rng.choice([True, False, None], n), dtype="boolean")),
+    "nullable int": lambda rng, n: pd.Series(pd.array(rng.choice([0, 1, 2, None], n),
+                                                      dtype="Int32")),
+}
+
+
+@pytest.mark.parametrize("kind_a", sorted(PAIR_COLUMNS))
+@pytest.mark.parametrize("kind_b", sorted(PAIR_COLUMNS))
+def test_vectorised_pair_metric_agrees_with_gx_row_rule(kind_a, kind_b):
+    from rwe_quality.metrics import pair_in_set
+
+    rng = np.random.default_rng(7)
+    column_a = PAIR_COLUMNS[kind_a](rng, 400)
+    column_b = PAIR_COLUMNS[kind_b](rng, 400)
+    pairs = [["CR", True], ["PR", True], ["SD", False], [None, False], ["NE", None],
+             [True, 1], [False, None], [2, False], [0, True]]
+    expected = gx_row_by_row(column_a, column_b, pairs)
+    assert 0 < sum(expected) < len(expected)  # the check can fail both ways
+    assert pair_in_set(column_a, column_b, pairs).tolist() == expected
+
+
+def test_validation_uses_the_vectorised_pair_metric():
+    from great_expectations.expectations import registry
+
+    import rwe_quality.metrics
+
+    provider, _ = registry._registered_metrics["column_pair_values.in_set.condition"][
+        "providers"]["PandasExecutionEngine"]
+    assert provider is rwe_quality.metrics.VectorisedColumnPairValuesInSet
