@@ -13,7 +13,7 @@ PUBLISHED := warehouse/published
 export RWE_PSEUDONYM_KEY ?= $(shell cat $(KEY_FILE) 2>/dev/null)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: run test lint clean browser
+.PHONY: run test test-spark lint clean browser
 
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,8 +44,14 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 		|| { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
+# Optional, not part of `make test`: build the SQL layer on Apache Spark
+# (dbt-spark, method: session) in its own .venv-spark and compare it with
+# DuckDB row for row (docs/portability.md). Needs Java 17.
+test-spark: $(INSTALLED)
+	portability/run_spark_check.sh
+
 lint: $(INSTALLED)
-	$(BIN)/ruff check src tests python_models
+	$(BIN)/ruff check src tests python_models benchmarks portability
 	RWE_PSEUDONYM_KEY=lint-only-key-0123456789 RWE_WAREHOUSE_PATH=:memory: \
 		$(BIN)/sqlfluff lint models tests/dbt/singular
 

@@ -55,7 +55,7 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
     Cost: O(n log n) for the sorts, then a union-find "next available
     control" search to the left and to the right of each treated value
     (amortised near-constant per look-up); no distance matrix. One million
-    patients match in seconds (``python -m rwe_stats._bench_matching``).
+    patients match in seconds (``benchmarks/matching_scale.py``).
 
     Parameters
     ----------

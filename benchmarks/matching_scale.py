@@ -1,6 +1,6 @@
 """Scale check for :func:`rwe_stats.matching.match_nearest_neighbour` (not a test).
 
-Run ``python -m rwe_stats._bench_matching --patients 1000000``: it draws
+Run ``.venv/bin/python benchmarks/matching_scale.py --patients 1000000``: it draws
 logit scores for the given number of patients (40% treated, shifted by 0.5),
 matches them with a 0.2-SD caliper and prints the wall time. Timing lives
 here rather than in the unit tests, which check behaviour only.
