@@ -4,6 +4,10 @@
     unkeyed hash of a hospital record number can be reversed by enumeration.
 -#}
 {% macro pseudonymise(center_id, patient_key_column) -%}
+    {{ return(adapter.dispatch('pseudonymise', 'rwe_warehouse')(center_id, patient_key_column)) }}
+{%- endmacro %}
+
+{% macro _pseudonym_key() -%}
     {%- set key = env_var('RWE_PSEUDONYM_KEY', '') -%}
     {%- if execute and (key | length) < 16 -%}
         {{ exceptions.raise_compiler_error(
@@ -11,13 +15,32 @@
             ~ "environment variable (make run creates one in .secrets/)."
         ) }}
     {%- endif -%}
-    {{ return(adapter.dispatch('pseudonymise', 'rwe_warehouse')(center_id, patient_key_column, key)) }}
+    {{ return(key) }}
 {%- endmacro %}
 
-{% macro duckdb__pseudonymise(center_id, patient_key_column, key) -%}
-    substr(sha256(concat('{{ key }}', '|', '{{ center_id }}', '|', trim({{ patient_key_column }}))), 1, 24)
+{#- The key is not inlined: the rwe_warehouse.pseudonym_key plugin (profiles.yml)
+    sets it as a DuckDB variable on every connection (and refuses a missing or
+    short key), so it appears in no compiled SQL, log line, dbt artifact or
+    stored view definition. -#}
+{% macro duckdb__pseudonymise(center_id, patient_key_column) -%}
+    substr(sha256(concat(getvariable('rwe_pseudonym_key'), '|', '{{ center_id }}', '|', trim({{ patient_key_column }}))), 1, 24)
 {%- endmacro %}
 
-{% macro default__pseudonymise(center_id, patient_key_column, key) -%}
-    substr(sha2(concat('{{ key }}', '|', '{{ center_id }}', '|', trim({{ patient_key_column }})), 256), 1, 24)
+{#- Other engines inline the key (Spark has no session variable dbt can bind
+    as a parameter): keep their target/ and logs/ private. On Databricks use a
+    secret scope (secret('<scope>', '<key>')) instead; see docs/portability.md. -#}
+
+{% macro default__pseudonymise(center_id, patient_key_column) -%}
+    substr(sha2(concat('{{ _pseudonym_key() }}', '|', '{{ center_id }}', '|', trim({{ patient_key_column }})), 256), 1, 24)
+{%- endmacro %}
+
+{#- A keyed pseudonym of a person's national ID that is the same at every
+    center (namespace 'person' instead of the center id), so records of one
+    person at two centers can be linked without the ID leaving staging.
+    Null when the export has no national ID for the row. -#}
+{% macro person_link_id(national_id_column) -%}
+    case
+        when {{ national_id_column }} is not null
+            then {{ pseudonymise('person', national_id_column) }}
+    end
 {%- endmacro %}

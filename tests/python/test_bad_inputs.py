@@ -19,7 +19,6 @@ clean file.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -47,7 +46,6 @@ from bad_inputs.raw_exports import (
     to_csv,
 )
 
-from dbt_harness import TEST_PSEUDONYM_KEY
 from rwe_synth import truth_frame
 
 pytestmark = pytest.mark.slow
@@ -235,13 +233,38 @@ def comma_quote_newline_in_name(i: Injector) -> list[int]:
     return [i.edit("center_b", "patients", row, name=f'{name}, "Jr"\nsecond line')]
 
 
+def new_patient_a(i: Injector, patient: int = 0, **second_line_changes: str) -> list[int]:
+    """A patient no export knows: copies of the first- and second-line rows of
+    the n-th clean eligible center_a patient, with changes to the second line."""
+    key = i.raw.fresh_patient_key("center_a")
+    first = i.eligible_row("center_a", "treatment_lines", patient, line_no="1")
+    second = i.eligible_row("center_a", "treatment_lines", patient, line_no="2")
+    return [i.copy("center_a", "treatment_lines", first, mrn=key),
+            i.copy("center_a", "treatment_lines", second, mrn=key, **second_line_changes)]
+
+
 def same_national_id_at_two_centers(i: Injector) -> list[int]:
-    """The center_c patient gets the national ID of a center_a patient."""
-    a_row = i.eligible_row("center_a", "treatment_lines", patient=10)
-    national_id = i.get("center_a", "treatment_lines", a_row, "id_card_no")
+    """A new center_c patient (copies of an eligible patient's first two lines)
+    carries the national ID of an eligible center_a patient and starts second
+    line one day after that patient: the person is analysed once, under the
+    center_a record (the earlier second-line start)."""
+    for patient in range(10, 60):
+        a_second = i.eligible_row("center_a", "treatment_lines", patient, line_no="2")
+        a_start = datetime.strptime(
+            i.get("center_a", "treatment_lines", a_second, "line_start_date"), "%Y-%m-%d")
+        if a_start < datetime(2023, 11, 1):
+            break
+    national_id = i.get("center_a", "treatment_lines", a_second, "id_card_no")
     c_key = i.eligible_key("center_c", 10)
-    rows = i.raw.table("center_c", "lines").find(case_no=c_key)
-    return [i.edit("center_c", "lines", row, id_number=national_id) for row in rows]
+    c_rows = {i.get("center_c", "lines", row, "line_number"): row
+              for row in i.raw.table("center_c", "lines").find(case_no=c_key)}
+    c_start = datetime.strptime(i.get("center_c", "lines", c_rows["2L"], "start_date"), "%Y%m%d")
+    shift = (a_start + timedelta(days=1) - c_start).days
+    new_key = i.raw.fresh_patient_key("center_c")
+    return [i.copy("center_c", "lines", c_rows[line], case_no=new_key, id_number=national_id,
+                   start_date=moved(i.get("center_c", "lines", c_rows[line], "start_date"),
+                                    "%Y%m%d", shift))
+            for line in ("1L", "2L")]
 
 
 @dataclass(frozen=True)
@@ -341,6 +364,16 @@ ROW_CASES = [
                 "unknown_code", "response"),
     quarantined("unknown-yes-no-flag", *C_LINES, lambda i: new_line_c(i, dead="2"),
                 "unknown_code", "dead"),
+    quarantined("unknown-smoking-code", *A_LINES,
+                lambda i: new_line_a(i, smoking_history="sometimes"),
+                "unknown_code", "smoking_history"),
+    quarantined("unknown-thoracic-radiotherapy-code", *C_LINES,
+                lambda i: new_line_c(i, thoracic_rt="maybe"), "unknown_code", "thoracic_rt"),
+    quarantined("unknown-pci-code", *B_PAT, new_row(*B_PAT, pci="perhaps"),
+                "unknown_code", "pci"),
+    RowCase("missing-smoking-status", *A_LINES,
+            lambda i: new_patient_a(i, patient=11, smoking_history=""), "excluded",
+            "missing_baseline_covariate"),
     quarantined("unknown-ctcae-grade-code", *B_AE, new_row(*B_AE, grade="G9"),
                 "unknown_code", "grade"),
     # a record over two lines: the rows appended after it keep their numbers
@@ -369,6 +402,8 @@ ROW_CASES = [
                 "duplicate_row", "assessment_id"),
     quarantined("conflicting-duplicate-patient", *B_PAT, conflicting_duplicate_patient,
                 "duplicate_row", "patient_key"),
+    RowCase("same-national-id-at-two-centers", *C_LINES, same_national_id_at_two_centers,
+            "excluded", "same_person_as_another_patient"),
     # ---- accepted: must be published exactly as the clean value
     published("whitespace-and-case-in-codes-center-a", *A_LINES, whitespace_and_case_center_a),
     published("whitespace-and-case-in-drug-brand", *B_ADM, whitespace_and_case_center_b_drug),
@@ -377,7 +412,6 @@ ROW_CASES = [
     published("whitespace-and-case-in-codes-center-c", *C_LINES, whitespace_and_case_center_c),
     published("huge-free-text-name", *A_LINES, huge_free_text_name, hostile_text=HUGE[:64]),
     published("quoted-comma-quote-newline-in-name", *B_PAT, comma_quote_newline_in_name),
-    published("same-national-id-at-two-centers", *C_LINES, same_national_id_at_two_centers),
 ]
 
 
@@ -762,24 +796,6 @@ def test_row_accounting_balances_against_the_broken_files(suite, broken):
     for center, table in PATIENT_KEY:
         rows = data_row_count(suite.row_build.raw_dir / center / f"{table}.csv")
         assert accounted[(center, table)] == (rows, rows), (center, table)
-
-
-def test_same_national_id_at_two_centers_stays_two_pseudonymous_patients(suite, broken):
-    """Known limitation (docs/bad-inputs.md): national IDs stop at staging, so
-    one person exported by two centers is two patients of the cohort."""
-    a_table = RawExports(suite.row_build.raw_dir).table("center_a", "treatment_lines")
-    c_table = RawExports(suite.row_build.raw_dir).table("center_c", "lines")
-    c_rows = suite.row_build.rows["same-national-id-at-two-centers"]
-    national_id = c_table.get(c_rows[0], "id_number")
-    a_rows = a_table.find(id_card_no=national_id)
-    assert a_rows, "the injected national ID is not a center_a patient's"
-    keys = [("center_a", a_table.get(a_rows[0], "mrn")),
-            ("center_c", c_table.get(c_rows[0], "case_no"))]
-    pseudonyms = [hashlib.sha256(f"{TEST_PSEUDONYM_KEY}|{center}|{key}".encode()).hexdigest()[:24]
-                  for center, key in keys]
-    found = query(broken, "select count(distinct patient_id) from marts.analysis_cohort "
-                          "where patient_id in (?, ?)", pseudonyms)[0][0]
-    assert found == 2
 
 
 # ============================================================================

@@ -112,6 +112,7 @@ classified as (
 final as (
     select
         patient_id,
+        person_link_id,
         center_id,
         source_table,
         source_file_name,

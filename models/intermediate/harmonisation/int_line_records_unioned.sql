@@ -12,6 +12,7 @@ unioned as (
     {% for export in line_level_exports %}
         select
             patient_id,
+            person_link_id,
             center_id,
             source_table,
             source_file_name,

@@ -16,6 +16,7 @@ center_b_patients as (
 from_line_records as (
     select
         patient_id,
+        person_link_id,
         center_id,
         birth_year,
         sex,
@@ -35,6 +36,7 @@ from_line_records as (
 from_patient_records as (
     select
         patient_id,
+        person_link_id,
         center_id,
         birth_year,
         sex,

@@ -20,6 +20,9 @@ final as (
         ---------- keys
         indexed.patient_id,
         indexed.center_id,
+        ---------- provenance of the second-line record (independent of the key)
+        indexed.second_line_source_table,
+        indexed.second_line_source_row_number,
         ---------- treatment
         case when indexed.is_ici then 'ICI' else 'non-ICI' end as arm,
         indexed.is_ici,

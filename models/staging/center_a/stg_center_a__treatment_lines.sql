@@ -35,6 +35,11 @@ parsed as (
         source.ecog as ecog_text,
         source.line_no as line_number_text,
         source.best_response as best_response_text,
+        source.smoking_history as smoking_history_text,
+        source.thoracic_rt as thoracic_rt_text,
+        source.pci as pci_text,
+        nullif(upper(replace(replace(trim(source.id_card_no), ' ', ''), '-', '')), '')
+            as national_id_normalised,
         ---------- recoded attributes
         sex_codes.sex,
         smoking.is_yes as is_ever_smoker,
@@ -90,6 +95,9 @@ checked as (
             ('unknown_code', 'sex', "parsed.sex is null"),
             ('unknown_code', 'ecog', "nullif(trim(parsed.ecog_text), '') is not null and (parsed.ecog_ps is null or parsed.ecog_ps not between 0 and 4)"),
             ('unknown_code', 'best_response', "parsed.best_response is null and nullif(trim(parsed.best_response_text), '') is not null"),
+            ('unknown_code', 'smoking_history', "parsed.is_ever_smoker is null and nullif(trim(parsed.smoking_history_text), '') is not null"),
+            ('unknown_code', 'thoracic_rt', "parsed.had_thoracic_radiotherapy is null and nullif(trim(parsed.thoracic_rt_text), '') is not null"),
+            ('unknown_code', 'pci', "parsed.had_prophylactic_cranial_irradiation is null and nullif(trim(parsed.pci_text), '') is not null"),
             ('date_order_violation', 'progression_date', "parsed.progression_date < parsed.line_start_date"),
             ('date_order_violation', 'death_date', "parsed.death_date < parsed.line_start_date"),
             ('date_order_violation', 'last_contact_date', "parsed.last_contact_date < parsed.line_start_date"),
@@ -102,6 +110,7 @@ final as (
     select
         ---------- keys
         {{ pseudonymise('center_a', 'center_patient_key') }} as patient_id,
+        {{ person_link_id('national_id_normalised') }} as person_link_id,
         ---------- provenance
         'center_a' as center_id,
         'treatment_lines' as source_table,

@@ -32,6 +32,8 @@ parsed as (
         source.last_followup as last_followup_text,
         source.kps as kps_text,
         source.other_met_sites as other_met_sites_text,
+        nullif(upper(replace(replace(trim(source.national_id), ' ', ''), '-', '')), '')
+            as national_id_normalised,
         ---------- recoded attributes
         sex_codes.sex,
         karnofsky_to_ecog.ecog_ps,
@@ -85,6 +87,8 @@ checked as (
             ('unknown_code', 'liver_met', "parsed.has_liver_metastases is null"),
             ('unknown_code', 'brain_met', "parsed.has_brain_metastases is null"),
             ('unknown_code', 'bone_met', "parsed.has_bone_metastases is null"),
+            ('unknown_code', 'thoracic_radiotherapy', "parsed.had_thoracic_radiotherapy is null"),
+            ('unknown_code', 'pci', "parsed.had_prophylactic_cranial_irradiation is null"),
             ('unknown_code', 'other_met_sites', "parsed.other_metastatic_site_count is null or parsed.other_metastatic_site_count not between 0 and 10"),
             ('date_order_violation', 'death_date', "extract(year from parsed.death_date) < parsed.birth_year"),
             ('duplicate_row', 'patient_key', "parsed.copy_number > 1"),
@@ -96,6 +100,7 @@ final as (
     select
         ---------- keys
         {{ pseudonymise('center_b', 'center_patient_key') }} as patient_id,
+        {{ person_link_id('national_id_normalised') }} as person_link_id,
         ---------- provenance
         'center_b' as center_id,
         'patients' as source_table,

@@ -35,6 +35,11 @@ parsed as (
         source.response as response_text,
         source.pfs_days as pfs_days_text,
         source.os_months as os_months_text,
+        source.smoking as smoking_text,
+        source.thoracic_rt as thoracic_rt_text,
+        source.pci as pci_text,
+        nullif(upper(replace(replace(trim(source.id_number), ' ', ''), '-', '')), '')
+            as national_id_normalised,
         ---------- recoded attributes
         sex_codes.sex,
         smoking.is_yes as is_ever_smoker,
@@ -94,6 +99,9 @@ checked as (
             ('unknown_code', 'sex', "parsed.sex is null"),
             ('unknown_code', 'ps_score', "nullif(trim(parsed.ecog_text), '') is not null and (parsed.ecog_ps is null or parsed.ecog_ps not between 0 and 4)"),
             ('unknown_code', 'response', "parsed.best_response is null and nullif(trim(parsed.response_text), '') is not null"),
+            ('unknown_code', 'smoking', "parsed.is_ever_smoker is null and nullif(trim(parsed.smoking_text), '') is not null"),
+            ('unknown_code', 'thoracic_rt', "parsed.had_thoracic_radiotherapy is null and nullif(trim(parsed.thoracic_rt_text), '') is not null"),
+            ('unknown_code', 'pci', "parsed.had_prophylactic_cranial_irradiation is null and nullif(trim(parsed.pci_text), '') is not null"),
             ('unknown_code', 'progressed', "parsed.has_progressed is null"),
             ('unknown_code', 'dead', "parsed.has_died is null"),
             ('unknown_code', 'pfs_days', "parsed.pfs_days is null or parsed.pfs_days not between -36525 and 36525"),
@@ -127,6 +135,7 @@ final as (
     select
         ---------- keys
         {{ pseudonymise('center_c', 'center_patient_key') }} as patient_id,
+        {{ person_link_id('national_id_normalised') }} as person_link_id,
         ---------- provenance
         'center_c' as center_id,
         'lines' as source_table,
