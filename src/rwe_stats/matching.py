@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
 from rwe_stats._checks import flag_array, require_columns, require_unique
 
-__all__ = ["caliper_width", "match_nearest_neighbour"]
+__all__ = ["caliper_width", "match_nearest_neighbour", "tie_break_ranks"]
 
 COLUMNS = ["pair_id", "treated_patient_id", "control_patient_id", "treated_logit_ps",
-           "control_logit_ps", "distance"]
+           "control_logit_ps", "distance", "treated_tie_break_key", "control_tie_break_key"]
+MATCHING_METHOD = ("1:1 greedy nearest neighbour on the logit PS, without replacement; caliper "
+                   "in SDs of the logit PS of all patients (ddof 1); treated in a seeded random "
+                   "order; ties by SHA-256 of seed and tie_break_key")
 
 
 def caliper_width(logit_ps: np.ndarray, caliper_sd: float) -> float:
     """``caliper_sd`` x the sample SD (ddof=1) of the logit PS over all patients."""
     return float(caliper_sd * np.std(np.asarray(logit_ps, dtype=float), ddof=1))
+
+
+def tie_break_ranks(keys: np.ndarray, seed: int) -> np.ndarray:
+    """Seeded pseudo-random tie-break values: SHA-256 of ``"<seed>:<key>"`` (hex digest).
+
+    One value per key, a function of that key and the seed alone (not of the
+    other patients, the row order or the pseudonymised id), spread
+    uniformly, so ties are broken by a reproducible coin that favours no
+    center or export position.
+    """
+    return np.array([hashlib.sha256(f"{int(seed)}:{key}".encode()).hexdigest()
+                     for key in keys], dtype=object)
 
 
 def _find(parent: list[int], node: int) -> int:
@@ -29,7 +46,8 @@ def _find(parent: list[int], node: int) -> int:
 
 
 def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed: int = 0,
-                            id_col: str = "patient_id") -> pd.DataFrame:
+                            id_col: str = "patient_id",
+                            tie_break_col: str = "tie_break_key") -> pd.DataFrame:
     """Pair each treated patient with the nearest untreated one on the logit PS.
 
     Method: 1:1 greedy nearest-neighbour matching **without replacement** on
@@ -38,16 +56,21 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
     the sample SD (ddof=1) of ``logit_ps`` over **all** patients, treated
     and untreated (:func:`caliper_width`).
 
-    - Order: treated patients are sorted by (logit PS, id), then permuted
-      with ``numpy.random.default_rng(seed).permutation``; each is matched
-      in that order. Sorting by score first makes the result independent of
-      the input's row order and of how ids are pseudonymised.
+    - Tie-break rank: ``tie_break_ranks(tie_break_col, seed)``, the
+      SHA-256 hex digest of ``"<seed>:<tie_break_key>"``. The key must be
+      unique and must not depend on the pseudonymisation key: the study uses
+      the provenance of the patient's second-line record (center, export,
+      raw row). Neither ``id_col`` nor the row order is ever used, so the
+      pairs are the same on every machine and for any pseudonym key.
+    - Order: treated patients are sorted by (logit PS, tie-break rank), then
+      permuted with ``numpy.random.default_rng(seed).permutation``; each is
+      matched in that order.
     - Choice: the still-available control with the smallest absolute logit
       difference (computed in double precision). Ties: on equal distance the
       control with the lower logit PS wins; among controls with the same
       logit PS, the one nearest the treated value in the controls' (logit
-      PS, id) order (the lowest id at or above the treated value, the
-      highest id below it).
+      PS, tie-break rank) order (the lowest rank at or above the treated
+      value, the highest rank below it).
     - Caliper: a treated patient whose nearest available control is farther
       than the caliper (distance > caliper) stays unmatched. Controls are
       never reused.
@@ -60,14 +83,17 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
     Parameters
     ----------
     scores
-        Output of :func:`rwe_stats.propensity.estimate_propensity_scores`:
-        ``id_col``, ``is_treated``, ``logit_ps``.
+        ``id_col``, ``is_treated``, ``logit_ps`` (as from
+        :func:`rwe_stats.propensity.estimate_propensity_scores`) and
+        ``tie_break_col``.
     caliper_sd
         Caliper width in SDs of the logit PS; ``float("inf")`` disables it.
     seed
         Seed of the treated patients' processing order.
     id_col
-        Patient identifier column.
+        Patient identifier column (carried to the output, never used to order).
+    tie_break_col
+        Unique, key-independent text key of each patient (see above).
 
     Returns
     -------
@@ -75,20 +101,27 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
         One row per pair, in matching order: ``pair_id`` (``pair_000001``,
         ``pair_000002``, ...; zero-padded to at least 6 digits),
         ``treated_patient_id``, ``control_patient_id``, ``treated_logit_ps``,
-        ``control_logit_ps``, ``distance`` (absolute logit difference).
+        ``control_logit_ps``, ``distance`` (absolute logit difference),
+        ``treated_tie_break_key``, ``control_tie_break_key``.
     """
-    require_columns(scores, [id_col, "is_treated", "logit_ps"], "matching")
+    require_columns(scores, [id_col, "is_treated", "logit_ps", tie_break_col], "matching")
     require_unique(scores, id_col)
+    require_unique(scores, tie_break_col)
     if not caliper_sd > 0:
         raise ValueError("caliper_sd must be positive (use inf for no caliper)")
     if len(scores) < 2:
         raise ValueError("matching needs at least two patients")
+    keys = scores[tie_break_col].astype(str).to_numpy()
     frame = pd.DataFrame({"id": scores[id_col].to_numpy(),
+                          "key": keys,
+                          "rank": tie_break_ranks(keys, seed),
                           "treated": flag_array(scores, "is_treated"),
                           "logit": pd.to_numeric(scores["logit_ps"], errors="coerce")})
     if not np.isfinite(frame["logit"].to_numpy(dtype=float)).all():
         raise ValueError("logit_ps has missing or infinite values")
-    frame = frame.sort_values(["logit", "id"], kind="mergesort")
+    # (logit, rank) is a total order: ranks are distinct for distinct keys (a
+    # SHA-256 collision aside, which the key breaks).
+    frame = frame.sort_values(["logit", "rank", "key"], kind="mergesort")
     caliper = caliper_width(frame["logit"].to_numpy(), caliper_sd)
 
     treated = frame[frame["treated"]]
@@ -133,4 +166,6 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
         "treated_logit_ps": treated_logits[pairs_t],
         "control_logit_ps": control_logits[pairs_c],
         "distance": np.asarray(distances, dtype=float),
+        "treated_tie_break_key": treated["key"].to_numpy()[pairs_t],
+        "control_tie_break_key": controls["key"].to_numpy()[pairs_c],
     }, columns=COLUMNS)

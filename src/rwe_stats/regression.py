@@ -22,19 +22,31 @@ PH_TEST_METHODS = {
              "transform='rank'), 1 df per term"),
 }
 COLUMNS = ["term", "hr", "ci_lower", "ci_upper", "p_value", "n", "events",
-           "ph_test_statistic", "ph_test_p_value", "ties_method", "ph_test_method"]
+           "ph_test_statistic", "ph_test_p_value", "ties_method", "variance_method", "ci_method",
+           "ph_test_method"]
+
+
+def wald_ci_method(alpha: float) -> str:
+    """Label of the Wald interval and test used for every hazard ratio."""
+    return (f"Wald {100 * (1 - alpha):g}% CI on the log-HR scale, exp(beta +/- z se); "
+            "two-sided Wald p")
 
 
 def cox_table(df: pd.DataFrame, duration_col: str, event_col: str, terms: Sequence[str],
-              model: str, alpha: float = 0.05, ph_transform: str = "km") -> pd.DataFrame:
+              model: str, alpha: float = 0.05, ph_transform: str = "km",
+              cluster_col: str | None = None) -> pd.DataFrame:
     """Hazard ratios from Cox models, one row per term.
 
     Method: Cox partial likelihood with **Efron** ties (vectorised
     Newton-Raphson, no penalty, iterated to machine precision; lifelines
-    ``CoxPHFitter`` only as a fallback), model-based
-    variance (inverse observed information), Wald CI on the log scale and
-    two-sided Wald p -- R's ``summary(coxph(...))``. ``model='univariate'``
-    fits one model per term; ``'multivariate'`` fits all terms together.
+    ``CoxPHFitter`` only as a fallback), Wald CI on the log scale and
+    two-sided Wald p -- R's ``summary(coxph(...))``. Variance: model-based
+    (inverse observed information), or with ``cluster_col`` (the matched
+    cohort's ``pair_id``) the robust sandwich clustered on it (Lin and Wei
+    1989; Efron dfbeta residuals summed within clusters, ``D'D``, no
+    small-sample factor), R's ``coxph(..., cluster = pair_id)``; the CI and
+    p then use the robust SE. ``model='univariate'`` fits one model per
+    term; ``'multivariate'`` fits all terms together.
 
     Proportional hazards: each term gets the test R's ``cox.zph`` reports
     since survival 3.0 -- the score test for adding ``term * g(t)`` to its
@@ -57,13 +69,19 @@ def cox_table(df: pd.DataFrame, duration_col: str, event_col: str, terms: Sequen
         1 - confidence level.
     ph_transform
         ``"km"`` (default), ``"identity"``, ``"log"`` or ``"rank"``.
+    cluster_col
+        Cluster of the robust variance (e.g. ``pair_id``); None for the
+        model-based variance. The PH test does not use the variance (it is
+        a score test from the information matrix), so it is the same either
+        way, as in R.
 
     Returns
     -------
     pandas.DataFrame
         ``term``, ``hr``, ``ci_lower``, ``ci_upper``, ``p_value``, ``n``,
         ``events``, ``ph_test_statistic``, ``ph_test_p_value``,
-        ``ties_method``, ``ph_test_method``.
+        ``ties_method``, ``variance_method``, ``ci_method``,
+        ``ph_test_method``.
     """
     if model not in ("univariate", "multivariate"):
         raise ValueError("model must be 'univariate' or 'multivariate'")
@@ -76,10 +94,11 @@ def cox_table(df: pd.DataFrame, duration_col: str, event_col: str, terms: Sequen
     term_sets = [[term] for term in terms] if model == "univariate" else [list(terms)]
     tables = []
     for term_set in term_sets:
-        fit = fit_cox(df, duration_col, event_col, term_set)
+        fit = fit_cox(df, duration_col, event_col, term_set, cluster_col)
         ph = zph_test(fit, transform=ph_transform)
         tables.append(fit.wald(alpha).assign(
             n=len(df), events=int(events.sum()),
             ph_test_statistic=ph.statistic, ph_test_p_value=ph.p_value,
-            ties_method=TIES_METHOD, ph_test_method=PH_TEST_METHODS[ph_transform]))
+            ties_method=TIES_METHOD, variance_method=fit.variance_method,
+            ci_method=wald_ci_method(alpha), ph_test_method=PH_TEST_METHODS[ph_transform]))
     return pd.concat(tables, ignore_index=True)[COLUMNS]

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from rwe_stats.balance import standardized_mean_differences
-from rwe_stats.matching import match_nearest_neighbour
+from rwe_stats.matching import MATCHING_METHOD, match_nearest_neighbour
 from rwe_stats.propensity import estimate_propensity_scores
 from rwe_stats.regression import cox_table
 from rwe_stats.response import response_summary
@@ -22,11 +22,16 @@ from rwe_stats.survival import (
     survival_at,
 )
 
+# Key-independent provenance of each patient's analysis record: the raw export
+# row of the second-line record. The matching breaks ties on it, never on the
+# pseudonymised patient_id (which changes with the pseudonym key).
+TIE_BREAK_COLUMNS = ("center_id", "second_line_source_table", "second_line_source_row_number")
 ENDPOINTS: dict[str, tuple[str, str]] = {
     "PFS": ("pfs_months", "is_pfs_event"),
     "OS": ("os_months", "is_os_event"),
 }
 ARM_COLUMN = "arm"
+MATCHED_METHOD_COLUMNS = ("matching_method", "matching_caliper_sd", "random_seed")
 TREATMENT_COLUMN = "is_ici"
 
 
@@ -37,29 +42,69 @@ def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None) -> list[tuple[s
     return cohorts
 
 
+def tie_break_keys(cohort: pd.DataFrame) -> pd.Series:
+    """``<center_id>:<second_line_source_table>:<second_line_source_row_number>`` per patient.
+
+    The raw export row of the patient's second-line record, with its center
+    and export: unique per analysis record, the same on every machine and
+    for every pseudonym key, and unrelated to outcomes. Raises ``ValueError``
+    when a column is missing or the keys are not unique.
+    """
+    missing = [column for column in TIE_BREAK_COLUMNS if column not in cohort.columns]
+    if missing:
+        raise ValueError(f"analysis_cohort needs the provenance column(s) {missing} for the "
+                         "matching tie-break")
+    values = cohort[list(TIE_BREAK_COLUMNS)]
+    if values.isna().any().any():
+        raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values")
+    rows = pd.to_numeric(values["second_line_source_row_number"], errors="raise")
+    keys = (values["center_id"].astype(str) + ":" + values["second_line_source_table"].astype(str)
+            + ":" + rows.astype("int64").astype(str))
+    if keys.duplicated().any():
+        raise ValueError(f"tie-break keys repeat: {keys[keys.duplicated()].head(3).tolist()}")
+    return keys.rename("tie_break_key")
+
+
 def propensity_scores(cohort: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
-    """``ps_scores``: one row per patient with the propensity score of ICI."""
-    scores = estimate_propensity_scores(cohort, TREATMENT_COLUMN, list(covariates))
-    return scores.assign(method="logistic regression, unpenalised, on baseline covariates")
+    """``ps_scores``: one row per patient with the propensity score of ICI.
+
+    The cohort is put in ``tie_break_key`` order before the fit, so the
+    floating-point summation order, and hence every bit of the scores, does
+    not depend on how the warehouse happened to return the rows.
+    """
+    keyed = cohort.assign(tie_break_key=tie_break_keys(cohort)).sort_values(
+        "tie_break_key", kind="mergesort", ignore_index=True)
+    scores = estimate_propensity_scores(keyed, TREATMENT_COLUMN, list(covariates))
+    return scores.assign(
+        tie_break_key=keyed["tie_break_key"].to_numpy(),
+        method="logistic regression, unpenalised (maximum likelihood), on baseline covariates")
 
 
 def matched_pairs(scores: pd.DataFrame, caliper_sd: float, seed: int) -> pd.DataFrame:
     """``matched_pairs``: 1:1 greedy nearest-neighbour pairs on the logit PS."""
-    pairs = match_nearest_neighbour(scores, caliper_sd=caliper_sd, seed=seed)
+    pairs = match_nearest_neighbour(scores, caliper_sd=caliper_sd, seed=seed,
+                                    tie_break_col="tie_break_key")
     return pairs.assign(
-        matching_method="1:1 greedy nearest neighbour on logit PS, without replacement",
+        matching_method=MATCHING_METHOD,
         matching_caliper_sd=float(caliper_sd),
         random_seed=int(seed),
     )
 
 
 def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """``matched_cohort``: the matched patients with their analysis columns and pair."""
+    """``matched_cohort``: the matched patients with their analysis columns and pair.
+
+    Each row also carries the pair's ``matching_method``,
+    ``matching_caliper_sd`` and ``random_seed`` (from ``matched_pairs``).
+    """
+    method = [column for column in MATCHED_METHOD_COLUMNS if column in pairs.columns]
+    if len(method) != len(MATCHED_METHOD_COLUMNS):
+        raise ValueError(f"matched_pairs needs the method columns {list(MATCHED_METHOD_COLUMNS)}")
     members = pd.concat(
         [
-            pairs[["pair_id", "treated_patient_id"]].rename(
+            pairs[["pair_id", "treated_patient_id", *method]].rename(
                 columns={"treated_patient_id": "patient_id"}),
-            pairs[["pair_id", "control_patient_id"]].rename(
+            pairs[["pair_id", "control_patient_id", *method]].rename(
                 columns={"control_patient_id": "patient_id"}),
         ],
         ignore_index=True,
@@ -67,6 +112,7 @@ def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     matched = members.merge(cohort, on="patient_id", how="inner", validate="one_to_one")
     if len(matched) != len(members):
         raise ValueError("matched_pairs names patients that are not in analysis_cohort")
+    matched = matched[[c for c in matched.columns if c not in method] + method]
     return matched.sort_values(["pair_id", TREATMENT_COLUMN], ascending=[True, False],
                                ignore_index=True)
 
@@ -155,9 +201,13 @@ def cox_results(cohort: pd.DataFrame, matched: pd.DataFrame,
     """``cox_results``: univariate and multivariate Cox models per cohort and endpoint."""
     tables = []
     for label, frame in _cohorts(cohort, matched):
+        # matched patients are paired: robust variance clustered on the pair, as for
+        # the survival_summary HR
+        cluster = "pair_id" if label == "matched" else None
         for endpoint, (duration, event) in ENDPOINTS.items():
             for model in ("univariate", "multivariate"):
-                table = cox_table(frame, duration, event, list(terms), model)
+                table = cox_table(frame, duration, event, list(terms), model,
+                                  cluster_col=cluster)
                 tables.append(table.assign(cohort=label, endpoint=endpoint, model=model))
     result = pd.concat(tables, ignore_index=True)
     leading = ["cohort", "endpoint", "model", "term"]
