@@ -1,6 +1,8 @@
-{#- Identifiers stop at staging: no relation built outside models/staging
-    may carry a column whose name marks a direct identifier. Returns each
-    offending relation and column. It runs after the published marts. -#}
+{#- Identifiers stop inside staging: no relation the project builds, staging
+    tables included (they are persisted), may carry a column whose name marks
+    a direct identifier; staging reads them from the raw exports and keeps
+    only the pseudonym and derived values. Returns each offending relation
+    and column. It runs after the published marts. -#}
 -- depends_on: {{ ref('analysis_cohort') }}
 -- depends_on: {{ ref('adverse_events') }}
 -- depends_on: {{ ref('quarantine') }}
@@ -12,7 +14,6 @@
 {%- if execute -%}
     {%- for node in graph.nodes.values()
           if node.resource_type in ('model', 'seed') and node.package_name == project_name
-             and not node.original_file_path.startswith('models/staging/')
              and node.config.materialized != 'ephemeral' -%}
         {%- set relation = adapter.get_relation(database=node.database, schema=node.schema,
                                                 identifier=node.alias) -%}
