@@ -70,6 +70,8 @@ def parse_date(text: str | None, layout: str) -> dt.date | None:
 #: The staging model's output columns, in order: (name, type, meaning).
 CONTRACT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("patient_id", "varchar", "keyed pseudonym of the center's patient key"),
+    ("person_link_id", "varchar",
+     "keyed pseudonym of the national ID, the same at every center (null if not exported)"),
     ("center_id", "varchar", "the center id"),
     ("source_table", "varchar", "the export (table) the row comes from"),
     ("source_file_name", "varchar", "file the row was read from"),
@@ -98,6 +100,7 @@ CONTRACT_COLUMNS: tuple[tuple[str, str, str], ...] = (
 #: Kinds of field and how a value is read.
 KINDS = {
     "key": "text, trimmed; empty = missing",
+    "national_id": "text, trimmed, upper case, spaces and hyphens removed; empty = no link",
     "row_id": "text; only used to name duplicate rows",
     "date": "text in the declared date layout",
     "year": "four-digit year",
@@ -135,6 +138,12 @@ FIELDS: tuple[Field, ...] = (
                     "caseno", "case_number", "record_number", "medical_record_number",
                     "hospital_number", "subject_id", "fallnummer", "fall_nr", "fallnr",
                     "patientennummer", "pat_nr")),
+    Field("national_id", "national_id", False, "person_link_id",
+          "the person's national ID (insurance, ID card number); links one person across "
+          "centers as a keyed pseudonym, never leaves staging",
+          synonyms=("national_id", "national_id_number", "id_card_no", "id_card", "id_number",
+                    "ssn", "social_security_number", "insurance_number", "versichertennummer",
+                    "kvnr", "nhs_number", "personal_number")),
     Field("row_id", "row_id", False, "(duplicate detection only)",
           "the export's own row id, left out when looking for exact duplicate rows",
           synonyms=("record_no", "row_id", "record_id", "row_no", "row_number", "lfd_nr",
@@ -222,6 +231,76 @@ def normalise_header(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
 
 
+#: Longest column name the model can name (DuckDB and PostgreSQL identifiers).
+MAX_COLUMN_NAME = 63
+
+
+def describe_name(value: str, limit: int = 40) -> str:
+    """A header for a message: quoted with every control character escaped, cut if long."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
+
+def header_problems(header: list[str]) -> list[str]:
+    """Why a header cannot be read safely: one sentence per column, naming its position.
+
+    A name must be non-empty, printable (no newline, tab, control, format or
+    non-UTF-8 character), at most :data:`MAX_COLUMN_NAME` characters, and
+    differ from every other name once case and punctuation are ignored (the
+    warehouse names columns case-insensitively; the profile guesses by the
+    normalised name).
+    """
+    problems: list[str] = []
+    seen: dict[str, tuple[int, str]] = {}
+    for position, name in enumerate(header, start=1):
+        where = f"column {position} ({describe_name(name)})"
+        if not name.strip(" "):
+            problems.append(f"column {position} has no name")
+            continue
+        if any(0xDC80 <= ord(char) <= 0xDCFF for char in name):
+            problems.append(f"{where}: the name is not UTF-8 text")
+            continue
+        unprintable = sorted({f"U+{ord(char):04X}" for char in name if not char.isprintable()})
+        if unprintable:
+            problems.append(f"{where}: the name contains a newline, control or non-printable "
+                            f"character ({', '.join(unprintable)})")
+            continue
+        if len(name) > MAX_COLUMN_NAME:
+            problems.append(f"{where}: the name is longer than {MAX_COLUMN_NAME} characters")
+            continue
+        key = normalise_header(name) or name.strip().lower()
+        if key in seen:
+            other, other_name = seen[key]
+            problems.append(f"{where}: the same name as column {other} "
+                            f"({describe_name(other_name)}) once case and punctuation are "
+                            "ignored")
+        else:
+            seen[key] = (position, name)
+    return problems
+
+
+def validate_header(header: list[str], what: str) -> list[str]:
+    """``header`` if every name is safe to profile and to name in the model.
+
+    Raises :class:`InvalidNameError` listing every column that is not (by
+    position), before anything is written.
+    """
+    problems = header_problems(header)
+    if not problems:
+        for position, name in enumerate(header, start=1):
+            try:
+                validate_column_name(name)
+            except InvalidNameError as error:
+                problems.append(f"column {position}: {error}")
+    if problems:
+        raise InvalidNameError(
+            f"{what}: the header has column names the warehouse cannot use; ask the center to "
+            "rename them in the export (the staging model names every column unquoted):\n  "
+            + "\n  ".join(problems))
+    return header
+
+
 # ---------------------------------------------------------------------------
 # names
 # ---------------------------------------------------------------------------
@@ -280,9 +359,11 @@ def validate_table_name(value: str) -> str:
 def validate_column_name(value: str) -> str:
     """``value`` if a source column name can be written into SQL unquoted."""
     if not isinstance(value, str) or not COLUMN_PATTERN.fullmatch(value):
+        shown = describe_name(value) if isinstance(value, str) else repr(value)
         raise InvalidNameError(
-            f"source column {value!r} is not a plain identifier (letters, digits, underscores, "
-            "not starting with a digit); ask the center to rename it in the export")
+            f"source column {shown} is not a plain identifier (letters, digits, underscores, "
+            f"not starting with a digit, at most {MAX_COLUMN_NAME} characters); ask the center "
+            "to rename it in the export")
     if value.lower() in SQL_RESERVED_WORDS or value.lower() in {"source_row_number",
                                                                 "source_file_name"}:
         raise InvalidNameError(
@@ -298,10 +379,12 @@ UNSAFE_LITERAL = re.compile(r"['\"\\{}%#\x00-\x1f]")
 
 def validate_literal(kind: str, value: str) -> str:
     """``value`` if it can be written inside an SQL string literal of the model."""
-    if not isinstance(value, str) or value == "" or UNSAFE_LITERAL.search(value):
+    if (not isinstance(value, str) or value == "" or UNSAFE_LITERAL.search(value)
+            or not value.isprintable() or len(value) > 20):
+        shown = describe_name(value) if isinstance(value, str) else repr(value)
         raise OnboardingError(
-            f"invalid {kind} {value!r}: a non-empty text without quotes, backslashes, "
-            "braces, % or #")
+            f"invalid {kind} {shown}: a non-empty printable text of at most 20 characters "
+            "without quotes, backslashes, braces, % or #")
     return value
 
 

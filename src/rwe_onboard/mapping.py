@@ -50,6 +50,7 @@ TODO = "TODO"
 TOP_LEVEL_KEYS = {"center_id", "table", "description", "fields", "identifier_columns"}
 OPTION_KEYS = {
     "key": {"column"},
+    "national_id": {"column"},
     "row_id": {"column"},
     "date": {"column", "layout"},
     "year": {"column"},
@@ -109,8 +110,17 @@ def load_mapping(path: Path, header: list[str] | None = None) -> Mapping:
         The export's columns: every mapped column must be one of them.
     """
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise OnboardingError(f"cannot read mapping {path}: {error}") from error
+    return parse_mapping(text, path, header)
+
+
+def parse_mapping(text: str, path: Path | str, header: list[str] | None = None) -> Mapping:
+    """:func:`load_mapping` of a mapping's text; ``path`` names it in messages."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
         raise OnboardingError(f"cannot read mapping {path}: {error}") from error
     if not isinstance(document, dict):
         raise OnboardingError(f"mapping {path} is not a YAML mapping")
@@ -128,6 +138,9 @@ def load_mapping(path: Path, header: list[str] | None = None) -> Mapping:
     if re.search(r"[{}]", description):
         raise OnboardingError(f"mapping {path}: the description may not contain braces (dbt "
                               "renders descriptions as Jinja)")
+    if not description.replace("\n", " ").isprintable():
+        raise OnboardingError(f"mapping {path}: the description may not contain control "
+                              "characters")
     raw_fields = document.get("fields") or {}
     if not isinstance(raw_fields, dict):
         raise OnboardingError(f"mapping {path}: 'fields' must be a mapping of contract fields")
@@ -148,6 +161,11 @@ def load_mapping(path: Path, header: list[str] | None = None) -> Mapping:
     identifiers = document.get("identifier_columns") or []
     if not isinstance(identifiers, list) or not all(isinstance(c, str) for c in identifiers):
         raise OnboardingError(f"mapping {path}: identifier_columns must be a list of columns")
+    for column in identifiers:
+        validate_column_name(column)
+        if header is not None and column not in header:
+            raise OnboardingError(f"mapping {path}: identifier column {column!r} is not in the "
+                                  "export")
     return Mapping(center_id, table, description.strip(), fields, todos, tuple(identifiers))
 
 
@@ -178,7 +196,7 @@ def _field(name: str, options: dict, header: list[str] | None, todos: list[str]
         layout = options.get("layout", TODO)
         if is_todo(layout):
             todos.append(f"fields.{name}.layout: one of {', '.join(LAYOUTS)}")
-        elif layout not in LAYOUTS:
+        elif not isinstance(layout, str) or layout not in LAYOUTS:
             raise OnboardingError(f"field {name}: unknown date layout {layout!r}; known: "
                                   f"{', '.join(LAYOUTS)} (a new layout goes into "
                                   "macros/adapters/parse_date.sql and rwe_onboard.contract)")
@@ -188,14 +206,18 @@ def _field(name: str, options: dict, header: list[str] | None, todos: list[str]
         strip = options.get("strip") or []
         if isinstance(strip, str):
             strip = [strip]
+        if not isinstance(strip, list):
+            raise OnboardingError(f"field {name}: strip must be a list of texts")
         mapped.strip = tuple(validate_literal(f"{name} strip text", str(s)).lower()
                              for s in strip)
     if spec.kind == "list":
         delimiter = options.get("delimiter", TODO)
         if is_todo(delimiter):
             todos.append(f"fields.{name}.delimiter: the text between two codes")
+        elif not isinstance(delimiter, str):
+            raise OnboardingError(f"field {name}: the delimiter must be a text (quote it)")
         else:
-            mapped.delimiter = validate_literal(f"{name} delimiter", str(delimiter))
+            mapped.delimiter = validate_literal(f"{name} delimiter", delimiter)
     if spec.seed is not None:
         mapped.codes = _codes(name, spec.seed, options.get("codes") or {}, todos)
     return mapped
@@ -220,9 +242,15 @@ def _codes(name: str, seed: str, codes: object, todos: list[str]) -> dict[str, s
         if value is None:
             result[key] = None
             continue
+        if not isinstance(value, str | bool):
+            raise OnboardingError(f"field {name}: code {key!r} maps to {value!r}; a value is a "
+                                  "text (or true/false for yes/no codes, ~ for no valid code)")
         if isinstance(value, bool):
             value = "true" if value else "false"
-        value = str(value)
+        if not key.isprintable() or not value.isprintable():
+            raise OnboardingError(
+                f"field {name}: code {key!r} -> {value!r} contains a control character and "
+                "cannot become a seed row; map it to ~ (its rows are quarantined)")
         if allowed is not None and value not in allowed:
             raise OnboardingError(f"field {name}: code {key!r} maps to {value!r}, which "
                                   f"{seed} does not allow (allowed: {', '.join(allowed)})")

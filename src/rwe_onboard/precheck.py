@@ -9,7 +9,10 @@ staging model's quality ladder run as well: non-empty keys, whole numbers in
 range (ECOG 0..4, line >= 1), codes and list tokens known to the terminology
 seeds after lower/trim, events not before the line start, and no exact
 duplicate rows. Every problem names file, row (1-based data row, header
-excluded: the warehouse's ``source_row_number``) and column.
+excluded: the warehouse's ``source_row_number``) and column. The file is read
+strictly (:mod:`rwe_onboard.reader`): a ragged row, an unclosed quote, a
+non-UTF-8 byte, a byte-order mark and blank lines are problems too, each at
+its data row.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import yaml
 from rwe_onboard.contract import (
     FIELD_BY_NAME,
     OnboardingError,
+    header_problems,
     mapping_path,
     parse_date,
     sources_path,
@@ -29,24 +33,8 @@ from rwe_onboard.contract import (
     validate_table_name,
 )
 from rwe_onboard.mapping import Mapping, is_empty, list_tokens, load_mapping, read_integer
-from rwe_onboard.profile import read_export
+from rwe_onboard.reader import Problem, read_export
 from rwe_onboard.vocabulary import Vocabulary, normalise_code
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One problem of an export: ``<file>:<row>:<column>: <message>``.
-
-    ``row`` is 0 for the file or its header.
-    """
-
-    file: str
-    row: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.row}:{self.column}: {self.message}"
 
 
 @dataclass
@@ -95,27 +83,31 @@ def precheck(project_dir: Path, center_id: str, file: Path, table: str | None = 
     table = table or file.stem
     contract = load_contract(project_dir, center_id, table)
     name = str(file)
-    try:
-        frame = read_export(file)
-    except OnboardingError as error:
-        return [Problem(name, 0, "*", str(error).removeprefix(f"{file}: "))]
-    problems: list[Problem] = []
-    header = list(frame.columns)
+    export = read_export(file, name)
+    problems: list[Problem] = export.problems + export.notices
+    header = export.header
+    if not header:
+        return sorted(problems)
+    unusable = header_problems(header)
+    if unusable:
+        # columns cannot be named reliably: report the header, check nothing else by name
+        problems += [Problem(name, 0, "*", message) for message in unusable]
+        return sorted(problems)
     if len(header) == 1 and ";" in header[0]:
         problems.append(Problem(name, 0, "*", "the header is one column containing ';': the "
                                 "warehouse reads comma-separated files"))
     for column in contract.required_columns:
         if column not in header:
             problems.append(Problem(name, 0, column, "required column is missing"))
-    if frame.empty:
+    if export.row_count == 0:
         problems.append(Problem(name, 0, "*", "the export has no data rows"))
         return sorted(problems)
-    rows = frame.to_dict(orient="records")
+    rows = export.records()  # rows with a structural problem are reported above, not here
     for column, layout in contract.date_columns.items():
         if column not in header:
             continue
         filled = parsed = 0
-        for number, row in enumerate(rows, start=1):
+        for number, row in rows:
             value = row[column]
             if is_empty(value):
                 continue
@@ -130,7 +122,7 @@ def precheck(project_dir: Path, center_id: str, file: Path, table: str | None = 
                                     "the build would stop at the raw-export gate"))
     if contract.mapping is not None:
         vocabulary = Vocabulary(project_dir)
-        for number, row in enumerate(rows, start=1):
+        for number, row in rows:
             problems += _row_problems(name, number, row, contract, vocabulary)
     problems += _duplicates(name, rows, header, contract.mapping)
     return sorted(set(problems))
@@ -207,15 +199,15 @@ def _row_problems(name: str, number: int, row: dict, contract: Contract,
     return found
 
 
-def _duplicates(name: str, rows: list[dict], header: list[str], mapping: Mapping | None
-                ) -> list[Problem]:
+def _duplicates(name: str, rows: list[tuple[int, dict]], header: list[str],
+                mapping: Mapping | None) -> list[Problem]:
     """Rows equal to an earlier row in every column but the export's row id."""
     row_id = mapping.column("row_id") if mapping is not None else None
     key_columns = [c for c in header if c != row_id]
     column = row_id or (mapping.column("patient_key") if mapping is not None else None) or "*"
     first_seen: dict[tuple, int] = {}
     found = []
-    for number, row in enumerate(rows, start=1):
+    for number, row in rows:
         key = tuple(row[c] for c in key_columns)
         if key in first_seen:
             found.append(Problem(name, number, column,

@@ -23,11 +23,14 @@ from rwe_onboard.contract import (
     FIELDS,
     IDENTIFIER_SYNONYMS,
     LAYOUTS,
+    UNSAFE_LITERAL,
     OnboardingError,
     normalise_header,
     parse_date,
+    validate_header,
 )
 from rwe_onboard.mapping import list_tokens, read_integer
+from rwe_onboard.reader import Export, read_export, summarise
 from rwe_onboard.vocabulary import Vocabulary, normalise_code
 
 #: Candidate list delimiters, most specific first.
@@ -73,35 +76,43 @@ class Profile:
     warnings: list[str]
 
 
-def read_export(path: Path) -> pd.DataFrame:
-    """A CSV export as text (empty cells -> None), as the warehouse reads it."""
-    if not path.is_file():
-        raise OnboardingError(f"{path}: no such file")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                            encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise OnboardingError(f"{path}: not UTF-8 text ({error})") from error
-    except pd.errors.EmptyDataError as error:
-        raise OnboardingError(f"{path}: the file is empty (no header)") from error
-    except pd.errors.ParserError as error:
-        raise OnboardingError(f"{path}: not a readable CSV file ({error})") from error
-    return frame.astype(object).where(frame.notna(), None)
+def load_sample(path: Path) -> Export:
+    """The sample export, read strictly; :class:`OnboardingError` if it cannot be profiled.
+
+    Refused, before anything is written: a header whose names the warehouse
+    cannot use (:func:`rwe_onboard.contract.validate_header`), any structural
+    problem the warehouse's gate would stop at (ragged rows, an unclosed
+    quote, non-UTF-8 bytes), and a file without data rows.
+    """
+    export = read_export(path)
+    if not export.header:
+        raise OnboardingError(f"{path}: {export.problems[0].message}" if export.problems
+                              else f"{path}: the file is empty (no header)")
+    validate_header(export.header, str(path))
+    if export.problems:
+        raise OnboardingError(
+            f"{path} is not a readable export ({len(export.problems)} problem(s) the "
+            "warehouse's raw-export gate would stop at); fix the sample first:\n"
+            + summarise(export.problems))
+    if not export.rows:
+        raise OnboardingError(f"{path}: the file has a header but no data rows")
+    return export
 
 
-def profile_sample(path: Path, vocabulary: Vocabulary | None = None) -> Profile:
-    """Profile ``path`` and guess its mapping onto the contract."""
-    frame = read_export(path)
-    warnings: list[str] = []
+def profile_sample(sample: Path | Export, vocabulary: Vocabulary | None = None) -> Profile:
+    """Profile the sample (a path, or an export read by :func:`load_sample`) and guess its
+    mapping onto the contract."""
+    export = sample if isinstance(sample, Export) else load_sample(sample)
+    frame = pd.DataFrame([cells for _number, cells in export.rows], columns=export.header,
+                         dtype=object)
+    warnings: list[str] = [problem.message for problem in export.notices]
     if len(frame.columns) == 1 and ";" in frame.columns[0]:
         warnings.append("the header has one column containing ';': the warehouse reads "
                         "comma-separated files; ask for a comma-separated export")
-    if frame.empty:
-        raise OnboardingError(f"{path}: the file has a header but no data rows")
     columns = {name: _profile_column(name, frame[name]) for name in frame.columns}
     guesses, reasons = _guess(columns, vocabulary)
     warnings.extend(_shape_warnings(frame, guesses))
-    return Profile(path, len(frame), columns, guesses, reasons, warnings)
+    return Profile(export.path, len(frame), columns, guesses, reasons, warnings)
 
 
 def _profile_column(name: str, series: pd.Series) -> ColumnProfile:
@@ -110,7 +121,7 @@ def _profile_column(name: str, series: pd.Series) -> ColumnProfile:
     distinct = sorted(set(values))
     header = normalise_header(name)
     is_identifier = header in IDENTIFIER_SYNONYMS or any(
-        header in FIELD_BY_NAME[f].synonyms for f in ("patient_key", "birth_date"))
+        header in FIELD_BY_NAME[f].synonyms for f in ("patient_key", "birth_date", "national_id"))
     profile = ColumnProfile(
         name=name,
         non_empty_share=len(values) / total,
@@ -149,8 +160,9 @@ def _integer_pattern(values: list[str]) -> tuple[tuple[str, ...], float]:
         return (), 0.0
     residue, _count = residues.most_common(1)[0]
     strip = tuple(part for part in residue.split(" ") if part) if residue else ()
-    if any(re.search(r"[0-9'\"\\{}%#]", part) for part in strip):
-        return (), 0.0
+    if any(re.search(r"[0-9]", part) or UNSAFE_LITERAL.search(part) or not part.isprintable()
+           or len(part) > 20 for part in strip):
+        return (), 0.0  # never propose a strip text the mapping would refuse
     share = sum(read_integer(v, strip) is not None for v in values) / len(values)
     return strip, share
 
