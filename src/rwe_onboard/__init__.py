@@ -2,8 +2,10 @@
 
 ``python -m rwe_onboard onboard-center --name <center_id> --sample <export.csv>``
 profiles a sample export and writes a draft mapping onto the line-level
-contract; with ``--mapping`` it writes the center's staging folder (sources
-YAML, staging model, models YAML) and registers the model.
+contract together with the center's staging folder (sources YAML, models
+YAML, a staging model with every column it could map), disabled until the
+mapping's TODOs are resolved; rerun with the completed ``--mapping`` it
+writes the enabled folder and registers the model.
 ``python -m rwe_onboard precheck --center <center_id> --file <export.csv>``
 validates a raw export against the center's contract before it enters the
 warehouse, one ``file:row:column: problem`` line per problem.

@@ -26,12 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     onboard = commands.add_parser(
         "onboard-center",
-        help="profile a sample export; write a draft mapping, or the staging folder from a "
-             "completed mapping",
-        description="Without --mapping: profile the sample and write the draft mapping "
-                    "models/staging/<name>/_<name>__mapping.yml (nothing else). With "
-                    "--mapping: write the sources YAML, staging model and models YAML and "
-                    "register the model in dbt_project.yml.")
+        help="profile a sample export and write the center's staging folder (a disabled "
+             "draft until the mapping is complete)",
+        description="Without --mapping: profile the sample, write the draft mapping "
+                    "models/staging/<name>/_<name>__mapping.yml and, from it, the draft "
+                    "staging folder (sources YAML, a disabled staging model with every column "
+                    "it could map and todo__ placeholders for the rest, models YAML); print "
+                    "the TODOs. Nothing is registered, so dbt parse and builds are unaffected. "
+                    "With a complete --mapping: write the enabled folder and register the "
+                    "model in dbt_project.yml.")
     onboard.add_argument("--name", required=True, help="new center id, ^[a-z][a-z0-9_]{1,30}$")
     onboard.add_argument("--sample", required=True, type=Path, help="sample export (CSV)")
     onboard.add_argument("--table", default=None,
@@ -40,16 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
     onboard.add_argument("--project-dir", type=Path, default=Path("."),
                          help="the warehouse project (default: .)")
     onboard.add_argument("--force", action="store_true",
-                         help="replace files this scaffold wrote before (never others)")
+                         help="write the files of a center that is already onboarded "
+                              "(registered in vars.line_record_models) again")
+    onboard.add_argument("--overwrite-edits", action="store_true",
+                         help="also replace scaffold files edited by hand since they were "
+                              "written (files without the scaffold's marker: never)")
     onboard.add_argument("--allow-todo", action="store_true",
-                         help="write the model although the mapping has TODOs; it raises a "
-                              "compilation error naming them until they are resolved")
+                         help="with --mapping: write the draft folder (disabled model, "
+                              "nothing registered) although the mapping has TODOs")
 
     check = commands.add_parser(
         "precheck", help="validate a raw export against a center's contract",
         description="Print one line per problem, <file>:<row>:<column>: <problem> (row = "
-                    "1-based data row, header excluded; 0 = the file or its header). Exit 1 "
-                    "if there is any problem, 0 if the export is clean.")
+                    "1-based data row, header excluded, numbered as the warehouse numbers "
+                    "source_row_number; 0 = the file or its header; column * = the whole "
+                    "row). Exit 1 if there is any problem, 0 if the export is clean.")
     check.add_argument("--center", required=True, help="center id")
     check.add_argument("--file", required=True, type=Path, help="raw export (CSV)")
     check.add_argument("--table", default=None,
@@ -65,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "onboard-center":
             onboard_center(args.project_dir, args.name, args.sample, table=args.table,
                            mapping_file=args.mapping, force=args.force,
-                           allow_todo=args.allow_todo)
+                           allow_todo=args.allow_todo, overwrite_edits=args.overwrite_edits)
             return 0
         project_dir = ensure_project(args.project_dir)
         problems = precheck(project_dir, args.center, args.file, args.table)

@@ -9,15 +9,30 @@ Files written into ``models/staging/<center>/``:
 - ``_<center>__models.yml``: descriptions and tests;
 - ``_<center>__mapping.yml``: the mapping it was written from (the record).
 
-and the model is added to ``vars.line_record_models`` in dbt_project.yml. A
-mapping with unresolved TODOs writes nothing unless ``allow_todo``: then the
-model raises a compilation error naming every TODO, so it can never build
-silently wrong data, and it is not registered.
+From a complete mapping the model is enabled and added to
+``vars.line_record_models`` in dbt_project.yml. From a mapping that still has
+TODOs (the draft) the same folder is written as a *draft*: the model starts
+with ``{{ config(enabled=false) }}`` and a comment listing the TODOs, every
+unresolved piece is a ``todo__...`` placeholder, the source is disabled too
+(so the raw-export gate does not look for a file that is not delivered yet)
+and nothing is registered: ``dbt parse`` and everyone's ``dbt build`` are
+unaffected.
+
+The first line of every file written carries :data:`MARKER` and the SHA-256
+digest of the rest of the file. A file is replaced only if it carries the
+marker and still matches its digest (the scaffold's own, untouched output),
+or, for a file edited by hand since, with ``overwrite_edits``; a file without
+the marker is never replaced. All files are written to temporary files first
+and renamed into place at the end, so a refusal writes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -33,9 +48,9 @@ from rwe_onboard.contract import (
 )
 from rwe_onboard.mapping import Mapping
 
-#: First line of every file the scaffold writes: it only overwrites files
-#: that carry it (and only with --force).
+#: First line of every file the scaffold writes, followed by "(sha256:<digest>)".
 MARKER = "written by python -m rwe_onboard onboard-center"
+DIGEST = re.compile(re.escape(MARKER) + r" \(sha256:([0-9a-f]{16})\)")
 LINE_RECORD_VAR = re.compile(r"^(\s*line_record_models:\s*\[)([^\]\n]*)(\]\s*(#.*)?)$",
                              re.MULTILINE)
 #: yes/no fields: (field, raw-text alias, join alias)
@@ -72,9 +87,66 @@ _Dumper.add_representer(_Folded, lambda dumper, data: dumper.represent_scalar(
 
 
 def _dump(document: dict) -> str:
-    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=96,
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=96,
                      indent=2)
-    return f"# {MARKER}: edit the mapping and rerun it instead.\n{body}"
+
+
+# ---------------------------------------------------------------------------
+# the first-line marker and its digest
+# ---------------------------------------------------------------------------
+
+
+def digest(body: str) -> str:
+    """The digest the marker records: SHA-256 of everything after the first line."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
+
+
+def stamp(body: str, style: str) -> str:
+    """``body`` with the marker line first (``style``: sql, yaml or draft)."""
+    mark = f"{MARKER} (sha256:{digest(body)})"
+    first = {
+        "sql": f"{{#- {mark} -#}}",
+        "yaml": f"# {mark}: edit the mapping and rerun it instead.",
+        "draft": f"# {mark}: a draft; complete it in place, then rerun with --mapping.",
+    }[style]
+    return f"{first}\n{body}"
+
+
+def file_state(text: str) -> str:
+    """``foreign`` (no marker), ``untouched`` (matches its digest) or ``edited``.
+
+    A marker without a digest (older scaffold output) counts as edited: there is
+    no proof it was not.
+    """
+    first, _newline, body = text.partition("\n")
+    if MARKER not in first:
+        return "foreign"
+    match = DIGEST.search(first)
+    if match is None or match.group(1) != digest(body):
+        return "edited"
+    return "untouched"
+
+
+def is_scaffold_file(path: Path) -> bool:
+    """Whether ``path`` carries the scaffold's marker on its first line."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return MARKER in handle.readline()
+
+
+def todo_summary(todos: list[str]) -> list[str]:
+    """The TODOs of a mapping as short, inert labels (no text from the export).
+
+    Codes are counted per field, not quoted: they come from the sample and
+    must never reach SQL or Jinja.
+    """
+    labels: dict[str, int] = {}
+    for todo in todos:
+        match = re.match(r"fields\.([a-z_]+)\.codes\[", todo)
+        label = f"fields.{match.group(1)}.codes" if match else todo.split(": ", 1)[0]
+        label = re.sub(r"[^a-z0-9_.]", "?", label)
+        labels[label] = labels.get(label, 0) + 1
+    return [f"{label}: {count} code(s) without a value" if label.endswith(".codes") else label
+            for label, count in labels.items()]
 
 
 # ---------------------------------------------------------------------------
@@ -87,12 +159,17 @@ def render_sources(mapping: Mapping, header: list[str]) -> str:
     dates = {m.column: m.layout for name, m in mapping.fields.items()
              if name in DATE_FIELDS and m.column is not None and m.layout is not None}
     description = mapping.description.replace("\n", " ")
+    config: dict = {"meta": {"center_id": mapping.center_id}}
+    if mapping.todos:
+        description = (description or "TODO: the mapping's description.") + (
+            " Draft: disabled until the mapping's TODOs are resolved (no export is read).")
+        config = {"enabled": False, **config}
     document = {
         "version": 2,
         "sources": [{
             "name": mapping.center_id,
             "description": _Folded(f"{description} Mapping: _{mapping.center_id}__mapping.yml."),
-            "config": {"meta": {"center_id": mapping.center_id}},
+            "config": config,
             "schema": f"raw_{mapping.center_id}",
             "tables": [{
                 "name": mapping.table,
@@ -142,25 +219,21 @@ def _list_expression(text_column: str, delimiter: str) -> str:
     return f"replace({expression}, '{core}', '|')"
 
 
+def _list_or_todo(mapping: Mapping, name: str, text_column: str) -> str:
+    delimiter = mapping.fields[name].delimiter
+    if delimiter is None:
+        return f"todo__{name}_delimiter({text_column})"
+    return _list_expression(text_column, delimiter)
+
+
 def render_model(mapping: Mapping, header: list[str]) -> str:
-    """``stg_<center>__<table>.sql`` (see the module docstring)."""
+    """``stg_<center>__<table>.sql`` without its marker line (see the module docstring)."""
     center, table = mapping.center_id, mapping.table
     fields = mapping.fields
     mapped = {name for name, m in fields.items() if m.column is not None}
     row_id = mapping.column("row_id")
     for column in header:
         validate_column_name(column)
-    todo_guard = ""
-    if mapping.todos:
-        # the TODO texts quote codes from the export: keep them inert inside Jinja
-        todo_list = re.sub(r"[\"{}\\%#]", "?",
-                           ", ".join(todo.split(": ")[0] for todo in mapping.todos))
-        todo_guard = (
-            "{{ exceptions.raise_compiler_error(\""
-            f"{model_name(center, table)} is a draft: the mapping "
-            f"models/staging/{center}/_{center}__mapping.yml still has TODOs ({todo_list}). "
-            "Resolve them and rerun python -m rwe_onboard onboard-center with --mapping."
-            "\") }}\n")
     uses_birth_year = "birth_year" in mapped
 
     def included(name: str) -> bool:
@@ -169,18 +242,27 @@ def render_model(mapping: Mapping, header: list[str]) -> str:
             return not uses_birth_year
         return name in mapped or FIELD_BY_NAME[name].required
 
-    date_layouts = {name: fields[name].layout or "TODO" for name in DATE_FIELDS}
-
     def parse(name: str) -> str:
-        return f"{{{{ parse_date('{_col(mapping, name)}', '{date_layouts[name]}') }}}}"
+        layout = fields[name].layout
+        if layout is None:  # a TODO of the draft: a placeholder, never a guessed layout
+            return f"todo__{name}_layout({_col(mapping, name)})"
+        return f"{{{{ parse_date('{_col(mapping, name)}', '{layout}') }}}}"
 
+    national_id = mapping.column("national_id")
     out: list[str] = [
-        f"{{#- {MARKER} from _{center}__mapping.yml: edit the mapping and",
-        "    rerun the scaffold rather than this file. One row per treatment line.",
-        "    Direct identifiers stop here: only a keyed pseudonym and the birth year leave. -#}",
+        f"{{#- From _{center}__mapping.yml: edit the mapping and rerun the scaffold rather",
+        "    than this file. One row per treatment line. Direct identifiers stop here:",
+        "    only keyed pseudonyms and the birth year leave. -#}",
     ]
-    if todo_guard:
-        out.append(todo_guard.rstrip("\n"))
+    if mapping.todos:
+        out += [
+            "{{ config(enabled=false) }}",
+            f"{{#- DRAFT, disabled: _{center}__mapping.yml still has TODOs. Resolve them and",
+            "    rerun python -m rwe_onboard onboard-center with --mapping: that writes this",
+            "    model enabled and registers it. Placeholders named todo__... mark each gap.",
+            *(f"    TODO {label}" for label in todo_summary(mapping.todos)),
+            "-#}",
+        ]
     out += [
         "with",
         "",
@@ -207,6 +289,14 @@ def render_model(mapping: Mapping, header: list[str]) -> str:
         "        cast(source.source_row_number as {{ dbt.type_int() }}) as source_row_number,",
         "        ---------- keys",
         f"        nullif(trim({_col(mapping, 'patient_key')}), '') as center_patient_key,",
+    ]
+    if national_id:
+        out += [
+            f"        nullif(upper(replace(replace(trim(source.{national_id}), ' ', ''), '-', '')),"
+            " '')",
+            "            as national_id_normalised,",
+        ]
+    out += [
         "        ---------- raw text kept for the quality ladder below",
     ]
     for name in DATE_FIELDS:
@@ -277,9 +367,10 @@ def render_model(mapping: Mapping, header: list[str]) -> str:
     rules = _ladder(mapping, included, uses_birth_year, duplicate_column)
     out += [f"            ('{reason}', '{column}', \"{condition}\")," for reason, column, condition
             in rules]
-    regimen_list = _list_expression("regimen_text", fields["regimen"].delimiter or "TODO")
-    sites_list = _list_expression("metastatic_sites_text",
-                                  fields["metastatic_sites"].delimiter or "TODO")
+    regimen_list = _list_or_todo(mapping, "regimen", "regimen_text")
+    sites_list = _list_or_todo(mapping, "metastatic_sites", "metastatic_sites_text")
+    person_link = ("{{ person_link_id('national_id_normalised') }}" if national_id
+                   else "cast(null as {{ dbt.type_string() }})")
     last_pf = ("last_progression_free_date" if "last_progression_free_date" in mapped
                else "cast(null as date) as last_progression_free_date")
     out += [
@@ -291,6 +382,7 @@ def render_model(mapping: Mapping, header: list[str]) -> str:
         "    select",
         "        ---------- keys",
         f"        {{{{ pseudonymise('{center}', 'center_patient_key') }}}} as patient_id,",
+        f"        {person_link} as person_link_id,",
         "        ---------- provenance",
         f"        '{center}' as center_id,",
         f"        '{table}' as source_table,",
@@ -395,6 +487,7 @@ def _ladder(mapping: Mapping, included, uses_birth_year: bool, duplicate_column:
 
 _DOCS = {
     "patient_id": '{{ doc("col_patient_id") }}',
+    "person_link_id": '{{ doc("col_person_link_id") }}',
     "center_id": '{{ doc("col_center_id") }}',
     "source_table": '{{ doc("col_source_table") }}',
     "source_file_name": '{{ doc("col_source_file_name") }}',
@@ -428,7 +521,10 @@ def render_models_yml(mapping: Mapping) -> str:
         description = _DOCS.get(name)
         if description is None:
             column = sources.get(name)
+            todo = any(todo.startswith(f"fields.{name}.column") for todo in mapping.todos)
             description = (f"{meaning[0].upper()}{meaning[1:]} (from `{column}`)." if column
+                           else f"{meaning[0].upper()}{meaning[1:]} (TODO: no column mapped "
+                                "yet)." if todo
                            else f"{meaning[0].upper()}{meaning[1:]}; not exported by "
                                 f"{center}, always null.")
         entry: dict = {"name": name, "description": description}
@@ -440,11 +536,13 @@ def render_models_yml(mapping: Mapping) -> str:
             entry["data_tests"] = [{"relationships": {"arguments": {
                 "to": "ref('terminology__row_outcome_reasons')", "field": "reason"}}}]
         columns.append(entry)
+    draft = ("Draft, disabled until the TODOs of the mapping are resolved. "
+             if mapping.todos else "")
     document = {"version": 2, "models": [{
         "name": model_name(center, table),
         "description": _Folded(
-            f"One row per raw row of {center}'s {table} export (one row per treatment line): "
-            "renamed, cast and recoded through the terminology seeds, direct identifiers "
+            f"{draft}One row per raw row of {center}'s {table} export (one row per treatment "
+            "line): renamed, cast and recoded through the terminology seeds, direct identifiers "
             "removed, with the first data-quality rule the row breaks. Nothing is filtered: "
             "row_accounting counts from here."),
         "columns": columns,
@@ -457,34 +555,121 @@ def render_models_yml(mapping: Mapping) -> str:
 # ---------------------------------------------------------------------------
 
 
-def write_files(project_dir: Path, mapping: Mapping, header: list[str], mapping_text: str,
-                force: bool) -> list[Path]:
-    """Write the staging folder; refuse to overwrite files the scaffold did not write."""
+@dataclass
+class Target:
+    """A file the scaffold is about to write.
+
+    ``kind``: ``generated`` (sources, model, models YAML: replaced only when
+    untouched), ``mapping`` (the mapping record: the user's text, replaced
+    when untouched or identical) or ``project`` (dbt_project.yml: an edit
+    computed from its current text).
+    """
+
+    path: Path
+    text: str
+    kind: str
+    #: why an edited file may be replaced, or what to do instead (for messages)
+    advice: str = ""
+
+
+def render_files(project_dir: Path, mapping: Mapping, header: list[str]) -> list[Target]:
+    """The staging folder's generated files for ``mapping`` (a draft while it has TODOs)."""
     folder = staging_dir(project_dir, mapping.center_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    targets = {
-        sources_path(project_dir, mapping.center_id): render_sources(mapping, header),
-        folder / f"{model_name(mapping.center_id, mapping.table)}.sql":
-            render_model(mapping, header),
-        folder / f"_{mapping.center_id}__models.yml": render_models_yml(mapping),
-    }
-    for path in targets:
-        if path.exists():
-            written_by_us = MARKER in path.read_text(encoding="utf-8").splitlines()[0]
-            if not (force and written_by_us):
-                raise OnboardingError(
-                    f"{path} exists; rerun with --force to replace the scaffold's own files"
-                    + ("" if written_by_us else " (this one was not written by the scaffold "
-                       "and is never replaced)"))
-    target_mapping = mapping_path(project_dir, mapping.center_id)
-    targets[target_mapping] = mapping_text
-    for path, text in targets.items():
-        path.write_text(text, encoding="utf-8")
-    return list(targets)
+    return [
+        Target(sources_path(project_dir, mapping.center_id),
+               stamp(render_sources(mapping, header), "yaml"), "generated"),
+        Target(folder / f"{model_name(mapping.center_id, mapping.table)}.sql",
+               stamp(render_model(mapping, header), "sql"), "generated"),
+        Target(folder / f"_{mapping.center_id}__models.yml",
+               stamp(render_models_yml(mapping), "yaml"), "generated"),
+    ]
 
 
-def register_model(project_dir: Path, model: str) -> bool:
-    """Add ``model`` to ``vars.line_record_models``; False if it was already there.
+def mapping_target(project_dir: Path, center_id: str, text: str, advice: str) -> Target:
+    return Target(mapping_path(project_dir, center_id), text, "mapping", advice)
+
+
+def check_targets(project_dir: Path, targets: list[Target], overwrite_edits: bool
+                  ) -> list[Target]:
+    """The targets whose file must change; :class:`OnboardingError` naming every file that
+    may not be replaced (nothing is written then)."""
+    changes, refused = [], []
+    for target in targets:
+        if not target.path.exists():
+            changes.append(target)
+            continue
+        current = target.path.read_text(encoding="utf-8", errors="replace")
+        if current == target.text:
+            continue
+        changes.append(target)
+        if target.kind == "project":
+            continue
+        state = file_state(current)
+        shown = _relative(project_dir, target.path)
+        if state == "untouched":
+            continue
+        if target.kind == "generated" and state == "foreign":
+            refused.append(f"{shown} exists and was not written by the scaffold (no marker "
+                           "on its first line): it is never replaced; move it away")
+        elif not overwrite_edits and target.kind == "generated":
+            refused.append(f"{shown} was edited by hand since the scaffold wrote it (it no "
+                           "longer matches the digest on its first line): carry the edit "
+                           "into the mapping, or rerun with --overwrite-edits to replace it")
+        elif not overwrite_edits:
+            refused.append(f"{shown} was edited (or written) by hand: {target.advice}")
+    if refused:
+        raise OnboardingError("refusing to overwrite:\n  " + "\n  ".join(refused))
+    return changes
+
+
+def write_atomically(targets: list[Target]) -> None:
+    """Write every target to a temporary file beside it, then rename them all into place.
+
+    If any temporary file cannot be written, all are removed (and any folder
+    created for them) and the error is raised: nothing is changed.
+    """
+    created: list[Path] = []
+    written: list[tuple[Path, Path]] = []
+    try:
+        for target in targets:
+            missing = [parent for parent in reversed(target.path.parents)
+                       if not parent.exists()]
+            for folder in missing:
+                folder.mkdir()
+                created.append(folder)
+            temporary = target.path.with_name(
+                f".{target.path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+            with temporary.open("x", encoding="utf-8", newline="") as handle:
+                written.append((temporary, target.path))
+                handle.write(target.text)
+    except BaseException as error:
+        for temporary, _path in written:
+            temporary.unlink(missing_ok=True)
+        for folder in reversed(created):
+            folder.rmdir()
+        if isinstance(error, OSError):
+            raise OnboardingError(f"cannot write {error.filename or 'a file'}: "
+                                  f"{error.strerror or error}; nothing was changed") from error
+        raise
+    for temporary, path in written:
+        os.replace(temporary, path)
+
+
+def _relative(project_dir: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(project_dir))
+    except ValueError:
+        return str(path)
+
+
+def registered_models(project_dir: Path) -> list[str]:
+    """``vars.line_record_models`` of dbt_project.yml."""
+    document = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    return list((document or {}).get("vars", {}).get("line_record_models") or [])
+
+
+def registration(project_dir: Path, model: str) -> Target | None:
+    """dbt_project.yml with ``model`` added to ``vars.line_record_models`` (None: it is there).
 
     The var must be written as a one-line flow list (as it is in this
     project); the edit is checked by parsing the file again and comparing
@@ -494,7 +679,7 @@ def register_model(project_dir: Path, model: str) -> bool:
     text = path.read_text(encoding="utf-8")
     current = list(yaml.safe_load(text).get("vars", {}).get("line_record_models") or [])
     if model in current:
-        return False
+        return None
     matches = list(LINE_RECORD_VAR.finditer(text))
     if len(matches) != 1:
         raise OnboardingError(
@@ -510,5 +695,13 @@ def register_model(project_dir: Path, model: str) -> bool:
     if after != expected:
         raise OnboardingError(f"dbt_project.yml: the edit adding {model} changed more than "
                               "vars.line_record_models; add it by hand")
-    path.write_text(edited, encoding="utf-8")
+    return Target(path, edited, "project")
+
+
+def register_model(project_dir: Path, model: str) -> bool:
+    """Add ``model`` to ``vars.line_record_models``; False if it was already there."""
+    target = registration(project_dir, model)
+    if target is None:
+        return False
+    write_atomically([target])
     return True
