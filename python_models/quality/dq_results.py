@@ -1,11 +1,12 @@
-"""dq_results: Great Expectations results for the study tables, one row per expectation.
+"""dq_results: Great Expectations results for the published tables, one row per expectation.
 
-Validates analysis_cohort and adverse_events against expectations/<table>.json
-(rwe_quality.validate_frame). Always materialises: a failed expectation is a
-row with success = false, and the singular test
-assert_no_critical_data_quality_failures turns critical failures into a build
-failure, so the statistics models downstream of this one are skipped. Only a
-broken suite file (GX dropped or rejected an expectation) raises here.
+Validates analysis_cohort, adverse_events, quarantine and row_accounting, each
+against expectations/<table>.json (rwe_quality.validate_tables). Always
+materialises: a failed expectation is a row with success = false, and the
+singular test assert_no_critical_data_quality_failures turns critical
+failures into a build failure, so the statistics models downstream of this
+one are skipped. Only a broken suite file (GX dropped or rejected an
+expectation), or a suite file without a table here, raises.
 """
 
 from datetime import UTC, datetime
@@ -16,22 +17,22 @@ import pandas as pd
 # The model's `dbt` argument shadows the dbt package: import from it at module level.
 from dbt.flags import get_flags
 
-from rwe_quality import validate_frame
+from rwe_quality import validate_tables
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    cohort = dbt.ref("analysis_cohort").df()
-    adverse_events = dbt.ref("adverse_events").df()
+    # Literal refs: dbt reads them to build this model after each table. The
+    # order here is the row order of dq_results.
+    relations = {
+        "analysis_cohort": dbt.ref("analysis_cohort"),
+        "adverse_events": dbt.ref("adverse_events"),
+        "quarantine": dbt.ref("quarantine"),
+        "row_accounting": dbt.ref("row_accounting"),
+    }
     expectations_dir = Path(get_flags().PROJECT_DIR).resolve() / "expectations"
-    results = pd.concat(
-        [
-            validate_frame(cohort, expectations_dir / "analysis_cohort.json", "analysis_cohort"),
-            validate_frame(adverse_events, expectations_dir / "adverse_events.json",
-                           "adverse_events"),
-        ],
-        ignore_index=True,
-    )
+    frames = {table: relation.df() for table, relation in relations.items()}
+    results = validate_tables(frames, expectations_dir)
     built_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     return results.assign(built_at=pd.Series(built_at, index=results.index,
                                              dtype="datetime64[us]"))

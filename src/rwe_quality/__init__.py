@@ -7,10 +7,12 @@ the dbt Python model ``python_models/quality/dq_results.py``.
   that Great Expectations would load only partially.
 - :func:`validate_frame` returns one row per expectation (see
   :data:`RESULT_DTYPES`); failed expectations are rows, never exceptions.
+- :func:`validate_tables` validates every table against its suite and refuses
+  a suite file without a table (or a table without a suite).
 """
 
 from rwe_quality.suites import SEVERITIES, SuiteLoadError, load_suite
-from rwe_quality.validation import RESULT_COLUMNS, RESULT_DTYPES, validate_frame
+from rwe_quality.validation import RESULT_COLUMNS, RESULT_DTYPES, validate_frame, validate_tables
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -19,4 +21,5 @@ __all__ = [
     "SuiteLoadError",
     "load_suite",
     "validate_frame",
+    "validate_tables",
 ]

@@ -27,7 +27,7 @@ from great_expectations.data_context.types.base import (
 )
 
 import rwe_quality.metrics  # noqa: F401  (registers the vectorised pair metric)
-from rwe_quality.suites import load_suite_with_entries
+from rwe_quality.suites import SuiteLoadError, load_suite_with_entries
 
 #: Column name -> pandas dtype of the frame :func:`validate_frame` returns. The
 #: nullable extension dtypes keep the warehouse types stable (VARCHAR, BIGINT,
@@ -122,6 +122,57 @@ def validate_frame(df: pd.DataFrame, suite_path: str | Path, table_name: str) ->
             row.update(_result_fields(result))
         rows.append(row)
     return _typed_frame(rows)
+
+
+def validate_tables(frames: Mapping[str, pd.DataFrame], expectations_dir: str | Path,
+                    ) -> pd.DataFrame:
+    """Validate every table against ``expectations_dir/<table>.json``, all suites at once.
+
+    Parameters
+    ----------
+    frames
+        Table name -> the table as pandas, in the order the rows should come out.
+    expectations_dir
+        The directory of suite files. It must hold exactly one ``<table>.json``
+        per frame and nothing else: a suite without a table would silently go
+        unchecked, and a table without a suite would be published unvalidated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`validate_frame` for each table, concatenated in the
+        order of ``frames`` (each ordered by ``expectation_index``).
+
+    Raises
+    ------
+    SuiteLoadError
+        If a suite file is broken (see :func:`rwe_quality.suites.load_suite`),
+        if the suite files and the tables do not match one to one, or if a
+        suite's ``name`` is not its table's name. The message names the file.
+    """
+    expectations_dir = Path(expectations_dir)
+    suite_paths = {path.stem: path for path in sorted(expectations_dir.glob("*.json"))}
+    unvalidated = [str(suite_paths[name]) for name in suite_paths if name not in frames]
+    if unvalidated:
+        raise SuiteLoadError(
+            f"{', '.join(unvalidated)}: a suite file with no table to validate; add the "
+            "table to dq_results (python_models/quality/dq_results.py) or remove the file."
+        )
+    missing = [str(expectations_dir / f"{name}.json") for name in frames
+               if name not in suite_paths]
+    if missing:
+        raise SuiteLoadError(f"{', '.join(missing)}: no suite file for a validated table.")
+    results = []
+    for table_name, frame in frames.items():
+        result = validate_frame(frame, suite_paths[table_name], table_name)
+        suite_name = result["suite_name"].iloc[0]
+        if suite_name != table_name:
+            raise SuiteLoadError(
+                f"{suite_paths[table_name]}: the suite is named {suite_name!r} but "
+                f"validates the table {table_name!r}; name it after its table."
+            )
+        results.append(result)
+    return _typed_frame([]) if not results else pd.concat(results, ignore_index=True)
 
 
 def _run_gx(df: pd.DataFrame, suite: Any) -> dict[str, Any]:

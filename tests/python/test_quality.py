@@ -1,21 +1,30 @@
-"""The data-quality gate: GX suites in expectations/ and rwe_quality.
+"""The data-quality gate: GX suites in expectations/, rwe_quality and dq_results.
 
 Every test builds its own small frames, shaped like ``dbt.ref(...).df()`` output
-from DuckDB (varchar -> object, integer -> int32, or Int32 when a column has
-nulls, boolean -> bool or boolean, date -> datetime64[us]).
+from DuckDB (varchar -> object, integer -> int32, bigint -> int64, or Int32/Int64
+when a column has nulls, boolean -> bool or boolean, date -> datetime64[us]).
+The end-to-end gate (a real ``dbt build`` stopped by a failed expectation) is
+tests/python/test_quality_gate.py.
 """
 
 from __future__ import annotations
 
+import ast
+import csv
+import importlib.util
 import json
+import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from rwe_quality import (
     RESULT_COLUMNS,
@@ -23,15 +32,20 @@ from rwe_quality import (
     SuiteLoadError,
     load_suite,
     validate_frame,
+    validate_tables,
 )
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
-SUITES = {
-    "analysis_cohort": EXPECTATIONS_DIR / "analysis_cohort.json",
-    "adverse_events": EXPECTATIONS_DIR / "adverse_events.json",
-}
-EXPECTED_COUNTS = {"analysis_cohort": 40, "adverse_events": 10}
+#: Every published table with a suite, in dq_results' row order.
+TABLES = ("analysis_cohort", "adverse_events", "quarantine", "row_accounting")
+SUITES = {table: EXPECTATIONS_DIR / f"{table}.json" for table in TABLES}
+EXPECTED_COUNTS = {"analysis_cohort": 65, "adverse_events": 10, "quarantine": 11,
+                   "row_accounting": 14}
+REASONS_SEED = PROJECT_DIR / "seeds" / "terminology" / "terminology__row_outcome_reasons.csv"
+DQ_RESULTS_MODEL = PROJECT_DIR / "python_models" / "quality" / "dq_results.py"
+GATE_TEST = (PROJECT_DIR / "tests" / "dbt" / "singular"
+             / "assert_no_critical_data_quality_failures.sql")
 # Warnings whose failing frame would be too large for a fast test.
 NOT_BROKEN_HERE = {("analysis_cohort", "expect_table_row_count_to_be_between", None, "max_value")}
 
@@ -55,6 +69,10 @@ def valid_cohort() -> pd.DataFrame:
     return pd.DataFrame({
         "patient_id": patient,
         "center_id": center,
+        "second_line_source_table": ["treatment_lines", "treatment_lines",
+                                     "drug_administrations", "drug_administrations", "lines",
+                                     "lines"],
+        "second_line_source_row_number": np.array([1, 2, 2, 3732, 17, 18], dtype="int32"),
         "arm": arm,
         "is_ici": np.array(is_ici, dtype=bool),
         "second_line_start_date": pd.to_datetime(
@@ -89,8 +107,25 @@ def valid_cohort() -> pd.DataFrame:
     })
 
 
-def valid_cohort_with_nulls() -> pd.DataFrame:
-    """The valid cohort as DuckDB returns it when optional columns hold NULLs."""
+def valid_cohort_nullable_dtypes() -> pd.DataFrame:
+    """The valid cohort with pandas' nullable dtypes (DuckDB's, once a column holds a NULL)."""
+    frame = valid_cohort()
+    for column in ("second_line_source_row_number", "age_years", "ecog_ps",
+                   "metastatic_site_count"):
+        frame[column] = frame[column].astype("Int32")
+    for column in [name for name, dtype in frame.dtypes.items() if dtype == np.dtype(bool)]:
+        frame[column] = frame[column].astype("boolean")
+    return frame
+
+
+#: The columns cohort_with_missing_covariates leaves empty.
+MISSING_COVARIATES = ("ecog_ps", "is_ecog_2_or_more", "age_years", "is_age_65_or_older", "sex",
+                      "is_male", "first_line_pfs_months", "is_first_line_pfs_6_months_or_more")
+
+
+def cohort_with_missing_covariates() -> pd.DataFrame:
+    """Covariates left NULL, as the cohort had them before missing_baseline_covariate
+    excluded such patients: now every one of them must fail its not_null check."""
     frame = valid_cohort()
     frame["ecog_ps"] = frame["ecog_ps"].astype("Int32")
     frame["is_ecog_2_or_more"] = frame["is_ecog_2_or_more"].astype("boolean")
@@ -108,6 +143,12 @@ def valid_cohort_with_nulls() -> pd.DataFrame:
     return frame
 
 
+def row_outcome_reasons() -> list[tuple[str, str]]:
+    """(row_status, reason) of every code in the reasons seed, in seed order."""
+    with REASONS_SEED.open(encoding="utf-8", newline="") as handle:
+        return [(row["row_status"], row["reason"]) for row in csv.DictReader(handle)]
+
+
 def valid_adverse_events() -> pd.DataFrame:
     return pd.DataFrame({
         "patient_id": ["p01", "p01", "p02", "p04", "p05"],
@@ -118,9 +159,60 @@ def valid_adverse_events() -> pd.DataFrame:
     })
 
 
+def valid_quarantine() -> pd.DataFrame:
+    """One rejected row per quarantine reason (row 1 of a file included)."""
+    rows = [
+        ("center_a", "treatment_lines", "data/raw/center_a/treatment_lines.csv", 1,
+         "record_no", "duplicate_row"),
+        ("center_a", "treatment_lines", "data/raw/center_a/treatment_lines.csv", 323,
+         "line_start_date", "unparseable_date"),
+        ("center_a", "adverse_events", "data/raw/center_a/adverse_events.csv", 323,
+         "onset_date", "date_order_violation"),
+        ("center_b", "drug_administrations", "data/raw/center_b/drug_administrations.csv",
+         1022, "drug_name", "unknown_drug"),
+        ("center_b", "patients", "data/raw/center_b/patients.csv", 50, "gender",
+         "unknown_code"),
+        ("center_c", "lines", "data/raw/center_c/lines.csv", 81, "case_no",
+         "missing_required_value"),
+    ]
+    center, table, file_name, row_number, column, reason = map(list, zip(*rows, strict=True))
+    return pd.DataFrame({
+        "center_id": center,
+        "source_table": table,
+        "source_file_name": file_name,
+        "source_row_number": np.array(row_number, dtype="int32"),
+        "failing_column": column,
+        "reason": reason,
+        "reason_description": [f"Row {n} of {f} (center {c}, table {t}): column {col} ..."
+                               for c, t, f, n, col, _ in rows],
+    })
+
+
+def valid_row_accounting() -> pd.DataFrame:
+    """Two exports whose counts add up to rows_in; one has every row published."""
+    rows = [
+        ("center_a", "treatment_lines", 10, "published", "published", 6),
+        ("center_a", "treatment_lines", 10, "excluded", "no_second_line", 2),
+        ("center_a", "treatment_lines", 10, "quarantined", "duplicate_row", 1),
+        ("center_a", "treatment_lines", 10, "quarantined", "unknown_drug", 1),
+        ("center_b", "patients", 5, "published", "published", 5),
+    ]
+    center, table, rows_in, status, reason, count = map(list, zip(*rows, strict=True))
+    return pd.DataFrame({
+        "center_id": center,
+        "source_table": table,
+        "rows_in": np.array(rows_in, dtype="int64"),
+        "row_status": status,
+        "reason": reason,
+        "row_count": np.array(count, dtype="int64"),
+    })
+
+
 VALID_FRAMES: dict[str, Callable[[], pd.DataFrame]] = {
     "analysis_cohort": valid_cohort,
     "adverse_events": valid_adverse_events,
+    "quarantine": valid_quarantine,
+    "row_accounting": valid_row_accounting,
 }
 
 
@@ -148,8 +240,11 @@ class Breaker:
         if self.reshape is not None:
             frame = self.reshape(frame)
         for column, value in self.row.items():
-            if value is None and frame[column].dtype == bool:
-                frame[column] = frame[column].astype("boolean")
+            if value is None and frame[column].dtype.kind in "bi":
+                # numpy bool/int cannot hold a NULL; DuckDB then returns the nullable dtype
+                nullable = "boolean" if frame[column].dtype == bool else (
+                    f"Int{frame[column].dtype.itemsize * 8}")
+                frame[column] = frame[column].astype(nullable)
             if value is None:
                 value = pd.NA if frame[column].dtype != object else None
             frame.loc[0, column] = value
@@ -177,8 +272,16 @@ def _duplicate_ae(frame: pd.DataFrame) -> pd.DataFrame:
                      ignore_index=True)
 
 
+def _duplicate_first_row(**changes: Any) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Append a copy of row 0 that differs only in ``changes`` (outside the key)."""
+    return lambda frame: pd.concat([frame, frame.iloc[[0]].assign(**changes)],
+                                   ignore_index=True)
+
+
 C = "analysis_cohort"
 A = "adverse_events"
+Q = "quarantine"
+R = "row_accounting"
 IN_SET = "expect_column_values_to_be_in_set"
 NOT_NULL = "expect_column_values_to_not_be_null"
 BETWEEN = "expect_column_values_to_be_between"
@@ -193,6 +296,16 @@ BREAKERS = [
     Breaker(C, NOT_NULL, "patient_id", {"patient_id": None}),
     Breaker(C, "expect_column_values_to_be_unique", "patient_id", {"patient_id": "p02"}),
     Breaker(C, NOT_NULL, "center_id", {"center_id": None}),
+    Breaker(C, NOT_NULL, "second_line_source_table", {"second_line_source_table": None}),
+    Breaker(C, NOT_NULL, "second_line_source_row_number",
+            {"second_line_source_row_number": None}),
+    Breaker(C, BETWEEN, "second_line_source_row_number", {"second_line_source_row_number": 0},
+            kwarg="min_value"),
+    Breaker(C, "expect_compound_columns_to_be_unique",
+            "center_id, second_line_source_table, second_line_source_row_number",
+            {"second_line_source_row_number": 2}),
+    Breaker(C, NOT_NULL, "second_line_start_date", {"second_line_start_date": None}),
+    Breaker(C, NOT_NULL, "second_line_regimen", {"second_line_regimen": None}),
     # treatment
     Breaker(C, NOT_NULL, "arm", {"arm": None}),
     Breaker(C, IN_SET, "arm", {"arm": "ICI + chemotherapy"}),
@@ -216,9 +329,17 @@ BREAKERS = [
             {"pfs_months": 9.0}),
     Breaker(C, NOT_NULL, "best_response", {"best_response": None}),
     Breaker(C, IN_SET, "best_response", {"best_response": "MR"}),
+    Breaker(C, NOT_NULL, "is_objective_response", {"is_objective_response": None}),
     Breaker(C, PAIR, "best_response, is_objective_response", {"is_objective_response": False}),
+    Breaker(C, NOT_NULL, "is_disease_control", {"is_disease_control": None}),
     Breaker(C, PAIR, "best_response, is_disease_control", {"is_disease_control": False}),
-    # baseline covariates
+    # baseline covariates: never null (missing_baseline_covariate excludes the patient)
+    *(Breaker(C, NOT_NULL, column, {column: None}) for column in (
+        "age_years", "is_age_65_or_older", "sex", "is_male", "ecog_ps", "is_ecog_2_or_more",
+        "is_ever_smoker", "has_liver_metastases", "has_brain_metastases", "has_bone_metastases",
+        "metastatic_site_count", "has_three_or_more_metastatic_sites",
+        "had_thoracic_radiotherapy", "had_prophylactic_cranial_irradiation",
+        "had_first_line_ici", "first_line_pfs_months", "is_first_line_pfs_6_months_or_more")),
     Breaker(C, BETWEEN, "age_years", {"age_years": 17, "is_age_65_or_older": False}),
     Breaker(C, BETWEEN, "age_years", {"age_years": 64, "is_age_65_or_older": True},
             kwarg="row_condition:True"),
@@ -260,6 +381,33 @@ BREAKERS = [
     Breaker(A, IN_SET, "ctcae_grade", {"ctcae_grade": 6}),
     Breaker(A, "expect_compound_columns_to_be_unique", "patient_id, ae_term",
             reshape=_duplicate_ae),
+    # quarantine
+    Breaker(Q, "expect_table_columns_to_match_ordered_list", None,
+            reshape=lambda frame: frame.drop(columns="failing_column")),
+    *(Breaker(Q, NOT_NULL, column, {column: None}) for column in (
+        "center_id", "source_table", "source_file_name", "source_row_number", "failing_column",
+        "reason", "reason_description")),
+    Breaker(Q, BETWEEN, "source_row_number", {"source_row_number": 0}, kwarg="min_value"),
+    Breaker(Q, IN_SET, "reason", {"reason": "no_second_line"}),
+    Breaker(Q, "expect_compound_columns_to_be_unique",
+            "center_id, source_table, source_row_number",
+            reshape=_duplicate_first_row(failing_column="line_start_date",
+                                         reason="unparseable_date")),
+    # row_accounting
+    Breaker(R, "expect_table_columns_to_match_ordered_list", None, reshape=_swap_first_columns),
+    Breaker(R, "expect_table_row_count_to_be_between", None, kwarg="min_value",
+            reshape=lambda frame: frame.iloc[0:0]),
+    *(Breaker(R, NOT_NULL, column, {column: None}) for column in (
+        "center_id", "source_table", "rows_in", "row_status", "reason", "row_count")),
+    Breaker(R, BETWEEN, "rows_in", {"rows_in": -1}, kwarg="min_value"),
+    Breaker(R, IN_SET, "row_status", {"row_status": "rejected"}),
+    Breaker(R, PAIR, "row_status, reason", {"row_status": "excluded"}),
+    Breaker(R, BETWEEN, "row_count", {"row_count": -1}, kwarg="min_value"),
+    Breaker(R, "expect_column_pair_values_a_to_be_greater_than_b", "rows_in, row_count",
+            {"row_count": 11}),
+    Breaker(R, "expect_compound_columns_to_be_unique",
+            "center_id, source_table, row_status, reason",
+            reshape=_duplicate_first_row(row_count=np.int64(1))),
 ]
 
 
@@ -295,13 +443,22 @@ def _breaker_key(breaker: Breaker) -> tuple:
 
 # --------------------------------------------------------------------------- tests
 
+#: Clean frames: name -> (table, frame). Each passes every expectation of its suite.
+CLEAN_FRAMES: dict[str, tuple[str, Callable[[], pd.DataFrame]]] = {
+    "analysis_cohort": (C, valid_cohort),
+    "analysis_cohort_nullable_dtypes": (C, valid_cohort_nullable_dtypes),
+    "adverse_events": (A, valid_adverse_events),
+    "quarantine": (Q, valid_quarantine),
+    # A clean export quarantines nothing.
+    "quarantine_empty": (Q, lambda: valid_quarantine().iloc[0:0]),
+    "row_accounting": (R, valid_row_accounting),
+}
+
+
 @pytest.fixture(scope="module")
 def clean_results() -> dict[str, pd.DataFrame]:
-    return {
-        "analysis_cohort": validate_frame(valid_cohort(), SUITES[C], C),
-        "analysis_cohort_with_nulls": validate_frame(valid_cohort_with_nulls(), SUITES[C], C),
-        "adverse_events": validate_frame(valid_adverse_events(), SUITES[A], A),
-    }
+    return {name: validate_frame(make(), SUITES[table], table)
+            for name, (table, make) in CLEAN_FRAMES.items()}
 
 
 @pytest.mark.parametrize("table", sorted(SUITES))
@@ -314,8 +471,7 @@ def test_real_suites_load_with_every_expectation(table):
     assert [e.severity.value for e in suite.expectations] == [e["severity"] for e in entries]
 
 
-@pytest.mark.parametrize("name", ["analysis_cohort", "analysis_cohort_with_nulls",
-                                  "adverse_events"])
+@pytest.mark.parametrize("name", sorted(CLEAN_FRAMES))
 def test_clean_frames_pass_every_expectation(clean_results, name):
     results = clean_results[name]
     failed = results.loc[~results["success"],
@@ -323,6 +479,55 @@ def test_clean_frames_pass_every_expectation(clean_results, name):
                           "observed_value", "exception_message"]]
     assert failed.empty, failed.to_string()
     assert results["exception_message"].isna().all()
+
+
+def test_missing_covariates_fail_exactly_their_not_null_checks():
+    """In-set, between and pair checks skip nulls (GX's rule); the not_null
+    checks are what stop a cohort with a missing covariate."""
+    results = validate_frame(cohort_with_missing_covariates(), SUITES[C], C)
+    failed = results.loc[~results["success"]]
+    assert sorted(failed["column_name"]) == sorted(MISSING_COVARIATES)
+    assert (failed["expectation_type"] == NOT_NULL).all()
+    assert (failed["severity"] == "critical").all()
+    assert results["exception_message"].isna().all()
+
+
+def test_every_column_has_a_critical_not_null_expectation():
+    """docs/data-quality.md: a column that must be filled has a not_null
+    expectation. In every published table, every column must be filled."""
+    for table in SUITES:
+        entries = _suite_entries(table)
+        [columns] = [entry["kwargs"]["column_list"] for entry in entries
+                     if entry["type"] == "expect_table_columns_to_match_ordered_list"]
+        not_null = {entry["kwargs"]["column"] for entry in entries
+                    if entry["type"] == NOT_NULL and entry["severity"] == "critical"}
+        assert set(columns) - not_null == set(), table
+        assert not_null <= set(columns), table
+
+
+def test_every_statistics_covariate_has_a_critical_not_null_expectation():
+    statistics = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))[
+        "models"]["rwe_warehouse"]["statistics"]["+meta"]
+    covariates = {*statistics["propensity_covariates"], *statistics["cox_terms"],
+                  *statistics["subgroups"].values(), "age_years", "sex"}
+    not_null = {entry["kwargs"]["column"] for entry in _suite_entries(C)
+                if entry["type"] == NOT_NULL and entry["severity"] == "critical"}
+    assert len(covariates) >= 14
+    assert covariates - not_null == set()
+
+
+def test_reason_codes_match_the_reasons_seed():
+    """The audit suites list the seed's codes; a new code needs a suite edit."""
+    seed = row_outcome_reasons()
+    [quarantine_reasons] = [entry["kwargs"]["value_set"] for entry in _suite_entries(Q)
+                            if entry["type"] == IN_SET and entry["kwargs"]["column"] == "reason"]
+    assert quarantine_reasons == [reason for status, reason in seed if status == "quarantined"]
+    [statuses] = [entry["kwargs"]["value_set"] for entry in _suite_entries(R)
+                  if entry["type"] == IN_SET and entry["kwargs"]["column"] == "row_status"]
+    assert sorted(statuses) == sorted({status for status, _ in seed})
+    [pairs] = [entry["kwargs"]["value_pairs_set"] for entry in _suite_entries(R)
+               if entry["type"] == PAIR]
+    assert [tuple(pair) for pair in pairs] == seed
 
 
 def test_every_expectation_has_a_breaker():
@@ -385,8 +590,8 @@ def test_results_have_the_exact_columns_and_dtypes(clean_results):
 
 
 def test_results_are_one_row_per_expectation_in_file_order(clean_results):
-    for table, key in ((C, "analysis_cohort"), (A, "adverse_events")):
-        results = clean_results[key]
+    for table in TABLES:
+        results = clean_results[table]
         entries = _suite_entries(table)
         assert results["expectation_index"].tolist() == list(range(len(entries)))
         assert results["expectation_type"].tolist() == [entry["type"] for entry in entries]
@@ -409,7 +614,7 @@ def test_gx_exception_becomes_a_failed_row_with_its_message():
     frame = valid_cohort().drop(columns="sex")
     results = validate_frame(frame, SUITES[C], C)
     sex_rows = results.loc[results["column_name"].fillna("").str.contains("sex")]
-    assert len(sex_rows) == 2
+    assert len(sex_rows) == 3  # not_null, in_set, the (sex, is_male) pair
     assert not sex_rows["success"].any()
     assert sex_rows["exception_message"].str.contains('"sex"').all()
     assert sex_rows["unexpected_count"].isna().all()
@@ -498,6 +703,154 @@ def test_unreadable_suite_file_raises_and_names_the_file(tmp_path):
     assert str(path) in str(raised.value)
     with pytest.raises(SuiteLoadError, match="cannot read"):
         load_suite(tmp_path / "missing.json")
+
+
+# ------------------------------------------------------------------------- dq_results and the gate
+
+class FakeRelation:
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    def df(self) -> pd.DataFrame:
+        return self._frame.copy()
+
+
+class FakeDbt:
+    """The two things dq_results asks of dbt's model argument."""
+
+    def __init__(self, frames: dict[str, pd.DataFrame]) -> None:
+        self.frames = frames
+        self.refs: list[str] = []
+
+    def config(self, **kwargs: Any) -> None:
+        self.configured = kwargs
+
+    def ref(self, name: str) -> FakeRelation:
+        self.refs.append(name)
+        return FakeRelation(self.frames[name])
+
+
+def run_dq_results_model(monkeypatch, project_dir: Path,
+                         frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """Run python_models/quality/dq_results.py as dbt would, with PROJECT_DIR = project_dir."""
+    spec = importlib.util.spec_from_file_location("dq_results_model", DQ_RESULTS_MODEL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "get_flags", lambda: type("Flags", (), {
+        "PROJECT_DIR": str(project_dir)})())
+    fake = FakeDbt(frames or {table: VALID_FRAMES[table]() for table in TABLES})
+    results = module.model(fake, session=None)
+    assert fake.refs == list(TABLES)
+    return results
+
+
+def _project_with_suites(tmp_path: Path) -> Path:
+    shutil.copytree(EXPECTATIONS_DIR, tmp_path / "expectations")
+    return tmp_path
+
+
+def test_dq_results_refs_every_suite_by_a_literal_ref():
+    """dbt orders dq_results after the tables it finds in literal dbt.ref calls."""
+    tree = ast.parse(DQ_RESULTS_MODEL.read_text(encoding="utf-8"))
+    refs = [node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "ref" and isinstance(node.args[0], ast.Constant)]
+    assert refs == list(TABLES)
+    assert sorted(path.stem for path in EXPECTATIONS_DIR.glob("*.json")) == sorted(TABLES)
+
+
+def test_dq_results_validates_every_table_against_its_suite(monkeypatch):
+    results = run_dq_results_model(monkeypatch, PROJECT_DIR)
+    assert results["table_name"].tolist() == [
+        table for table in TABLES for _ in range(EXPECTED_COUNTS[table])]
+    assert results.groupby("table_name", sort=False)["expectation_index"].apply(list).to_dict(
+        ) == {table: list(range(EXPECTED_COUNTS[table])) for table in TABLES}
+    assert results["success"].all(), results.loc[~results["success"]].to_string()
+    assert list(results.columns) == [*RESULT_COLUMNS, "built_at"]
+    assert str(results["built_at"].dtype) == "datetime64[us]"
+    assert results["built_at"].nunique() == 1
+
+
+def test_dq_results_reports_each_tables_failures_under_its_name(monkeypatch):
+    frames = {table: VALID_FRAMES[table]() for table in TABLES}
+    frames[Q].loc[0, "reason"] = "no_second_line"
+    frames[R].loc[0, "row_count"] = 11
+    results = run_dq_results_model(monkeypatch, PROJECT_DIR, frames)
+    failed = results.loc[~results["success"], ["table_name", "expectation_type", "column_name"]]
+    assert failed.to_records(index=False).tolist() == [
+        (Q, IN_SET, "reason"),
+        (R, "expect_column_pair_values_a_to_be_greater_than_b", "rows_in, row_count"),
+    ]
+
+
+def test_dq_results_fails_on_a_suite_gx_loads_partially(monkeypatch, tmp_path):
+    """The count guard inside the model: the build error names the suite file."""
+    project = _project_with_suites(tmp_path)
+    path = project / "expectations" / "quarantine.json"
+    suite = json.loads(path.read_text(encoding="utf-8"))
+    suite["expectations"].append({"type": "expect_column_values_to_be_purple",
+                                  "kwargs": {"column": "reason"}, "severity": "critical",
+                                  "meta": {"reason": "unknown type"}})
+    path.write_text(json.dumps(suite), encoding="utf-8")
+    expected = EXPECTED_COUNTS[Q]
+    with pytest.raises(SuiteLoadError, match=re.escape(
+            f"{path.resolve()}: the file has {expected + 1} expectations but Great "
+            f"Expectations loaded only {expected}")):
+        run_dq_results_model(monkeypatch, project)
+
+
+def test_dq_results_fails_on_a_suite_without_a_table(monkeypatch, tmp_path):
+    project = _project_with_suites(tmp_path)
+    orphan = project / "expectations" / "matched_cohort.json"
+    shutil.copy(SUITES[A], orphan)
+    with pytest.raises(SuiteLoadError, match="a suite file with no table") as raised:
+        run_dq_results_model(monkeypatch, project)
+    assert str(orphan.resolve()) in str(raised.value)
+
+
+def test_validate_tables_refuses_a_missing_or_misnamed_suite(tmp_path):
+    shutil.copy(SUITES[A], tmp_path / "adverse_events.json")
+    with pytest.raises(SuiteLoadError, match="no suite file") as raised:
+        validate_tables({A: valid_adverse_events(), Q: valid_quarantine()}, tmp_path)
+    assert str(tmp_path / "quarantine.json") in str(raised.value)
+    shutil.copy(SUITES[A], tmp_path / "quarantine.json")
+    with pytest.raises(SuiteLoadError, match="named 'adverse_events' but validates the "
+                                             "table 'quarantine'"):
+        validate_tables({A: valid_adverse_events(), Q: valid_quarantine()}, tmp_path)
+
+
+def _gate_rows(results: pd.DataFrame) -> list[tuple]:
+    """Run the singular test's SQL (its ref replaced by a table) on ``results``."""
+    sql = GATE_TEST.read_text(encoding="utf-8")
+    sql = re.sub(r"\{#.*?#\}", "", sql, flags=re.DOTALL)
+    sql = sql.replace("{{ ref('dq_results') }}", "dq_results")
+    assert "{" not in sql, sql
+    with duckdb.connect() as connection:
+        connection.register("dq_results", results)
+        return connection.sql(sql).fetchall()
+
+
+def test_gate_returns_failed_critical_expectations_only():
+    frame = valid_cohort()
+    frame.loc[0, ["ecog_ps", "is_ecog_2_or_more"]] = (7, True)    # two critical checks
+    frame.loc[1, ["pfs_months", "os_months"]] = (130.0, 130.0)    # two warnings
+    results = validate_frame(frame, SUITES[C], C)
+    assert set(results.loc[~results["success"], "severity"]) == {"critical", "warning"}
+    assert _gate_rows(results) == [
+        (C, IN_SET, "ecog_ps", 1, "ECOG performance status is an integer from 0 to 4 "
+                                  "(5 = dead)."),
+        (C, PAIR, "ecog_ps, is_ecog_2_or_more", 1,
+         "is_ecog_2_or_more must agree with ecog_ps (a propensity and Cox covariate)."),
+    ]
+
+
+def test_gate_passes_warnings_and_counts_gx_errors_as_failures():
+    results = validate_frame(valid_cohort().assign(os_months=130.0), SUITES[C], C)
+    assert (~results["success"]).sum() == 1
+    assert _gate_rows(results) == []
+    crashed = validate_frame(valid_quarantine().drop(columns="failing_column"), SUITES[Q], Q)
+    rows = _gate_rows(crashed)
+    assert [row[2] for row in rows] == [None, "failing_column"]   # column list; the GX error
 
 
 # --------------------------------------------------------------------------- pair metric
