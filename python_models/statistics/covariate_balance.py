@@ -10,4 +10,5 @@ def model(dbt, session):
     cohort = dbt.ref("analysis_cohort").df()
     matched = dbt.ref("matched_cohort").df()
     params = dbt.config.get("meta")
-    return with_run_stamp(covariate_balance(cohort, matched, params["propensity_covariates"]))
+    return with_run_stamp(covariate_balance(cohort, matched, params["propensity_covariates"],
+                                            params["min_cell_count"]))

@@ -10,4 +10,4 @@ def model(dbt, session):
     cohort = dbt.ref("analysis_cohort").df()
     matched = dbt.ref("matched_cohort").df()
     params = dbt.config.get("meta")
-    return with_run_stamp(km_estimates(cohort, matched, params["alpha"]))
+    return with_run_stamp(km_estimates(cohort, matched, params["alpha"], params["min_cell_count"]))

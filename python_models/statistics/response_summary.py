@@ -9,4 +9,6 @@ def model(dbt, session):
     dbt.ref("dq_results")
     cohort = dbt.ref("analysis_cohort").df()
     matched = dbt.ref("matched_cohort").df()
-    return with_run_stamp(response_table(cohort, matched))
+    params = dbt.config.get("meta")
+    return with_run_stamp(response_table(cohort, matched, params["alpha"],
+                                         params["min_cell_count"]))

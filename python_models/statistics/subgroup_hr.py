@@ -9,4 +9,5 @@ def model(dbt, session):
     dbt.ref("dq_results")
     cohort = dbt.ref("analysis_cohort").df()
     params = dbt.config.get("meta")
-    return with_run_stamp(subgroup_table(cohort, params["subgroups"]))
+    return with_run_stamp(subgroup_table(cohort, params["subgroups"], params["alpha"],
+                                         params["min_cell_count"]))

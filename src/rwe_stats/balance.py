@@ -14,7 +14,7 @@ __all__ = ["standardized_mean_differences"]
 CONTINUOUS = "continuous: (mean_t - mean_c) / sqrt((var_t + var_c) / 2), sample variances (ddof=1)"
 BINARY = "binary: (p_t - p_c) / sqrt((p_t (1 - p_t) + p_c (1 - p_c)) / 2)"
 COLUMNS = ["covariate", "level", "cohort", "mean_treated", "mean_control", "n_treated",
-           "n_control", "smd", "smd_method"]
+           "n_control", "count_treated", "count_control", "smd", "smd_method"]
 
 
 def _smd(treated: np.ndarray, control: np.ndarray, binary: bool) -> tuple[float, float, float]:
@@ -66,7 +66,9 @@ def standardized_mean_differences(df: pd.DataFrame, treatment_col: str,
     pandas.DataFrame
         ``covariate``, ``level`` (null unless text), ``cohort``,
         ``mean_treated``, ``mean_control``, ``n_treated``, ``n_control``,
-        ``smd``, ``smd_method``.
+        ``count_treated``, ``count_control`` (patients with the attribute or
+        level, binary rows only; nullable integers, null for continuous
+        covariates), ``smd``, ``smd_method``.
     """
     require_columns(df, [treatment_col, *covariates], "balance")
     treated_mask = flag_array(df, treatment_col)
@@ -92,6 +94,9 @@ def standardized_mean_differences(df: pd.DataFrame, treatment_col: str,
                 "covariate": covariate, "level": level, "cohort": cohort_label,
                 "mean_treated": mean_t, "mean_control": mean_c,
                 "n_treated": int(treated_mask.sum()), "n_control": int((~treated_mask).sum()),
+                "count_treated": int(numbers[treated_mask].sum()) if binary else None,
+                "count_control": int(numbers[~treated_mask].sum()) if binary else None,
                 "smd": smd, "smd_method": BINARY if binary else CONTINUOUS,
             })
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=COLUMNS).astype({"count_treated": "Int64",
+                                                       "count_control": "Int64"})

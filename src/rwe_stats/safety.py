@@ -5,11 +5,15 @@ from __future__ import annotations
 import pandas as pd
 
 from rwe_stats._checks import require_columns, require_unique
+from rwe_stats.disclosure import protect_counts, suppression_rule
 
-__all__ = ["GRADE_BANDS", "safety_summary"]
+__all__ = ["COUNT_METHOD", "GRADE_BANDS", "safety_summary"]
 
 GRADE_BANDS = (("any grade", 1), ("grade 3 or higher", 3))
-COLUMNS = ["ae_term", "grade_band", "arm", "patients", "arm_n", "percent", "is_suppressed"]
+COUNT_METHOD = ("patients counted once per term at their worst CTCAE grade; bands any grade "
+                "(grade >= 1) and grade 3 or higher; denominator every cohort patient of the arm")
+COLUMNS = ["ae_term", "grade_band", "arm", "patients", "arm_n", "percent", "is_suppressed",
+           "count_method", "min_cell_count", "suppression_rule"]
 
 
 def safety_summary(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
@@ -21,10 +25,19 @@ def safety_summary(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
     higher``. ``arm_n`` is the number of cohort patients of the arm (the
     denominator includes patients without any adverse event) and
     ``percent = 100 * patients / arm_n``. Every term x band x arm
-    combination is reported, zeros included. For BI use, a count with
-    ``0 < patients < min_cell_count`` is suppressed: ``patients`` and
-    ``percent`` are null and ``is_suppressed`` is true; zero is shown (it
-    discloses no one). The arm is taken from ``cohort``.
+    combination is reported, zeros included. The arm is taken from
+    ``cohort``.
+
+    Disclosure control (:func:`rwe_stats.disclosure.protect_counts`), per
+    term and arm: the patients with worst grade 1-2, with worst grade 3-5
+    and without the term are the atoms; ``any grade`` (1-2 plus 3-5) and
+    ``grade 3 or higher`` are the cells; ``arm_n`` is public. A count with
+    ``0 < patients < min_cell_count`` is suppressed, and so is the other band
+    when together they would give a small count back (``any grade`` minus
+    ``grade 3 or higher`` = patients at grade 1-2; ``arm_n`` minus ``any
+    grade`` = patients without the term). Suppressed: ``patients`` and
+    ``percent`` null, ``is_suppressed`` true. Zero is shown (it discloses
+    no one).
 
     Parameters
     ----------
@@ -40,8 +53,9 @@ def safety_summary(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
     -------
     pandas.DataFrame
         ``ae_term``, ``grade_band``, ``arm``, ``patients`` (nullable
-        integer), ``arm_n``, ``percent`` (nullable float), ``is_suppressed``;
-        sorted by term, band and arm.
+        integer), ``arm_n``, ``percent`` (nullable float), ``is_suppressed``,
+        ``count_method``, ``min_cell_count``, ``suppression_rule``; sorted
+        by term, band and arm.
     """
     require_columns(adverse_events, ["patient_id", "arm", "ae_term", "ctcae_grade"],
                     "the safety summary")
@@ -71,19 +85,31 @@ def safety_summary(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
              .groupby(["patient_id", "arm", "ae_term"], as_index=False)["ctcae_grade"].max())
     arm_n = cohort.groupby("arm")["patient_id"].nunique()
     rows = []
+    cells = {"any grade": ["grade 1-2", "grade 3-5"], "grade 3 or higher": ["grade 3-5"],
+             "arm_n": ["grade 1-2", "grade 3-5", "none"]}
     for term in sorted(worst["ae_term"].unique()):
         of_term = worst[worst["ae_term"] == term]
-        for band, minimum in GRADE_BANDS:
-            counts = of_term[of_term["ctcae_grade"] >= minimum].groupby("arm")["patient_id"].size()
+        counts = {band: of_term[of_term["ctcae_grade"] >= minimum].groupby("arm")["patient_id"]
+                  .size() for band, minimum in GRADE_BANDS}
+        hidden = {}
+        for arm, n in arm_n.items():
+            severe = int(counts["grade 3 or higher"].get(arm, 0))
+            any_grade = int(counts["any grade"].get(arm, 0))
+            atoms = {"grade 1-2": any_grade - severe, "grade 3-5": severe,
+                     "none": int(n) - any_grade}
+            hidden[arm] = protect_counts(atoms, cells, min_cell_count, fixed=["arm_n"])
+        for band, _ in GRADE_BANDS:
             for arm, n in arm_n.items():
-                patients = int(counts.get(arm, 0))
-                suppressed = 0 < patients < min_cell_count
+                patients = int(counts[band].get(arm, 0))
+                suppressed = band in hidden[arm]
                 rows.append({
                     "ae_term": term, "grade_band": band, "arm": arm,
                     "patients": None if suppressed else patients, "arm_n": int(n),
                     "percent": None if suppressed else 100.0 * patients / n,
                     "is_suppressed": suppressed,
                 })
-    result = pd.DataFrame(rows, columns=COLUMNS)
+    result = pd.DataFrame(rows, columns=COLUMNS[:7]).assign(
+        count_method=COUNT_METHOD, min_cell_count=int(min_cell_count),
+        suppression_rule=suppression_rule(min_cell_count, "patient counts"))
     return result.astype({"patients": "Int64", "arm_n": "int64", "percent": "Float64",
                           "is_suppressed": bool})

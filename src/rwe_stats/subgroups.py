@@ -9,7 +9,8 @@ import pandas as pd
 from scipy import stats
 
 from rwe_stats._checks import flag_array, is_boolean, require_columns, survival_arrays
-from rwe_stats._cox import fit_cox
+from rwe_stats._cox import MODEL_VARIANCE, TIES_METHOD, fit_cox
+from rwe_stats.regression import wald_ci_method
 from rwe_stats.survival import hazard_ratio
 
 __all__ = ["subgroup_hazard_ratios"]
@@ -17,8 +18,9 @@ __all__ = ["subgroup_hazard_ratios"]
 MIN_EVENTS_PER_ARM = 5
 INTERACTION_METHOD = ("likelihood-ratio test, Cox models with vs without treatment x subgroup "
                       "(levels - 1 df), Efron ties")
-COLUMNS = ["subgroup", "level", "n", "events", "hr", "ci_lower", "ci_upper", "p_value",
-           "interaction_p_value", "interaction_method", "note"]
+COLUMNS = ["subgroup", "level", "n", "events", "n_treated", "n_control", "events_treated",
+           "events_control", "hr", "ci_lower", "ci_upper", "p_value", "ties_method",
+           "variance_method", "ci_method", "interaction_p_value", "interaction_method", "note"]
 
 
 def _levels(values: pd.Series) -> list[tuple[str, np.ndarray]]:
@@ -51,9 +53,12 @@ def subgroup_hazard_ratios(df: pd.DataFrame, duration_col: str, event_col: str,
 
     Method: within a level, the Cox model of the treatment flag alone
     (Efron ties, model-based variance, Wald CI and p; see
-    :func:`rwe_stats.survival.hazard_ratio`). A level with fewer than 5
-    events in either arm is not estimated: null HR and a ``note`` saying
-    why (too few events give unstable or infinite estimates). Interaction:
+    :func:`rwe_stats.survival.hazard_ratio`); ``ties_method``,
+    ``variance_method`` and ``ci_method`` say so on every row. A level with
+    fewer than 5 events in either arm is not estimated: null HR and a
+    ``note`` saying why (too few events give unstable or infinite
+    estimates); the note gives no counts (they are in the count columns,
+    where disclosure control can reach them). Interaction:
     likelihood-ratio test on the whole data comparing the Cox models
     ``treatment + subgroup`` and ``treatment + subgroup + treatment x
     subgroup`` (levels - 1 df), reported on every row of the subgroup; it is
@@ -77,8 +82,10 @@ def subgroup_hazard_ratios(df: pd.DataFrame, duration_col: str, event_col: str,
     Returns
     -------
     pandas.DataFrame
-        ``subgroup``, ``level``, ``n``, ``events``, ``hr``, ``ci_lower``,
-        ``ci_upper``, ``p_value``, ``interaction_p_value``,
+        ``subgroup``, ``level``, ``n``, ``events``, ``n_treated``,
+        ``n_control``, ``events_treated``, ``events_control``, ``hr``,
+        ``ci_lower``, ``ci_upper``, ``p_value``, ``ties_method``,
+        ``variance_method``, ``ci_method``, ``interaction_p_value``,
         ``interaction_method``, ``note``.
     """
     treated = flag_array(df, treatment_col)
@@ -96,11 +103,15 @@ def subgroup_hazard_ratios(df: pd.DataFrame, duration_col: str, event_col: str,
             arm_events = (int(events[mask & treated].sum()), int(events[mask & ~treated].sum()))
             all_estimable &= min(arm_events) > 0
             row = {"subgroup": label, "level": level, "n": int(mask.sum()),
-                   "events": int(events[mask].sum()), "hr": np.nan, "ci_lower": np.nan,
-                   "ci_upper": np.nan, "p_value": np.nan, "note": None}
+                   "events": int(events[mask].sum()),
+                   "n_treated": int((mask & treated).sum()),
+                   "n_control": int((mask & ~treated).sum()),
+                   "events_treated": arm_events[0], "events_control": arm_events[1],
+                   "hr": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan,
+                   "ties_method": TIES_METHOD, "variance_method": MODEL_VARIANCE,
+                   "ci_method": wald_ci_method(alpha), "note": None}
             if min(arm_events) < MIN_EVENTS_PER_ARM:
-                row["note"] = (f"fewer than {MIN_EVENTS_PER_ARM} events in an arm "
-                               f"(treated {arm_events[0]}, untreated {arm_events[1]}): "
+                row["note"] = (f"fewer than {MIN_EVENTS_PER_ARM} events in an arm: "
                                "not estimated")
             else:
                 # only the columns the model uses: no copy of the whole cohort per level

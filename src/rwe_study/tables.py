@@ -5,16 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rwe_stats.balance import standardized_mean_differences
+from rwe_stats.disclosure import (
+    suppress_balance_table,
+    suppress_response_table,
+    suppress_subgroup_table,
+    truncate_km_table,
+)
 from rwe_stats.matching import MATCHING_METHOD, match_nearest_neighbour
 from rwe_stats.propensity import estimate_propensity_scores
-from rwe_stats.regression import cox_table
+from rwe_stats.regression import cox_table, wald_ci_method
 from rwe_stats.response import response_summary
 from rwe_stats.safety import safety_summary
 from rwe_stats.subgroups import subgroup_hazard_ratios
 from rwe_stats.survival import (
+    CI_METHODS,
+    MEDIAN_CI_METHOD,
     hazard_ratio,
     kaplan_meier_table,
     logrank,
@@ -35,10 +44,22 @@ MATCHED_METHOD_COLUMNS = ("matching_method", "matching_caliper_sd", "random_seed
 TREATMENT_COLUMN = "is_ici"
 
 
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in ``tie_break_key`` order, so sums run in the same order on every machine.
+
+    The warehouse returns rows in no particular order; the estimates do not
+    depend on it, but their last bits do (floating-point sums). Sorting on a
+    key-independent key makes every table identical, bit for bit, whatever
+    the row order and the pseudonym key.
+    """
+    keys = tie_break_keys(frame)
+    return frame.iloc[np.argsort(keys.to_numpy(dtype=str), kind="stable")].reset_index(drop=True)
+
+
 def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame]]:
-    cohorts = [("all", cohort)]
+    cohorts = [("all", _canonical(cohort))]
     if matched is not None:
-        cohorts.append(("matched", matched))
+        cohorts.append(("matched", _canonical(matched)))
     return cohorts
 
 
@@ -118,17 +139,30 @@ def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def covariate_balance(cohort: pd.DataFrame, matched: pd.DataFrame,
-                      covariates: Sequence[str]) -> pd.DataFrame:
-    """``covariate_balance``: SMD of every covariate before and after matching."""
-    return pd.concat(
+                      covariates: Sequence[str], min_cell_count: int) -> pd.DataFrame:
+    """``covariate_balance``: SMD of every covariate before and after matching.
+
+    Binary rows carry the counts behind their proportions; a count of 1 to
+    ``min_cell_count - 1`` patients (with or without the attribute) is
+    suppressed with the proportion and the SMD that would give it back
+    (:func:`rwe_stats.disclosure.suppress_balance_table`).
+    """
+    table = pd.concat(
         [standardized_mean_differences(frame, TREATMENT_COLUMN, list(covariates), label)
          for label, frame in _cohorts(cohort, matched)],
         ignore_index=True,
     )
+    return suppress_balance_table(table, min_cell_count)
 
 
-def km_estimates(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """``km_estimates``: Kaplan-Meier step functions per cohort, endpoint and arm."""
+def km_estimates(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
+                 min_cell_count: int) -> pd.DataFrame:
+    """``km_estimates``: Kaplan-Meier step functions per cohort, endpoint and arm.
+
+    Each curve is published only while at least ``min_cell_count`` patients
+    are at risk (:func:`rwe_stats.disclosure.truncate_km_table`); the
+    medians and landmarks of ``survival_summary`` use the whole curve.
+    """
     tables = []
     for label, frame in _cohorts(cohort, matched):
         for endpoint, (duration, event) in ENDPOINTS.items():
@@ -137,12 +171,20 @@ def km_estimates(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float) -> p
                 cohort=label, endpoint=endpoint))
     result = pd.concat(tables, ignore_index=True)
     leading = ["cohort", "endpoint", "arm"]
-    return result[leading + [c for c in result.columns if c not in leading]]
+    result = result[leading + [c for c in result.columns if c not in leading]]
+    return truncate_km_table(result, min_cell_count, leading)
 
 
 def survival_summary(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
                      landmark_months: Sequence[float]) -> pd.DataFrame:
-    """``survival_summary``: per cohort, endpoint and arm: medians, landmarks, tests, HR."""
+    """``survival_summary``: per cohort, endpoint and arm: medians, landmarks, tests, HR.
+
+    Medians, landmark survival and the HR are computed on the whole data
+    (they are estimates, not cells; the truncation of ``km_estimates`` does
+    not apply). In the matched cohort the HR uses the robust variance
+    clustered on ``pair_id``; the log-rank test ignores the pairing (see
+    docs/methods-statistics.md).
+    """
     rows = []
     for label, frame in _cohorts(cohort, matched):
         cluster = "pair_id" if label == "matched" else None
@@ -155,7 +197,7 @@ def survival_summary(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
             wide = _landmarks_wide(landmarks)
             test = _one_row(logrank(frame, duration, event, ARM_COLUMN))
             hr = _one_row(hazard_ratio(frame, duration, event, TREATMENT_COLUMN,
-                                       cluster_col=cluster))
+                                       cluster_col=cluster, alpha=alpha))
             summary = medians.merge(wide, on="arm", how="left")
             summary = summary.assign(
                 cohort=label,
@@ -168,7 +210,10 @@ def survival_summary(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
                 hr_p_value=hr["p_value"],
                 hr_variance_method=hr["variance_method"],
                 ties_method=hr["ties_method"],
-                median_ci_method="Brookmeyer-Crowley on the log-log KM confidence band (R survfit)",
+                hr_ci_method=wald_ci_method(alpha),
+                median_ci_method=f"{MEDIAN_CI_METHOD}; band: {CI_METHODS['log-log']}",
+                landmark_ci_method=str(landmarks["ci_method"].iloc[0]),
+                logrank_test_method=test["test_method"],
             )
             rows.append(summary)
     result = pd.concat(rows, ignore_index=True)
@@ -197,16 +242,19 @@ def _one_row(result: Any) -> Mapping[str, Any]:
 
 
 def cox_results(cohort: pd.DataFrame, matched: pd.DataFrame,
-                terms: Sequence[str]) -> pd.DataFrame:
-    """``cox_results``: univariate and multivariate Cox models per cohort and endpoint."""
+                terms: Sequence[str], alpha: float) -> pd.DataFrame:
+    """``cox_results``: univariate and multivariate Cox models per cohort and endpoint.
+
+    Matched cohort: robust variance clustered on ``pair_id`` (as the
+    ``survival_summary`` HR); all patients: model-based variance.
+    """
     tables = []
     for label, frame in _cohorts(cohort, matched):
-        # matched patients are paired: robust variance clustered on the pair, as for
-        # the survival_summary HR
+        # matched patients are paired: robust variance clustered on the pair
         cluster = "pair_id" if label == "matched" else None
         for endpoint, (duration, event) in ENDPOINTS.items():
             for model in ("univariate", "multivariate"):
-                table = cox_table(frame, duration, event, list(terms), model,
+                table = cox_table(frame, duration, event, list(terms), model, alpha=alpha,
                                   cluster_col=cluster)
                 tables.append(table.assign(cohort=label, endpoint=endpoint, model=model))
     result = pd.concat(tables, ignore_index=True)
@@ -214,24 +262,39 @@ def cox_results(cohort: pd.DataFrame, matched: pd.DataFrame,
     return result[leading + [c for c in result.columns if c not in leading]]
 
 
-def response_table(cohort: pd.DataFrame, matched: pd.DataFrame) -> pd.DataFrame:
-    """``response_summary``: best-response counts, ORR and DCR with CIs and tests."""
-    tables = [response_summary(frame, arm_col=ARM_COLUMN, response_col="best_response")
-              .assign(cohort=label) for label, frame in _cohorts(cohort, matched)]
+def response_table(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
+                   min_cell_count: int) -> pd.DataFrame:
+    """``response_summary``: best-response counts, ORR and DCR with CIs and tests.
+
+    Computed on the unsuppressed counts, then small counts (and the rates,
+    CIs and p-values that would give them back) are suppressed
+    (:func:`rwe_stats.disclosure.suppress_response_table`). The tests
+    compare the arms as independent samples, also in the matched cohort.
+    """
+    tables = [response_summary(frame, arm_col=ARM_COLUMN, response_col="best_response",
+                               alpha=alpha).assign(cohort=label)
+              for label, frame in _cohorts(cohort, matched)]
     result = pd.concat(tables, ignore_index=True)
     leading = ["cohort", "arm"]
-    return result[leading + [c for c in result.columns if c not in leading]]
+    result = result[leading + [c for c in result.columns if c not in leading]]
+    return suppress_response_table(result, min_cell_count, group_cols=["cohort"])
 
 
 def safety_table(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
                  min_cell_count: int) -> pd.DataFrame:
     """``safety_summary``: patients with each AE term per grade band and arm."""
-    return safety_summary(adverse_events, cohort, min_cell_count=min_cell_count).assign(
-        min_cell_count=int(min_cell_count))
+    return safety_summary(adverse_events, cohort, min_cell_count=min_cell_count)
 
 
-def subgroup_table(cohort: pd.DataFrame, subgroups: Mapping[str, str]) -> pd.DataFrame:
-    """``subgroup_hr``: PFS hazard ratio of ICI vs non-ICI within each subgroup level."""
+def subgroup_table(cohort: pd.DataFrame, subgroups: Mapping[str, str], alpha: float,
+                   min_cell_count: int) -> pd.DataFrame:
+    """``subgroup_hr``: PFS hazard ratio of ICI vs non-ICI within each subgroup.
+
+    Patient and event counts per level and arm are protected by
+    :func:`rwe_stats.disclosure.suppress_subgroup_table`; the estimates are
+    shown.
+    """
     duration, event = ENDPOINTS["PFS"]
-    table = subgroup_hazard_ratios(cohort, duration, event, TREATMENT_COLUMN, dict(subgroups))
-    return table.assign(cohort="all", endpoint="PFS")
+    table = subgroup_hazard_ratios(_canonical(cohort), duration, event, TREATMENT_COLUMN,
+                                   dict(subgroups), alpha=alpha)
+    return suppress_subgroup_table(table, min_cell_count).assign(cohort="all", endpoint="PFS")

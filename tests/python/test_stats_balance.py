@@ -20,7 +20,8 @@ def small() -> pd.DataFrame:
 def test_smd_equals_hand_formulas(small):
     result = standardized_mean_differences(small, "t", ["age", "liver", "sex"], "all")
     assert list(result.columns) == ["covariate", "level", "cohort", "mean_treated",
-                                    "mean_control", "n_treated", "n_control", "smd", "smd_method"]
+                                    "mean_control", "n_treated", "n_control", "count_treated",
+                                    "count_control", "smd", "smd_method"]
     age = result[result["covariate"] == "age"].iloc[0]
     # treated 60, 70, 80: mean 70, var 100; control 50..80: mean 65, var 166.67 (ddof 1)
     assert age["smd"] == pytest.approx((70 - 65) / np.sqrt((100 + 500 / 3) / 2), rel=1e-12)
@@ -31,12 +32,16 @@ def test_smd_equals_hand_formulas(small):
     assert liver["smd"] == pytest.approx(
         (p_t - p_c) / np.sqrt((p_t * (1 - p_t) + p_c * (1 - p_c)) / 2), rel=1e-12)
     assert liver["smd_method"] == BINARY
+    # liver: treated T, F, F -> 1; control T, T, F, F -> 2 (by hand)
+    assert (liver["count_treated"], liver["count_control"]) == (1, 2)
+    assert pd.isna(age["count_treated"]) and pd.isna(age["count_control"])
     sex = result[result["covariate"] == "sex"].set_index("level")
     assert list(sex.index) == ["f", "m"]
     p_t, p_c = 2 / 3, 1 / 4
     assert sex.loc["m", "smd"] == pytest.approx(
         (p_t - p_c) / np.sqrt((p_t * (1 - p_t) + p_c * (1 - p_c)) / 2), rel=1e-12)
     assert sex.loc["f", "smd"] == pytest.approx(-sex.loc["m", "smd"], rel=1e-12)
+    assert sex["count_treated"].tolist() == [1, 2] and sex["count_control"].tolist() == [3, 1]
     assert (result["n_treated"] == 3).all() and (result["n_control"] == 4).all()
     assert set(result["cohort"]) == {"all"}
 

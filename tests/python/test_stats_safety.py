@@ -27,7 +27,10 @@ def events() -> pd.DataFrame:
 def test_counts_worst_grade_once_and_suppresses_small_cells(cohort, events):
     result = safety_summary(events, cohort, min_cell_count=3)
     assert list(result.columns) == ["ae_term", "grade_band", "arm", "patients", "arm_n",
-                                    "percent", "is_suppressed"]
+                                    "percent", "is_suppressed", "count_method",
+                                    "min_cell_count", "suppression_rule"]
+    assert result["count_method"].str.contains("worst CTCAE grade").all()
+    assert (result["min_cell_count"] == 3).all()
     cells = result.set_index(["ae_term", "grade_band", "arm"])
     # every term x band x arm, zeros included: 2 terms x 2 bands x 2 arms
     assert len(result) == 8 and cells.index.is_unique
@@ -43,6 +46,10 @@ def test_counts_worst_grade_once_and_suppresses_small_cells(cohort, events):
 
 
 def test_suppression_boundary_is_strictly_below_min_cell_count(cohort, events):
+    # 10 more ICI patients without AEs, so the 14 ICI patients without rash are no
+    # small cell at these thresholds (the complement rule is tested below)
+    cohort = pd.concat([cohort, pd.DataFrame({"patient_id": [f"q{i}" for i in range(10)],
+                                              "arm": "ICI"})])
     result = safety_summary(events, cohort, min_cell_count=6).set_index(
         ["ae_term", "grade_band", "arm"])
     assert result.loc[("Rash", "any grade", "ICI"), "patients"] == 6  # 6 is not < 6
@@ -51,6 +58,30 @@ def test_suppression_boundary_is_strictly_below_min_cell_count(cohort, events):
     assert result.loc[("Rash", "any grade", "ICI"), "is_suppressed"]
     result = safety_summary(events, cohort, min_cell_count=1)
     assert not result["is_suppressed"].any()
+
+
+def test_the_other_band_is_suppressed_when_the_difference_would_be_a_small_count():
+    # 8 ICI patients with any-grade rash, 6 of them grade 3: both counts are >= 5, but
+    # any grade - grade 3+ = 2 patients at grade 1-2, so one of them must go (the
+    # smaller, grade 3+); 2 without rash (10 - 8) is small too, so any grade goes as well
+    cohort = pd.DataFrame({"patient_id": [f"p{i}" for i in range(30)],
+                           "arm": ["ICI"] * 10 + ["non-ICI"] * 20})
+    events = pd.DataFrame({"patient_id": [f"p{i}" for i in range(8)] + ["p10"],
+                           "arm": ["ICI"] * 8 + ["non-ICI"], "ae_term": "Rash",
+                           "ctcae_grade": [3] * 6 + [1, 2, 1]})
+    result = safety_summary(events, cohort, min_cell_count=5).set_index(["grade_band", "arm"])
+    assert result.loc[("grade 3 or higher", "ICI"), "is_suppressed"]
+    assert result.loc[("any grade", "ICI"), "is_suppressed"]
+    # the same with 20 ICI patients: 12 without rash, only the grade 3+ cell goes
+    bigger = pd.concat([cohort, pd.DataFrame({"patient_id": [f"q{i}" for i in range(10)],
+                                              "arm": "ICI"})])
+    result = safety_summary(events, bigger, min_cell_count=5).set_index(["grade_band", "arm"])
+    assert result.loc[("grade 3 or higher", "ICI"), "is_suppressed"]
+    assert result.loc[("any grade", "ICI"), "patients"] == 8
+    assert pd.isna(result.loc[("grade 3 or higher", "ICI"), "percent"])
+    # non-ICI: 1 patient with rash (small), 0 at grade 3+ (shown)
+    assert result.loc[("any grade", "non-ICI"), "is_suppressed"]
+    assert result.loc[("grade 3 or higher", "non-ICI"), "patients"] == 0
 
 
 def test_denominator_is_the_whole_arm_of_the_cohort(cohort, events):

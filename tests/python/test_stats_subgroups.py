@@ -32,9 +32,14 @@ def _phreg(data: pd.DataFrame, columns: list[str]):
 def test_interaction_is_a_likelihood_ratio_test_and_levels_fit_alone():
     df = _data()
     result = subgroup_hazard_ratios(df, "t", "e", "treated", {"Flag": "flag"})
-    assert list(result.columns) == ["subgroup", "level", "n", "events", "hr", "ci_lower",
-                                    "ci_upper", "p_value", "interaction_p_value",
+    assert list(result.columns) == ["subgroup", "level", "n", "events", "n_treated",
+                                    "n_control", "events_treated", "events_control", "hr",
+                                    "ci_lower", "ci_upper", "p_value", "ties_method",
+                                    "variance_method", "ci_method", "interaction_p_value",
                                     "interaction_method", "note"]
+    assert (result["ties_method"] == "efron").all()
+    assert result["variance_method"].str.startswith("model-based").all()
+    assert result["ci_method"].str.startswith("Wald 95% CI on the log-HR scale").all()
     data = df.assign(both=df["treated"] & df["flag"])
     full = _phreg(data, ["treated", "flag", "both"])
     reduced = _phreg(data, ["treated", "flag"])
@@ -49,6 +54,10 @@ def test_interaction_is_a_likelihood_ratio_test_and_levels_fit_alone():
                                                        * alone.bse[0]), rel=1e-6)
         assert row["p_value"] == pytest.approx(alone.pvalues[0], rel=1e-5)
         assert row["n"] == mask.sum() and row["events"] == df.loc[mask, "e"].sum()
+        assert row["n_treated"] == (mask & df["treated"]).sum()
+        assert row["events_control"] == (mask & ~df["treated"] & df["e"]).sum()
+        assert row["n_treated"] + row["n_control"] == row["n"]
+        assert row["events_treated"] + row["events_control"] == row["events"]
         assert row["note"] is None
 
 
@@ -75,7 +84,8 @@ def test_levels_with_too_few_events_are_not_estimated():
     result = subgroup_hazard_ratios(df.assign(rare=rare), "t", "e", "treated",
                                     {"Rare": "rare"}).set_index("level")
     assert np.isnan(result.loc["yes", "hr"])
-    assert "fewer than 5 events in an arm (treated 4, untreated 20)" in result.loc["yes", "note"]
+    assert result.loc["yes", "note"] == "fewer than 5 events in an arm: not estimated"
+    assert (result.loc["yes", "events_treated"], result.loc["yes", "events_control"]) == (4, 20)
     assert not np.isnan(result.loc["no", "hr"])
     assert not np.isnan(result.loc["yes", "interaction_p_value"])  # every level has events
     rare[treated_events[:MIN_EVENTS_PER_ARM - 1]] = False

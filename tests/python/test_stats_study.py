@@ -1,0 +1,137 @@
+"""rwe_study.tables end to end on the generator's 496-patient cohort (the embedded data).
+
+Two properties of the published tables as a whole:
+
+- they do not depend on the pseudonym key or the row order: re-pseudonymising
+  every patient (a bijection that reverses the ids' sort order) and shuffling
+  the rows gives the same tables, number for number;
+- no count of 1 to min_cell_count - 1 patients is shown, every row names its
+  methods, and the Kaplan-Meier tables stop where fewer than min_cell_count
+  patients are at risk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from dbt_harness import PROJECT_DIR
+from rwe_study import tables
+from rwe_synth import truth_frame
+
+PARAMS = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))[
+    "models"]["rwe_warehouse"]["statistics"]["+meta"]
+K = int(PARAMS["min_cell_count"])
+
+
+def _cohort() -> pd.DataFrame:
+    frame = truth_frame(496, 3, 20250919)
+    rng = np.random.default_rng(5)
+    return frame.assign(
+        patient_id=[f"pid_{value:06d}" for value in rng.permutation(len(frame))],
+        second_line_source_table=np.where(frame["center_id"] == "center_b",
+                                          "drug_administrations", "lines"),
+        second_line_source_row_number=rng.permutation(len(frame)) + 2,
+    )
+
+
+def _study(cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    scores = tables.propensity_scores(cohort, PARAMS["propensity_covariates"])
+    pairs = tables.matched_pairs(scores, PARAMS["matching_caliper_sd"], PARAMS["random_seed"])
+    matched = tables.matched_cohort(cohort, pairs)
+    alpha = PARAMS["alpha"]
+    return {
+        "ps_scores": scores,
+        "matched_pairs": pairs,
+        "covariate_balance": tables.covariate_balance(cohort, matched,
+                                                      PARAMS["propensity_covariates"], K),
+        "km_estimates": tables.km_estimates(cohort, matched, alpha, K),
+        "survival_summary": tables.survival_summary(cohort, matched, alpha,
+                                                    PARAMS["landmark_months"]),
+        "cox_results": tables.cox_results(cohort, matched, PARAMS["cox_terms"], alpha),
+        "response_summary": tables.response_table(cohort, matched, alpha, K),
+        "subgroup_hr": tables.subgroup_table(cohort, PARAMS["subgroups"], alpha, K),
+    }
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return _cohort()
+
+
+@pytest.fixture(scope="module")
+def study(cohort) -> dict[str, pd.DataFrame]:
+    return _study(cohort)
+
+
+def test_the_embedded_cohort_has_ties_that_the_matching_must_break(study):
+    scores = study["ps_scores"]
+    tied = scores["logit_ps"].duplicated(keep=False)
+    assert tied.sum() > 20 and scores.loc[tied, "is_treated"].nunique() == 2
+
+
+def test_tables_do_not_depend_on_the_pseudonym_key_or_row_order(cohort, study):
+    ids = sorted(cohort["patient_id"])
+    relabel = dict(zip(ids, [f"other_{i:06d}" for i in range(len(ids))][::-1], strict=True))
+    renamed = cohort.assign(patient_id=cohort["patient_id"].map(relabel))
+    again = _study(renamed.sample(frac=1, random_state=9).reset_index(drop=True))
+    pairs, pairs_again = study["matched_pairs"], again["matched_pairs"]
+    assert pairs_again["treated_tie_break_key"].tolist() == pairs["treated_tie_break_key"].tolist()
+    assert pairs_again["control_tie_break_key"].tolist() == pairs["control_tie_break_key"].tolist()
+    assert pairs_again["control_patient_id"].tolist() == \
+        pairs["control_patient_id"].map(relabel).tolist()
+    for name in ("covariate_balance", "km_estimates", "survival_summary", "cox_results",
+                 "response_summary", "subgroup_hr"):
+        pd.testing.assert_frame_equal(again[name], study[name], check_exact=True, obj=name)
+    scores = study["ps_scores"].set_index("tie_break_key")
+    scores_again = again["ps_scores"].set_index("tie_break_key").loc[scores.index]
+    np.testing.assert_array_equal(scores_again["logit_ps"], scores["logit_ps"])
+
+
+def test_kaplan_meier_tables_stop_below_the_minimum_at_risk(cohort, study):
+    km = study["km_estimates"]
+    assert (km["n_at_risk"] >= K).all() and (km["min_cell_count"] == K).all()
+    for (endpoint, arm), block in km[km["cohort"] == "all"].groupby(["endpoint", "arm"]):
+        duration = "pfs_months" if endpoint == "PFS" else "os_months"
+        times = cohort.loc[cohort["arm"] == arm, duration].to_numpy()
+        last = block["time_months"].max()
+        # the first distinct time after the last published row has < K at risk
+        later = np.unique(times[times > last])
+        assert len(later) == 0 or (times >= later[0]).sum() < K
+        assert (times >= last).sum() >= K
+
+
+def test_no_small_count_is_shown_and_every_row_names_its_methods(study):
+    counts = {
+        "covariate_balance": ["count_treated", "count_control"],
+        "response_summary": ["cr", "pr", "sd", "pd", "ne"],
+        "subgroup_hr": ["n", "events", "n_treated", "n_control", "events_treated",
+                        "events_control"],
+    }
+    for name, columns in counts.items():
+        values = study[name][columns].stack().dropna().astype(int)
+        assert not values.between(1, K - 1).any(), name
+        assert study[name]["suppression_rule"].notna().all()
+    # the embedded data have CR = 2 in the non-ICI arm: suppressed, with PR
+    response = study["response_summary"].set_index(["cohort", "arm"])
+    assert response.loc[("all", "non-ICI"), "suppressed_cells"] == "cr, pr"
+    assert response.loc[("all", "non-ICI"), "orr"] == pytest.approx(28 / 296)
+    methods = {
+        "survival_summary": ["hr_variance_method", "ties_method", "hr_ci_method",
+                             "median_ci_method", "landmark_ci_method", "logrank_test_method"],
+        "cox_results": ["ties_method", "variance_method", "ci_method", "ph_test_method"],
+        "subgroup_hr": ["ties_method", "variance_method", "ci_method", "interaction_method"],
+        "matched_pairs": ["matching_method", "matching_caliper_sd", "random_seed"],
+    }
+    for name, columns in methods.items():
+        assert study[name][columns].notna().all().all(), name
+    cox = study["cox_results"]
+    assert cox.loc[cox["cohort"] == "matched", "variance_method"].str.startswith(
+        "robust sandwich clustered on pair_id").all()
+    assert cox.loc[cox["cohort"] == "all", "variance_method"].str.startswith(
+        "model-based").all()
+    summary = study["survival_summary"]
+    assert summary["logrank_test_method"].eq("log-rank (Mantel-Haenszel), R survdiff rho=0").all()
+    assert summary["median_ci_method"].str.startswith("Brookmeyer-Crowley").all()
