@@ -1,4 +1,5 @@
-"""run_inputs: the raw files this build read (size, SHA-256) and the package versions."""
+"""run_inputs: the raw files this build read (size, SHA-256), the fingerprint of the
+project's seeds and code, and the package versions."""
 
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from rwe_warehouse.provenance import with_run_stamp
 def model(dbt, session):
     dbt.config(materialized="table")
     params = dbt.config.get("meta")
+    project_dir = Path(get_flags().PROJECT_DIR).resolve()
     raw_data_dir = Path(params["raw_data_dir"])
     if not raw_data_dir.is_absolute():
-        raw_data_dir = Path(get_flags().PROJECT_DIR).resolve() / raw_data_dir
-    return with_run_stamp(raw_input_fingerprints(raw_data_dir))
+        raw_data_dir = project_dir / raw_data_dir
+    return with_run_stamp(raw_input_fingerprints(raw_data_dir, project_dir))
