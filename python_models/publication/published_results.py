@@ -1,25 +1,24 @@
-"""published_results: copy every result table to the read-only published copy.
+"""published_results: publish a new read-only version of the result tables.
 
 This model depends on every published table, so dbt build runs it last, and
 only if each of them and their tests passed: a failed build never publishes.
+Aggregate tables (the ones BI may read, small cells suppressed) go to the
+version's rwe_results.duckdb and parquet/; patient-level tables only to its
+restricted/rwe_patient_level.duckdb (owner-only). See rwe_warehouse.publish.
 """
 
-from rwe_warehouse.provenance import with_run_stamp
-from rwe_warehouse.publish import publish_tables, warehouse_path
+from datetime import UTC, date, datetime
+
+import pandas as pd
+
+from rwe_warehouse.provenance import current_dbt_run, with_run_stamp
+from rwe_warehouse.publish import PublishedLayout, publish_version, warehouse_path
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    published = [
-        # The literal refs make dbt order this model after every table it copies.
-        ("analysis_cohort", dbt.ref("analysis_cohort")),
-        ("adverse_events", dbt.ref("adverse_events")),
-        ("quarantine", dbt.ref("quarantine")),
-        ("row_accounting", dbt.ref("row_accounting")),
-        ("dq_results", dbt.ref("dq_results")),
-        ("ps_scores", dbt.ref("ps_scores")),
-        ("matched_pairs", dbt.ref("matched_pairs")),
-        ("matched_cohort", dbt.ref("matched_cohort")),
+    # The literal refs make dbt order this model after every table it copies.
+    aggregate = [
         ("covariate_balance", dbt.ref("covariate_balance")),
         ("km_estimates", dbt.ref("km_estimates")),
         ("survival_summary", dbt.ref("survival_summary")),
@@ -27,8 +26,38 @@ def model(dbt, session):
         ("response_summary", dbt.ref("response_summary")),
         ("safety_summary", dbt.ref("safety_summary")),
         ("subgroup_hr", dbt.ref("subgroup_hr")),
+        ("row_accounting", dbt.ref("row_accounting")),
+        ("dq_results", dbt.ref("dq_results")),
     ]
-    schema = dbt.config.get("meta")["published_schema"]
-    publish_dir = warehouse_path(session).parent / "published"
-    tables = [f"{schema}.{name}" for name, _ in published]
-    return with_run_stamp(publish_tables(session, tables, publish_dir))
+    patient_level = [
+        ("analysis_cohort", dbt.ref("analysis_cohort")),
+        ("matched_cohort", dbt.ref("matched_cohort")),
+        ("adverse_events", dbt.ref("adverse_events")),
+        ("ps_scores", dbt.ref("ps_scores")),
+        ("matched_pairs", dbt.ref("matched_pairs")),
+        ("quarantine", dbt.ref("quarantine")),
+    ]
+    inputs = dbt.ref("run_inputs").df().iloc[0]
+    params = dbt.config.get("meta")
+    schema = params["published_schema"]
+    run = current_dbt_run()
+    built_at = datetime.now(UTC)
+    run_info = with_run_stamp(pd.DataFrame([{
+        "run_id": run.run_id,
+        "dbt_invocation_id": run.invocation_id,
+        "data_cutoff_date": date.fromisoformat(params["data_cutoff_date"]),
+        "study_window_start_date": date.fromisoformat(params["study_window_start_date"]),
+        "study_window_end_date": date.fromisoformat(params["study_window_end_date"]),
+        "input_fingerprint": inputs["input_fingerprint"],
+        "code_fingerprint": inputs["code_fingerprint"],
+        "package_versions": inputs["package_versions"],
+    }]), built_at)
+    published = publish_version(
+        session,
+        aggregate_tables=[f"{schema}.{name}" for name, _ in aggregate],
+        restricted_tables=[f"{schema}.{name}" for name, _ in patient_level],
+        run_info=run_info,
+        layout=PublishedLayout.beside(warehouse_path(session)),
+        keep_versions=params["keep_versions"],
+    )
+    return with_run_stamp(published, built_at)
