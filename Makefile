@@ -30,9 +30,10 @@ $(KEY_FILE):
 run: $(INSTALLED) $(KEY_FILE)
 	mkdir -p $(dir $(WAREHOUSE))
 	RWE_PSEUDONYM_KEY="$${RWE_PSEUDONYM_KEY:-$$(cat $(KEY_FILE))}" $(BIN)/dbt build
-	$(BIN)/python -m rwe_report --database $(PUBLISHED)/rwe_results.duckdb --out $(PUBLISHED)/report.html
+	$(BIN)/python -m rwe_report --database $(PUBLISHED)/current/rwe_results.duckdb --out $(PUBLISHED)/report.html
 	@echo "Working warehouse: $(WAREHOUSE)"
-	@echo "Published results for BI: $(PUBLISHED)/rwe_results.duckdb and $(PUBLISHED)/parquet/"
+	@echo "Published results for BI (aggregates): $(PUBLISHED)/current/rwe_results.duckdb and $(PUBLISHED)/current/parquet/"
+	@echo "Patient-level results (owner only): $(PUBLISHED)/current/restricted/rwe_patient_level.duckdb"
 	@echo "Study report: $(PUBLISHED)/report.html"
 
 # The report test renders HTML in headless Chromium (Debian's package).

@@ -10,7 +10,8 @@ import duckdb
 
 from rwe_report.build import ReportInputError, write_report
 
-DEFAULT_DATABASE = "warehouse/published/rwe_results.duckdb"
+# The aggregate tables of the current published version (never the patient-level file).
+DEFAULT_DATABASE = "warehouse/published/current/rwe_results.duckdb"
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
