@@ -26,29 +26,35 @@ from rwe_report import figures, tables
 RESULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "covariate_balance": (
         "covariate", "level", "cohort", "mean_treated", "mean_control", "n_treated",
-        "n_control", "smd", "smd_method", "built_at"),
+        "n_control", "count_treated", "count_control", "smd", "smd_method", "is_suppressed",
+        "suppressed_cells", "min_cell_count", "suppression_rule", "built_at"),
     "km_estimates": (
         "cohort", "endpoint", "arm", "time_months", "n_at_risk", "n_events", "n_censored",
-        "survival", "ci_lower", "ci_upper", "ci_method", "built_at"),
+        "survival", "ci_lower", "ci_upper", "ci_method", "min_cell_count", "suppression_rule",
+        "built_at"),
     "survival_summary": (
         "cohort", "endpoint", "arm", "n", "events", "median_months", "median_ci_lower",
         "median_ci_upper", "logrank_chi_square", "logrank_p_value", "hr_ici_vs_non_ici",
         "hr_ci_lower", "hr_ci_upper", "hr_p_value", "hr_variance_method", "ties_method",
-        "median_ci_method", "built_at"),
+        "hr_ci_method", "median_ci_method", "landmark_ci_method", "logrank_test_method",
+        "built_at"),
     "cox_results": (
         "cohort", "endpoint", "model", "term", "hr", "ci_lower", "ci_upper", "p_value", "n",
-        "events", "ph_test_statistic", "ph_test_p_value", "ties_method", "ph_test_method",
-        "built_at"),
+        "events", "ph_test_statistic", "ph_test_p_value", "ties_method", "variance_method",
+        "ci_method", "ph_test_method", "built_at"),
     "subgroup_hr": (
         "subgroup", "level", "n", "events", "hr", "ci_lower", "ci_upper", "p_value",
-        "interaction_p_value", "interaction_method", "note", "cohort", "endpoint", "built_at"),
+        "ties_method", "variance_method", "ci_method", "interaction_p_value",
+        "interaction_method", "note", "is_suppressed", "suppressed_cells", "min_cell_count",
+        "suppression_rule", "cohort", "endpoint", "built_at"),
     "response_summary": (
         "cohort", "arm", "n", "cr", "pr", "sd", "pd", "ne", "orr", "orr_ci_lower",
         "orr_ci_upper", "dcr", "dcr_ci_lower", "dcr_ci_upper", "orr_p_value", "dcr_p_value",
-        "ci_method", "test_method", "built_at"),
+        "ci_method", "test_method", "is_suppressed", "suppressed_cells", "min_cell_count",
+        "suppression_rule", "built_at"),
     "safety_summary": (
         "ae_term", "grade_band", "arm", "patients", "arm_n", "percent", "is_suppressed",
-        "min_cell_count", "built_at"),
+        "count_method", "min_cell_count", "suppression_rule", "built_at"),
 }
 # Landmark columns depend on the study's landmark_months (6 and 12 by default).
 OPTIONAL_COLUMNS: dict[str, re.Pattern[str]] = {

@@ -30,6 +30,7 @@ from rwe_report.formatting import (
     ENDPOINT_NAMES,
     arm_order,
     covariate_label,
+    format_at_risk,
     format_estimate_ci,
     format_median,
     format_p_value,
@@ -146,6 +147,26 @@ def numbers_at_risk(km_arm: pd.DataFrame, times: Sequence[float]) -> list[int]:
         index = int(np.searchsorted(row_times, float(time), side="left"))
         counts.append(int(round(at_risk[index] if index < len(row_times) else remaining)))
     return [max(count, 0) for count in counts]
+
+
+def _min_cell_count(km: pd.DataFrame) -> int | None:
+    """The KM table's disclosure threshold (None when it has none)."""
+    if "min_cell_count" not in km.columns:
+        return None
+    values = [int(value) for value in km["min_cell_count"] if not is_missing(value)]
+    return max(values) if values else None
+
+
+def numbers_at_risk_labels(km_arm: pd.DataFrame, times: Sequence[float]) -> list[str]:
+    """The printed numbers at risk: :func:`numbers_at_risk`, with 1 to k - 1 as ``<k``.
+
+    ``k`` is the table's ``min_cell_count``. A ``km_estimates`` table stops
+    where fewer than ``k`` are at risk, so the count after its last row (the
+    patients still followed then) can be between 1 and ``k - 1``; it prints
+    as ``<k``, never as the number.
+    """
+    threshold = _min_cell_count(km_arm)
+    return [format_at_risk(count, threshold) for count in numbers_at_risk(km_arm, times)]
 
 
 def _step_curve(km_arm: pd.DataFrame) -> pd.DataFrame:
@@ -272,10 +293,10 @@ def km_figure(km: pd.DataFrame, summary: pd.DataFrame, cohort: str, endpoint: st
 
     risk_axes.set_title("Number at risk", fontsize=10, loc="left", pad=4)
     for position, arm in enumerate(arms):
-        counts = numbers_at_risk(rows[rows["arm"] == arm], times)
+        labels = numbers_at_risk_labels(rows[rows["arm"] == arm], times)
         y = len(arms) - 1 - position
-        for time, count in zip(times, counts, strict=True):
-            risk_axes.text(time, y, str(count), ha="center", va="center", fontsize=10,
+        for time, label in zip(times, labels, strict=True):
+            risk_axes.text(time, y, label, ha="center", va="center", fontsize=10,
                            color=arm_colour(arm, position))
     risk_axes.set_ylim(-0.6, len(arms) - 0.4)
     risk_axes.set_yticks(range(len(arms)))

@@ -16,6 +16,10 @@ import pandas as pd
 
 NOT_REACHED = "NR"
 MISSING = "\u2013"
+# A cell hidden by disclosure control. One neutral word for every suppressed
+# cell: a complementary suppression hides a count that is not small, so "<5"
+# would be false, and telling the two kinds apart would narrow them down.
+SUPPRESSED = "suppressed"
 ABBREVIATIONS = {"ecog": "ECOG", "ici": "ICI", "pfs": "PFS", "os": "OS", "ps": "PS"}
 UNITS = ("years", "months", "days")
 ARM_ORDER = ("ICI", "non-ICI")
@@ -78,6 +82,26 @@ def format_count(value: Any) -> str:
     if is_missing(value):
         return MISSING
     return str(int(round(float(value))))
+
+
+def format_at_risk(count: int, min_cell_count: Any = None) -> str:
+    """A number at risk: the count, or ``<k`` when it is between 1 and ``k - 1``.
+
+    Parameters
+    ----------
+    count : int
+        Patients at risk.
+    min_cell_count : Any, optional
+        The tables' ``min_cell_count``; null or None shows every count.
+
+    Returns
+    -------
+    str
+        For example ``"42"``, ``"0"`` or ``"<5"``.
+    """
+    if not is_missing(min_cell_count) and 0 < count < int(min_cell_count):
+        return f"<{int(min_cell_count)}"
+    return str(int(count))
 
 
 def format_p_value(value: Any) -> str:

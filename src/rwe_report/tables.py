@@ -20,6 +20,7 @@ from rwe_report.formatting import (
     COHORT_NAMES,
     ENDPOINT_NAMES,
     MISSING,
+    SUPPRESSED,
     arm_order,
     covariate_label,
     format_count,
@@ -43,13 +44,25 @@ METHOD_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("covariate_balance", "smd_method", "Standardised mean difference"),
     ("km_estimates", "ci_method", "Kaplan-Meier confidence band"),
     ("survival_summary", "median_ci_method", "Median survival CI"),
+    ("survival_summary", "landmark_ci_method", "Landmark survival CI"),
+    ("survival_summary", "logrank_test_method", "Log-rank test"),
     ("survival_summary", "hr_variance_method", "Hazard ratio variance"),
+    ("survival_summary", "hr_ci_method", "Hazard ratio CI and p"),
     ("survival_summary", "ties_method", "Hazard ratio ties"),
     ("cox_results", "ties_method", "Cox model ties"),
+    ("cox_results", "variance_method", "Cox model variance"),
+    ("cox_results", "ci_method", "Cox model CI and p"),
     ("cox_results", "ph_test_method", "Proportional-hazards test"),
+    ("subgroup_hr", "variance_method", "Subgroup hazard ratio variance"),
     ("subgroup_hr", "interaction_method", "Subgroup interaction test"),
     ("response_summary", "ci_method", "ORR/DCR confidence interval"),
     ("response_summary", "test_method", "ORR/DCR test"),
+    ("safety_summary", "count_method", "Adverse-event counts"),
+    ("km_estimates", "suppression_rule", "Disclosure control, Kaplan-Meier tables"),
+    ("covariate_balance", "suppression_rule", "Disclosure control, Table 1"),
+    ("response_summary", "suppression_rule", "Disclosure control, response"),
+    ("safety_summary", "suppression_rule", "Disclosure control, safety"),
+    ("subgroup_hr", "suppression_rule", "Disclosure control, subgroups"),
 )
 
 
@@ -124,6 +137,30 @@ def _empty_table(table_id: str, caption: str, message: str) -> str:
     return html_table(table_id, caption, [[th("")]], [[td(message, css_class="empty")]])
 
 
+def is_suppressed_cell(row: Mapping[str, Any], column: str) -> bool:
+    """Whether ``column`` is listed in the row's ``suppressed_cells`` (disclosure control)."""
+    cells = row.get("suppressed_cells")
+    if is_missing(cells):
+        return False
+    return column in {name.strip() for name in str(cells).split(",")}
+
+
+def _count_or_suppressed(row: Mapping[str, Any], column: str) -> str:
+    return SUPPRESSED if is_suppressed_cell(row, column) else format_count(row.get(column))
+
+
+def _suppression_note(frame: pd.DataFrame) -> str:
+    """Caption sentence naming the threshold(s) of a table with suppressed cells."""
+    if "min_cell_count" not in frame.columns:
+        return ""
+    thresholds = _ordered_unique(frame["min_cell_count"])
+    if not thresholds:
+        return ""
+    k = ", ".join(str(int(value)) for value in thresholds)
+    return (f" {SUPPRESSED.capitalize()}: a count of fewer than {k} patients, or a value "
+            "from which one could be derived (disclosure control).")
+
+
 def _ordered_unique(values: Iterable[Any]) -> list[Any]:
     return list(dict.fromkeys(value for value in values if not is_missing(value)))
 
@@ -144,12 +181,17 @@ def _is_proportion(covariate: Any, level: Any, means: Sequence[Any]) -> bool:
     return in_unit_range and (not is_missing(level) or named_flag)
 
 
-def _baseline_value(mean: Any, n: Any, proportion: bool) -> str:
+def _baseline_value(mean: Any, n: Any, proportion: bool, count: Any = None,
+                    suppressed: bool = False) -> str:
+    if suppressed:
+        return SUPPRESSED
     if is_missing(mean):
         return MISSING
     if proportion:
-        count = "" if is_missing(n) else f"{int(round(float(mean) * float(n)))} "
-        return f"{count}({float(mean) * 100:.1f}%)"
+        if is_missing(count):
+            count = None if is_missing(n) else int(round(float(mean) * float(n)))
+        shown = "" if count is None else f"{int(count)} "
+        return f"{shown}({float(mean) * 100:.1f}%)"
     return format_number(mean, 1)
 
 
@@ -158,7 +200,9 @@ def table_one(balance: pd.DataFrame) -> str:
 
     Binary covariates (a ``level`` row, or a boolean ``is_``/``has_``/``had_``
     flag with means in [0, 1]) print as ``count (percent)`` with the count
-    recovered as ``mean * n``; other covariates print their mean. SMDs keep
+    from ``count_treated``/``count_control`` (or ``mean * n`` when the table
+    has no count); other covariates print their mean. A count, proportion
+    or SMD listed in ``suppressed_cells`` prints ``suppressed``. SMDs keep
     their sign; cells with |SMD| > 0.1 get the class ``imbalanced``.
 
     Parameters
@@ -173,7 +217,8 @@ def table_one(balance: pd.DataFrame) -> str:
     """
     table_id = "table-baseline"
     caption = ("Table 1. Baseline characteristics by arm, all patients and after 1:1 "
-               "propensity-score matching (treated = ICI). Binary: n (%); continuous: mean.")
+               "propensity-score matching (treated = ICI). Binary: n (%); continuous: mean."
+               + _suppression_note(balance))
     if balance.empty:
         return _empty_table(table_id, caption, "covariate_balance has no rows.")
     cohorts = [cohort for cohort in ("all", "matched") if (balance["cohort"] == cohort).any()]
@@ -203,12 +248,20 @@ def table_one(balance: pd.DataFrame) -> str:
             if row.empty:
                 cells += [td(MISSING), td(MISSING), td(MISSING)]
                 continue
-            row = row.iloc[0]
+            row = row.iloc[0].to_dict()
             smd = row["smd"]
             flagged = not is_missing(smd) and abs(float(smd)) > BALANCE_THRESHOLD
-            cells += [td(_baseline_value(row["mean_treated"], row["n_treated"], proportion)),
-                      td(_baseline_value(row["mean_control"], row["n_control"], proportion)),
-                      td(format_number(smd, 3), css_class="imbalanced" if flagged else "smd")]
+            for arm in ("treated", "control"):
+                hidden = (is_suppressed_cell(row, f"count_{arm}")
+                          or is_suppressed_cell(row, f"mean_{arm}"))
+                cells.append(td(_baseline_value(row[f"mean_{arm}"], row[f"n_{arm}"], proportion,
+                                                row.get(f"count_{arm}"), hidden),
+                                css_class="suppressed" if hidden else None))
+            if is_suppressed_cell(row, "smd"):
+                cells.append(td(SUPPRESSED, css_class="suppressed"))
+            else:
+                cells.append(td(format_number(smd, 3),
+                                css_class="imbalanced" if flagged else "smd"))
         body.append(cells)
     return html_table(table_id, caption, [head_top, head_bottom], body)
 
@@ -353,7 +406,8 @@ def subgroup_table(subgroups: pd.DataFrame) -> str:
         ``<table id="table-subgroups">``.
     """
     table_id = "table-subgroups"
-    caption = "Hazard ratio of ICI vs non-ICI within subgroups, with the test of interaction."
+    caption = ("Hazard ratio of ICI vs non-ICI within subgroups, with the test of interaction."
+               + _suppression_note(subgroups))
     if subgroups.empty:
         return _empty_table(table_id, caption, "subgroup_hr has no rows.")
     head = [[th(text, scope="col") for text in
@@ -365,7 +419,8 @@ def subgroup_table(subgroups: pd.DataFrame) -> str:
     for cohort, endpoint, subgroup in keys:
         group = subgroups[(subgroups["cohort"] == cohort) & (subgroups["endpoint"] == endpoint)
                           & (subgroups["subgroup"] == subgroup)]
-        for position, (_, row) in enumerate(group.iterrows()):
+        for position, (_, series) in enumerate(group.iterrows()):
+            row = series.to_dict()
             hr = ("not estimable" if is_missing(row["hr"])
                   else format_estimate_ci(row["hr"], row["ci_lower"], row["ci_upper"]))
             cells = [td_text(COHORT_NAMES.get(cohort, cohort)),
@@ -373,7 +428,8 @@ def subgroup_table(subgroups: pd.DataFrame) -> str:
             if position == 0:
                 cells.append(th(subgroup, rowspan=len(group), scope="row"))
             cells += [td_text(MISSING if is_missing(row["level"]) else row["level"]),
-                      td(format_count(row["n"])), td(format_count(row["events"])),
+                      td(_count_or_suppressed(row, "n")),
+                      td(_count_or_suppressed(row, "events")),
                       td(hr), td(format_p_value(row["p_value"]))]
             if position == 0:
                 cells.append(td(format_p_value(row["interaction_p_value"]), rowspan=len(group)))
@@ -402,7 +458,8 @@ def response_table(response: pd.DataFrame) -> str:
     """
     table_id = "table-response"
     caption = ("Best overall response (RECIST 1.1): counts, objective response rate (ORR) "
-               "and disease control rate (DCR) with 95% CI, and the test between arms.")
+               "and disease control rate (DCR) with 95% CI, and the test between arms."
+               + _suppression_note(response))
     if response.empty:
         return _empty_table(table_id, caption, "response_summary has no rows.")
     scale = _proportion_scale(response, ["orr", "orr_ci_lower", "orr_ci_upper", "dcr",
@@ -415,29 +472,32 @@ def response_table(response: pd.DataFrame) -> str:
         group = response[response["cohort"] == cohort]
         arms = arm_order(group["arm"])
         for position, arm in enumerate(arms):
-            row = group[group["arm"] == arm].iloc[0]
+            row = group[group["arm"] == arm].iloc[0].to_dict()
             cells = []
             if position == 0:
                 cells.append(th(COHORT_NAMES.get(cohort, cohort), rowspan=len(arms), scope="row"))
             cells += [td_text(arm), td(format_count(row["n"]))]
-            cells += [td(format_count(row[category])) for category in RESPONSE_CATEGORIES]
-            cells += [td(format_percent_ci(row["orr"], row["orr_ci_lower"], row["orr_ci_upper"],
-                                           scale=scale)),
-                      td(format_percent_ci(row["dcr"], row["dcr_ci_lower"], row["dcr_ci_upper"],
-                                           scale=scale))]
+            cells += [td(_count_or_suppressed(row, category)) for category in RESPONSE_CATEGORIES]
+            for rate in ("orr", "dcr"):
+                cells.append(td(SUPPRESSED if is_suppressed_cell(row, rate) else
+                                format_percent_ci(row[rate], row[f"{rate}_ci_lower"],
+                                                  row[f"{rate}_ci_upper"], scale=scale)))
             if position == 0:
-                cells += [td(format_p_value(row["orr_p_value"]), rowspan=len(arms)),
-                          td(format_p_value(row["dcr_p_value"]), rowspan=len(arms))]
+                for rate in ("orr", "dcr"):
+                    column = f"{rate}_p_value"
+                    cells.append(td(SUPPRESSED if is_suppressed_cell(row, column)
+                                    else format_p_value(row[column]), rowspan=len(arms)))
             body.append(cells)
     return html_table(table_id, caption, head, body)
 
 
 def safety_cell_text(row: Mapping[str, Any] | None) -> str:
-    """Text of one safety cell: ``n (x.x%)``, or ``<min_cell_count`` when suppressed.
+    """Text of one safety cell: ``n (x.x%)``, or ``suppressed``.
 
     A suppressed cell never shows a count or a percentage, even if the row
     carries one: the cell is decided by ``is_suppressed`` (or a null
-    ``patients``), and prints only the threshold.
+    ``patients``). It does not say ``<min_cell_count`` either: a cell hidden
+    by complementary suppression may hold more patients than that.
 
     Parameters
     ----------
@@ -453,8 +513,7 @@ def safety_cell_text(row: Mapping[str, Any] | None) -> str:
         return MISSING
     suppressed = row.get("is_suppressed")
     if (not is_missing(suppressed) and bool(suppressed)) or is_missing(row.get("patients")):
-        threshold = row.get("min_cell_count")
-        return "suppressed" if is_missing(threshold) else f"<{int(threshold)}"
+        return SUPPRESSED
     text = format_count(row["patients"])
     percent = row.get("percent")
     return text if is_missing(percent) else f"{text} ({format_percent(percent, scale=1.0)})"
@@ -475,11 +534,8 @@ def safety_table(safety: pd.DataFrame) -> str:
         ``data-grade-band`` and ``data-suppressed`` attributes.
     """
     table_id = "table-safety"
-    threshold = _ordered_unique(safety["min_cell_count"]) if not safety.empty else []
-    suppression = (f" Cells with fewer than {', '.join(str(int(t)) for t in threshold)} "
-                   "patients are suppressed." if threshold else "")
     caption = ("Adverse events on second-line therapy: patients with the event, n (% of arm), "
-               "by worst CTCAE grade band." + suppression)
+               "by worst CTCAE grade band." + _suppression_note(safety))
     if safety.empty:
         return _empty_table(table_id, caption, "safety_summary has no rows.")
     arms = arm_order(safety["arm"])
@@ -498,7 +554,7 @@ def safety_table(safety: pd.DataFrame) -> str:
                 match = safety[(safety["ae_term"] == term) & (safety["grade_band"] == band)
                                & (safety["arm"] == arm)]
                 row = None if match.empty else match.iloc[0].to_dict()
-                suppressed = row is not None and safety_cell_text(row).startswith("<")
+                suppressed = row is not None and safety_cell_text(row) == SUPPRESSED
                 cells.append(td(safety_cell_text(row),
                                 css_class="suppressed" if suppressed else None,
                                 attributes={"data-arm": arm, "data-grade-band": band,
@@ -535,7 +591,8 @@ def methods_table(results: Mapping[str, pd.DataFrame]) -> str:
         values = _ordered_unique(safety["min_cell_count"])
         body.append([th("Small-cell suppression", scope="row"),
                      td("counts below " + ", ".join(str(int(v)) for v in values)
-                        + " are not shown" if values else MISSING),
+                        + " patients, and values that would reveal one, are not shown"
+                        if values else MISSING),
                      td("safety_summary.min_cell_count", css_class="source")])
     head = [[th("Item", scope="col"), th("Method", scope="col"), th("Source", scope="col")]]
     return html_table("table-methods", "Methods, as recorded in the result tables.", head, body,

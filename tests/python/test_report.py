@@ -32,7 +32,7 @@ from lifelines.utils import median_survival_times
 
 from rwe_report import RESULT_COLUMNS, load_results, write_report
 from rwe_report.__main__ import main
-from rwe_report.figures import at_risk_times, numbers_at_risk
+from rwe_report.figures import at_risk_times, numbers_at_risk, numbers_at_risk_labels
 
 EXPECTED_FIGURES = (
     "figure-km-pfs-all", "figure-km-os-all", "figure-km-pfs-matched", "figure-km-os-matched",
@@ -92,7 +92,8 @@ def matched_subset(cohort: pd.DataFrame, pairs: int = 60) -> pd.DataFrame:
 ENDPOINTS = {"PFS": ("pfs_months", "is_pfs_event"), "OS": ("os_months", "is_os_event")}
 
 
-def km_rows(frame: pd.DataFrame, cohort: str) -> pd.DataFrame:
+def km_rows(frame: pd.DataFrame, cohort: str, truncate: bool = True) -> pd.DataFrame:
+    """lifelines' KM step tables; as published, only rows with >= MIN_CELL_COUNT at risk."""
     tables = []
     for endpoint, (duration, event) in ENDPOINTS.items():
         for arm, block in frame.groupby("arm"):
@@ -109,9 +110,14 @@ def km_rows(frame: pd.DataFrame, cohort: str) -> pd.DataFrame:
                 "ci_lower": bands.iloc[:, 0].to_numpy(),
                 "ci_upper": bands.iloc[:, 1].to_numpy(),
                 "ci_method": "Greenwood, exponential (log-log) transform",
+                "min_cell_count": MIN_CELL_COUNT,
+                "suppression_rule": "rows with fewer than 5 at risk not published",
                 "built_at": BUILT_AT,
             }))
-    return pd.concat(tables, ignore_index=True)
+    result = pd.concat(tables, ignore_index=True)
+    if truncate:
+        result = result[result["n_at_risk"] >= MIN_CELL_COUNT].reset_index(drop=True)
+    return result
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -151,7 +157,10 @@ def survival_rows(frame: pd.DataFrame, cohort: str) -> pd.DataFrame:
                 "hr_p_value": float(summary["p"]),
                 "hr_variance_method": "model-based (inverse information)",
                 "ties_method": "Efron",
+                "hr_ci_method": "Wald, log scale",
                 "median_ci_method": "Brookmeyer-Crowley on the log-log KM band",
+                "landmark_ci_method": "log-log, Greenwood",
+                "logrank_test_method": "log-rank, survdiff rho = 0",
                 "built_at": BUILT_AT,
             })
             rows.append(row)
@@ -177,7 +186,8 @@ def cox_rows(frame: pd.DataFrame, cohort: str) -> pd.DataFrame:
                         "p_value": float(summary["p"]), "n": len(data),
                         "events": int(data[event].sum()), "ph_test_statistic": 0.8,
                         "ph_test_p_value": 0.37, "ties_method": "Efron",
-                        "ph_test_method": "scaled Schoenfeld residuals, rank time",
+                        "variance_method": "model-based", "ci_method": "Wald, log scale",
+                        "ph_test_method": "cox.zph score test, KM time",
                         "built_at": BUILT_AT,
                     })
     return pd.DataFrame(rows)
@@ -189,12 +199,31 @@ def balance_rows(frame: pd.DataFrame, cohort: str) -> pd.DataFrame:
     for covariate in COVARIATES:
         mean_t, mean_c = treated[covariate].mean(), control[covariate].mean()
         pooled = np.sqrt((treated[covariate].var() + control[covariate].var()) / 2)
+        binary = covariate != "age_years"
         rows.append({"covariate": covariate, "level": None, "cohort": cohort,
                      "mean_treated": float(mean_t), "mean_control": float(mean_c),
                      "n_treated": len(treated), "n_control": len(control),
+                     "count_treated": int(treated[covariate].sum()) if binary else None,
+                     "count_control": int(control[covariate].sum()) if binary else None,
                      "smd": float((mean_t - mean_c) / pooled),
-                     "smd_method": "difference in means / pooled SD", "built_at": BUILT_AT})
-    return pd.DataFrame(rows)
+                     "smd_method": "difference in means / pooled SD", "is_suppressed": False,
+                     "suppressed_cells": "", "min_cell_count": MIN_CELL_COUNT,
+                     "suppression_rule": "counts of 1 to 4 suppressed", "built_at": BUILT_AT})
+    frame = pd.DataFrame(rows)
+    for column in ("count_treated", "count_control"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+# A Table 1 row whose treated count (3 of 60) is suppressed, with its proportion and
+# SMD; the row (wrongly) still carries all three: the report must print none of them.
+SUPPRESSED_BALANCE_ROW = {
+    "covariate": "has_brain_metastases", "level": None, "cohort": "matched",
+    "mean_treated": 3 / 60, "mean_control": 11 / 60, "n_treated": 60, "n_control": 60,
+    "count_treated": 3, "count_control": 11, "smd": -0.4321, "smd_method": "binary",
+    "is_suppressed": True, "suppressed_cells": "mean_treated, count_treated, smd",
+    "min_cell_count": MIN_CELL_COUNT, "suppression_rule": "counts of 1 to 4 suppressed",
+    "built_at": BUILT_AT}
 
 
 def result_tables() -> dict[str, pd.DataFrame]:
@@ -218,7 +247,14 @@ def result_tables() -> dict[str, pd.DataFrame]:
     ], columns=["subgroup", "level", "n", "events", "hr", "ci_lower", "ci_upper", "p_value",
                 "interaction_p_value", "note"]).assign(
         interaction_method="Wald test of the arm x subgroup term", cohort="all",
-        endpoint="PFS", built_at=BUILT_AT)
+        endpoint="PFS", ties_method="efron", variance_method="model-based",
+        ci_method="Wald, log scale", is_suppressed=False, suppressed_cells="",
+        min_cell_count=MIN_CELL_COUNT, suppression_rule="counts of 1 to 4 suppressed",
+        built_at=BUILT_AT)
+    # ECOG 2+: the level's n and events are suppressed (the table still carries 8 and 8)
+    ecog = subgroups["subgroup"] == "ECOG 2 or more"
+    subgroups.loc[ecog, "is_suppressed"] = True
+    subgroups.loc[ecog, "suppressed_cells"] = "n, events"
     response = pd.DataFrame([
         ("all", "ICI", 80, 3, 21, 30, 22, 4, 0.300, 0.203, 0.412, 0.675, 0.561, 0.776),
         ("all", "non-ICI", 120, 1, 11, 49, 53, 6, 0.100, 0.053, 0.168, 0.508, 0.416, 0.600),
@@ -228,7 +264,12 @@ def result_tables() -> dict[str, pd.DataFrame]:
                 "orr_ci_upper", "dcr", "dcr_ci_lower", "dcr_ci_upper"]).assign(
         orr_p_value=[0.0004, 0.0004, 0.012, 0.012], dcr_p_value=[0.021, 0.021, 0.09, 0.09],
         ci_method="Clopper-Pearson exact", test_method="chi-square test",
-        built_at=BUILT_AT)
+        is_suppressed=False, suppressed_cells="", min_cell_count=MIN_CELL_COUNT,
+        suppression_rule="counts of 1 to 4 suppressed", built_at=BUILT_AT)
+    # matched non-ICI: CR 1 is small, PR 6 hides it, and the ORR p goes with ORR (both
+    # rows); the table still carries the numbers, which the report must not print
+    response.loc[3, ["is_suppressed", "suppressed_cells"]] = [True, "cr, pr, orr_p_value"]
+    response.loc[2, ["is_suppressed", "suppressed_cells"]] = [True, "orr_p_value"]
     safety = pd.DataFrame([
         ("fatigue", "any grade", "ICI", 30, 80, 37.5, False),
         ("fatigue", "any grade", "non-ICI", 50, 120, 41.7, False),
@@ -240,12 +281,17 @@ def result_tables() -> dict[str, pd.DataFrame]:
         (TRICKY_AE_TERM, "grade 3 or higher", "ICI", 3, 80, 3.75, True),
         (TRICKY_AE_TERM, "grade 3 or higher", "non-ICI", None, 120, None, True),
     ], columns=["ae_term", "grade_band", "arm", "patients", "arm_n", "percent",
-                "is_suppressed"]).assign(min_cell_count=MIN_CELL_COUNT, built_at=BUILT_AT)
+                "is_suppressed"]).assign(count_method="worst grade per patient and term",
+                                         min_cell_count=MIN_CELL_COUNT,
+                                         suppression_rule="counts of 1 to 4 suppressed",
+                                         built_at=BUILT_AT)
     safety["patients"] = safety["patients"].astype("Int64")
     km = pd.concat([km_rows(cohort, "all"), km_rows(matched, "matched")], ignore_index=True)
     return {
         "covariate_balance": pd.concat([balance_rows(cohort, "all"),
-                                        balance_rows(matched, "matched")], ignore_index=True),
+                                        balance_rows(matched, "matched"),
+                                        pd.DataFrame([SUPPRESSED_BALANCE_ROW])],
+                                       ignore_index=True),
         # An extra column the report must ignore (tables are read by column name).
         "km_estimates": km.assign(extra_debug_column="ignored"),
         "survival_summary": survival,
@@ -417,11 +463,58 @@ def test_suppressed_safety_cells_never_show_a_number(report: Path) -> None:
     suppressed = [text for _, attributes, text in cells
                   if attributes["data-suppressed"] == "true"]
     assert len(suppressed) == 3
-    assert set(suppressed) == {f"<{MIN_CELL_COUNT}"}
+    # one neutral word: a complementary suppression may hide 5 or more patients
+    assert set(suppressed) == {"suppressed"}
     shown = [text for _, attributes, text in cells if attributes["data-suppressed"] == "false"]
     assert "30 (37.5%)" in shown and "7 (5.8%)" in shown
     # The suppressed row that carried a count (3, 3.75 %) leaks it nowhere.
     assert not [text for _, _, text in cells if "3.8%" in text or text.startswith("3 ")]
+
+
+def _cells(report: Path, table_id: str) -> list[tuple[dict, str]]:
+    return [(attributes, text) for table, attributes, text
+            in parse(report.read_text(encoding="utf-8")).cells if table == table_id]
+
+
+def test_suppressed_table_one_response_and_subgroup_cells_print_no_number(report: Path) -> None:
+    document = report.read_text(encoding="utf-8")
+    baseline = [text for _, text in _cells(report, "table-baseline")]
+    start = baseline.index("brain metastases")
+    row = baseline[start:start + 7]  # label, then (ICI, non-ICI, SMD) for all and matched
+    assert row[4:] == ["suppressed", "11 (18.3%)", "suppressed"]
+    assert "-0.432" not in document and "3 (5.0%)" not in document
+    # ordinary binary rows print the table's count, not a rounded mean x n
+    assert any(text.endswith("%)") and text[0].isdigit() for text in baseline)
+    response = [text for _, text in _cells(report, "table-response")]
+    matched_control = response[response.index("non-ICI", response.index("non-ICI") + 1):]
+    assert matched_control[:4] == ["non-ICI", "60", "suppressed", "suppressed"]
+    # ORR p of the matched cohort (0.012) is suppressed; DCR p (0.09) is shown
+    assert "0.012" not in document and "0.090" in document
+    subgroups = [text for _, text in _cells(report, "table-subgroups")]
+    ecog = subgroups.index("ECOG 2 or more")
+    assert subgroups[ecog + 2:ecog + 4] == ["suppressed", "suppressed"]
+    assert "a count of fewer than 5 patients" in document
+
+
+def test_numbers_at_risk_below_the_threshold_print_as_less_than_k(tables, cohort) -> None:
+    """Published KM tables stop where fewer than 5 are at risk: the numbers at risk
+    after the last row are the patients still followed, shown as <5 (or 0)."""
+    km = tables["km_estimates"]
+    assert (km["n_at_risk"] >= MIN_CELL_COUNT).all()
+    seen_small = False
+    for arm, block in cohort.groupby("arm"):
+        rows = km[(km["cohort"] == "all") & (km["endpoint"] == "OS") & (km["arm"] == arm)]
+        times = at_risk_times(float(rows["time_months"].max()))
+        direct = [int((block["os_months"] >= time).sum()) for time in times]
+        labels = numbers_at_risk_labels(rows, times)
+        for count, label in zip(direct, labels, strict=True):
+            if count >= MIN_CELL_COUNT:
+                assert label == str(count)
+            else:
+                assert label in ("0", f"<{MIN_CELL_COUNT}")
+                seen_small |= label == f"<{MIN_CELL_COUNT}"
+        assert labels[0] == str(len(block))
+    assert seen_small
 
 
 def test_text_values_are_html_escaped(report: Path) -> None:
@@ -433,8 +526,8 @@ def test_text_values_are_html_escaped(report: Path) -> None:
     assert TRICKY_AE_TERM in texts and TRICKY_LEVEL in texts
 
 
-def test_numbers_at_risk_match_the_cohort(tables, cohort) -> None:
-    km = tables["km_estimates"]
+def test_numbers_at_risk_match_the_cohort(cohort) -> None:
+    km = km_rows(cohort, "all", truncate=False)
     for arm, block in cohort.groupby("arm"):
         rows = km[(km["cohort"] == "all") & (km["endpoint"] == "PFS") & (km["arm"] == arm)]
         times = at_risk_times(float(rows["time_months"].max()))
