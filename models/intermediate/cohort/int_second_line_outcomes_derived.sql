@@ -36,15 +36,18 @@ ends as (
         second_line_start_date,
         pfs_event_date is not null and pfs_event_date <= data_cutoff_date as is_pfs_event,
         death_date is not null and death_date <= data_cutoff_date as is_os_event,
+        {#- an event after the cut-off means event-free at the cut-off, even
+            when the last contact before it was earlier -#}
         case
-            when pfs_event_date is not null and pfs_event_date <= data_cutoff_date
-                then pfs_event_date
+            when pfs_event_date <= data_cutoff_date then pfs_event_date
+            when pfs_event_date > data_cutoff_date then data_cutoff_date
             when last_progression_free_date is null or last_progression_free_date > data_cutoff_date
                 then data_cutoff_date
             else last_progression_free_date
         end as pfs_end_date,
         case
-            when death_date is not null and death_date <= data_cutoff_date then death_date
+            when death_date <= data_cutoff_date then death_date
+            when death_date > data_cutoff_date then data_cutoff_date
             when last_contact_date is null or last_contact_date > data_cutoff_date
                 then data_cutoff_date
             else last_contact_date
