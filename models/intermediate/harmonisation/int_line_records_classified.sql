@@ -28,29 +28,53 @@ valid_records as (
 ),
 
 drug_matches as (
-    {#- a token matches when '|token|' occurs in '|list|' -#}
+    {#- a token matches when '|token|' occurs in the list with its separators
+        doubled ('||a||b||'), which also counts a token listed twice -#}
     select
         valid_records.center_id,
         valid_records.source_table,
         valid_records.source_row_number,
         drug_names.generic_name,
-        drug_names.is_ici
+        drug_names.is_ici,
+        {{ token_occurrences('drug_names.source_name', 'valid_records.regimen_drug_list') }}
+            as token_occurrences
     from valid_records
     inner join drug_names
-        on {{ dbt.position(
-            dbt.concat(["'|'", 'drug_names.source_name', "'|'"]),
-            dbt.concat(["'|'", 'valid_records.regimen_drug_list', "'|'"])
-        ) }} > 0
+        on {{ token_occurrences('drug_names.source_name', 'valid_records.regimen_drug_list') }} > 0
+),
+
+{#- a brand and its generic name (or one drug twice) give one drug of the regimen -#}
+regimen_drugs as (
+    select distinct
+        center_id,
+        source_table,
+        source_row_number,
+        generic_name,
+        is_ici
+    from drug_matches
 ),
 
 regimens as (
     select
+        regimen_drugs.center_id,
+        regimen_drugs.source_table,
+        regimen_drugs.source_row_number,
+        {{ dbt.listagg('regimen_drugs.generic_name', "' + '", 'order by regimen_drugs.generic_name') }}
+            as regimen_name,
+        max(case when regimen_drugs.is_ici then 1 else 0 end) = 1 as is_ici_regimen
+    from regimen_drugs
+    group by
+        regimen_drugs.center_id,
+        regimen_drugs.source_table,
+        regimen_drugs.source_row_number
+),
+
+matched_drug_tokens as (
+    select
         center_id,
         source_table,
         source_row_number,
-        count(*) as matched_drug_count,
-        {{ dbt.listagg('generic_name', "' + '", 'order by generic_name') }} as regimen_name,
-        max(case when is_ici then 1 else 0 end) = 1 as is_ici_regimen
+        sum(token_occurrences) as matched_drug_count
     from drug_matches
     group by center_id, source_table, source_row_number
 ),
@@ -60,13 +84,12 @@ site_matches as (
         valid_records.center_id,
         valid_records.source_table,
         valid_records.source_row_number,
-        metastatic_sites.site
+        metastatic_sites.site,
+        {{ token_occurrences('metastatic_sites.source_term', 'valid_records.metastatic_site_list') }}
+            as token_occurrences
     from valid_records
     inner join metastatic_sites
-        on {{ dbt.position(
-            dbt.concat(["'|'", 'metastatic_sites.source_term', "'|'"]),
-            dbt.concat(["'|'", 'valid_records.metastatic_site_list', "'|'"])
-        ) }} > 0
+        on {{ token_occurrences('metastatic_sites.source_term', 'valid_records.metastatic_site_list') }} > 0
 ),
 
 sites as (
@@ -74,7 +97,7 @@ sites as (
         center_id,
         source_table,
         source_row_number,
-        count(*) as matched_site_count,
+        sum(token_occurrences) as matched_site_count,
         count(distinct site) as metastatic_site_count,
         max(case when site = 'liver' then 1 else 0 end) = 1 as has_liver_metastases,
         max(case when site = 'brain' then 1 else 0 end) = 1 as has_brain_metastases,
@@ -93,7 +116,7 @@ classified as (
         coalesce(sites.has_brain_metastases, false) as has_brain_metastases,
         coalesce(sites.has_bone_metastases, false) as has_bone_metastases,
         {{ token_count('records.regimen_drug_list') }} as regimen_token_count,
-        coalesce(regimens.matched_drug_count, 0) as matched_drug_count,
+        coalesce(matched_drug_tokens.matched_drug_count, 0) as matched_drug_count,
         {{ token_count('records.metastatic_site_list') }} as site_token_count,
         coalesce(sites.matched_site_count, 0) as matched_site_count
     from records
@@ -102,6 +125,11 @@ classified as (
             records.center_id = regimens.center_id
             and records.source_table = regimens.source_table
             and records.source_row_number = regimens.source_row_number
+    left join matched_drug_tokens
+        on
+            records.center_id = matched_drug_tokens.center_id
+            and records.source_table = matched_drug_tokens.source_table
+            and records.source_row_number = matched_drug_tokens.source_row_number
     left join sites
         on
             records.center_id = sites.center_id

@@ -43,7 +43,7 @@ checked as (
         parsed.*,
         {{ first_quality_failure([
             ('missing_required_value', 'mrn', "parsed.center_patient_key is null"),
-            ('unknown_code', 'line_no', "parsed.line_number is null"),
+            ('unknown_code', 'line_no', "parsed.line_number is null or parsed.line_number < 1"),
             ('unknown_code', 'ae_term', "parsed.ae_term is null"),
             ('unknown_code', 'ctcae_grade', "parsed.ctcae_grade is null"),
             ('unparseable_date', 'onset_date', "parsed.ae_onset_date is null and nullif(trim(parsed.onset_date_text), '') is not null"),

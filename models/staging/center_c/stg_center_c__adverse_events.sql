@@ -38,7 +38,7 @@ checked as (
         parsed.*,
         {{ first_quality_failure([
             ('missing_required_value', 'case_no', "parsed.center_patient_key is null"),
-            ('unknown_code', 'line_number', "parsed.line_number is null"),
+            ('unknown_code', 'line_number', "parsed.line_number is null or parsed.line_number < 1"),
             ('unknown_code', 'ae_name', "parsed.ae_term is null"),
             ('unknown_code', 'grade', "parsed.ctcae_grade is null"),
             ('duplicate_row', 'ae_no', "parsed.copy_number > 1"),
