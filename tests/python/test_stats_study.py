@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from lifelines import KaplanMeierFitter
 
 from dbt_harness import PROJECT_DIR
 from rwe_study import tables
@@ -135,3 +136,25 @@ def test_no_small_count_is_shown_and_every_row_names_its_methods(study):
     summary = study["survival_summary"]
     assert summary["logrank_test_method"].eq("log-rank (Mantel-Haenszel), R survdiff rho=0").all()
     assert summary["median_ci_method"].str.startswith("Brookmeyer-Crowley").all()
+
+
+def test_published_kaplan_meier_rows_equal_lifelines(cohort, study):
+    """The published rows are lifelines' (independent) KM at every time with >= K at risk."""
+    km = study["km_estimates"]
+    for (endpoint, arm), block in km[km["cohort"] == "all"].groupby(["endpoint", "arm"]):
+        duration, event = tables.ENDPOINTS[endpoint]
+        frame = cohort[cohort["arm"] == arm]
+        fitter = KaplanMeierFitter().fit(frame[duration], frame[event])
+        table = fitter.event_table
+        kept = table[table["at_risk"] >= K]
+        rows = block.set_index("time_months")
+        np.testing.assert_array_equal(rows.index.to_numpy(), kept.index.to_numpy())
+        np.testing.assert_array_equal(rows["n_at_risk"], kept["at_risk"])
+        np.testing.assert_array_equal(rows["n_events"], kept["observed"])
+        np.testing.assert_allclose(rows["survival"],
+                                   fitter.survival_function_.loc[kept.index].iloc[:, 0],
+                                   rtol=1e-12)
+        inside = rows["survival"].between(1e-12, 1 - 1e-12).to_numpy()
+        bands = fitter.confidence_interval_.loc[kept.index[inside]]
+        np.testing.assert_allclose(rows.loc[inside, "ci_lower"], bands.iloc[:, 0], rtol=1e-9)
+        np.testing.assert_allclose(rows.loc[inside, "ci_upper"], bands.iloc[:, 1], rtol=1e-9)
