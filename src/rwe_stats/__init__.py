@@ -11,6 +11,8 @@ One module per method family, in the spirit of lifelines:
 - :mod:`rwe_stats.response` -- ``response_summary``
 - :mod:`rwe_stats.safety` -- ``safety_summary``
 - :mod:`rwe_stats.subgroups` -- ``subgroup_hazard_ratios``
+- :mod:`rwe_stats.disclosure` -- ``protect_counts`` (small-cell and
+  complementary suppression) and its application to the study's BI tables
 
 Each function names its method in the docstring (CI type, ties handling,
 variance estimator, caliper), validates its inputs with ``ValueError``
