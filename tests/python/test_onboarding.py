@@ -43,6 +43,7 @@ from rwe_onboard.mapping import (
     vocabulary_gaps,
 )
 from rwe_onboard.onboard import onboard_center
+from rwe_onboard.precheck import precheck
 from rwe_onboard.profile import profile_sample
 from rwe_onboard.reader import read_export
 from rwe_onboard.scaffold import (
@@ -647,6 +648,15 @@ def test_precheck_reports_a_hostile_header_without_checking_by_name(skeleton, tm
     assert code == 1
     assert found == ["0:*: column 3 ('patient\\nname'): the name contains a newline, control "
                      "or non-printable character (U+000A)"]
+
+
+def test_precheck_accepts_a_drug_listed_twice_as_the_warehouse_does(ready, center_d_export,
+                                                                    tmp_path):
+    assert draft_cli(ready, center_d_export, "--mapping", MAPPING)[0] == 0
+    export = sample_with(tmp_path, center_d_export,
+                         cells={(1, "therapie"): "ETOPOSID / CARBOPLATIN / ETOPOSID"})
+    problems = precheck(ready, "center_d", export)
+    assert [p for p in problems if p.row == 1] == []
 
 
 def test_a_ragged_sample_is_refused_before_anything_is_written(skeleton, center_d_export,
