@@ -11,8 +11,9 @@ import pytest
 from rwe_stats.matching import caliper_width, match_nearest_neighbour
 
 
-def _sha256_rank(key: str, seed: int) -> str:
-    return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
+def _sha256_rank(key: str, seed: int) -> int:
+    """The documented rank: the first 16 hex digits (64 bits) of SHA-256("<seed>:<key>")."""
+    return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:16], 16)
 
 
 def _naive_greedy(scores: pd.DataFrame, caliper_sd: float, seed: int,
@@ -20,9 +21,10 @@ def _naive_greedy(scores: pd.DataFrame, caliper_sd: float, seed: int,
     """Reference: the documented rule, scanning every control for every treated patient.
 
     Caliper = caliper_sd x SD(logit PS of all patients, ddof=1). Every patient gets the
-    rank sha256("<seed>:<tie_break_key>"); treated patients in (logit, rank) order,
-    permuted by default_rng(seed). The chosen control minimises (distance, logit PS,
-    position in the controls' (logit, rank) order counted away from the treated value):
+    rank int(sha256("<seed>:<tie_break_key>")[:16 hex digits]); treated patients in
+    (logit, rank) order, permuted by default_rng(seed). The chosen control minimises
+    (distance, logit PS, position in the controls' (logit, rank) order counted away
+    from the treated value):
     lowest rank at or above the value, highest rank below it. ``order_by="patient_id"``
     is the old, key-dependent rule (ties by pseudonymised id), kept to show the data
     have ties that matter. Returns (treated, control) tie-break keys in matching order."""
@@ -171,7 +173,7 @@ def test_caliper_uses_the_sample_sd_of_all_patients():
 
 def test_tie_rules_by_hand():
     # Two controls share the treated t2's logit PS: the one with the lower rank,
-    # sha256("<seed>:<key>"), wins, whatever the ids. By hand (hashlib):
+    # the first 64 bits of sha256("<seed>:<key>"), wins, whatever the ids. By hand:
     # seed 0: sha256("0:center_b:lines:6") starts "e3", sha256("0:center_a:lines:3") "eb";
     # seed 1: "db..." for center_b:lines:6 and "cc..." for center_a:lines:3.
     ranks = {(seed, key): _sha256_rank(key, seed) for seed in (0, 1)
