@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     treated = rng.random(args.patients) < 0.4
     scores = pd.DataFrame({
         "patient_id": np.char.add("p", np.arange(args.patients).astype(str)),
+        # the provenance key matching breaks ties with (center:export:row)
+        "tie_break_key": np.char.add("center_a:treatment_lines:",
+                                     np.arange(args.patients).astype(str)),
         "is_treated": treated,
         "logit_ps": np.round(rng.normal(0.0, 1.0, args.patients) + 0.5 * treated, 6),
     })
