@@ -22,6 +22,9 @@ a mix and never a missing path, and a build killed at any point leaves
 ``current`` on a complete version. A failed build never reaches this step.
 The newest versions are kept (a reader that has an old file open keeps its
 snapshot in any case), older ones and leftovers of killed builds are removed.
+Temporary names carry the warehouse's file name: two warehouses in one folder
+share ``published/`` (``current`` is whichever published last) but never
+remove each other's files in progress.
 
 The DuckDB copies keep the working warehouse's table and column comments
 (the model descriptions that persist_docs writes), which ``create table as``

@@ -1,12 +1,19 @@
-"""How the build behaves as a scheduled job: reproducible, and never leaves
-readers with half-built or failed results (kill, failure, concurrent runs)."""
+"""How the build behaves as a scheduled job: reproducible, logged, and never leaves
+readers with half-built or failed results (kill, failure, concurrent runs).
+
+Readers open ``published/current/...``: a symlink to one complete version
+directory (aggregate DuckDB file + Parquet for BI, an owner-only patient-level
+file). Every check below resolves ``current`` once and reads all three.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -16,41 +23,100 @@ import pandas as pd
 import pytest
 
 from dbt_harness import DBT, PROJECT_DIR, TEST_PSEUDONYM_KEY, run_dbt
+from rwe_warehouse.publish import VERSION_NAME
 
 pytestmark = pytest.mark.slow
 
-# Columns that legitimately differ between two builds of the same inputs.
-RUN_SPECIFIC = {"built_at", "published_database", "published_parquet"}
+AGGREGATE_TABLES = {"covariate_balance", "km_estimates", "survival_summary", "cox_results",
+                    "response_summary", "safety_summary", "subgroup_hr", "row_accounting",
+                    "dq_results", "run_info"}
+PATIENT_LEVEL_TABLES = {"analysis_cohort", "matched_cohort", "adverse_events", "ps_scores",
+                        "matched_pairs", "quarantine", "run_info"}
+# Columns that legitimately differ between two builds of the same inputs. The
+# code fingerprint is not an input these tests hold fixed: the working tree
+# may change between two builds of one test run.
+RUN_SPECIFIC = {"built_at", "run_id", "dbt_invocation_id", "code_fingerprint"}
 
 
-def _published(workdir: Path) -> Path:
-    return workdir / "published" / "rwe_results.duckdb"
+def _current(workdir: Path) -> Path:
+    """The version directory ``published/current`` resolves to (complete, checked)."""
+    link = workdir / "published" / "current"
+    assert link.is_symlink(), f"{link} is not a symlink"
+    version = link.resolve()
+    assert version.parent == (workdir / "published" / "versions").resolve()
+    assert VERSION_NAME.fullmatch(version.name), version
+    restricted = version / "restricted"
+    assert stat.S_IMODE(restricted.stat().st_mode) == 0o700
+    assert stat.S_IMODE((restricted / "rwe_patient_level.duckdb").stat().st_mode) == 0o600
+    return version
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _frames(connection, sources: dict[str, str]) -> dict[str, pd.DataFrame]:
+    frames = {}
+    for name, source in sources.items():
+        frame = connection.sql(f"select * from {source}").df()
+        frame = frame.drop(columns=[c for c in frame.columns if c in RUN_SPECIFIC])
+        frames[name] = frame.sort_values(list(frame.columns), ignore_index=True)
+    return frames
 
 
-def _tables(database: Path) -> dict[str, pd.DataFrame]:
+def _database_tables(database: Path) -> dict[str, pd.DataFrame]:
     with duckdb.connect(str(database), read_only=True) as connection:
         names = [row[0] for row in connection.sql(
             "select table_name from information_schema.tables order by table_name").fetchall()]
-        frames = {}
-        for name in names:
-            frame = connection.sql(f'select * from "{name}"').df()
-            frame = frame.drop(columns=[c for c in frame.columns if c in RUN_SPECIFIC])
-            frames[name] = frame.sort_values(list(frame.columns), ignore_index=True)
-        return frames
+        run_ids = connection.sql("select run_id from run_info").fetchall()
+        assert run_ids == [(database.parent.name if database.parent.name != "restricted"
+                            else database.parent.parent.name,)]
+        return _frames(connection, {name: f'"{name}"' for name in names})
 
 
-def _popen_build(workdir: Path) -> subprocess.Popen:
+def _published(workdir: Path) -> dict[str, pd.DataFrame]:
+    """Every published table of the current version: aggregate DuckDB (checked to
+    equal its Parquet copy) and patient-level DuckDB (keys ``restricted.<table>``)."""
+    version = _current(workdir)
+    aggregate = _database_tables(version / "rwe_results.duckdb")
+    assert aggregate.keys() == AGGREGATE_TABLES
+    parquet_files = {path.stem: path for path in (version / "parquet").glob("*.parquet")}
+    assert parquet_files.keys() == AGGREGATE_TABLES
+    with duckdb.connect() as connection:
+        parquet = _frames(connection, {name: f"read_parquet('{path}')"
+                                       for name, path in parquet_files.items()})
+    for name in aggregate:
+        pd.testing.assert_frame_equal(parquet[name], aggregate[name], obj=f"{name}.parquet")
+    restricted = _database_tables(version / "restricted" / "rwe_patient_level.duckdb")
+    assert restricted.keys() == PATIENT_LEVEL_TABLES
+    return {**aggregate, **{f"restricted.{name}": frame for name, frame in restricted.items()}}
+
+
+def _assert_same(now: dict[str, pd.DataFrame], reference: dict[str, pd.DataFrame],
+                 what: str) -> None:
+    assert now.keys() == reference.keys(), what
+    for name in reference:
+        pd.testing.assert_frame_equal(now[name], reference[name], obj=f"{name} {what}")
+
+
+def _digest(version: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(version.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(version)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _run_log(workdir: Path) -> pd.DataFrame:
+    with duckdb.connect(str(workdir / "warehouse.duckdb"), read_only=True) as connection:
+        return connection.sql("select * from audit.run_log order by run_started_at").df()
+
+
+def _popen_build(workdir: Path, select: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "RWE_WAREHOUSE_PATH": str(workdir / "warehouse.duckdb"),
            "RWE_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    return subprocess.Popen(
-        [str(DBT), "build", "--target-path", str(workdir / f"target-{time.monotonic_ns()}"),
-         "--log-path", str(workdir / "logs")],
-        cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
+    command = [str(DBT), "build", "--target-path", str(workdir / f"target-{time.monotonic_ns()}"),
+               "--log-path", str(workdir / "logs")]
+    if select:
+        command += ["--select", select]
+    return subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 @pytest.fixture(scope="module")
@@ -58,43 +124,143 @@ def good_build(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("operations")
     run = run_dbt(["build"], workdir)
     assert run.returncode == 0, run.output[-4000:]
-    assert _published(workdir).exists()
+    _current(workdir)
     return workdir
 
 
+def test_a_build_publishes_aggregates_for_bi_and_patient_level_tables_apart(good_build):
+    published = _published(good_build)
+    assert {"analysis_cohort", "matched_pairs", "quarantine"}.isdisjoint(
+        name for name in published if not name.startswith("restricted."))
+    assert len(published["run_info"]) == 1
+    assert published["run_info"]["input_fingerprint"].notna().all()
+    assert len(published["restricted.analysis_cohort"]) > 0
+
+
+def test_published_columns_keep_their_descriptions(good_build):
+    version = _current(good_build)
+    query = ("select comment from duckdb_columns() where table_name = ? and column_name = ?")
+    with duckdb.connect(str(good_build / "warehouse.duckdb"), read_only=True) as connection:
+        expected = connection.execute(
+            "select comment from duckdb_columns() where schema_name = 'marts' "
+            "and table_name = 'cox_results' and column_name = 'hr'").fetchall()
+    assert expected and expected[0][0], "persist_docs wrote no comment to the warehouse"
+    with duckdb.connect(str(version / "rwe_results.duckdb"), read_only=True) as connection:
+        assert connection.execute(query, ["cox_results", "hr"]).fetchall() == expected
+        table = connection.execute(
+            "select comment from duckdb_tables() where table_name = 'cox_results'").fetchall()
+        assert table[0][0]
+    restricted = version / "restricted" / "rwe_patient_level.duckdb"
+    with duckdb.connect(str(restricted), read_only=True) as connection:
+        assert connection.execute(query, ["analysis_cohort", "patient_id"]).fetchall()[0][0]
+
+
+def test_the_run_log_names_the_build_its_vars_row_counts_and_fingerprints(good_build):
+    last = _run_log(good_build).iloc[-1]
+    version = _current(good_build)
+    assert last["status"] == "success" and pd.isna(last["failure_reason"])
+    assert last["run_id"] == version.name  # the run id names the published version
+    with duckdb.connect(str(version / "rwe_results.duckdb"), read_only=True) as connection:
+        info = connection.sql("select * from run_info").df().iloc[0]
+    assert info["dbt_invocation_id"] == last["dbt_invocation_id"]
+    assert info["code_fingerprint"] == last["code_fingerprint"]
+    assert info["input_fingerprint"] == last["input_fingerprint"]
+    assert json.loads(last["study_vars"]).keys() == {
+        "study_window_start_date", "study_window_end_date", "data_cutoff_date",
+        "line_gap_days", "raw_data_dir", "raw_file_format"}
+    counts = json.loads(last["published_row_counts"])
+    assert counts.keys() == (AGGREGATE_TABLES | PATIENT_LEVEL_TABLES) - {"run_info"}
+    assert counts["analysis_cohort"] == last["cohort_patients"] > 0
+
+
 def test_rebuilding_the_same_inputs_gives_identical_result_tables(good_build):
-    before = _tables(_published(good_build))
+    before_version = _current(good_build)
+    before = _published(good_build)
     assert run_dbt(["build"], good_build).returncode == 0
-    after = _tables(_published(good_build))
-    assert before.keys() == after.keys()
-    assert {"analysis_cohort", "matched_pairs", "cox_results", "km_estimates"} <= before.keys()
-    for name in before:
-        pd.testing.assert_frame_equal(before[name], after[name], obj=name)
+    assert _current(good_build) != before_version  # a new version ...
+    assert before_version.is_dir()  # ... and the previous one is kept
+    _assert_same(_published(good_build), before, "after a rebuild")
 
 
 def test_a_failed_build_leaves_the_published_results_untouched(good_build):
-    digest = _digest(_published(good_build))
+    version = _current(good_build)
+    digest = _digest(version)
     # A cut-off before some second-line starts makes follow-up negative: a data
     # test fails, so nothing downstream (statistics, publication) may run.
     run = run_dbt(["build"], good_build, extra_vars={"data_cutoff_date": "2020-01-01"})
     assert run.returncode != 0
     assert "non_negative" in run.output
-    assert _digest(_published(good_build)) == digest
-    with duckdb.connect(str(good_build / "warehouse.duckdb"), read_only=True) as connection:
-        last = connection.sql(
-            "select status from audit.run_log order by run_started_at desc limit 1").fetchall()
-    assert last == [("failed",)]
+    assert _current(good_build) == version
+    assert _digest(version) == digest
+    last = _run_log(good_build).iloc[-1]
+    assert last["status"] == "failed"
+    assert "non_negative" in last["failure_reason"]
+    # analysis_cohort was skipped: its table is the previous build's, not this one's.
+    assert pd.isna(last["cohort_patients"])
+    assert "analysis_cohort" not in json.loads(last["published_row_counts"] or "{}")
+    assert json.loads(last["study_vars"])["data_cutoff_date"] == "2020-01-01"
 
 
-#: Kill points in seconds after start, one per phase of a ~20 s build: parsing
-#: and the raw-export gate, the SQL models, the Python models and publication.
+def test_a_broken_export_stops_the_build_and_is_logged_with_the_reason(good_build, tmp_path):
+    version = _current(good_build)
+    raw = tmp_path / "raw"
+    shutil.copytree(PROJECT_DIR / "data" / "raw", raw)
+    (raw / "center_b" / "patients.csv").write_text("")
+    logged = len(_run_log(good_build))
+    run = run_dbt(["build"], good_build, raw_data_dir=raw)
+    assert run.returncode != 0
+    assert "the export is empty" in run.output
+    assert _current(good_build) == version
+    log = _run_log(good_build)
+    assert len(log) == logged + 1
+    last = log.iloc[-1]
+    assert last["status"] == "failed"
+    assert "center 'center_b', table 'patients'" in last["failure_reason"]
+    assert "the export is empty" in last["failure_reason"]
+    assert json.loads(last["study_vars"])["raw_data_dir"] == str(raw)
+    assert pd.isna(last["input_fingerprint"]) and pd.isna(last["cohort_patients"])
+
+
+def test_a_raw_data_dir_that_would_break_the_reader_sql_stops_the_build(good_build, tmp_path):
+    raw = tmp_path / "center's exports"
+    shutil.copytree(PROJECT_DIR / "data" / "raw", raw)
+    run = run_dbt(["build"], good_build, raw_data_dir=raw)
+    assert run.returncode != 0
+    assert """var raw_data_dir contains "'\"""" in run.output, run.output[-3000:]
+    last = _run_log(good_build).iloc[-1]
+    assert last["status"] == "failed" and "raw_data_dir" in last["failure_reason"]
+
+
+#: Kill points in seconds after start, in the first phases of a build: parsing
+#: and the raw-export gate, the SQL models, the Python models. A fourth kill
+#: lands in publication itself (see _kill_while_publishing).
 KILL_POINTS = (3.0, 9.0, 15.0)
+
+
+def _kill_while_publishing(workdir: Path) -> str:
+    """SIGKILL a build as soon as it starts writing the new version.
+
+    Only the publication model is built (its inputs are the tables of the
+    builds before), which reaches publication in a fraction of a full build.
+    """
+    versions = workdir / "published" / "versions"
+    process = _popen_build(workdir, select="published_results")
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(path.name.startswith(".warehouse.duckdb.") for path in versions.iterdir()):
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == -signal.SIGKILL, (
+        f"the build ended ({process.returncode}) before it was killed in publication: "
+        + output[-3000:])
+    return output
 
 
 def test_a_killed_build_leaves_published_results_readable_and_the_next_build_recovers(
         good_build):
-    published = _published(good_build)
-    reference = _tables(published)
+    reference = _published(good_build)
     for kill_after_seconds in KILL_POINTS:
         process = _popen_build(good_build)
         time.sleep(kill_after_seconds)
@@ -103,25 +269,27 @@ def test_a_killed_build_leaves_published_results_readable_and_the_next_build_rec
         output = process.communicate(timeout=60)[0]
         # A build started over a killed one runs until it is killed (or ends well).
         assert process.returncode in (-signal.SIGKILL, 0), output[-4000:]
-        # Readers still get a complete, consistent copy: the last good one or a
-        # complete new one (a rename is atomic), never a torn file.
-        now = _tables(published)
-        assert now.keys() == reference.keys(), kill_after_seconds
-        for name in reference:
-            pd.testing.assert_frame_equal(now[name], reference[name],
-                                          obj=f"{name} after a kill at {kill_after_seconds} s")
+        # Readers still get one complete version: the last good one, or a
+        # complete new one.
+        _assert_same(_published(good_build), reference, f"after a kill at {kill_after_seconds} s")
+    _kill_while_publishing(good_build)
+    _assert_same(_published(good_build), reference, "after a kill in publication")
+    versions = good_build / "published" / "versions"
+    assert [path for path in versions.iterdir() if path.name.startswith(".")], (
+        "the kill in publication left no partial version: it did not hit publication")
     # One build after all the kills (each killed where the one before left off)
     # recovers: it succeeds, clears the leftovers and publishes the same results.
     recovery = run_dbt(["build"], good_build)
     assert recovery.returncode == 0, recovery.output[-4000:]
-    assert not list(published.parent.glob(".*.tmp"))
-    recovered = _tables(published)
-    for name in reference:
-        pd.testing.assert_frame_equal(recovered[name], reference[name], obj=name)
+    assert not [path for path in versions.iterdir() if path.name.startswith(".")]
+    assert not [path for path in (good_build / "published").iterdir()
+                if path.name.startswith(".")]
+    assert len(list(versions.iterdir())) <= 3
+    _assert_same(_published(good_build), reference, "after the recovery build")
 
 
 def test_two_builds_at_once_do_not_corrupt_anything(good_build):
-    reference = _tables(_published(good_build))
+    reference = _published(good_build)
     first, second = _popen_build(good_build), _popen_build(good_build)
     outputs = [process.communicate(timeout=600)[0] for process in (first, second)]
     codes = [first.returncode, second.returncode]
@@ -129,7 +297,4 @@ def test_two_builds_at_once_do_not_corrupt_anything(good_build):
     for code, output in zip(codes, outputs, strict=True):
         if code != 0:  # the loser fails loudly on the warehouse lock
             assert "lock" in output.lower(), output[-3000:]
-    now = _tables(_published(good_build))
-    for name in reference:
-        pd.testing.assert_frame_equal(now[name], reference[name], obj=name)
-    assert json.dumps(sorted(now)) == json.dumps(sorted(reference))
+    _assert_same(_published(good_build), reference, "after two builds at once")
