@@ -27,7 +27,6 @@ def model(dbt, session):
         ("safety_summary", dbt.ref("safety_summary")),
         ("subgroup_hr", dbt.ref("subgroup_hr")),
         ("row_accounting", dbt.ref("row_accounting")),
-        ("dq_results", dbt.ref("dq_results")),
     ]
     patient_level = [
         ("analysis_cohort", dbt.ref("analysis_cohort")),
@@ -36,6 +35,8 @@ def model(dbt, session):
         ("ps_scores", dbt.ref("ps_scores")),
         ("matched_pairs", dbt.ref("matched_pairs")),
         ("quarantine", dbt.ref("quarantine")),
+        # observed_value can list up to 20 offending row values (ages, ids)
+        ("dq_results", dbt.ref("dq_results")),
     ]
     inputs = dbt.ref("run_inputs").df().iloc[0]
     params = dbt.config.get("meta")

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m rwe_report --database warehouse/published/rwe_results.duckdb --out report.html
+    python -m rwe_report --database warehouse/published/current/rwe_results.duckdb --out report.html
 
 Modules: :mod:`rwe_report.figures` (DataFrames in, PNG bytes out),
 :mod:`rwe_report.tables` (DataFrames in, HTML tables out) and

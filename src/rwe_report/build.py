@@ -110,7 +110,7 @@ def load_results(database: str | os.PathLike[str], schema: str = "main") -> dict
     Parameters
     ----------
     database : path-like
-        A DuckDB file, e.g. ``warehouse/published/rwe_results.duckdb``.
+        A DuckDB file, e.g. ``warehouse/published/current/rwe_results.duckdb``.
     schema : str, default "main"
         Schema holding the tables (``main`` in the published copy, ``marts``
         in the working warehouse).
