@@ -27,9 +27,11 @@ $(KEY_FILE):
 	$(PYTHON) -c "import secrets; print(secrets.token_hex(32))" > $@
 	chmod 600 $@
 
+# The scheduler's build: data tests and the quality gate run, dbt unit tests
+# (which test the SQL logic, not the data) run in `make test`.
 run: $(INSTALLED) $(KEY_FILE)
 	mkdir -p $(dir $(WAREHOUSE))
-	RWE_PSEUDONYM_KEY="$${RWE_PSEUDONYM_KEY:-$$(cat $(KEY_FILE))}" $(BIN)/dbt build
+	RWE_PSEUDONYM_KEY="$${RWE_PSEUDONYM_KEY:-$$(cat $(KEY_FILE))}" $(BIN)/dbt build --exclude-resource-type unit_test
 	$(BIN)/python -m rwe_report --database $(PUBLISHED)/current/rwe_results.duckdb --out $(PUBLISHED)/report.html
 	@echo "Working warehouse: $(WAREHOUSE)"
 	@echo "Published results for BI (aggregates): $(PUBLISHED)/current/rwe_results.duckdb and $(PUBLISHED)/current/parquet/"
