@@ -210,3 +210,63 @@ def test_parquet_exports_publish_the_same_tables_as_csv(build, parquet_build, ta
     expected = published(build)
     assert len(expected) > 0
     pd.testing.assert_frame_equal(published(parquet_build), expected)
+
+
+PREDICTOR_LABELS = {
+    "is_ici": "ICI", "age_years": "age", "is_male": "male sex", "is_ecog_2_or_more": "ECOG >= 2",
+    "is_ever_smoker": "smoking", "has_liver_metastases": "liver metastases",
+    "has_brain_metastases": "brain metastases", "has_bone_metastases": "bone metastases",
+    "has_three_or_more_metastatic_sites": "3 or more metastatic sites",
+    "had_thoracic_radiotherapy": "thoracic radiotherapy",
+    "had_prophylactic_cranial_irradiation": "PCI", "had_first_line_ici": "first-line ICI",
+    "is_first_line_pfs_6_months_or_more": "first-line PFS >= 6 months",
+}
+
+
+def readme_results(build) -> list[str]:
+    """The README's results rows, rendered from a build's tables."""
+    def survival(cohort, endpoint):
+        rows = build.frame(
+            f"select * from marts.survival_summary where cohort = '{cohort}' "
+            f"and endpoint = '{endpoint}' order by arm")  # ICI before non-ICI
+        median = " vs ".join(f"{r.median_months:.2f} ({r.median_ci_lower:.2f}-"
+                             f"{r.median_ci_upper:.2f})" for r in rows.itertuples())
+        first = rows.iloc[0]
+        hr = f"{first.hr_ici_vs_non_ici:.2f} ({first.hr_ci_lower:.2f}-{first.hr_ci_upper:.2f})"
+        return median, f"log-rank p = {first.logrank_p_value:.1e}", hr
+
+    pfs, pfs_p, pfs_hr = survival("all", "PFS")
+    matched, matched_p, matched_hr = survival("matched", "PFS")
+    os_, os_p, _ = survival("all", "OS")
+    pairs = build.query("select count(*) from marts.matched_pairs")[0][0]
+    response = build.frame("select * from marts.response_summary where cohort = 'all' "
+                           "order by arm")
+    orr = " vs ".join(f"{100 * v:.1f} %" for v in response["orr"])
+    dcr = " vs ".join(f"{100 * v:.1f} %" for v in response["dcr"])
+    predictors = [PREDICTOR_LABELS[term] for (term,) in build.query(
+        "select term from marts.cox_results where cohort = 'all' and endpoint = 'PFS' "
+        "and model = 'multivariate' and p_value < 0.05 order by p_value")]
+    smd = dict(build.query("select cohort, max(abs(smd)) from marts.covariate_balance "
+                           "group by cohort"))
+    arms = dict(build.query("select arm, count(*) from marts.analysis_cohort group by arm"))
+    return [
+        f"| patients | {arms['ICI']} vs {arms['non-ICI']} |",
+        f"| median PFS, all (months, 95% CI) | {pfs}, {pfs_p} |",
+        f"| median PFS, after 1:1 PSM | {matched}, {pairs} pairs, {matched_p} |",
+        f"| PFS hazard ratio, all (Cox, Efron) | {pfs_hr} |",
+        f"| PFS hazard ratio, matched (robust, clustered on pair) | {matched_hr} |",
+        f"| median OS, all | {os_}, {os_p} |",
+        f"| ORR | {orr}, p = {response['orr_p_value'].iloc[0]:.1e} |",
+        f"| DCR | {dcr}, p = {response['dcr_p_value'].iloc[0]:.1e} |",
+        f"| independent PFS predictors (multivariate Cox, p < 0.05) | {', '.join(predictors)} |",
+        f"| max \\|SMD\\| before / after matching | {smd['all']:.2f} / {smd['matched']:.2f} |",
+    ]
+
+
+def test_readme_results_are_the_builds(build):
+    text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    block = text[text.index("<!-- results:start -->"):text.index("<!-- results:end -->")]
+    rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 11  # header + 10 figures
+    for expected in readme_results(build):
+        assert any(row.startswith(expected) for row in rows), expected
