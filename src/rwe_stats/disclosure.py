@@ -191,8 +191,19 @@ def protect_counts(atoms: Mapping[str, int], cells: Mapping[str, Sequence[str]],
 # --------------------------------------------------------------------------- study tables
 
 
-def _columns_text(columns: Iterable[str]) -> str:
-    return ", ".join(columns)
+def _with_suppressed_cells(result: pd.DataFrame, nulled: dict[int, list[str]],
+                           min_cell_count: int, what: str) -> pd.DataFrame:
+    """Null each row's suppressed columns and add the four disclosure columns."""
+    order = list(result.columns)
+    for index, columns in nulled.items():
+        for column in columns:
+            result.loc[index, column] = pd.NA
+        nulled[index] = sorted(set(columns), key=order.index)
+    return result.assign(
+        is_suppressed=[bool(nulled[index]) for index in result.index],
+        suppressed_cells=[", ".join(nulled[index]) for index in result.index],
+        min_cell_count=int(min_cell_count),
+        suppression_rule=suppression_rule(min_cell_count, what))
 
 
 def suppress_response_table(table: pd.DataFrame, min_cell_count: int,
@@ -241,16 +252,7 @@ def suppress_response_table(table: pd.DataFrame, min_cell_count: int,
             if hidden:
                 for index in block.index:
                     nulled[index].append(f"{rate}_p_value")
-    order = list(result.columns)
-    for index, columns in nulled.items():
-        for column in columns:
-            result.loc[index, column] = pd.NA
-        nulled[index] = sorted(set(columns), key=order.index)
-    return result.assign(
-        is_suppressed=[bool(nulled[index]) for index in result.index],
-        suppressed_cells=[_columns_text(nulled[index]) for index in result.index],
-        min_cell_count=int(min_cell_count),
-        suppression_rule=suppression_rule(min_cell_count, "best-response counts"))
+    return _with_suppressed_cells(result, nulled, min_cell_count, "best-response counts")
 
 
 def truncate_km_table(table: pd.DataFrame, min_cell_count: int,
@@ -313,16 +315,7 @@ def suppress_subgroup_table(table: pd.DataFrame, min_cell_count: int) -> pd.Data
         for cell in protect_counts(atoms, cells, min_cell_count, fixed=fixed):
             index, column = cell.split(":")
             nulled[int(index)].append(column)
-    order = list(result.columns)
-    for index, columns in nulled.items():
-        for column in columns:
-            result.loc[index, column] = pd.NA
-        nulled[index] = sorted(set(columns), key=order.index)
-    return result.assign(
-        is_suppressed=[bool(nulled[index]) for index in result.index],
-        suppressed_cells=[_columns_text(nulled[index]) for index in result.index],
-        min_cell_count=int(min_cell_count),
-        suppression_rule=suppression_rule(min_cell_count, "patient and event counts"))
+    return _with_suppressed_cells(result, nulled, min_cell_count, "patient and event counts")
 
 
 def suppress_balance_table(table: pd.DataFrame, min_cell_count: int) -> pd.DataFrame:
@@ -365,13 +358,4 @@ def suppress_balance_table(table: pd.DataFrame, min_cell_count: int) -> pd.DataF
             index, column = cell.split(":")
             arm = column.removeprefix("count_")
             nulled[int(index)] += [column, f"mean_{arm}", "smd"]
-    order = list(result.columns)
-    for index, columns in nulled.items():
-        for column in columns:
-            result.loc[index, column] = pd.NA
-        nulled[index] = sorted(set(columns), key=order.index)
-    return result.assign(
-        is_suppressed=[bool(nulled[index]) for index in result.index],
-        suppressed_cells=[_columns_text(nulled[index]) for index in result.index],
-        min_cell_count=int(min_cell_count),
-        suppression_rule=suppression_rule(min_cell_count, "covariate counts"))
+    return _with_suppressed_cells(result, nulled, min_cell_count, "covariate counts")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from independent_cox import efron_score_residuals_by_hand
 from lifelines import KaplanMeierFitter
 from lifelines.datasets import load_lung, load_rossi
 from scipy import stats
@@ -244,30 +245,6 @@ def test_model_and_transform_names_are_checked(lung):
 # ------------------------------------------------------- robust (clustered) variance
 
 
-def _efron_score_residuals_loop(times: np.ndarray, events: np.ndarray, x: np.ndarray,
-                                beta: np.ndarray) -> np.ndarray:
-    """Independent p-covariate Efron score residuals: explicit loops per death time.
-
-    At a time with d tied deaths, Efron's step k (0..d-1) gives each tied death
-    risk weight (1 - k/d); everyone else at risk (later times, censorings at this
-    time) weight 1. Subject i collects (x_i - mean_k)/d at each step if it is one of
-    the tied deaths, and loses share_i w_i (x_i - mean_k) / s0_k (R coxscore2.c)."""
-    w = np.exp(x @ beta)
-    residual = np.zeros_like(x, dtype=float)
-    for time in np.unique(times[events]):
-        tied = (times == time) & events
-        d = tied.sum()
-        for k in range(d):
-            share = np.where(times > time, 1.0, 0.0)
-            share[(times == time) & ~events] = 1.0
-            share[tied] = 1 - k / d
-            s0 = (share * w).sum()
-            mean = (share * w) @ x / s0
-            residual[tied] += (x[tied] - mean) / d
-            residual -= (share * w)[:, None] * (x - mean) / s0
-    return residual
-
-
 def _paired(seed: int, n_pairs: int = 150) -> pd.DataFrame:
     """Matched-like pairs sharing a frailty (so clustering matters), tied monthly times."""
     rng = np.random.default_rng(seed)
@@ -300,7 +277,7 @@ def test_clustered_cox_equals_an_independent_efron_sandwich(model):
         x = data[term_set].to_numpy(dtype=float)
         fit = sm.PHReg(data["months"], x, status=data["event"].astype(int), ties="efron").fit()
         beta = np.asarray(fit.params)
-        scores = _efron_score_residuals_loop(data["months"].to_numpy(), data["event"].to_numpy(),
+        scores = efron_score_residuals_by_hand(data["months"].to_numpy(), data["event"].to_numpy(),
                                              x, beta)
         dfbeta = scores @ np.asarray(fit.cov_params())
         summed = pd.DataFrame(dfbeta).groupby(data["pair_id"].to_numpy()).sum().to_numpy()
