@@ -106,10 +106,10 @@ indexed as (
         on patients.patient_id = baselines.patient_id
 ),
 
-{#- One person, one analysis record: among a person's otherwise eligible
-    records, the earliest second-line start is kept (then center, export and
-    raw row, so the choice depends neither on row order nor on the key). -#}
 ranked as (
+    {#- One person, one analysis record: among a person's otherwise eligible
+        records, the earliest second-line start is kept (then center, export
+        and raw row, so the choice depends neither on row order nor on the key). -#}
     select
         indexed.*,
         case

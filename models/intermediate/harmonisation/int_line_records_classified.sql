@@ -43,8 +43,8 @@ drug_matches as (
         on {{ token_occurrences('drug_names.source_name', 'valid_records.regimen_drug_list') }} > 0
 ),
 
-{#- a brand and its generic name (or one drug twice) give one drug of the regimen -#}
 regimen_drugs as (
+    {#- a brand and its generic name (or one drug twice) give one drug of the regimen -#}
     select distinct
         center_id,
         source_table,
