@@ -40,7 +40,7 @@ run: $(INSTALLED) $(KEY_FILE)
 
 # The report test renders HTML in headless Chromium (Debian's package).
 test: $(INSTALLED) browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 	$(MAKE) lint
 
 browser:

@@ -36,9 +36,30 @@ class DbtRun:
             return connection.sql(sql).df()
 
 
+def dbt_env(warehouse: Path, unit_tests: bool = False, partial_parse: bool = False) -> dict:
+    """The environment of a test's dbt process: its own warehouse file, the
+    test key, no telemetry. dbt unit tests test the SQL logic, not the data:
+    they run in one build (test_warehouse_build) and are left out of the
+    others, as out of the scheduler's build."""
+    env = {
+        **os.environ,
+        "RWE_WAREHOUSE_PATH": str(warehouse),
+        "RWE_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PARTIAL_PARSE": "true" if partial_parse else "false",
+    }
+    if not unit_tests:
+        env["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test"
+    return env
+
+
 def run_dbt(args: list[str], workdir: Path, raw_data_dir: Path | None = None,
-            extra_vars: dict | None = None) -> DbtRun:
-    """Run ``dbt <args>`` from the project directory into ``workdir``."""
+            extra_vars: dict | None = None, unit_tests: bool = False,
+            partial_parse: bool = False) -> DbtRun:
+    """Run ``dbt <args>`` from the project directory into ``workdir``.
+
+    ``partial_parse`` lets a later command in the same ``workdir`` (same
+    target, warehouse and vars) reuse this one's parse."""
     workdir.mkdir(parents=True, exist_ok=True)
     warehouse = workdir / "warehouse.duckdb"
     dbt_vars = dict(extra_vars or {})
@@ -48,13 +69,7 @@ def run_dbt(args: list[str], workdir: Path, raw_data_dir: Path | None = None,
                "--log-path", str(workdir / "logs")]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
-    env = {
-        **os.environ,
-        "RWE_WAREHOUSE_PATH": str(warehouse),
-        "RWE_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_PARTIAL_PARSE": "false",
-    }
-    completed = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True,
-                               text=True, timeout=900)
+    completed = subprocess.run(command, cwd=PROJECT_DIR,
+                               env=dbt_env(warehouse, unit_tests, partial_parse),
+                               capture_output=True, text=True, timeout=900)
     return DbtRun(completed.returncode, completed.stdout + completed.stderr, warehouse)

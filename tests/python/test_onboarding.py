@@ -32,7 +32,7 @@ import pytest
 import yaml
 from onboarding.center_d import TABLE, build_center_d
 
-from dbt_harness import DBT, PROJECT_DIR, TEST_PSEUDONYM_KEY
+from dbt_harness import DBT, PROJECT_DIR, TEST_PSEUDONYM_KEY, dbt_env
 from rwe_onboard.__main__ import main
 from rwe_onboard.contract import LAYOUTS, InvalidNameError, OnboardingError, parse_date
 from rwe_onboard.mapping import (
@@ -101,12 +101,10 @@ def file_digests(root: Path) -> dict[str, str]:
 
 def dbt(project: Path, args: list[str], workdir: Path) -> subprocess.CompletedProcess:
     """``dbt <args>`` in ``project``, into ``workdir`` (as tests/python/dbt_harness does)."""
-    env = {**os.environ, "RWE_WAREHOUSE_PATH": str(workdir / "warehouse.duckdb"),
-           "RWE_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-           "DBT_PARTIAL_PARSE": "false"}
     return subprocess.run([str(DBT), *args, "--target-path", str(workdir / "target"),
                            "--log-path", str(workdir / "logs")],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=600)
+                          cwd=project, env=dbt_env(workdir / "warehouse.duckdb"),
+                          capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture
@@ -740,7 +738,9 @@ def center_d(tmp_path_factory) -> dict:
     shutil.copy2(export, raw / f"{TABLE}.csv")
     steps["changed"] = {path for path, digest in file_digests(project).items()
                         if original.get(path) != digest}
-    build = dbt(project, ["build"], work / "build")
+    # the SQL layer and the data-quality gate: what a new center changes
+    build = dbt(project, ["build", "--select", "+dq_results", "--indirect-selection", "cautious"],
+                work / "build")
     assert build.returncode == 0, build.stdout[-6000:]
     steps["build"] = build
     steps["warehouse"] = work / "build" / "warehouse.duckdb"

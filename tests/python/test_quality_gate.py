@@ -16,7 +16,6 @@ a second build here would cost another 15 to 25 s for the same query.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from dbt_harness import DBT, PROJECT_DIR, TEST_PSEUDONYM_KEY
+from dbt_harness import DBT, PROJECT_DIR, dbt_env
 
 pytestmark = pytest.mark.slow
 
@@ -80,9 +79,7 @@ def break_expectation(project: Path, severity: str, match: dict[str, str],
 
 
 def run_build(project: Path, warehouse: Path, *args: str) -> Build:
-    env = {**os.environ, "RWE_WAREHOUSE_PATH": str(warehouse),
-           "RWE_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY, "DBT_PARTIAL_PARSE": "false",
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = dbt_env(warehouse)
     command = [str(DBT), "build", *args, "--project-dir", str(project),
                "--profiles-dir", str(project), "--target-path", str(project / "target"),
                "--log-path", str(project / "logs")]
