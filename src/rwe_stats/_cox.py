@@ -304,8 +304,11 @@ def robust_variance(durations: np.ndarray, events: np.ndarray, x: np.ndarray,
     no small-sample factor.
     """
     dfbeta = efron_score_residuals(durations, events, x, beta) @ model_variance
-    summed = pd.DataFrame(dfbeta).groupby(pd.Series(clusters).to_numpy(), sort=True).sum()
-    summed = summed.to_numpy()
+    # hash codes + bincount: a sorted groupby on the string pair ids took
+    # ~1 s a fit at 1,000,000 patients; D'D does not depend on cluster order
+    codes, uniques = pd.factorize(clusters, sort=False)
+    summed = np.stack([np.bincount(codes, weights=dfbeta[:, j], minlength=len(uniques))
+                       for j in range(dfbeta.shape[1])], axis=1)
     return summed.T @ summed
 
 

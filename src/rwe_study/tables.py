@@ -251,7 +251,10 @@ def cox_results(cohort: pd.DataFrame, matched: pd.DataFrame,
     tables = []
     for label, frame in _cohorts(cohort, matched):
         # matched patients are paired: robust variance clustered on the pair
+        # (a categorical: the 28 fits then reuse one encoding of the ids)
         cluster = "pair_id" if label == "matched" else None
+        if cluster:
+            frame = frame.assign(pair_id=frame["pair_id"].astype("category"))
         for endpoint, (duration, event) in ENDPOINTS.items():
             for model in ("univariate", "multivariate"):
                 table = cox_table(frame, duration, event, list(terms), model, alpha=alpha,
