@@ -45,15 +45,26 @@ TREATMENT_COLUMN = "is_ici"
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows in ``tie_break_key`` order, so sums run in the same order on every machine.
+    """Rows in tie-break order, so sums run in the same order on every machine.
 
     The warehouse returns rows in no particular order; the estimates do not
     depend on it, but their last bits do (floating-point sums). Sorting on a
     key-independent key makes every table identical, bit for bit, whatever
-    the row order and the pseudonym key.
+    the row order and the pseudonym key. The order is center, source table
+    (both as text), source row number (as a number): a lexsort of codes,
+    because sorting the joined key strings cost ~3 s per table at
+    1,000,000 patients.
     """
-    keys = tie_break_keys(frame)
-    return frame.iloc[np.argsort(keys.to_numpy(dtype=str), kind="stable")].reset_index(drop=True)
+    values = _tie_break_values(frame)
+    center = pd.factorize(values["center_id"].astype(str), sort=True)[0]
+    table = pd.factorize(values["second_line_source_table"].astype(str), sort=True)[0]
+    rows = values["second_line_source_row_number"].to_numpy(dtype="int64")
+    order = np.lexsort((rows, table, center))
+    ordered = np.column_stack((center[order], table[order], rows[order]))
+    if len(ordered) > 1 and (ordered[1:] == ordered[:-1]).all(axis=1).any():
+        keys = tie_break_keys(frame)
+        raise ValueError(f"tie-break keys repeat: {keys[keys.duplicated()].head(3).tolist()}")
+    return frame.take(order).reset_index(drop=True)
 
 
 def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame]]:
@@ -71,6 +82,16 @@ def tie_break_keys(cohort: pd.DataFrame) -> pd.Series:
     for every pseudonym key, and unrelated to outcomes. Raises ``ValueError``
     when a column is missing or the keys are not unique.
     """
+    values = _tie_break_values(cohort)
+    keys = (values["center_id"].astype(str) + ":" + values["second_line_source_table"].astype(str)
+            + ":" + values["second_line_source_row_number"].astype(str))
+    if keys.duplicated().any():
+        raise ValueError(f"tie-break keys repeat: {keys[keys.duplicated()].head(3).tolist()}")
+    return keys.rename("tie_break_key")
+
+
+def _tie_break_values(cohort: pd.DataFrame) -> pd.DataFrame:
+    """The tie-break columns, checked: present, no missing values, whole row numbers."""
     missing = [column for column in TIE_BREAK_COLUMNS if column not in cohort.columns]
     if missing:
         raise ValueError(f"analysis_cohort needs the provenance column(s) {missing} for the "
@@ -79,11 +100,7 @@ def tie_break_keys(cohort: pd.DataFrame) -> pd.Series:
     if values.isna().any().any():
         raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values")
     rows = pd.to_numeric(values["second_line_source_row_number"], errors="raise")
-    keys = (values["center_id"].astype(str) + ":" + values["second_line_source_table"].astype(str)
-            + ":" + rows.astype("int64").astype(str))
-    if keys.duplicated().any():
-        raise ValueError(f"tie-break keys repeat: {keys[keys.duplicated()].head(3).tolist()}")
-    return keys.rename("tie_break_key")
+    return values.assign(second_line_source_row_number=rows.astype("int64"))
 
 
 def propensity_scores(cohort: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
@@ -130,10 +147,19 @@ def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         ],
         ignore_index=True,
     )
-    matched = members.merge(cohort, on="patient_id", how="inner", validate="one_to_one")
-    if len(matched) != len(members):
+    # an index lookup, not a validated merge: half the time at 1,000,000 patients
+    patients = pd.Index(cohort["patient_id"])
+    if not patients.is_unique or not members["patient_id"].is_unique:
+        raise ValueError("a patient is twice in analysis_cohort or in matched_pairs")
+    positions = patients.get_indexer(members["patient_id"])
+    if (positions < 0).any():
         raise ValueError("matched_pairs names patients that are not in analysis_cohort")
-    matched = matched[[c for c in matched.columns if c not in method] + method]
+    matched = pd.concat(
+        [members[["pair_id", "patient_id"]],
+         cohort.drop(columns="patient_id").take(positions).reset_index(drop=True),
+         members[method]],
+        axis=1,
+    )
     return matched.sort_values(["pair_id", TREATMENT_COLUMN], ascending=[True, False],
                                ignore_index=True)
 

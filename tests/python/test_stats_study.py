@@ -25,6 +25,7 @@ from rwe_synth import truth_frame
 PARAMS = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))[
     "models"]["rwe_warehouse"]["statistics"]["+meta"]
 K = int(PARAMS["min_cell_count"])
+TIE_BREAK = list(tables.TIE_BREAK_COLUMNS)
 
 
 def _cohort() -> pd.DataFrame:
@@ -158,3 +159,24 @@ def test_published_kaplan_meier_rows_equal_lifelines(cohort, study):
         bands = fitter.confidence_interval_.loc[kept.index[inside]]
         np.testing.assert_allclose(rows.loc[inside, "ci_lower"], bands.iloc[:, 0], rtol=1e-9)
         np.testing.assert_allclose(rows.loc[inside, "ci_upper"], bands.iloc[:, 1], rtol=1e-9)
+
+
+def test_a_repeated_tie_break_key_stops_the_study_tables(cohort):
+    repeated = cohort.copy()
+    repeated.loc[1, TIE_BREAK] = repeated.loc[0, TIE_BREAK].to_numpy()
+    with pytest.raises(ValueError, match="tie-break keys repeat"):
+        tables.km_estimates(repeated, None, PARAMS["alpha"], K)
+
+
+def test_matched_cohort_refuses_pairs_it_cannot_join_one_to_one(cohort, study):
+    pairs = study["matched_pairs"]
+    unknown = pairs.assign(control_patient_id=pairs["control_patient_id"].where(
+        pairs.index > 0, "not_a_patient"))
+    with pytest.raises(ValueError, match="not in analysis_cohort"):
+        tables.matched_cohort(cohort, unknown)
+    twice = pairs.assign(control_patient_id=pairs["control_patient_id"].where(
+        pairs.index > 0, pairs["control_patient_id"].iloc[1]))
+    with pytest.raises(ValueError, match="twice"):
+        tables.matched_cohort(cohort, twice)
+    with pytest.raises(ValueError, match="twice"):
+        tables.matched_cohort(pd.concat([cohort, cohort.head(1)]), pairs)
