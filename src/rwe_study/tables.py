@@ -67,11 +67,26 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.take(order).reset_index(drop=True)
 
 
-def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame]]:
-    cohorts = [("all", _canonical(cohort))]
+def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None, columns: Sequence[str],
+             matched_columns: Sequence[str] = ()) -> list[tuple[str, pd.DataFrame]]:
+    """Both cohorts in canonical order, each with only the columns one table reads.
+
+    Reordering the whole 30-column cohort per table cost more than the
+    estimates at 1,000,000 patients. Columns the frame lacks are left out
+    here, so the estimator names them in its own error.
+    """
+    def needed(frame: pd.DataFrame, extra: Sequence[str]) -> pd.DataFrame:
+        wanted = dict.fromkeys([*TIE_BREAK_COLUMNS, *columns, *extra])
+        return frame[[column for column in wanted if column in frame.columns]]
+
+    cohorts = [("all", _canonical(needed(cohort, ())))]
     if matched is not None:
-        cohorts.append(("matched", _canonical(matched)))
+        cohorts.append(("matched", _canonical(needed(matched, matched_columns))))
     return cohorts
+
+
+def _endpoint_columns() -> list[str]:
+    return [column for pair in ENDPOINTS.values() for column in pair]
 
 
 def tie_break_keys(cohort: pd.DataFrame) -> pd.Series:
@@ -175,7 +190,7 @@ def covariate_balance(cohort: pd.DataFrame, matched: pd.DataFrame,
     """
     table = pd.concat(
         [standardized_mean_differences(frame, TREATMENT_COLUMN, list(covariates), label)
-         for label, frame in _cohorts(cohort, matched)],
+         for label, frame in _cohorts(cohort, matched, [TREATMENT_COLUMN, *covariates])],
         ignore_index=True,
     )
     return suppress_balance_table(table, min_cell_count)
@@ -190,7 +205,7 @@ def km_estimates(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
     medians and landmarks of ``survival_summary`` use the whole curve.
     """
     tables = []
-    for label, frame in _cohorts(cohort, matched):
+    for label, frame in _cohorts(cohort, matched, [ARM_COLUMN, *_endpoint_columns()]):
         for endpoint, (duration, event) in ENDPOINTS.items():
             table = kaplan_meier_table(frame, duration, event, ARM_COLUMN, alpha=alpha)
             tables.append(table.rename(columns={"group": "arm"}).assign(
@@ -212,7 +227,8 @@ def survival_summary(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
     docs/methods-statistics.md).
     """
     rows = []
-    for label, frame in _cohorts(cohort, matched):
+    columns = [ARM_COLUMN, TREATMENT_COLUMN, *_endpoint_columns()]
+    for label, frame in _cohorts(cohort, matched, columns, matched_columns=["pair_id"]):
         cluster = "pair_id" if label == "matched" else None
         for endpoint, (duration, event) in ENDPOINTS.items():
             medians = median_survival(frame, duration, event, ARM_COLUMN, alpha=alpha)
@@ -275,7 +291,8 @@ def cox_results(cohort: pd.DataFrame, matched: pd.DataFrame,
     ``survival_summary`` HR); all patients: model-based variance.
     """
     tables = []
-    for label, frame in _cohorts(cohort, matched):
+    for label, frame in _cohorts(cohort, matched, [*terms, *_endpoint_columns()],
+                                 matched_columns=["pair_id"]):
         # matched patients are paired: robust variance clustered on the pair
         # (a categorical: the 28 fits then reuse one encoding of the ids)
         cluster = "pair_id" if label == "matched" else None
@@ -302,7 +319,7 @@ def response_table(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
     """
     tables = [response_summary(frame, arm_col=ARM_COLUMN, response_col="best_response",
                                alpha=alpha).assign(cohort=label)
-              for label, frame in _cohorts(cohort, matched)]
+              for label, frame in _cohorts(cohort, matched, [ARM_COLUMN, "best_response"])]
     result = pd.concat(tables, ignore_index=True)
     leading = ["cohort", "arm"]
     result = result[leading + [c for c in result.columns if c not in leading]]
@@ -324,6 +341,8 @@ def subgroup_table(cohort: pd.DataFrame, subgroups: Mapping[str, str], alpha: fl
     shown.
     """
     duration, event = ENDPOINTS["PFS"]
-    table = subgroup_hazard_ratios(_canonical(cohort), duration, event, TREATMENT_COLUMN,
+    columns = [*TIE_BREAK_COLUMNS, TREATMENT_COLUMN, duration, event, *subgroups.values()]
+    frame = cohort[[column for column in dict.fromkeys(columns) if column in cohort.columns]]
+    table = subgroup_hazard_ratios(_canonical(frame), duration, event, TREATMENT_COLUMN,
                                    dict(subgroups), alpha=alpha)
     return suppress_subgroup_table(table, min_cell_count).assign(cohort="all", endpoint="PFS")
