@@ -63,12 +63,17 @@ STAGE_LABELS = {
     "cox": "Cox",
     "other": "other (seeds, data tests, hooks, response/safety, publication, audit)",
 }
+#: Stages also timed alone on the built warehouse (benchmarks/isolated_stages.py).
+ISOLATED_STAGES = ("psm", "km", "cox")
+STAGE_LABELS.update({f"{stage}_alone": f"{STAGE_LABELS[stage]}, timed alone outside dbt"
+                     for stage in ISOLATED_STAGES})
 STAGE_MODELS = {
     "gx": {"dq_results"},
     "psm": {"ps_scores", "matched_pairs", "matched_cohort", "covariate_balance"},
     "km": {"km_estimates", "survival_summary"},
     "cox": {"cox_results", "subgroup_hr"},
 }
+GROWTH_ROWS = (*STAGES, *(f"{stage}_alone" for stage in ISOLATED_STAGES), "wall")
 SQL_MODEL_DIRS = ("models/staging/", "models/intermediate/", "models/marts/")
 
 # Targets (issue text). Memory in decimal GB (8e9 bytes), the stricter reading.
@@ -202,6 +207,22 @@ def dbt_build(raw_dir: Path | None, file_format: str, run_dir: Path,
         print("\n".join(tail), file=sys.stderr)
     del measured["samples"]
     return measured
+
+
+def isolated_stages(database: Path) -> dict | None:
+    """Rerun the PSM, KM and Cox functions alone on a built warehouse.
+
+    In the build two threads share the process, so a Python node's time
+    includes waiting for the other one; this is the stage's own cost.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(BUILD_DIR / "src"), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([str(PYTHON), str(BENCH_DIR / "isolated_stages.py"), str(database),
+                           str(BUILD_DIR)], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stderr[-4000:], file=sys.stderr)
+        return None
+    return json.loads(done.stdout)
 
 
 def _count(database: Path, table: str) -> int | None:
@@ -408,6 +429,13 @@ def render(store: dict) -> str:
         "GX = dq_results; PSM = ps_scores, matched_pairs, matched_cohort, covariate_balance; "
         "KM = km_estimates, survival_summary; Cox = cox_results, subgroup_hr; other = seeds, "
         "data tests, response/safety summaries, run_inputs, published_results.")
+    add("- Timed alone: after each build `benchmarks/isolated_stages.py` reruns the functions "
+        "the PSM, KM and Cox models call (`rwe_study.tables`) on the build's own "
+        "`analysis_cohort`, one after another in a fresh process with nothing beside it (wall "
+        "time; loading the frame is not counted). Inside the build two Python models run side "
+        "by side in one process and wait on each other (the GIL, two cores), so their node "
+        "times vary by up to 1.5x between identical builds; the alone times are the stage's "
+        "own cost, and the growth check reports both.")
     add("- Ratios are to the smallest size measured; us/patient = stage time / N.")
     add("")
 
@@ -438,7 +466,7 @@ def render(store: dict) -> str:
         add("| 1,000,000 patients: < 10 min and < 8 GB | not measured | - |")
     growth = _growth(current)
     if growth:
-        for stage in STAGES + ("wall",):
+        for stage in GROWTH_ROWS:
             rows = growth.get(stage, [])
             if not rows:
                 continue
@@ -474,6 +502,11 @@ def render(store: dict) -> str:
             add(f"- Raw rows: {gen.get('raw_rows', 0):,} ({gen.get('raw_bytes', 0) / 1e6:.1f} MB "
                 f"Parquet); analysis_cohort rows: {run.get('analysis_cohort_rows')}; "
                 f"warehouse file {run.get('warehouse_bytes', 0) / 1e6:.1f} MB")
+            alone = run.get("isolated")
+            if alone:
+                add("- Timed alone outside dbt: " + ", ".join(
+                    f"{STAGE_LABELS[stage]} {_s(alone['stages'][stage]['wall_s'])}"
+                    for stage in ISOLATED_STAGES))
             if gen and not gen.get("reused"):
                 add(f"- Generation: {_s(gen['wall_s'])}, peak {_gb(gen['peak_tree_rss_bytes'])}")
             add("")
@@ -500,7 +533,7 @@ def render(store: dict) -> str:
             add("|---|" + "---|" * len(intervals))
             add("| n log n reference | " + " | ".join(f"{nlogn_slope(a, b):.2f}"
                                                     for a, b in intervals) + " |")
-            for stage in STAGES + ("wall",):
+            for stage in GROWTH_ROWS:
                 cells = []
                 for r in growth.get(stage, []):
                     cells.append("-" if r["slope"] is None else f"{r['slope']:.2f}")
@@ -555,6 +588,12 @@ def _growth(current: dict) -> dict:
             t1, t2 = runs[a]["stages"][stage]["time_s"], runs[b]["stages"][stage]["time_s"]
             growth.setdefault(stage, []).append(
                 {"n1": a, "n2": b, "slope": loglog_slope(a, t1, b, t2), "ref": ref})
+        for stage in ISOLATED_STAGES:
+            alone = [runs[n].get("isolated") for n in (a, b)]
+            if all(alone):
+                t1, t2 = (x["stages"][stage]["wall_s"] for x in alone)
+                growth.setdefault(f"{stage}_alone", []).append(
+                    {"n1": a, "n2": b, "slope": loglog_slope(a, t1, b, t2), "ref": ref})
         growth.setdefault("wall", []).append(
             {"n1": a, "n2": b, "ref": ref,
              "slope": loglog_slope(a, runs[a]["wall_s"], b, runs[b]["wall_s"])})
@@ -632,6 +671,9 @@ def main(argv: list[str] | None = None) -> int:
             run = dbt_build(args.workdir / "data" / f"n{size}", args.format,
                             args.workdir / "runs" / f"n{size}_{attempt}")
             run["generate"] = gen
+            if run["returncode"] == 0:
+                run["isolated"] = isolated_stages(
+                    args.workdir / "runs" / f"n{size}_{attempt}" / "warehouse" / "rwe.duckdb")
             stages = ", ".join(f"{s} {run['stages'][s]['time_s']:.1f}" for s in STAGES)
             print(f"{size}: {run['wall_s']:.1f} s, peak {_gb(run['peak_tree_rss_bytes'])}, "
                   f"exit {run['returncode']} [{stages}]", flush=True)
