@@ -5,9 +5,9 @@ process, so a node's time includes waiting for the other thread (the GIL,
 the two cores): the same ``cox_results`` took 113 s in one 1,000,000-patient
 build and 165 s in the next. For the growth check, this script reruns the
 functions the Python models call (``rwe_study.tables``) on the build's own
-``analysis_cohort`` and ``adverse_events``, in one process with nothing
-beside it, and prints JSON: seconds per function and per stage (PSM, KM,
-Cox), wall and CPU, plus the time to load the frames.
+``analysis_cohort``, in one process with nothing beside it, and prints
+JSON: seconds per function and per stage (PSM, KM, Cox), wall and CPU, plus
+the time to load the cohort.
 
 Usage: ``python benchmarks/isolated_stages.py <warehouse.duckdb> [<project dir>]``
 (the project whose ``dbt_project.yml`` holds the study parameters; default:

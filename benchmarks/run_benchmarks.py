@@ -170,6 +170,11 @@ def run_measured(command: list[str], env: dict[str, str], log_path: Path) -> dic
     }
 
 
+def _build_pythonpath() -> str:
+    """The built project's src/ first, so its Python runs that copy of the code."""
+    return os.pathsep.join(filter(None, [str(BUILD_DIR / "src"), os.environ.get("PYTHONPATH")]))
+
+
 def dbt_build(raw_dir: Path | None, file_format: str, run_dir: Path,
               warm: bool = False) -> dict:
     """The scheduler's ``dbt build`` (unit tests excluded: they test code, not
@@ -192,8 +197,7 @@ def dbt_build(raw_dir: Path | None, file_format: str, run_dir: Path,
         "RWE_PSEUDONYM_KEY": PSEUDONYM_KEY,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_PARTIAL_PARSE": "true" if warm else "false",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(BUILD_DIR / "src"),
-                                                    os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": _build_pythonpath(),
     }
     measured = run_measured(command, env, run_dir / "dbt_build.log")
     measured["stages"] = stage_breakdown(run_dir / "target" / "run_results.json",
@@ -215,8 +219,7 @@ def isolated_stages(database: Path) -> dict | None:
     In the build two threads share the process, so a Python node's time
     includes waiting for the other one; this is the stage's own cost.
     """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(BUILD_DIR / "src"), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": _build_pythonpath()}
     done = subprocess.run([str(PYTHON), str(BENCH_DIR / "isolated_stages.py"), str(database),
                            str(BUILD_DIR)], env=env, capture_output=True, text=True)
     if done.returncode != 0:

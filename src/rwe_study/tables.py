@@ -39,6 +39,7 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "PFS": ("pfs_months", "is_pfs_event"),
     "OS": ("os_months", "is_os_event"),
 }
+ENDPOINT_COLUMNS = tuple(column for pair in ENDPOINTS.values() for column in pair)
 ARM_COLUMN = "arm"
 MATCHED_METHOD_COLUMNS = ("matching_method", "matching_caliper_sd", "random_seed")
 TREATMENT_COLUMN = "is_ici"
@@ -67,26 +68,25 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.take(order).reset_index(drop=True)
 
 
-def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None, columns: Sequence[str],
-             matched_columns: Sequence[str] = ()) -> list[tuple[str, pd.DataFrame]]:
-    """Both cohorts in canonical order, each with only the columns one table reads.
+def _with_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The tie-break columns and ``columns`` only, for one table's estimates.
 
     Reordering the whole 30-column cohort per table cost more than the
     estimates at 1,000,000 patients. Columns the frame lacks are left out
     here, so the estimator names them in its own error.
     """
-    def needed(frame: pd.DataFrame, extra: Sequence[str]) -> pd.DataFrame:
-        wanted = dict.fromkeys([*TIE_BREAK_COLUMNS, *columns, *extra])
-        return frame[[column for column in wanted if column in frame.columns]]
+    wanted = dict.fromkeys([*TIE_BREAK_COLUMNS, *columns])
+    return frame[[column for column in wanted if column in frame.columns]]
 
-    cohorts = [("all", _canonical(needed(cohort, ())))]
+
+def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None, columns: Sequence[str],
+             matched_columns: Sequence[str] = ()) -> list[tuple[str, pd.DataFrame]]:
+    """Both cohorts in canonical order, each with only the columns one table reads."""
+    cohorts = [("all", _canonical(_with_columns(cohort, columns)))]
     if matched is not None:
-        cohorts.append(("matched", _canonical(needed(matched, matched_columns))))
+        cohorts.append(
+            ("matched", _canonical(_with_columns(matched, [*columns, *matched_columns]))))
     return cohorts
-
-
-def _endpoint_columns() -> list[str]:
-    return [column for pair in ENDPOINTS.values() for column in pair]
 
 
 def tie_break_keys(cohort: pd.DataFrame) -> pd.Series:
@@ -205,7 +205,7 @@ def km_estimates(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
     medians and landmarks of ``survival_summary`` use the whole curve.
     """
     tables = []
-    for label, frame in _cohorts(cohort, matched, [ARM_COLUMN, *_endpoint_columns()]):
+    for label, frame in _cohorts(cohort, matched, [ARM_COLUMN, *ENDPOINT_COLUMNS]):
         for endpoint, (duration, event) in ENDPOINTS.items():
             table = kaplan_meier_table(frame, duration, event, ARM_COLUMN, alpha=alpha)
             tables.append(table.rename(columns={"group": "arm"}).assign(
@@ -227,7 +227,7 @@ def survival_summary(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
     docs/methods-statistics.md).
     """
     rows = []
-    columns = [ARM_COLUMN, TREATMENT_COLUMN, *_endpoint_columns()]
+    columns = [ARM_COLUMN, TREATMENT_COLUMN, *ENDPOINT_COLUMNS]
     for label, frame in _cohorts(cohort, matched, columns, matched_columns=["pair_id"]):
         cluster = "pair_id" if label == "matched" else None
         for endpoint, (duration, event) in ENDPOINTS.items():
@@ -291,7 +291,7 @@ def cox_results(cohort: pd.DataFrame, matched: pd.DataFrame,
     ``survival_summary`` HR); all patients: model-based variance.
     """
     tables = []
-    for label, frame in _cohorts(cohort, matched, [*terms, *_endpoint_columns()],
+    for label, frame in _cohorts(cohort, matched, [*terms, *ENDPOINT_COLUMNS],
                                  matched_columns=["pair_id"]):
         # matched patients are paired: robust variance clustered on the pair
         # (a categorical: the 28 fits then reuse one encoding of the ids)
@@ -341,8 +341,7 @@ def subgroup_table(cohort: pd.DataFrame, subgroups: Mapping[str, str], alpha: fl
     shown.
     """
     duration, event = ENDPOINTS["PFS"]
-    columns = [*TIE_BREAK_COLUMNS, TREATMENT_COLUMN, duration, event, *subgroups.values()]
-    frame = cohort[[column for column in dict.fromkeys(columns) if column in cohort.columns]]
+    frame = _with_columns(cohort, [TREATMENT_COLUMN, duration, event, *subgroups.values()])
     table = subgroup_hazard_ratios(_canonical(frame), duration, event, TREATMENT_COLUMN,
                                    dict(subgroups), alpha=alpha)
     return suppress_subgroup_table(table, min_cell_count).assign(cohort="all", endpoint="PFS")
