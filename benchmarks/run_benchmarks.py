@@ -435,8 +435,9 @@ def render(store: dict) -> str:
     add("- Timed alone: after each build `benchmarks/isolated_stages.py` reruns the functions "
         "the PSM, KM and Cox models call (`rwe_study.tables`) on the build's own "
         "`analysis_cohort`, one after another in a fresh process with nothing beside it (wall "
-        "time; loading the frame is not counted). Inside the build two Python models run side "
-        "by side in one process and wait on each other (the GIL, two cores), so their node "
+        "time, median of 3 calls of each function; loading the frame is not counted). "
+        "Inside the build two Python models run side by side in one process and wait on "
+        "each other (the GIL, two cores), so their node "
         "times vary by up to 1.5x between identical builds; the alone times are the stage's "
         "own cost, and the growth check reports both.")
     add("- Ratios are to the smallest size measured; us/patient = stage time / N.")
