@@ -1,13 +1,14 @@
 """cox_results: univariate and multivariate Cox models for PFS and OS."""
 
-from rwe_study.tables import cox_results
+from rwe_study.tables import columns_read, cox_results
 from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dq_results")
-    cohort = dbt.ref("analysis_cohort").df()
-    matched = dbt.ref("matched_cohort").df()
     params = dbt.config.get("meta")
+    cohort = dbt.ref("analysis_cohort").select(*columns_read("cox_results", params)).df()
+    matched = dbt.ref("matched_cohort").select(
+        *columns_read("cox_results", params, "matched_cohort")).df()
     return with_run_stamp(cox_results(cohort, matched, params["cox_terms"], params["alpha"]))

@@ -45,48 +45,96 @@ MATCHED_METHOD_COLUMNS = ("matching_method", "matching_caliper_sd", "random_seed
 TREATMENT_COLUMN = "is_ici"
 
 
-def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows in tie-break order, so sums run in the same order on every machine.
+# Text columns with at most this many distinct values are rebuilt from their
+# distinct values (see _ordered_column); above it, that saves nothing.
+FEW_LEVELS = 1_000
+
+
+def _text_codes(values: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a text column in text order, and its distinct values.
+
+    Raises ``ValueError`` when the column has missing values (code -1).
+    """
+    codes, uniques = pd.factorize(values)
+    if (codes < 0).any():
+        raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({column})")
+    text_rank = np.argsort(np.argsort(np.asarray(uniques, dtype=str), kind="stable"))
+    return text_rank[codes], np.asarray(uniques)
+
+
+def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
+    """Row positions in tie-break order: center, source table (as text), source row number.
 
     The warehouse returns rows in no particular order; the estimates do not
     depend on it, but their last bits do (floating-point sums). Sorting on a
     key-independent key makes every table identical, bit for bit, whatever
-    the row order and the pseudonym key. The order is center, source table
-    (both as text), source row number (as a number): a lexsort of codes,
-    because sorting the joined key strings cost ~3 s per table at
-    1,000,000 patients.
+    the row order and the pseudonym key. A lexsort of integer codes: sorting
+    the joined key strings cost ~1 s per table at 1,000,000 patients.
+    Raises ``ValueError`` when a tie-break column is missing, has missing
+    values or the keys repeat.
     """
-    values = _tie_break_values(frame)
-    center = pd.factorize(values["center_id"].astype(str), sort=True)[0]
-    table = pd.factorize(values["second_line_source_table"].astype(str), sort=True)[0]
-    rows = values["second_line_source_row_number"].to_numpy(dtype="int64")
+    missing = [column for column in TIE_BREAK_COLUMNS if column not in frame.columns]
+    if missing:
+        raise ValueError(f"analysis_cohort needs the provenance column(s) {missing} for the "
+                         "matching tie-break")
+    center, _ = _text_codes(frame["center_id"], "center_id")
+    table, _ = _text_codes(frame["second_line_source_table"], "second_line_source_table")
+    rows = frame["second_line_source_row_number"]
+    if rows.isna().any():
+        raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values")
+    rows = pd.to_numeric(rows, errors="raise").to_numpy(dtype="int64")
     order = np.lexsort((rows, table, center))
     ordered = np.column_stack((center[order], table[order], rows[order]))
     if len(ordered) > 1 and (ordered[1:] == ordered[:-1]).all(axis=1).any():
         keys = tie_break_keys(frame)
         raise ValueError(f"tie-break keys repeat: {keys[keys.duplicated()].head(3).tolist()}")
-    return frame.take(order).reset_index(drop=True)
+    return order
 
 
-def _with_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """The tie-break columns and ``columns`` only, for one table's estimates.
+def _ordered_column(values: pd.Series, order: np.ndarray) -> pd.Series:
+    """``values`` in ``order``; a text column with few distinct strings is rebuilt from them.
 
-    Reordering the whole 30-column cohort per table cost more than the
-    estimates at 1,000,000 patients. Columns the frame lacks are left out
-    here, so the estimator names them in its own error.
+    Every row of such a column (arm, best response, center) then points at
+    one of a few string objects, instead of its own: the later group-bys,
+    comparisons and copies read a few cached objects, not a million
+    scattered ones -- at 1,000,000 patients those reads made the KM and
+    balance tables grow faster than n log n. The values are equal to the
+    input's, so the results do not change.
     """
-    wanted = dict.fromkeys([*TIE_BREAK_COLUMNS, *columns])
-    return frame[[column for column in wanted if column in frame.columns]]
+    if values.dtype == object:
+        codes, uniques = pd.factorize(values)
+        if (len(uniques) <= FEW_LEVELS and not (codes < 0).any()
+                and all(isinstance(value, str) for value in uniques)):
+            return pd.Series(np.asarray(uniques, dtype=object).take(codes.take(order)),
+                             name=values.name)
+    return values.take(order).reset_index(drop=True)
+
+
+def _canonical(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``columns`` of ``frame`` (those it has) in tie-break order, for one table's estimates.
+
+    Only the columns a table reads are reordered: the whole 30-column cohort
+    cost more than the estimates at 1,000,000 patients. Columns the frame
+    lacks are left out here, so the estimator names them in its own error.
+    """
+    order = _canonical_order(frame)
+    wanted = [column for column in dict.fromkeys(columns) if column in frame.columns]
+    return pd.DataFrame({column: _ordered_column(frame[column], order) for column in wanted},
+                        columns=wanted)
 
 
 def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None, columns: Sequence[str],
              matched_columns: Sequence[str] = ()) -> list[tuple[str, pd.DataFrame]]:
     """Both cohorts in canonical order, each with only the columns one table reads."""
-    cohorts = [("all", _canonical(_with_columns(cohort, columns)))]
+    cohorts = [("all", _canonical(cohort, columns))]
     if matched is not None:
-        cohorts.append(
-            ("matched", _canonical(_with_columns(matched, [*columns, *matched_columns]))))
+        cohorts.append(("matched", _canonical(matched, [*columns, *matched_columns])))
     return cohorts
+
+
+def _key_strings(values: pd.DataFrame) -> pd.Series:
+    return (values["center_id"].astype(str) + ":" + values["second_line_source_table"].astype(str)
+            + ":" + values["second_line_source_row_number"].astype("int64").astype(str))
 
 
 def tie_break_keys(cohort: pd.DataFrame) -> pd.Series:
@@ -97,9 +145,7 @@ def tie_break_keys(cohort: pd.DataFrame) -> pd.Series:
     for every pseudonym key, and unrelated to outcomes. Raises ``ValueError``
     when a column is missing or the keys are not unique.
     """
-    values = _tie_break_values(cohort)
-    keys = (values["center_id"].astype(str) + ":" + values["second_line_source_table"].astype(str)
-            + ":" + values["second_line_source_row_number"].astype(str))
+    keys = _key_strings(_tie_break_values(cohort))
     if keys.duplicated().any():
         raise ValueError(f"tie-break keys repeat: {keys[keys.duplicated()].head(3).tolist()}")
     return keys.rename("tie_break_key")
@@ -118,18 +164,64 @@ def _tie_break_values(cohort: pd.DataFrame) -> pd.DataFrame:
     return values.assign(second_line_source_row_number=rows.astype("int64"))
 
 
+KM_COLUMNS = (ARM_COLUMN, *ENDPOINT_COLUMNS)
+SURVIVAL_COLUMNS = (ARM_COLUMN, TREATMENT_COLUMN, *ENDPOINT_COLUMNS)
+RESPONSE_COLUMNS = (ARM_COLUMN, "best_response")
+PAIR_COLUMN = "pair_id"
+
+
+def _propensity_columns(covariates: Sequence[str]) -> list[str]:
+    return ["patient_id", TREATMENT_COLUMN, *covariates, *TIE_BREAK_COLUMNS]
+
+
+def _balance_columns(covariates: Sequence[str]) -> list[str]:
+    return [TREATMENT_COLUMN, *covariates]
+
+
+def _cox_columns(terms: Sequence[str]) -> list[str]:
+    return [*terms, *ENDPOINT_COLUMNS]
+
+
+def _subgroup_columns(subgroups: Mapping[str, str]) -> list[str]:
+    return [TREATMENT_COLUMN, *ENDPOINTS["PFS"], *subgroups.values()]
+
+
+def columns_read(table: str, params: Mapping[str, Any],
+                 source: str = "analysis_cohort") -> list[str]:
+    """The columns of ``source`` (``analysis_cohort`` or ``matched_cohort``) that ``table`` reads.
+
+    The Python models load only these: converting the whole 32-column
+    cohort to pandas took longer than some tables' estimates at 1,000,000
+    patients. ``params`` are the study parameters (``dbt_project.yml``).
+    """
+    reads = {
+        "ps_scores": lambda: _propensity_columns(params["propensity_covariates"]),
+        "covariate_balance": lambda: _balance_columns(params["propensity_covariates"]),
+        "km_estimates": lambda: KM_COLUMNS,
+        "survival_summary": lambda: SURVIVAL_COLUMNS,
+        "cox_results": lambda: _cox_columns(params["cox_terms"]),
+        "response_summary": lambda: RESPONSE_COLUMNS,
+        "subgroup_hr": lambda: _subgroup_columns(params["subgroups"]),
+    }
+    if table not in reads:
+        raise ValueError(f"columns_read knows {sorted(reads)}, not {table!r}")
+    paired = source == "matched_cohort" and table in ("survival_summary", "cox_results")
+    return list(dict.fromkeys([*TIE_BREAK_COLUMNS, *reads[table](),
+                               *([PAIR_COLUMN] if paired else [])]))
+
+
 def propensity_scores(cohort: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
     """``ps_scores``: one row per patient with the propensity score of ICI.
 
-    The cohort is put in ``tie_break_key`` order before the fit, so the
-    floating-point summation order, and hence every bit of the scores, does
-    not depend on how the warehouse happened to return the rows.
+    The cohort is put in tie-break order (center, source table, source row
+    number) before the fit, so the floating-point summation order, and hence
+    every bit of the scores, does not depend on how the warehouse happened
+    to return the rows.
     """
-    keyed = cohort.assign(tie_break_key=tie_break_keys(cohort)).sort_values(
-        "tie_break_key", kind="mergesort", ignore_index=True)
+    keyed = _canonical(cohort, _propensity_columns(covariates))
     scores = estimate_propensity_scores(keyed, TREATMENT_COLUMN, list(covariates))
     return scores.assign(
-        tie_break_key=keyed["tie_break_key"].to_numpy(),
+        tie_break_key=_key_strings(keyed).to_numpy(),
         method="logistic regression, unpenalised (maximum likelihood), on baseline covariates")
 
 
@@ -190,7 +282,7 @@ def covariate_balance(cohort: pd.DataFrame, matched: pd.DataFrame,
     """
     table = pd.concat(
         [standardized_mean_differences(frame, TREATMENT_COLUMN, list(covariates), label)
-         for label, frame in _cohorts(cohort, matched, [TREATMENT_COLUMN, *covariates])],
+         for label, frame in _cohorts(cohort, matched, _balance_columns(covariates))],
         ignore_index=True,
     )
     return suppress_balance_table(table, min_cell_count)
@@ -205,7 +297,7 @@ def km_estimates(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
     medians and landmarks of ``survival_summary`` use the whole curve.
     """
     tables = []
-    for label, frame in _cohorts(cohort, matched, [ARM_COLUMN, *ENDPOINT_COLUMNS]):
+    for label, frame in _cohorts(cohort, matched, KM_COLUMNS):
         for endpoint, (duration, event) in ENDPOINTS.items():
             table = kaplan_meier_table(frame, duration, event, ARM_COLUMN, alpha=alpha)
             tables.append(table.rename(columns={"group": "arm"}).assign(
@@ -227,8 +319,8 @@ def survival_summary(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
     docs/methods-statistics.md).
     """
     rows = []
-    columns = [ARM_COLUMN, TREATMENT_COLUMN, *ENDPOINT_COLUMNS]
-    for label, frame in _cohorts(cohort, matched, columns, matched_columns=["pair_id"]):
+    for label, frame in _cohorts(cohort, matched, SURVIVAL_COLUMNS,
+                                 matched_columns=[PAIR_COLUMN]):
         cluster = "pair_id" if label == "matched" else None
         for endpoint, (duration, event) in ENDPOINTS.items():
             medians = median_survival(frame, duration, event, ARM_COLUMN, alpha=alpha)
@@ -291,8 +383,8 @@ def cox_results(cohort: pd.DataFrame, matched: pd.DataFrame,
     ``survival_summary`` HR); all patients: model-based variance.
     """
     tables = []
-    for label, frame in _cohorts(cohort, matched, [*terms, *ENDPOINT_COLUMNS],
-                                 matched_columns=["pair_id"]):
+    for label, frame in _cohorts(cohort, matched, _cox_columns(terms),
+                                 matched_columns=[PAIR_COLUMN]):
         # matched patients are paired: robust variance clustered on the pair
         # (a categorical: the 28 fits then reuse one encoding of the ids)
         cluster = "pair_id" if label == "matched" else None
@@ -319,7 +411,7 @@ def response_table(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
     """
     tables = [response_summary(frame, arm_col=ARM_COLUMN, response_col="best_response",
                                alpha=alpha).assign(cohort=label)
-              for label, frame in _cohorts(cohort, matched, [ARM_COLUMN, "best_response"])]
+              for label, frame in _cohorts(cohort, matched, RESPONSE_COLUMNS)]
     result = pd.concat(tables, ignore_index=True)
     leading = ["cohort", "arm"]
     result = result[leading + [c for c in result.columns if c not in leading]]
@@ -341,7 +433,7 @@ def subgroup_table(cohort: pd.DataFrame, subgroups: Mapping[str, str], alpha: fl
     shown.
     """
     duration, event = ENDPOINTS["PFS"]
-    frame = _with_columns(cohort, [TREATMENT_COLUMN, duration, event, *subgroups.values()])
-    table = subgroup_hazard_ratios(_canonical(frame), duration, event, TREATMENT_COLUMN,
+    frame = _canonical(cohort, _subgroup_columns(subgroups))
+    table = subgroup_hazard_ratios(frame, duration, event, TREATMENT_COLUMN,
                                    dict(subgroups), alpha=alpha)
     return suppress_subgroup_table(table, min_cell_count).assign(cohort="all", endpoint="PFS")

@@ -180,3 +180,73 @@ def test_matched_cohort_refuses_pairs_it_cannot_join_one_to_one(cohort, study):
         tables.matched_cohort(cohort, twice)
     with pytest.raises(ValueError, match="twice"):
         tables.matched_cohort(pd.concat([cohort, cohort.head(1)]), pairs)
+
+
+def test_a_missing_tie_break_value_is_named(cohort):
+    for column in TIE_BREAK:
+        broken = cohort.assign(**{column: cohort[column].astype(object).where(
+            cohort.index != 3, None)})
+        with pytest.raises(ValueError, match=f"no missing values.*{column}|{column}.*no missing"):
+            tables.km_estimates(broken, None, PARAMS["alpha"], K)
+
+
+def test_canonical_order_is_center_table_then_row_number_as_a_number():
+    frame = pd.DataFrame({
+        "center_id": ["center_b", "center_a", "center_a", "center_a"],
+        "second_line_source_table": ["lines", "lines", "lines", "administrations"],
+        "second_line_source_row_number": [1, 10, 9, 50],
+        "arm": ["ICI", "non-ICI", "ICI", "ICI"],
+    })
+    ordered = tables._canonical(frame, [*TIE_BREAK, "arm"])
+    assert ordered[TIE_BREAK].values.tolist() == [
+        ["center_a", "administrations", 50], ["center_a", "lines", 9],
+        ["center_a", "lines", 10], ["center_b", "lines", 1]]
+    assert ordered["arm"].tolist() == ["ICI", "ICI", "non-ICI", "ICI"]
+
+
+def test_reordered_text_columns_keep_their_values_and_types():
+    # few distinct strings are rebuilt from the distinct values; anything else
+    # (a missing value, a mix of True and 1, which hash alike) is copied as is
+    frame = pd.DataFrame({
+        "center_id": ["c"] * 4,
+        "second_line_source_table": ["lines"] * 4,
+        "second_line_source_row_number": [4, 3, 2, 1],
+        "arm": ["ICI", "non-ICI", "ICI", "non-ICI"],
+        "with_missing": ["a", None, "b", "a"],
+        "mixed": [True, 1, "1", 1.0],
+    })
+    ordered = tables._canonical(frame, list(frame.columns))
+    reversed_frame = frame.iloc[::-1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(ordered, reversed_frame, check_exact=True)
+    assert [type(value) for value in ordered["mixed"]] == [float, str, int, bool]
+
+
+def test_each_table_needs_only_the_columns_its_model_loads(cohort, study):
+    # the Python models load columns_read(...) alone: with only those, every
+    # table must come out the same (a missing column would raise)
+    matched = tables.matched_cohort(cohort, study["matched_pairs"])
+
+    def only(table, source, frame):
+        return frame[tables.columns_read(table, PARAMS, source)]
+
+    def inputs(table):
+        return only(table, "analysis_cohort", cohort), only(table, "matched_cohort", matched)
+
+    alpha = PARAMS["alpha"]
+    again = {
+        "ps_scores": tables.propensity_scores(only("ps_scores", "analysis_cohort", cohort),
+                                              PARAMS["propensity_covariates"]),
+        "covariate_balance": tables.covariate_balance(*inputs("covariate_balance"),
+                                                      PARAMS["propensity_covariates"], K),
+        "km_estimates": tables.km_estimates(*inputs("km_estimates"), alpha, K),
+        "survival_summary": tables.survival_summary(*inputs("survival_summary"), alpha,
+                                                    PARAMS["landmark_months"]),
+        "cox_results": tables.cox_results(*inputs("cox_results"), PARAMS["cox_terms"], alpha),
+        "response_summary": tables.response_table(*inputs("response_summary"), alpha, K),
+        "subgroup_hr": tables.subgroup_table(only("subgroup_hr", "analysis_cohort", cohort),
+                                             PARAMS["subgroups"], alpha, K),
+    }
+    for name, table in again.items():
+        pd.testing.assert_frame_equal(table, study[name], check_exact=True, obj=name)
+    with pytest.raises(ValueError, match="columns_read knows"):
+        tables.columns_read("matched_cohort", PARAMS)
