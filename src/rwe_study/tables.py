@@ -50,8 +50,8 @@ TREATMENT_COLUMN = "is_ici"
 FEW_LEVELS = 1_000
 
 
-def _text_codes(values: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes of a text column in text order, and its distinct values.
+def _text_codes(values: pd.Series, column: str) -> np.ndarray:
+    """Integer codes of a text column, numbered in the text order of its values.
 
     Raises ``ValueError`` when the column has missing values (code -1).
     """
@@ -59,7 +59,7 @@ def _text_codes(values: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray]
     if (codes < 0).any():
         raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({column})")
     text_rank = np.argsort(np.argsort(np.asarray(uniques, dtype=str), kind="stable"))
-    return text_rank[codes], np.asarray(uniques)
+    return text_rank[codes]
 
 
 def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
@@ -77,11 +77,12 @@ def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
     if missing:
         raise ValueError(f"analysis_cohort needs the provenance column(s) {missing} for the "
                          "matching tie-break")
-    center, _ = _text_codes(frame["center_id"], "center_id")
-    table, _ = _text_codes(frame["second_line_source_table"], "second_line_source_table")
+    center = _text_codes(frame["center_id"], "center_id")
+    table = _text_codes(frame["second_line_source_table"], "second_line_source_table")
     rows = frame["second_line_source_row_number"]
     if rows.isna().any():
-        raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values")
+        raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values "
+                         "(second_line_source_row_number)")
     rows = pd.to_numeric(rows, errors="raise").to_numpy(dtype="int64")
     order = np.lexsort((rows, table, center))
     ordered = np.column_stack((center[order], table[order], rows[order]))
