@@ -48,6 +48,14 @@ TREATMENT_COLUMN = "is_ici"
 # Text columns with at most this many distinct values are rebuilt from their
 # distinct values (see _ordered_column); above it, that saves nothing.
 FEW_LEVELS = 1_000
+SAMPLE_ROWS = 10 * FEW_LEVELS
+
+
+def _require_tie_break_columns(frame: pd.DataFrame) -> None:
+    missing = [column for column in TIE_BREAK_COLUMNS if column not in frame.columns]
+    if missing:
+        raise ValueError(f"analysis_cohort needs the provenance column(s) {missing} for the "
+                         "matching tie-break")
 
 
 def _text_codes(values: pd.Series, column: str) -> np.ndarray:
@@ -73,10 +81,7 @@ def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
     Raises ``ValueError`` when a tie-break column is missing, has missing
     values or the keys repeat.
     """
-    missing = [column for column in TIE_BREAK_COLUMNS if column not in frame.columns]
-    if missing:
-        raise ValueError(f"analysis_cohort needs the provenance column(s) {missing} for the "
-                         "matching tie-break")
+    _require_tie_break_columns(frame)
     center = _text_codes(frame["center_id"], "center_id")
     table = _text_codes(frame["second_line_source_table"], "second_line_source_table")
     rows = frame["second_line_source_row_number"]
@@ -102,7 +107,9 @@ def _ordered_column(values: pd.Series, order: np.ndarray) -> pd.Series:
     balance tables grow faster than n log n. The values are equal to the
     input's, so the results do not change.
     """
-    if values.dtype == object:
+    # a sample with more distinct values than FEW_LEVELS rules the column out
+    # without hashing all of it (patient ids)
+    if values.dtype == object and values.iloc[:SAMPLE_ROWS].nunique(dropna=False) <= FEW_LEVELS:
         codes, uniques = pd.factorize(values)
         if (len(uniques) <= FEW_LEVELS and not (codes < 0).any()
                 and all(isinstance(value, str) for value in uniques)):
@@ -154,10 +161,7 @@ def tie_break_keys(cohort: pd.DataFrame) -> pd.Series:
 
 def _tie_break_values(cohort: pd.DataFrame) -> pd.DataFrame:
     """The tie-break columns, checked: present, no missing values, whole row numbers."""
-    missing = [column for column in TIE_BREAK_COLUMNS if column not in cohort.columns]
-    if missing:
-        raise ValueError(f"analysis_cohort needs the provenance column(s) {missing} for the "
-                         "matching tie-break")
+    _require_tie_break_columns(cohort)
     values = cohort[list(TIE_BREAK_COLUMNS)]
     if values.isna().any().any():
         raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values")
@@ -322,7 +326,7 @@ def survival_summary(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
     rows = []
     for label, frame in _cohorts(cohort, matched, SURVIVAL_COLUMNS,
                                  matched_columns=[PAIR_COLUMN]):
-        cluster = "pair_id" if label == "matched" else None
+        cluster = PAIR_COLUMN if label == "matched" else None
         for endpoint, (duration, event) in ENDPOINTS.items():
             medians = median_survival(frame, duration, event, ARM_COLUMN, alpha=alpha)
             medians = medians.rename(columns={"group": "arm"})
@@ -388,7 +392,7 @@ def cox_results(cohort: pd.DataFrame, matched: pd.DataFrame,
                                  matched_columns=[PAIR_COLUMN]):
         # matched patients are paired: robust variance clustered on the pair
         # (a categorical: the 28 fits then reuse one encoding of the ids)
-        cluster = "pair_id" if label == "matched" else None
+        cluster = PAIR_COLUMN if label == "matched" else None
         if cluster:
             frame = frame.assign(pair_id=frame["pair_id"].astype("category"))
         for endpoint, (duration, event) in ENDPOINTS.items():
