@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import math
+from array import array
 
 import numpy as np
 import pandas as pd
@@ -32,12 +34,19 @@ def tie_break_ranks(keys: np.ndarray, seed: int) -> np.ndarray:
     pseudonymised id -- and spread uniformly, so ties are broken by a
     reproducible coin that favours no center or export position.
     """
-    return np.fromiter((int.from_bytes(hashlib.sha256(f"{int(seed)}:{key}".encode())
-                                       .digest()[:8], "big") for key in keys),
-                       dtype=np.uint64, count=len(keys))
+    # SHA-256 streams: a copy of the state after "<seed>:" plus the key is the
+    # digest of the joined text; the 8-byte prefixes are read as one big-endian
+    # array instead of one int.from_bytes per key.
+    seeded = hashlib.sha256(f"{int(seed)}:".encode())
+    prefixes = []
+    for key in keys:
+        digest = seeded.copy()
+        digest.update(str(key).encode())
+        prefixes.append(digest.digest()[:8])
+    return np.frombuffer(b"".join(prefixes), dtype=">u8").astype(np.uint64)
 
 
-def _find(parent: list[int], node: int) -> int:
+def _find(parent: array, node: int) -> int:
     """Root of ``node`` in a union-find forest, with path compression."""
     root = node
     while parent[root] != root:
@@ -109,50 +118,74 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
     """
     require_columns(scores, [id_col, "is_treated", "logit_ps", tie_break_col], "matching")
     require_unique(scores, id_col)
-    require_unique(scores, tie_break_col)
+    if scores[tie_break_col].isna().any():
+        require_unique(scores, tie_break_col)  # names the missing key
     if not caliper_sd > 0:
         raise ValueError("caliper_sd must be positive (use inf for no caliper)")
     if len(scores) < 2:
         raise ValueError("matching needs at least two patients")
     keys = scores[tie_break_col].astype(str).to_numpy()
-    frame = pd.DataFrame({"id": scores[id_col].to_numpy(),
-                          "key": keys,
-                          "rank": tie_break_ranks(keys, seed),
-                          "treated": flag_array(scores, "is_treated"),
-                          "logit": pd.to_numeric(scores["logit_ps"], errors="coerce")})
-    if not np.isfinite(frame["logit"].to_numpy(dtype=float)).all():
+    ranks = tie_break_ranks(keys, seed)
+    sorted_ranks = np.sort(ranks)
+    if (sorted_ranks[1:] == sorted_ranks[:-1]).any():
+        # equal keys have equal ranks, so distinct ranks prove the keys unique
+        # without hashing a million strings again; only a collision needs the text
+        require_unique(scores, tie_break_col)
+    is_treated = flag_array(scores, "is_treated")
+    logits = pd.to_numeric(scores["logit_ps"], errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(logits).all():
         raise ValueError("logit_ps has missing or infinite values")
     # (logit, rank, key) is a total order (keys are unique). np.lexsort: a pandas
     # sort on object columns takes ~15 s at 1,000,000 patients.
-    logit_values = frame["logit"].to_numpy(dtype=float)
-    rank_values = frame["rank"].to_numpy(dtype=np.uint64)
-    order = np.lexsort((rank_values, logit_values))
-    same = ((np.diff(logit_values[order]) == 0) & (np.diff(rank_values[order]) == 0))
+    order = np.lexsort((ranks, logits))
+    same = (np.diff(logits[order]) == 0) & (np.diff(ranks[order]) == 0)
     if same.any():  # two equal 64-bit ranks on one logit value: let the key decide
-        order = np.lexsort((frame["key"].to_numpy(dtype=str), rank_values, logit_values))
-    frame = frame.iloc[order]
-    caliper = caliper_width(frame["logit"].to_numpy(), caliper_sd)
+        order = np.lexsort((keys.astype(str), ranks, logits))
+    ids, keys, is_treated, logits = (scores[id_col].to_numpy()[order], keys[order],
+                                     is_treated[order], logits[order])
+    caliper = caliper_width(logits, caliper_sd)
 
-    treated = frame[frame["treated"]]
-    controls = frame[~frame["treated"]]
-    control_logits = controls["logit"].to_numpy(dtype=float)
-    treated_logits = treated["logit"].to_numpy(dtype=float)
-    order = np.random.default_rng(seed).permutation(len(treated))
-    insertion = np.searchsorted(control_logits, treated_logits[order], side="left")
+    treated, controls = np.flatnonzero(is_treated), np.flatnonzero(~is_treated)
+    control_logits, treated_logits = logits[controls], logits[treated]
+    processing = np.random.default_rng(seed).permutation(len(treated))
+    pairs_t, pairs_c, distances = _greedy_pairs(control_logits, treated_logits, processing,
+                                                caliper)
+    width = max(6, len(str(len(pairs_t))))
+    treated, controls = treated[pairs_t], controls[pairs_c]
+    return pd.DataFrame({
+        "pair_id": [f"pair_{number:0{width}d}" for number in range(1, len(pairs_t) + 1)],
+        "treated_patient_id": ids[treated],
+        "control_patient_id": ids[controls],
+        "treated_logit_ps": logits[treated],
+        "control_logit_ps": logits[controls],
+        "distance": distances,
+        "treated_tie_break_key": keys[treated],
+        "control_tie_break_key": keys[controls],
+    }, columns=COLUMNS)
 
+
+def _greedy_pairs(control_logits: np.ndarray, treated_logits: np.ndarray,
+                  processing: np.ndarray, caliper: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy matching of sorted controls to the treated in ``processing`` order.
+
+    Returns the positions of the matched treated and controls, in matching
+    order, and their distances. ``control_logits`` must be sorted.
+    """
     m = len(control_logits)
+    insertion = np.searchsorted(control_logits, treated_logits[processing], side="left")
     # right[p]: p itself if control p is free, else a pointer towards the next
     # free position to its right (m = none). left[p + 1]: the same towards the
-    # left, shifted by one so that left[0] = 0 stands for "none".
-    right = list(range(m + 1))
-    left = list(range(m + 1))
-    logits = control_logits.tolist()
-    pairs_t: list[int] = []
-    pairs_c: list[int] = []
-    distances: list[float] = []
-    for position, insert_at in zip(order.tolist(), insertion.tolist(), strict=True):
-        value = treated_logits[position]
-        best, best_distance = -1, np.inf
+    # left, shifted by one so that left[0] = 0 stands for "none". Compact
+    # arrays, not lists of ints: the look-ups jump around, and at 1,000,000
+    # patients lists of int objects no longer fit in the CPU caches.
+    right = array("q", range(m + 1))
+    left = array("q", range(m + 1))
+    logits = array("d", control_logits.tobytes())
+    pairs_t, pairs_c, distances = array("q"), array("q"), array("d")
+    for position, insert_at, value in zip(processing.tolist(), insertion.tolist(),
+                                          treated_logits[processing].tolist(), strict=True):
+        best, best_distance = -1, math.inf
         below = _find(left, insert_at) - 1          # largest free position < insert_at
         if below >= 0:
             best, best_distance = below, value - logits[below]
@@ -165,16 +198,6 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
         left[best + 1] = best
         pairs_t.append(position)
         pairs_c.append(best)
-        distances.append(float(best_distance))
-
-    width = max(6, len(str(len(pairs_t))))
-    return pd.DataFrame({
-        "pair_id": [f"pair_{number:0{width}d}" for number in range(1, len(pairs_t) + 1)],
-        "treated_patient_id": treated["id"].to_numpy()[pairs_t],
-        "control_patient_id": controls["id"].to_numpy()[pairs_c],
-        "treated_logit_ps": treated_logits[pairs_t],
-        "control_logit_ps": control_logits[pairs_c],
-        "distance": np.asarray(distances, dtype=float),
-        "treated_tie_break_key": treated["key"].to_numpy()[pairs_t],
-        "control_tie_break_key": controls["key"].to_numpy()[pairs_c],
-    }, columns=COLUMNS)
+        distances.append(best_distance)
+    return (np.frombuffer(pairs_t, dtype=np.int64), np.frombuffer(pairs_c, dtype=np.int64),
+            np.frombuffer(distances, dtype=float))

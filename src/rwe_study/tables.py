@@ -244,36 +244,41 @@ def matched_pairs(scores: pd.DataFrame, caliper_sd: float, seed: int) -> pd.Data
 def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     """``matched_cohort``: the matched patients with their analysis columns and pair.
 
-    Each row also carries the pair's ``matching_method``,
+    One row per matched patient, pair by pair (``pair_id`` order), the ICI
+    patient first. Each row also carries the pair's ``matching_method``,
     ``matching_caliper_sd`` and ``random_seed`` (from ``matched_pairs``).
     """
     method = [column for column in MATCHED_METHOD_COLUMNS if column in pairs.columns]
     if len(method) != len(MATCHED_METHOD_COLUMNS):
         raise ValueError(f"matched_pairs needs the method columns {list(MATCHED_METHOD_COLUMNS)}")
-    members = pd.concat(
-        [
-            pairs[["pair_id", "treated_patient_id", *method]].rename(
-                columns={"treated_patient_id": "patient_id"}),
-            pairs[["pair_id", "control_patient_id", *method]].rename(
-                columns={"control_patient_id": "patient_id"}),
-        ],
-        ignore_index=True,
-    )
+    # pair_id order (the warehouse returns rows in any order); numpy sorts the
+    # fixed-width text in C, a pandas sort of a million strings took ~0.4 s
+    by_pair = np.argsort(pairs[PAIR_COLUMN].to_numpy(dtype=str), kind="stable")
+    pair_rows = np.repeat(by_pair, 2)  # each pair twice: treated, then control
+    members = np.column_stack((pairs["treated_patient_id"].to_numpy()[by_pair],
+                               pairs["control_patient_id"].to_numpy()[by_pair])).ravel()
     # an index lookup, not a validated merge: half the time at 1,000,000 patients
     patients = pd.Index(cohort["patient_id"])
-    if not patients.is_unique or not members["patient_id"].is_unique:
-        raise ValueError("a patient is twice in analysis_cohort or in matched_pairs")
-    positions = patients.get_indexer(members["patient_id"])
+    if not patients.is_unique:
+        raise ValueError("a patient is twice in analysis_cohort")
+    positions = patients.get_indexer(members)
     if (positions < 0).any():
         raise ValueError("matched_pairs names patients that are not in analysis_cohort")
-    matched = pd.concat(
-        [members[["pair_id", "patient_id"]],
-         cohort.drop(columns="patient_id").take(positions).reset_index(drop=True),
-         members[method]],
-        axis=1,
-    )
-    return matched.sort_values(["pair_id", TREATMENT_COLUMN], ascending=[True, False],
-                               ignore_index=True)
+    matched_once = np.zeros(len(patients), dtype=bool)
+    matched_once[positions] = True  # a flag per patient: np.unique hashed 0.6 s at 1M
+    if matched_once.sum() != len(positions):
+        raise ValueError("a patient is twice in matched_pairs")
+    treatment = cohort[TREATMENT_COLUMN].to_numpy()[positions]
+    if not (treatment[0::2] == 1).all() or not (treatment[1::2] == 0).all():
+        raise ValueError("every pair in matched_pairs must join an ICI patient (treated) "
+                         "with a non-ICI patient (control) of analysis_cohort")
+    columns = {PAIR_COLUMN: pairs[PAIR_COLUMN].take(pair_rows).reset_index(drop=True),
+               "patient_id": pd.Series(members, name="patient_id")}
+    columns.update({column: _ordered_column(cohort[column], positions)
+                    for column in cohort.columns if column != "patient_id"})
+    columns.update({column: pairs[column].take(pair_rows).reset_index(drop=True)
+                    for column in method})
+    return pd.DataFrame(columns)
 
 
 def covariate_balance(cohort: pd.DataFrame, matched: pd.DataFrame,

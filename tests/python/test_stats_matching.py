@@ -208,3 +208,25 @@ def test_invalid_inputs_are_rejected():
         match_nearest_neighbour(scores.drop(columns="tie_break_key"), seed=0)
     with pytest.raises(ValueError, match="tie_break_key must be unique"):
         match_nearest_neighbour(scores.assign(tie_break_key="same"), seed=0)
+
+
+def test_a_repeated_or_missing_tie_break_key_is_rejected():
+    scores = _scores(31, n=20)
+    repeated = scores.assign(tie_break_key=scores["tie_break_key"].where(
+        scores.index != 5, scores["tie_break_key"].iloc[4]))
+    with pytest.raises(ValueError, match="tie_break_key must be unique"):
+        match_nearest_neighbour(repeated, seed=0)
+    missing = scores.assign(tie_break_key=scores["tie_break_key"].where(scores.index != 3))
+    with pytest.raises(ValueError, match="tie_break_key has missing values"):
+        match_nearest_neighbour(missing, seed=0)
+
+
+@pytest.mark.parametrize("caliper_sd", [0.05, np.inf])
+def test_colliding_ranks_fall_back_to_the_key(monkeypatch, caliper_sd):
+    # Distinct ranks prove the keys unique; when ranks collide, distinct keys must
+    # still be accepted and order the tie (here every rank is 0, so the key decides).
+    monkeypatch.setattr("rwe_stats.matching.tie_break_ranks",
+                        lambda keys, seed: np.zeros(len(keys), dtype=np.uint64))
+    scores = _scores(32)
+    pairs = match_nearest_neighbour(scores, caliper_sd=caliper_sd, seed=2)
+    assert _key_pairs(pairs) == _naive_greedy(scores, caliper_sd, 2, order_by="tie_break_key")

@@ -176,10 +176,32 @@ def test_matched_cohort_refuses_pairs_it_cannot_join_one_to_one(cohort, study):
         tables.matched_cohort(cohort, unknown)
     twice = pairs.assign(control_patient_id=pairs["control_patient_id"].where(
         pairs.index > 0, pairs["control_patient_id"].iloc[1]))
-    with pytest.raises(ValueError, match="twice"):
+    with pytest.raises(ValueError, match="twice in matched_pairs"):
         tables.matched_cohort(cohort, twice)
-    with pytest.raises(ValueError, match="twice"):
+    with pytest.raises(ValueError, match="twice in analysis_cohort"):
         tables.matched_cohort(pd.concat([cohort, cohort.head(1)]), pairs)
+    swapped = pairs.assign(treated_patient_id=pairs["control_patient_id"],
+                           control_patient_id=pairs["treated_patient_id"])
+    with pytest.raises(ValueError, match="ICI patient .treated. with a non-ICI"):
+        tables.matched_cohort(cohort, swapped)
+
+
+def test_matched_cohort_lists_pairs_in_pair_order_ici_first_whatever_the_row_order(
+        cohort, study):
+    pairs = study["matched_pairs"]
+    matched = tables.matched_cohort(cohort, pairs.sample(frac=1, random_state=3))
+    expected = pd.concat(
+        [pairs[["pair_id", "treated_patient_id"]].rename(columns={"treated_patient_id": "id"})
+         .assign(ici_first=0),
+         pairs[["pair_id", "control_patient_id"]].rename(columns={"control_patient_id": "id"})
+         .assign(ici_first=1)]).sort_values(["pair_id", "ici_first"])
+    assert matched["pair_id"].tolist() == expected["pair_id"].tolist()
+    assert matched["patient_id"].tolist() == expected["id"].tolist()
+    assert matched["is_ici"].tolist() == [True, False] * len(pairs)
+    by_id = cohort.set_index("patient_id")
+    pd.testing.assert_frame_equal(
+        matched.set_index("patient_id")[by_id.columns],
+        by_id.loc[matched["patient_id"]], check_names=False)
 
 
 def test_a_missing_tie_break_value_is_named(cohort):
