@@ -82,17 +82,18 @@ def numeric_design(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     require_columns(frame, columns, "the model")
     if len(set(columns)) != len(columns):
         raise ValueError(f"covariates are listed more than once: {list(columns)}")
-    design = pd.DataFrame(index=frame.index)
+    design = {}  # one DataFrame at the end: inserting columns one by one copies the blocks
     for column in columns:
         values = frame[column]
         if values.isna().any():
             raise ValueError(f"covariate {column} has missing values: impute or drop them first")
         if is_text(values):
             raise ValueError(f"covariate {column} is text: encode it as booleans first")
-        design[column] = values.astype(float)
-        if not np.isfinite(design[column]).all():
+        floats = values.to_numpy(dtype=float)
+        if not np.isfinite(floats).all():
             raise ValueError(f"covariate {column} has infinite values")
-        if design[column].nunique() < 2:
+        if len(floats) == 0 or floats.min() == floats.max():  # not nunique: no hashing
             raise ValueError(f"covariate {column} is constant: it cannot be estimated; drop it "
                              "from the covariate list")
-    return design
+        design[column] = floats
+    return pd.DataFrame(design, index=frame.index, columns=list(columns))

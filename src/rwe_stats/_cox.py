@@ -2,8 +2,9 @@
 
 The coefficients, the model-based variance and the log partial likelihood
 come from a vectorised Newton-Raphson on the Efron partial likelihood
-(:func:`_newton_efron`; per-time sums with ``bincount``, O(n p^2) per step and
-no Python loop over subjects or times), which converges to lifelines'
+(:func:`_newton_efron`; per-time sums with ``bincount`` and the information
+as one matrix product, O(n p^2) per step and no Python loop over subjects or
+times), which converges to lifelines'
 ``CoxPHFitter`` estimates (Efron ties, no penalty) and falls back to it when
 the information is singular or the iterations do not converge. Two things are
 computed here because lifelines does not match R's ``survival`` on them:
@@ -26,7 +27,8 @@ from the risk set at the ``k``-th of ``d`` tied deaths.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -67,6 +69,8 @@ class CoxFit:
     durations: np.ndarray
     events: np.ndarray
     design: np.ndarray
+    # the Efron sums at the estimate, kept for the PH test (not part of the result)
+    efron: tuple[_EfronSums, _EfronAt] | None = field(default=None, repr=False, compare=False)
 
     @property
     def standard_errors(self) -> np.ndarray:
@@ -96,20 +100,23 @@ def fit_cox(frame: pd.DataFrame, duration_col: str, event_col: str, terms: Seque
     x = design.to_numpy(dtype=float)
     fitted = _newton_efron(durations, events, x)
     if fitted is None:
-        fitted = _fit_with_lifelines(durations, events, x)
-    beta, model_variance, log_likelihood = fitted
+        beta, model_variance, log_likelihood = _fit_with_lifelines(durations, events, x)
+        efron = None
+    else:
+        beta, model_variance, log_likelihood, efron = fitted
     variance, method = model_variance, MODEL_VARIANCE
     if cluster_col is not None:
         require_columns(frame, [cluster_col], "a clustered Cox model")
         clusters = frame[cluster_col]
         if clusters.isna().any():
             raise ValueError(f"{cluster_col} has missing values: every row needs a cluster")
-        variance = robust_variance(durations, events, x, beta, model_variance,
-                                   clusters.to_numpy())
+        sums, at = efron if efron is not None else _efron_at(durations, events, x, beta)
+        variance = robust_variance(_score_residuals(sums, at), model_variance,
+                                   _cluster_codes(clusters))
         method = (f"robust sandwich clustered on {cluster_col} (Lin-Wei; "
                   "R coxph(..., cluster = ))")
     return CoxFit(tuple(terms), beta, model_variance, variance, method,
-                  log_likelihood, durations, events, x)
+                  log_likelihood, durations, events, x, efron)
 
 
 def _fit_with_lifelines(durations: np.ndarray, events: np.ndarray,
@@ -134,8 +141,11 @@ class _EfronSums:
     Every quantity the fit, the score residuals and the PH test need is a sum
     over steps of ``1/s0_k``, ``f/s0_k``, ``1/s0_k^2``, ``f/s0_k^2`` or
     ``f^2/s0_k^2`` times ``R`` or ``D``, so only those five scalars are summed
-    per step: memory is O(n p + times p^2), never O(events p^2), and all work
-    is vectorised (one ``bincount`` per column or column pair).
+    per step, and the second moments are never summed per time: a sum over
+    times of ``w x x'`` over the risk set is ``X' diag(q) X`` for one weight
+    ``q`` per subject (see :meth:`_EfronAt.time_weighted_information`).
+    Memory is O(n p + times p), and all work is vectorised (one ``bincount``
+    per column, one matrix product for the information).
     """
 
     def __init__(self, durations: np.ndarray, events: np.ndarray, x: np.ndarray) -> None:
@@ -161,85 +171,123 @@ class _EfronSums:
     def _by_step(self, values: np.ndarray) -> np.ndarray:
         return np.bincount(self.step_time, weights=values, minlength=len(self.unique_times))
 
-    def at(self, beta: np.ndarray, second_moments: bool = True) -> _EfronAt:
+    def at(self, beta: np.ndarray) -> _EfronAt:
         xc, events = self.xc, self.events
-        p = xc.shape[1]
         eta = xc @ beta
         shift = eta.max()
         weights = np.exp(eta - shift)  # a common factor cancels in every ratio
         event_weight = np.where(events, weights, 0.0)
-
-        def reverse_cumsum(values: np.ndarray) -> np.ndarray:
-            return np.cumsum(values[::-1], axis=0)[::-1]
-
         # risk set at time j: everyone whose time is >= t_j
-        r0 = reverse_cumsum(self._by_time(weights))
+        r0 = _reverse_cumsum(self._by_time(weights))
         d0 = self._by_time(event_weight)
-        wx, ewx = weights[:, None] * xc, event_weight[:, None] * xc
-        r1 = reverse_cumsum(self._by_time(wx))
-        d1 = self._by_time(ewx)
+        r1 = _reverse_cumsum(self._by_time(weights[:, None] * xc))
+        d1 = self._by_time(event_weight[:, None] * xc)
         f = self.step_fraction
         s0 = r0[self.step_time] - f * d0[self.step_time]
         inv_s0 = 1.0 / s0
         inv_s0_sq = inv_s0 * inv_s0
-        a, b = self._by_step(inv_s0), self._by_step(f * inv_s0)
-        c, e, g = (self._by_step(inv_s0_sq), self._by_step(f * inv_s0_sq),
-                   self._by_step(f * f * inv_s0_sq))
-        # per time: sum over steps of the risk-set mean s1/s0 and of s1/s0^2
-        mean_sum = r1 * a[:, None] - d1 * b[:, None]
-        mean_over_s0_sum = r1 * c[:, None] - d1 * e[:, None]
-        keep_mean_over_s0_sum = mean_over_s0_sum - (r1 * e[:, None] - d1 * g[:, None])
+        steps = _StepSums(self._by_step(inv_s0), self._by_step(f * inv_s0),
+                          self._by_step(inv_s0_sq), self._by_step(f * inv_s0_sq),
+                          self._by_step(f * f * inv_s0_sq))
         log_likelihood = float(eta[events].sum() - np.log(s0).sum() - len(s0) * shift)
-        info_by_time = None
-        if second_moments:
-            r2 = np.empty((len(r0), p, p))
-            d2 = np.empty((len(r0), p, p))
-            for j in range(p):
-                for k in range(j, p):
-                    product = xc[:, j] * xc[:, k]
-                    r2[:, j, k] = r2[:, k, j] = self._by_time(weights * product)
-                    d2[:, j, k] = d2[:, k, j] = self._by_time(event_weight * product)
-            r2 = reverse_cumsum(r2)
-            # sum over steps of the weighted risk-set covariance s2/s0 - s1 s1'/s0^2
-            cross = r1[:, :, None] * d1[:, None, :]
-            info_by_time = (
-                r2 * a[:, None, None] - d2 * b[:, None, None]
-                - r1[:, :, None] * r1[:, None, :] * c[:, None, None]
-                + (cross + cross.transpose(0, 2, 1)) * e[:, None, None]
-                - d1[:, :, None] * d1[:, None, :] * g[:, None, None]
-            )
-        return _EfronAt(weights, a, a - b, mean_sum, mean_over_s0_sum, keep_mean_over_s0_sum,
-                        log_likelihood, self.death_x.sum(axis=0) - mean_sum.sum(axis=0),
-                        info_by_time)
+        return _EfronAt(self, weights, event_weight, r1, d1, steps, log_likelihood)
+
+
+def _reverse_cumsum(values: np.ndarray) -> np.ndarray:
+    return np.cumsum(values[::-1], axis=0)[::-1]
+
+
+@dataclass(frozen=True)
+class _StepSums:
+    """Per time, sums over its Efron steps of 1/s0, f/s0, 1/s0^2, f/s0^2, f^2/s0^2."""
+
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    e: np.ndarray
+    g: np.ndarray
 
 
 @dataclass(frozen=True)
 class _EfronAt:
-    """Per-time Efron sums at one coefficient vector (see :class:`_EfronSums`)."""
+    """The Efron sums at one coefficient vector (see :class:`_EfronSums`)."""
 
-    weights: np.ndarray           # per subject: exp(linear predictor), rescaled
-    inv_s0_sum: np.ndarray        # per time: sum over steps of 1/s0
-    keep_inv_s0_sum: np.ndarray   # per time: sum over steps of (1 - k/d)/s0
-    mean_sum: np.ndarray          # per time: sum over steps of s1/s0
-    mean_over_s0_sum: np.ndarray  # per time: sum over steps of s1/s0^2
-    keep_mean_over_s0_sum: np.ndarray  # per time: sum over steps of (1 - k/d) s1/s0^2
-    log_likelihood: float         # Efron log partial likelihood
-    score: np.ndarray             # gradient of the log partial likelihood
-    info_by_time: np.ndarray | None  # per time: sum over steps of the risk-set covariance
+    sums: _EfronSums
+    weights: np.ndarray        # per subject: exp(linear predictor), rescaled
+    event_weight: np.ndarray   # per subject: weights of the events, 0 for censorings
+    r1: np.ndarray             # per time: sum of w x over the risk set
+    d1: np.ndarray             # per time: sum of w x over the tied events
+    steps: _StepSums
+    log_likelihood: float      # Efron log partial likelihood
 
     @property
+    def inv_s0_sum(self) -> np.ndarray:       # per time: sum over steps of 1/s0
+        return self.steps.a
+
+    @property
+    def keep_inv_s0_sum(self) -> np.ndarray:  # per time: sum over steps of (1 - k/d)/s0
+        return self.steps.a - self.steps.b
+
+    @cached_property
+    def mean_sum(self) -> np.ndarray:         # per time: sum over steps of s1/s0
+        return self.r1 * self.steps.a[:, None] - self.d1 * self.steps.b[:, None]
+
+    @property
+    def mean_over_s0_sum(self) -> np.ndarray:  # per time: sum over steps of s1/s0^2
+        return self.r1 * self.steps.c[:, None] - self.d1 * self.steps.e[:, None]
+
+    @property
+    def keep_mean_over_s0_sum(self) -> np.ndarray:  # ... of (1 - k/d) s1/s0^2
+        return self.mean_over_s0_sum - (self.r1 * self.steps.e[:, None]
+                                        - self.d1 * self.steps.g[:, None])
+
+    @property
+    def score(self) -> np.ndarray:            # gradient of the log partial likelihood
+        return self.sums.death_x.sum(axis=0) - self.mean_sum.sum(axis=0)
+
+    @cached_property
     def information(self) -> np.ndarray:
-        return self.info_by_time.sum(axis=0)
+        return self.time_weighted_information(None)
+
+    def time_weighted_information(self, h: np.ndarray | None) -> np.ndarray:
+        """Sum over times of ``h_t`` times the risk-set covariance summed over the steps.
+
+        Per step, that covariance is ``s2/s0 - s1 s1'/s0^2``; summed over a
+        time's steps it is ``R2 a - D2 b - R1 R1' c + (R1 D1' + D1 R1') e -
+        D1 D1' g``. ``R2`` sums ``w x x'`` over everyone with time >= t, so
+        summed over times with weights ``h a`` each subject i counts once with
+        ``w_i cumsum(h a)[t_i]``; ``D2`` only at its own time. ``h = None``
+        is ``h = 1``: the observed information.
+        """
+        s = self.steps
+        a, b, c, e, g = ((s.a, s.b, s.c, s.e, s.g) if h is None else
+                         (h * s.a, h * s.b, h * s.c, h * s.e, h * s.g))
+        index, xc = self.sums.time_index, self.sums.xc
+        q = self.weights * np.cumsum(a)[index] - self.event_weight * b[index]
+        r1, d1 = self.r1, self.d1
+        cross = (r1 * e[:, None]).T @ d1
+        information = ((xc * q[:, None]).T @ xc - (r1 * c[:, None]).T @ r1
+                       + cross + cross.T - (d1 * g[:, None]).T @ d1)
+        return (information + information.T) / 2  # exactly symmetric, as the sums are
 
 
-def _newton_efron(durations: np.ndarray, events: np.ndarray,
-                  x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+EfronState = tuple[_EfronSums, _EfronAt]
+
+
+def _efron_at(durations: np.ndarray, events: np.ndarray, x: np.ndarray,
+              beta: np.ndarray) -> EfronState:
+    sums = _EfronSums(durations, events, x)
+    return sums, sums.at(beta)
+
+
+def _newton_efron(durations: np.ndarray, events: np.ndarray, x: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, float, EfronState] | None:
     """Maximise the Efron partial likelihood by Newton-Raphson (step halving if it drops).
 
-    Returns (beta, inverse information, log-likelihood) at convergence, or
-    None if the information is singular or the iterations do not converge
-    (separation, collinearity): the caller then uses lifelines, which raises
-    or warns as it always did.
+    Returns (beta, inverse information, log-likelihood, the Efron sums at
+    beta) at convergence, or None if the information is singular or the
+    iterations do not converge (separation, collinearity): the caller then
+    uses lifelines, which raises or warns as it always did.
     """
     sums = _EfronSums(durations, events, x)
     beta = np.zeros(x.shape[1])
@@ -264,7 +312,7 @@ def _newton_efron(durations: np.ndarray, events: np.ndarray,
                 variance = np.linalg.inv(current.information)
             except np.linalg.LinAlgError:
                 return None
-            return beta, variance, current.log_likelihood
+            return beta, variance, current.log_likelihood, (sums, current)
     return None
 
 
@@ -278,9 +326,11 @@ def efron_score_residuals(durations: np.ndarray, events: np.ndarray, x: np.ndarr
     take part in it with weight ``1 - k/d`` and censorings at that time with
     weight 1.
     """
-    sums = _EfronSums(durations, events, x)
-    at = sums.at(beta, second_moments=False)
-    xc, p = sums.xc, x.shape[1]
+    return _score_residuals(*_efron_at(durations, events, x, beta))
+
+
+def _score_residuals(sums: _EfronSums, at: _EfronAt) -> np.ndarray:
+    xc, events, p = sums.xc, sums.events, sums.xc.shape[1]
     a_at, b_at = at.inv_s0_sum, at.mean_over_s0_sum
     a_before = np.concatenate(([0.0], np.cumsum(a_at)[:-1]))
     b_before = np.vstack([np.zeros((1, p)), np.cumsum(b_at, axis=0)[:-1]])
@@ -294,33 +344,40 @@ def efron_score_residuals(durations: np.ndarray, events: np.ndarray, x: np.ndarr
     return observed - compensator
 
 
-def robust_variance(durations: np.ndarray, events: np.ndarray, x: np.ndarray,
-                    beta: np.ndarray, model_variance: np.ndarray,
-                    clusters: np.ndarray) -> np.ndarray:
+def _cluster_codes(clusters: pd.Series) -> np.ndarray:
+    """Non-negative integer codes, one per cluster (their order does not matter)."""
+    if isinstance(clusters.dtype, pd.CategoricalDtype):
+        # the codes are already there: to_numpy() would rebuild a million
+        # strings and factorize would hash them again at every fit
+        return clusters.cat.codes.to_numpy(dtype=np.int64)
+    return pd.factorize(clusters.to_numpy(), sort=False)[0]
+
+
+def robust_variance(score_residuals: np.ndarray, model_variance: np.ndarray,
+                    cluster_codes: np.ndarray) -> np.ndarray:
     """Lin-Wei sandwich: D'D with D the dfbeta residuals summed within clusters.
 
     ``dfbeta = score residuals @ model variance`` (R ``residuals(fit,
     "dfbeta")``); R ``coxph(..., cluster = id)`` reports exactly this, with
-    no small-sample factor.
+    no small-sample factor. ``cluster_codes`` numbers the clusters 0, 1, ...;
+    a number no row has adds a zero row to D and changes nothing.
     """
-    dfbeta = efron_score_residuals(durations, events, x, beta) @ model_variance
-    # hash codes + bincount: a sorted groupby on the string pair ids took
-    # ~1 s a fit at 1,000,000 patients; D'D does not depend on cluster order
-    codes, uniques = pd.factorize(clusters, sort=False)
-    summed = np.stack([np.bincount(codes, weights=dfbeta[:, j], minlength=len(uniques))
+    dfbeta = score_residuals @ model_variance
+    # codes + bincount: a sorted groupby on the string pair ids took ~1 s a
+    # fit at 1,000,000 patients; D'D does not depend on cluster order
+    summed = np.stack([np.bincount(cluster_codes, weights=dfbeta[:, j])
                        for j in range(dfbeta.shape[1])], axis=1)
     return summed.T @ summed
 
 
-def _time_transform(durations: np.ndarray, events: np.ndarray, unique_times: np.ndarray,
-                    transform: str) -> np.ndarray:
-    """g(t) at every unique time, as R's ``cox.zph`` defines it."""
+def _time_transform(sums: _EfronSums, durations: np.ndarray, transform: str) -> np.ndarray:
+    """g(t) at every unique time of ``sums``, as R's ``cox.zph`` defines it."""
+    unique_times = sums.unique_times
     if transform == "km":
-        # left-continuous Kaplan-Meier of the whole data: 1 - S(t-)
-        counts = np.searchsorted(np.sort(durations), unique_times, side="left")
-        at_risk = len(durations) - counts
-        deaths = _deaths_by_time(durations, events, unique_times)
-        survival = np.cumprod(1.0 - deaths / at_risk)
+        # left-continuous Kaplan-Meier of the whole data: 1 - S(t-); the
+        # number at risk at t is everyone whose time is >= t
+        at_risk = _reverse_cumsum(np.bincount(sums.time_index, minlength=len(unique_times)))
+        survival = np.cumprod(1.0 - sums.deaths / at_risk)
         before = np.concatenate(([1.0], survival[:-1]))
         return 1.0 - before
     if transform == "identity":
@@ -333,12 +390,6 @@ def _time_transform(durations: np.ndarray, events: np.ndarray, unique_times: np.
         ranks = stats.rankdata(durations, method="average")
         return pd.Series(ranks).groupby(durations).first().to_numpy()
     raise ValueError(f"time transform must be one of {ZPH_TRANSFORMS}, not {transform!r}")
-
-
-def _deaths_by_time(durations: np.ndarray, events: np.ndarray,
-                    unique_times: np.ndarray) -> np.ndarray:
-    index = np.searchsorted(unique_times, durations)
-    return np.bincount(index, weights=events.astype(float), minlength=len(unique_times))
 
 
 @dataclass(frozen=True)
@@ -360,17 +411,17 @@ def zph_test(fit: CoxFit, transform: str = "km") -> ZphTest:
     (1 df); the global test adds all (p df). ``g`` is centred on its mean
     over events, which changes nothing but round-off.
     """
-    sums = _EfronSums(fit.durations, fit.events, fit.design)
-    at = sums.at(fit.coefficients)
-    g_time = _time_transform(fit.durations, fit.events, sums.unique_times, transform)
+    sums, at = fit.efron if fit.efron is not None else _efron_at(
+        fit.durations, fit.events, fit.design, fit.coefficients)
+    g_time = _time_transform(sums, fit.durations, transform)
     g_time = g_time - np.sum(sums.deaths * g_time) / sums.deaths.sum()
     p = len(fit.coefficients)
     u_gamma = (g_time[:, None] * (sums.death_x - at.mean_sum)).sum(axis=0)
     information = np.zeros((2 * p, 2 * p))
     information[:p, :p] = at.information
-    information[:p, p:] = (g_time[:, None, None] * at.info_by_time).sum(axis=0)
+    information[:p, p:] = at.time_weighted_information(g_time)
     information[p:, :p] = information[:p, p:].T
-    information[p:, p:] = (g_time[:, None, None] ** 2 * at.info_by_time).sum(axis=0)
+    information[p:, p:] = at.time_weighted_information(g_time ** 2)
     statistic = np.empty(p)
     for j in range(p):
         keep = list(range(p)) + [p + j]

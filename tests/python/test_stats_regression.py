@@ -297,3 +297,37 @@ def test_clustered_cox_equals_an_independent_efron_sandwich(model):
             "two-sided Wald p").all()
     # the PH score test does not use the variance: identical with and without clusters
     np.testing.assert_array_equal(robust["ph_test_statistic"], naive["ph_test_statistic"])
+
+
+def test_categorical_pair_ids_give_the_variance_text_ids_give():
+    """The matched cohort's pair_id is a categorical (its codes are used as they
+    are, unused categories included): same clusters, same sandwich."""
+    data = _paired(32)
+    terms = ["is_ici", "age_years"]
+    text = cox_table(data, "months", "event", terms, "multivariate", cluster_col="pair_id")
+    categories = ["pair_unused", *sorted(data["pair_id"].unique(), reverse=True)]
+    categorical = cox_table(data.assign(pair_id=pd.Categorical(data["pair_id"], categories)),
+                            "months", "event", terms, "multivariate", cluster_col="pair_id")
+    for column in ("hr", "ci_lower", "ci_upper", "p_value"):
+        np.testing.assert_allclose(categorical[column], text[column], rtol=1e-12)
+    # and the clusters matter: one cluster per patient gives another variance
+    single = cox_table(data.assign(pair_id=[f"id_{i}" for i in range(len(data))]),
+                       "months", "event", terms, "multivariate", cluster_col="pair_id")
+    assert not np.allclose(single["ci_lower"], text["ci_lower"], rtol=1e-3)
+
+
+def test_the_ph_test_reuses_the_fits_efron_sums_without_changing_it(lung):
+    """zph_test takes the Efron sums the fit ended on; recomputed from the
+    coefficients they give the same test (so they are the sums at beta-hat)."""
+    from dataclasses import replace
+
+    from rwe_stats._cox import fit_cox, zph_test
+
+    data = lung.dropna(subset=["age", "sex", "ph.ecog"])
+    fit = fit_cox(data, "time", "death", ["age", "sex", "ph.ecog"])
+    assert fit.efron is not None
+    kept, fresh = zph_test(fit), zph_test(replace(fit, efron=None))
+    np.testing.assert_allclose(kept.statistic, fresh.statistic, rtol=1e-12)
+    assert kept.global_statistic == pytest.approx(fresh.global_statistic, rel=1e-12)
+    _, at = fit.efron
+    np.testing.assert_allclose(at.score, 0.0, atol=1e-8)  # the sums are at the maximum
