@@ -63,10 +63,12 @@ STAGE_LABELS = {
     "cox": "Cox",
     "other": "other (seeds, data tests, hooks, response/safety, publication, audit)",
 }
-#: Stages also timed alone on the built warehouse (benchmarks/isolated_stages.py).
-ISOLATED_STAGES = ("psm", "km", "cox")
+#: Stages also timed alone on the built warehouse: the Python ones by
+#: benchmarks/isolated_stages.py, the SQL by a one-thread `dbt run` of it.
+ISOLATED_STAGES = ("harmonisation", "psm", "km", "cox")
 STAGE_LABELS.update({f"{stage}_alone": f"{STAGE_LABELS[stage]}, timed alone outside dbt"
                      for stage in ISOLATED_STAGES})
+STAGE_LABELS["harmonisation_alone"] = "harmonisation SQL, rebuilt alone (dbt run, 1 thread)"
 STAGE_MODELS = {
     "gx": {"dq_results"},
     "psm": {"ps_scores", "matched_pairs", "matched_cohort", "covariate_balance"},
@@ -175,6 +177,23 @@ def _build_pythonpath() -> str:
     return os.pathsep.join(filter(None, [str(BUILD_DIR / "src"), os.environ.get("PYTHONPATH")]))
 
 
+def _dbt_env(run_dir: Path, warm: bool) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RWE_WAREHOUSE_PATH": str(run_dir / "warehouse" / "rwe.duckdb"),
+        "RWE_PSEUDONYM_KEY": PSEUDONYM_KEY,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PARTIAL_PARSE": "true" if warm else "false",
+        "PYTHONPATH": _build_pythonpath(),
+    }
+
+
+def _raw_vars(raw_dir: Path | None, file_format: str) -> list[str]:
+    if raw_dir is None:
+        return []
+    return ["--vars", json.dumps({"raw_data_dir": str(raw_dir), "raw_file_format": file_format})]
+
+
 def dbt_build(raw_dir: Path | None, file_format: str, run_dir: Path,
               warm: bool = False) -> dict:
     """The scheduler's ``dbt build`` (unit tests excluded: they test code, not
@@ -188,18 +207,8 @@ def dbt_build(raw_dir: Path | None, file_format: str, run_dir: Path,
         (run_dir / "warehouse").mkdir()
     command = [str(DBT), "build", *PRODUCTION_BUILD_ARGS, "--target-path",
                str(run_dir / "target"), "--log-path", str(run_dir / "logs")]
-    if raw_dir is not None:
-        command += ["--vars", json.dumps({"raw_data_dir": str(raw_dir),
-                                          "raw_file_format": file_format})]
-    env = {
-        **os.environ,
-        "RWE_WAREHOUSE_PATH": str(run_dir / "warehouse" / "rwe.duckdb"),
-        "RWE_PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_PARTIAL_PARSE": "true" if warm else "false",
-        "PYTHONPATH": _build_pythonpath(),
-    }
-    measured = run_measured(command, env, run_dir / "dbt_build.log")
+    command += _raw_vars(raw_dir, file_format)
+    measured = run_measured(command, _dbt_env(run_dir, warm), run_dir / "dbt_build.log")
     measured["stages"] = stage_breakdown(run_dir / "target" / "run_results.json",
                                          measured["samples"])
     measured["nodes"] = node_times(run_dir / "target" / "run_results.json")
@@ -226,6 +235,36 @@ def isolated_stages(database: Path) -> dict | None:
         print(done.stderr[-4000:], file=sys.stderr)
         return None
     return json.loads(done.stdout)
+
+
+def harmonisation_alone(raw_dir: Path, file_format: str, run_dir: Path) -> float | None:
+    """Seconds of the harmonisation SQL models rebuilt one at a time, nothing beside them.
+
+    In the build they share two threads with Python models (GX, Cox), so
+    their node times include that contention. Here ``dbt run --threads 1``
+    rebuilds just those models (the same selection as the stage) into a
+    copy of the built warehouse, from the same exports; DuckDB still uses
+    both cores inside each model. The sum of their ``execution_time`` is
+    returned (None if the run fails); the copy is deleted.
+    """
+    alone_dir = run_dir / "alone"
+    shutil.rmtree(alone_dir, ignore_errors=True)
+    (alone_dir / "warehouse").mkdir(parents=True)
+    shutil.copy2(run_dir / "warehouse" / "rwe.duckdb", alone_dir / "warehouse" / "rwe.duckdb")
+    command = [str(DBT), "run", "--threads", "1", "--select",
+               *(f"path:{directory}" for directory in SQL_MODEL_DIRS),
+               "--target-path", str(alone_dir / "target"), "--log-path",
+               str(alone_dir / "logs"), *_raw_vars(raw_dir, file_format)]
+    done = subprocess.run(command, cwd=BUILD_DIR, env=_dbt_env(alone_dir, warm=False),
+                          capture_output=True, text=True)
+    seconds = None
+    if done.returncode == 0:
+        seconds = stage_breakdown(alone_dir / "target" / "run_results.json",
+                                  [])["harmonisation"]["time_s"]
+    else:
+        print(done.stdout[-4000:], file=sys.stderr)
+    shutil.rmtree(alone_dir)
+    return seconds
 
 
 def _count(database: Path, table: str) -> int | None:
@@ -439,7 +478,11 @@ def render(store: dict) -> str:
         "Inside the build two Python models run side by side in one process and wait on "
         "each other (the GIL, two cores), so their node "
         "times vary by up to 1.5x between identical builds; the alone times are the stage's "
-        "own cost, and the growth check reports both.")
+        "own cost, and the growth check reports both. The harmonisation SQL shares the two "
+        "threads with those Python models too, so it is also rebuilt alone: `dbt run "
+        "--threads 1 --select` its model directories into a copy of the built warehouse, from "
+        "the same exports (one model at a time; DuckDB still uses both cores), summed "
+        "`execution_time` of its nodes, one run.")
     add("- Ratios are to the smallest size measured; us/patient = stage time / N.")
     add("")
 
@@ -508,9 +551,9 @@ def render(store: dict) -> str:
                 f"warehouse file {run.get('warehouse_bytes', 0) / 1e6:.1f} MB")
             alone = run.get("isolated")
             if alone:
-                add("- Timed alone outside dbt: " + ", ".join(
-                    f"{STAGE_LABELS[stage]} {_s(alone['stages'][stage]['wall_s'])}"
-                    for stage in ISOLATED_STAGES))
+                add("- Timed alone: " + ", ".join(
+                    f"{STAGE_LABELS[f'{stage}_alone']} {_s(alone['stages'][stage]['wall_s'])}"
+                    for stage in ISOLATED_STAGES if stage in alone["stages"]))
             if gen and not gen.get("reused"):
                 add(f"- Generation: {_s(gen['wall_s'])}, peak {_gb(gen['peak_tree_rss_bytes'])}")
             add("")
@@ -594,7 +637,7 @@ def _growth(current: dict) -> dict:
                 {"n1": a, "n2": b, "slope": loglog_slope(a, t1, b, t2), "ref": ref})
         for stage in ISOLATED_STAGES:
             alone = [runs[n].get("isolated") for n in (a, b)]
-            if all(alone):
+            if all(alone) and all(stage in x["stages"] for x in alone):
                 t1, t2 = (x["stages"][stage]["wall_s"] for x in alone)
                 growth.setdefault(f"{stage}_alone", []).append(
                     {"n1": a, "n2": b, "slope": loglog_slope(a, t1, b, t2), "ref": ref})
@@ -676,8 +719,12 @@ def main(argv: list[str] | None = None) -> int:
                             args.workdir / "runs" / f"n{size}_{attempt}")
             run["generate"] = gen
             if run["returncode"] == 0:
-                run["isolated"] = isolated_stages(
-                    args.workdir / "runs" / f"n{size}_{attempt}" / "warehouse" / "rwe.duckdb")
+                run_dir = args.workdir / "runs" / f"n{size}_{attempt}"
+                run["isolated"] = isolated_stages(run_dir / "warehouse" / "rwe.duckdb")
+                sql_alone = harmonisation_alone(args.workdir / "data" / f"n{size}",
+                                                args.format, run_dir)
+                if run["isolated"] is not None and sql_alone is not None:
+                    run["isolated"]["stages"]["harmonisation"] = {"wall_s": sql_alone}
             stages = ", ".join(f"{s} {run['stages'][s]['time_s']:.1f}" for s in STAGES)
             print(f"{size}: {run['wall_s']:.1f} s, peak {_gb(run['peak_tree_rss_bytes'])}, "
                   f"exit {run['returncode']} [{stages}]", flush=True)
