@@ -4,10 +4,13 @@ Inside ``dbt build`` two threads run Python models side by side in one
 process, so a node's time includes waiting for the other thread (the GIL,
 the two cores): the same ``cox_results`` took 113 s in one 1,000,000-patient
 build and 165 s in the next. For the growth check, this script reruns the
-functions the Python models call (``rwe_study.tables``) on the build's own
-``analysis_cohort``, in one process with nothing beside it, and prints
-JSON: seconds per function and per stage (PSM, KM, Cox), wall and CPU, plus
-the time to load the cohort. Each function runs ``REPEATS`` times and its
+functions the Python models call (``rwe_study.tables``) in one process with
+nothing beside it, and prints JSON: seconds per function and per stage
+(PSM, KM, Cox), wall and CPU, plus the time to load the inputs. Each
+function gets what its dbt model reads, from the build's own warehouse:
+the same tables (``ps_scores`` for ``matched_pairs``, not the frame the
+previous function returned) and the same columns (``columns_read``), read
+before the clock starts. Each function runs ``REPEATS`` times and its
 median counts: at 100,000 patients a KM or PSM step takes well under a
 second, and one timing of it varied by 2x between calls.
 
@@ -38,44 +41,69 @@ STAGE_FUNCTIONS = {
 }
 
 
+def _inputs(con: duckdb.DuckDBPyConnection, params: dict) -> dict:
+    """Per function, a loader of the frames its dbt model reads (python_models/statistics)."""
+    def read(table: str, model: str | None = None, source: str = "analysis_cohort"):
+        columns = "*" if model is None else ", ".join(
+            f'"{column}"' for column in tables.columns_read(model, params, source))
+        return con.sql(f"select {columns} from marts.{table}").df()
+
+    def both(model: str):
+        return (read("analysis_cohort", model),
+                read("matched_cohort", model, "matched_cohort"))
+
+    return {
+        "propensity_scores": lambda: (read("analysis_cohort", "ps_scores"),),
+        "matched_pairs": lambda: (read("ps_scores"),),
+        "matched_cohort": lambda: (read("analysis_cohort"), read("matched_pairs")),
+        "covariate_balance": lambda: both("covariate_balance"),
+        "km_estimates": lambda: both("km_estimates"),
+        "survival_summary": lambda: both("survival_summary"),
+        "cox_results": lambda: both("cox_results"),
+        "subgroup_hr": lambda: (read("analysis_cohort", "subgroup_hr"),),
+    }
+
+
 def main(database: str, project_dir: Path = PROJECT_DIR) -> dict:
     params = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))[
         "models"]["rwe_warehouse"]["statistics"]["+meta"]
     alpha, k = params["alpha"], params["min_cell_count"]
-    start = time.perf_counter()
-    with duckdb.connect(database, read_only=True) as con:
-        cohort = con.sql("select * from marts.analysis_cohort").df()
-    load_s = time.perf_counter() - start
-    made: dict = {}
     steps = {
-        "propensity_scores": lambda: tables.propensity_scores(
+        "propensity_scores": lambda cohort: tables.propensity_scores(
             cohort, params["propensity_covariates"]),
-        "matched_pairs": lambda: tables.matched_pairs(
-            made["propensity_scores"], params["matching_caliper_sd"], params["random_seed"]),
-        "matched_cohort": lambda: tables.matched_cohort(cohort, made["matched_pairs"]),
-        "covariate_balance": lambda: tables.covariate_balance(
-            cohort, made["matched_cohort"], params["propensity_covariates"], k),
-        "km_estimates": lambda: tables.km_estimates(cohort, made["matched_cohort"], alpha, k),
-        "survival_summary": lambda: tables.survival_summary(
-            cohort, made["matched_cohort"], alpha, params["landmark_months"]),
-        "cox_results": lambda: tables.cox_results(
-            cohort, made["matched_cohort"], params["cox_terms"], alpha),
-        "subgroup_hr": lambda: tables.subgroup_table(cohort, params["subgroups"], alpha, k),
+        "matched_pairs": lambda scores: tables.matched_pairs(
+            scores, params["matching_caliper_sd"], params["random_seed"]),
+        "matched_cohort": tables.matched_cohort,
+        "covariate_balance": lambda cohort, matched: tables.covariate_balance(
+            cohort, matched, params["propensity_covariates"], k),
+        "km_estimates": lambda cohort, matched: tables.km_estimates(cohort, matched, alpha, k),
+        "survival_summary": lambda cohort, matched: tables.survival_summary(
+            cohort, matched, alpha, params["landmark_months"]),
+        "cox_results": lambda cohort, matched: tables.cox_results(
+            cohort, matched, params["cox_terms"], alpha),
+        "subgroup_hr": lambda cohort: tables.subgroup_table(cohort, params["subgroups"], alpha, k),
     }
-    functions = {}
-    for name, step in steps.items():
-        walls, cpus = [], []
-        for _ in range(REPEATS):
-            wall, cpu = time.perf_counter(), time.process_time()
-            made[name] = step()
-            walls.append(time.perf_counter() - wall)
-            cpus.append(time.process_time() - cpu)
-        functions[name] = {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus),
-                           "walls_s": walls}
+    functions, load_s = {}, 0.0
+    with duckdb.connect(database, read_only=True) as con:
+        rows = con.execute("select count(*) from marts.analysis_cohort").fetchall()[0][0]
+        loaders = _inputs(con, params)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            inputs = loaders[name]()
+            load_s += time.perf_counter() - start
+            walls, cpus = [], []
+            for _ in range(REPEATS):
+                wall, cpu = time.perf_counter(), time.process_time()
+                step(*inputs)
+                walls.append(time.perf_counter() - wall)
+                cpus.append(time.process_time() - cpu)
+            functions[name] = {"wall_s": statistics.median(walls),
+                               "cpu_s": statistics.median(cpus), "walls_s": walls}
+            del inputs
     stages = {stage: {measure: sum(functions[f][measure] for f in names)
                       for measure in ("wall_s", "cpu_s")}
               for stage, names in STAGE_FUNCTIONS.items()}
-    return {"rows": len(cohort), "load_s": load_s, "repeats": REPEATS, "functions": functions,
+    return {"rows": rows, "load_s": load_s, "repeats": REPEATS, "functions": functions,
             "stages": stages}
 
 

@@ -126,7 +126,8 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
         raise ValueError("matching needs at least two patients")
     keys = scores[tie_break_col].astype(str).to_numpy()
     ranks = tie_break_ranks(keys, seed)
-    sorted_ranks = np.sort(ranks)
+    by_rank = np.argsort(ranks)
+    sorted_ranks = ranks[by_rank]
     if (sorted_ranks[1:] == sorted_ranks[:-1]).any():
         # equal keys have equal ranks, so distinct ranks prove the keys unique
         # without hashing a million strings again; only a collision needs the text
@@ -135,14 +136,15 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
     logits = pd.to_numeric(scores["logit_ps"], errors="coerce").to_numpy(dtype=float)
     if not np.isfinite(logits).all():
         raise ValueError("logit_ps has missing or infinite values")
-    # (logit, rank, key) is a total order (keys are unique). np.lexsort: a pandas
-    # sort on object columns takes ~15 s at 1,000,000 patients.
-    order = np.lexsort((ranks, logits))
+    # (logit, rank, key) is a total order (keys are unique). A stable sort on the
+    # logit of the rank-sorted rows is the (logit, rank) order: 0.21 s at 1,000,000
+    # patients, against 0.30 s for np.lexsort of both (a pandas sort on object
+    # columns took ~15 s).
+    order = by_rank[np.argsort(logits[by_rank], kind="stable")]
     same = (np.diff(logits[order]) == 0) & (np.diff(ranks[order]) == 0)
     if same.any():  # two equal 64-bit ranks on one logit value: let the key decide
         order = np.lexsort((keys.astype(str), ranks, logits))
-    ids, keys, is_treated, logits = (scores[id_col].to_numpy()[order], keys[order],
-                                     is_treated[order], logits[order])
+    is_treated, logits = is_treated[order], logits[order]
     caliper = caliper_width(logits, caliper_sd)
 
     treated, controls = np.flatnonzero(is_treated), np.flatnonzero(~is_treated)
@@ -152,15 +154,19 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
                                                 caliper)
     width = max(6, len(str(len(pairs_t))))
     treated, controls = treated[pairs_t], controls[pairs_c]
+    # ids and keys are read only for the matched, at their input rows: reordering
+    # every patient's text first touched a million scattered objects twice
+    ids = scores[id_col].to_numpy()
+    rows_t, rows_c = order[treated], order[controls]
     return pd.DataFrame({
         "pair_id": [f"pair_{number:0{width}d}" for number in range(1, len(pairs_t) + 1)],
-        "treated_patient_id": ids[treated],
-        "control_patient_id": ids[controls],
+        "treated_patient_id": ids[rows_t],
+        "control_patient_id": ids[rows_c],
         "treated_logit_ps": logits[treated],
         "control_logit_ps": logits[controls],
         "distance": distances,
-        "treated_tie_break_key": keys[treated],
-        "control_tie_break_key": keys[controls],
+        "treated_tie_break_key": keys[rows_t],
+        "control_tie_break_key": keys[rows_c],
     }, columns=COLUMNS)
 
 

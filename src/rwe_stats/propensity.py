@@ -67,10 +67,11 @@ def estimate_propensity_scores(cohort: pd.DataFrame, treatment_col: str,
         raise ValueError(f"{treatment_col} must contain both treated and untreated patients")
     max_iter = 1_000
     model = LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=max_iter, tol=1e-12)
-    model.fit(design.to_numpy(), treated.astype(int))
+    matrix = design.to_numpy()  # once: each call copies the n x p design
+    model.fit(matrix, treated.astype(int))
     if int(np.max(model.n_iter_)) >= max_iter:
         raise ValueError("the propensity model did not converge; check for collinear covariates")
-    logit = np.round(model.decision_function(design.to_numpy()), 12)
+    logit = np.round(model.decision_function(matrix), 12)
     if np.abs(logit).max() > MAX_ABS_LOGIT:
         raise ValueError("the covariates (nearly) separate treated from untreated patients "
                          "(fitted propensity scores of 0 or 1): positivity fails; drop or "

@@ -226,6 +226,25 @@ def test_canonical_order_is_center_table_then_row_number_as_a_number():
     assert ordered["arm"].tolist() == ["ICI", "ICI", "non-ICI", "ICI"]
 
 
+@pytest.mark.parametrize("row_numbers", [
+    [7, 3, 7, 1, 3, 2],                      # one int64 sort key
+    [2**62, -(2**62), 5, 2**62 - 1, 0, 1],   # too wide for one key: the lexsort path
+])
+def test_canonical_order_is_the_lexsort_of_the_three_columns(row_numbers):
+    frame = pd.DataFrame({
+        "center_id": ["b", "a", "a", "b", "b", "a"],
+        "second_line_source_table": ["x", "y", "x", "x", "y", "y"],
+        "second_line_source_row_number": row_numbers,
+    })
+    expected = np.lexsort((frame["second_line_source_row_number"],
+                           frame["second_line_source_table"].rank(method="dense"),
+                           frame["center_id"].rank(method="dense")))
+    np.testing.assert_array_equal(tables._canonical_order(frame), expected)
+    repeated = pd.concat([frame, frame.tail(1)], ignore_index=True)
+    with pytest.raises(ValueError, match="tie-break keys repeat"):
+        tables._canonical_order(repeated)
+
+
 def test_reordered_text_columns_keep_their_values_and_types():
     # few distinct strings are rebuilt from the distinct values; anything else
     # (a missing value, a mix of True and 1, which hash alike) is copied as is
