@@ -22,13 +22,10 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> N
 def require_unique(frame: pd.DataFrame, column: str) -> None:
     """Raise ``ValueError`` if ``column`` has missing or repeated values."""
     values = frame[column]
-    # one hash pass finds both (code -1 = missing); isna() then duplicated()
-    # read a million scattered text objects twice
-    codes, uniques = pd.factorize(values)
-    if (codes < 0).any():
+    if values.isna().any():
         raise ValueError(f"{column} has missing values; every row needs an identifier")
-    if len(uniques) < len(values):
-        repeated = values[values.duplicated()].unique()
+    repeated = values[values.duplicated()].unique()
+    if len(repeated):
         raise ValueError(f"{column} must be unique (one row per patient); repeated: "
                          f"{list(repeated[:5])}")
 
