@@ -13,6 +13,10 @@ from rwe_stats._checks import flag_array, numeric_design, require_columns, requi
 __all__ = ["estimate_propensity_scores"]
 
 MAX_ABS_LOGIT = 30.0  # p within 1e-13 of 0 or 1: the covariates separate the groups
+MAX_ITER = 1_000
+# Fit on the distinct covariate rows when there are at most this share of the
+# patients' rows (each distinct row enters twice, once per treatment value)
+GROUPED_SHARE = 0.25
 
 
 def estimate_propensity_scores(cohort: pd.DataFrame, treatment_col: str,
@@ -26,7 +30,10 @@ def estimate_propensity_scores(cohort: pd.DataFrame, treatment_col: str,
     propensity model of the matching literature (Rosenbaum and Rubin 1983;
     Austin 2011). Newton-Cholesky is a second-order solver: it converges to
     the MLE whatever the covariate scales (it agrees with R ``glm(...,
-    family = binomial)``). Booleans enter as 0/1. The linear predictor
+    family = binomial)``). Booleans enter as 0/1. When the patients share
+    few distinct covariate rows (at most a quarter as many as patients), the
+    same likelihood is fitted on those rows weighted by their treated and
+    untreated counts (a grouped binomial fit: the same MLE). The linear predictor
     (``logit_ps``) is rounded to 12 decimals so that patients with identical
     covariates get identical scores whatever the summation order, which
     keeps the matching reproducible.
@@ -65,13 +72,7 @@ def estimate_propensity_scores(cohort: pd.DataFrame, treatment_col: str,
     treated = flag_array(cohort, treatment_col)
     if treated.all() or not treated.any():
         raise ValueError(f"{treatment_col} must contain both treated and untreated patients")
-    max_iter = 1_000
-    model = LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=max_iter, tol=1e-12)
-    matrix = design.to_numpy()  # once: each call copies the n x p design
-    model.fit(matrix, treated.astype(int))
-    if int(np.max(model.n_iter_)) >= max_iter:
-        raise ValueError("the propensity model did not converge; check for collinear covariates")
-    logit = np.round(model.decision_function(matrix), 12)
+    logit = _fitted_logits(design.to_numpy(), treated)
     if np.abs(logit).max() > MAX_ABS_LOGIT:
         raise ValueError("the covariates (nearly) separate treated from untreated patients "
                          "(fitted propensity scores of 0 or 1): positivity fails; drop or "
@@ -82,3 +83,57 @@ def estimate_propensity_scores(cohort: pd.DataFrame, treatment_col: str,
         "propensity_score": 1.0 / (1.0 + np.exp(-logit)),
         "logit_ps": logit,
     })
+
+
+def _fitted_logits(matrix: np.ndarray, treated: np.ndarray) -> np.ndarray:
+    """The MLE's linear predictor per patient, rounded to 12 decimals.
+
+    With baseline booleans and an age in years the patients share far fewer
+    distinct covariate rows than there are patients. The binomial likelihood
+    of the patients is then the likelihood of the distinct rows weighted by
+    their treated and untreated counts (identical terms added up), so the
+    fit on those rows is the same maximum-likelihood fit, and its cost no
+    longer grows with the number of patients (the ungrouped Newton steps
+    took ~1 s at 1,000,000 patients).
+    """
+    model = LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=MAX_ITER, tol=1e-12)
+    patterns = _covariate_patterns(matrix)
+    if patterns is None:
+        model.fit(matrix, treated.astype(int))
+    else:
+        rows, inverse = patterns
+        n_treated = np.bincount(inverse, weights=treated, minlength=len(rows))
+        n_untreated = np.bincount(inverse, minlength=len(rows)) - n_treated
+        weights = np.concatenate([n_treated, n_untreated])
+        kept = weights > 0
+        model.fit(np.vstack([rows, rows])[kept],
+                  np.repeat([1, 0], len(rows))[kept], sample_weight=weights[kept])
+    if int(np.max(model.n_iter_)) >= MAX_ITER:
+        raise ValueError("the propensity model did not converge; check for collinear covariates")
+    if patterns is None:
+        return np.round(model.decision_function(matrix), 12)
+    return np.round(model.decision_function(rows), 12)[inverse]
+
+
+def _covariate_patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct rows of ``matrix`` (sorted) and each row's position among them.
+
+    None when they are more than ``GROUPED_SHARE`` of the rows (continuous
+    covariates), or too many level combinations to number in an int64.
+    The distinct rows are in value order, so the fit does not depend on the
+    patients' row order.
+    """
+    n = len(matrix)
+    key, combinations = np.zeros(n, dtype=np.int64), 1
+    for column in matrix.T:
+        codes, levels = pd.factorize(column, sort=True)
+        combinations *= len(levels)
+        if combinations >= 2**62:
+            return None
+        key = key * len(levels) + codes
+    inverse, distinct = pd.factorize(key, sort=True)
+    if len(distinct) > GROUPED_SHARE * n:
+        return None
+    representative = np.empty(len(distinct), dtype=np.int64)
+    representative[inverse] = np.arange(n)  # any row of a pattern: they are equal
+    return matrix[representative], inverse

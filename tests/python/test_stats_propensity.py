@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rwe_stats import propensity
 from rwe_stats.propensity import estimate_propensity_scores
 
 
@@ -63,6 +64,34 @@ def test_scores_do_not_depend_on_row_order():
     shuffled = estimate_propensity_scores(cohort.sample(frac=1, random_state=3), "is_ici",
                                           COVARIATES).set_index("patient_id")
     pd.testing.assert_series_equal(scores["logit_ps"], shuffled.loc[scores.index, "logit_ps"])
+
+
+def _few_patterns_cohort(seed: int, n: int = 3_000) -> pd.DataFrame:
+    """Booleans and a coarse age: far fewer distinct covariate rows than patients."""
+    rng = np.random.default_rng(seed)
+    cohort = pd.DataFrame({"patient_id": [f"p{i:05d}" for i in range(n)],
+                           "age_years": rng.integers(50, 60, n).astype(float),
+                           "has_liver_metastases": rng.random(n) < 0.3,
+                           "ecog_ps": rng.integers(0, 3, n)})
+    logit = -2 + 0.03 * cohort["age_years"] + 0.8 * cohort["has_liver_metastases"]
+    cohort["is_ici"] = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return cohort
+
+
+def test_few_distinct_covariate_rows_are_fitted_grouped_with_the_same_mle():
+    cohort = _few_patterns_cohort(14)
+    design = cohort[COVARIATES].astype(float).to_numpy()
+    rows, inverse = propensity._covariate_patterns(design)
+    assert len(rows) == 60  # 10 ages x 2 x 3: the grouped fit runs
+    np.testing.assert_array_equal(rows[inverse], design)
+    assert propensity._covariate_patterns(_cohort()[COVARIATES].astype(float).to_numpy()) is None
+    scores = estimate_propensity_scores(cohort, "is_ici", COVARIATES)
+    expected = _newton_logistic(design, cohort["is_ici"].astype(float).to_numpy())
+    np.testing.assert_allclose(scores["logit_ps"], expected, atol=1e-9)
+    shuffled = estimate_propensity_scores(cohort.sample(frac=1, random_state=4), "is_ici",
+                                          COVARIATES).set_index("patient_id")
+    np.testing.assert_array_equal(shuffled.loc[cohort["patient_id"], "logit_ps"],
+                                  scores["logit_ps"])
 
 
 @pytest.mark.parametrize(
