@@ -10,9 +10,10 @@ nothing beside it, and prints JSON: seconds per function and per stage
 function gets what its dbt model reads, from the build's own warehouse:
 the same tables (``ps_scores`` for ``matched_pairs``, not the frame the
 previous function returned) and the same columns (``columns_read``), read
-before the clock starts. Each function runs ``REPEATS`` times and its
-median counts: at 100,000 patients a KM or PSM step takes well under a
-second, and one timing of it varied by 2x between calls.
+before the clock starts. Each function runs at least ``MIN_REPEATS`` times,
+and again until its calls add up to ``MIN_SECONDS`` or it has run
+``MAX_REPEATS`` times; the median counts. At 100,000 patients a PSM or KM
+step takes ~0.1 s, and one timing of it varied by 2x between calls.
 
 Usage: ``python benchmarks/isolated_stages.py <warehouse.duckdb> [<project dir>]``
 (the project whose ``dbt_project.yml`` holds the study parameters; default:
@@ -33,7 +34,7 @@ import yaml
 from rwe_study import tables
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-REPEATS = 3
+MIN_REPEATS, MAX_REPEATS, MIN_SECONDS = 3, 9, 5.0
 STAGE_FUNCTIONS = {
     "psm": ("propensity_scores", "matched_pairs", "matched_cohort", "covariate_balance"),
     "km": ("km_estimates", "survival_summary"),
@@ -92,7 +93,8 @@ def main(database: str, project_dir: Path = PROJECT_DIR) -> dict:
             inputs = loaders[name]()
             load_s += time.perf_counter() - start
             walls, cpus = [], []
-            for _ in range(REPEATS):
+            while len(walls) < MIN_REPEATS or (sum(walls) < MIN_SECONDS
+                                                and len(walls) < MAX_REPEATS):
                 wall, cpu = time.perf_counter(), time.process_time()
                 step(*inputs)
                 walls.append(time.perf_counter() - wall)
@@ -103,7 +105,7 @@ def main(database: str, project_dir: Path = PROJECT_DIR) -> dict:
     stages = {stage: {measure: sum(functions[f][measure] for f in names)
                       for measure in ("wall_s", "cpu_s")}
               for stage, names in STAGE_FUNCTIONS.items()}
-    return {"rows": rows, "load_s": load_s, "repeats": REPEATS, "functions": functions,
+    return {"rows": rows, "load_s": load_s, "repeats": {name: len(f["walls_s"]) for name, f in functions.items()}, "functions": functions,
             "stages": stages}
 
 
