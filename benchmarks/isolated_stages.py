@@ -105,7 +105,8 @@ def main(database: str, project_dir: Path = PROJECT_DIR) -> dict:
     stages = {stage: {measure: sum(functions[f][measure] for f in names)
                       for measure in ("wall_s", "cpu_s")}
               for stage, names in STAGE_FUNCTIONS.items()}
-    return {"rows": rows, "load_s": load_s, "repeats": {name: len(f["walls_s"]) for name, f in functions.items()}, "functions": functions,
+    repeats = {name: len(function["walls_s"]) for name, function in functions.items()}
+    return {"rows": rows, "load_s": load_s, "repeats": repeats, "functions": functions,
             "stages": stages}
 
 
