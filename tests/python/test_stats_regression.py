@@ -15,6 +15,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.datasets import load_lung, load_rossi
 from scipy import stats
 
+from rwe_stats import _cox
 from rwe_stats.regression import COLUMNS, cox_table
 
 sm = pytest.importorskip("statsmodels.api")
@@ -331,3 +332,21 @@ def test_the_ph_test_reuses_the_fits_efron_sums_without_changing_it(lung):
     assert kept.global_statistic == pytest.approx(fresh.global_statistic, rel=1e-12)
     _, at = fit.efron
     np.testing.assert_allclose(at.score, 0.0, atol=1e-8)  # the sums are at the maximum
+
+
+def test_fits_share_survival_time_structures_only_for_equal_inputs():
+
+    rng = np.random.default_rng(5)
+    durations, events = rng.exponential(10, 200).round(1), rng.random(200) < 0.7
+    first = _cox._time_structure(durations, events)
+    assert _cox._time_structure(durations.copy(), events.copy()) is first
+    with pytest.raises(ValueError, match="read-only"):
+        first[1][0] = 0
+    other_events = events.copy()
+    other_events[0] = not other_events[0]
+    assert _cox._time_structure(durations, other_events) is not first
+    durations[0] += 100.0  # the caller changes its own array, not the shared one
+    changed = _cox._time_structure(durations, events)
+    assert changed is not first
+    np.testing.assert_array_equal(changed[0], np.unique(durations))
+    np.testing.assert_array_equal(changed[0][changed[1]], durations)
