@@ -335,7 +335,6 @@ def test_the_ph_test_reuses_the_fits_efron_sums_without_changing_it(lung):
 
 
 def test_fits_share_survival_time_structures_only_for_equal_inputs():
-
     rng = np.random.default_rng(5)
     durations, events = rng.exponential(10, 200).round(1), rng.random(200) < 0.7
     first = _cox._time_structure(durations, events)
