@@ -109,7 +109,7 @@ def _one_sort_key(center: np.ndarray, table: np.ndarray, rows: np.ndarray) -> np
     """(center, table, row) as one int64 whose order is their lexicographic order, or None.
 
     One argsort of it replaces a three-key lexsort and a row-wise compare
-    (0.26 s -> 0.16 s per table at 1,000,000 patients). None when the codes
+    (0.26 s -> 0.18 s per table at 1,000,000 patients). None when the codes
     times the row-number span would overflow an int64.
     """
     if len(rows) == 0:
