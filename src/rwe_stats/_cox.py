@@ -208,7 +208,9 @@ def _time_structure(durations: np.ndarray, events: np.ndarray) -> tuple[np.ndarr
     """
     with _TIME_STRUCTURES_LOCK:
         for position, (seen_durations, seen_events, structure) in enumerate(_TIME_STRUCTURES):
-            if (seen_durations.shape == durations.shape and seen_durations.dtype == durations.dtype
+            # array_equal compares shapes first; equal values of another dtype
+            # would give unique times of the wrong dtype
+            if (seen_durations.dtype == durations.dtype
                     and np.array_equal(seen_durations, durations)
                     and np.array_equal(seen_events, events)):
                 _TIME_STRUCTURES.append(_TIME_STRUCTURES.pop(position))  # most recent last

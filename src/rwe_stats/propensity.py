@@ -99,7 +99,8 @@ def _fitted_logits(matrix: np.ndarray, treated: np.ndarray) -> np.ndarray:
     model = LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=MAX_ITER, tol=1e-12)
     patterns = _covariate_patterns(matrix)
     if patterns is None:
-        model.fit(matrix, treated.astype(int))
+        rows, inverse = matrix, None
+        model.fit(rows, treated.astype(int))
     else:
         rows, inverse = patterns
         n_treated = np.bincount(inverse, weights=treated, minlength=len(rows))
@@ -110,9 +111,8 @@ def _fitted_logits(matrix: np.ndarray, treated: np.ndarray) -> np.ndarray:
                   np.repeat([1, 0], len(rows))[kept], sample_weight=weights[kept])
     if int(np.max(model.n_iter_)) >= MAX_ITER:
         raise ValueError("the propensity model did not converge; check for collinear covariates")
-    if patterns is None:
-        return np.round(model.decision_function(matrix), 12)
-    return np.round(model.decision_function(rows), 12)[inverse]
+    logit = np.round(model.decision_function(rows), 12)
+    return logit if inverse is None else logit[inverse]
 
 
 def _covariate_patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

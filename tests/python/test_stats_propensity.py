@@ -10,10 +10,13 @@ from rwe_stats import propensity
 from rwe_stats.propensity import estimate_propensity_scores
 
 
-def _cohort(seed: int = 10, n: int = 400) -> pd.DataFrame:
+def _cohort(seed: int = 10, n: int = 400, ages: tuple[int, int] | None = None) -> pd.DataFrame:
+    """``ages`` (low, high): whole years drawn from that range, so that the
+    patients share few distinct covariate rows; default: ages ~ N(62, 8)."""
     rng = np.random.default_rng(seed)
-    cohort = pd.DataFrame({"patient_id": [f"p{i:04d}" for i in range(n)],
-                           "age_years": rng.normal(62, 8, n).round(),
+    age = rng.normal(62, 8, n).round() if ages is None else rng.integers(*ages, n).astype(float)
+    cohort = pd.DataFrame({"patient_id": [f"p{i:05d}" for i in range(n)],
+                           "age_years": age,
                            "has_liver_metastases": rng.random(n) < 0.3,
                            "ecog_ps": rng.integers(0, 3, n)})
     logit = -3 + 0.04 * cohort["age_years"] + 0.8 * cohort["has_liver_metastases"]
@@ -66,20 +69,8 @@ def test_scores_do_not_depend_on_row_order():
     pd.testing.assert_series_equal(scores["logit_ps"], shuffled.loc[scores.index, "logit_ps"])
 
 
-def _few_patterns_cohort(seed: int, n: int = 3_000) -> pd.DataFrame:
-    """Booleans and a coarse age: far fewer distinct covariate rows than patients."""
-    rng = np.random.default_rng(seed)
-    cohort = pd.DataFrame({"patient_id": [f"p{i:05d}" for i in range(n)],
-                           "age_years": rng.integers(50, 60, n).astype(float),
-                           "has_liver_metastases": rng.random(n) < 0.3,
-                           "ecog_ps": rng.integers(0, 3, n)})
-    logit = -2 + 0.03 * cohort["age_years"] + 0.8 * cohort["has_liver_metastases"]
-    cohort["is_ici"] = rng.random(n) < 1 / (1 + np.exp(-logit))
-    return cohort
-
-
 def test_few_distinct_covariate_rows_are_fitted_grouped_with_the_same_mle():
-    cohort = _few_patterns_cohort(14)
+    cohort = _cohort(14, n=3_000, ages=(50, 60))
     design = cohort[COVARIATES].astype(float).to_numpy()
     rows, inverse = propensity._covariate_patterns(design)
     assert len(rows) == 60  # 10 ages x 2 x 3: the grouped fit runs
