@@ -1,12 +1,15 @@
 {#-
-    audit.run_log: one row per dbt build/run invocation. Two writers share
+    audit.run_log: one row per dbt build/run attempt. Three writers share
     append_run_log, which builds the row:
     - on-run-end (record_run) for every invocation whose models ran, failed
       ones included;
     - the on-run-start raw-export gate (check_raw_exports), before it stops
-      the build: dbt runs no on-run-end hook after a failed on-run-start hook.
-    A build that is killed writes no row. Columns: see run_log_columns and
-    python_models/audit/_audit__models.yml.
+      the build: dbt runs no on-run-end hook after a failed on-run-start hook;
+    - the first on-run-start hook (record_unrecorded_attempts), for earlier
+      attempts that wrote no row themselves: killed, or stopped by an error
+      outside those two places. The rwe_warehouse.attempts plugin keeps them
+      in a marker beside the warehouse and hands them over.
+    Columns: see run_log_columns and python_models/audit/_audit__models.yml.
 -#}
 {% macro record_run(results) %}
     {%- if not execute or flags.WHICH not in ('build', 'run') -%}
@@ -28,6 +31,45 @@
     {%- endif -%}
     {%- do append_run_log('failed' if failed else 'success', reasons | join('; '), built,
                           results | length, failed | length) -%}
+    {{ return('') }}
+{% endmacro %}
+
+{#- on-run-start, before the raw-export gate: one row per earlier attempt that
+    the attempts plugin (src/rwe_warehouse/attempts.py) found without a row.
+    'killed': its process ended without Python's exit handlers (SIGKILL or
+    SIGTERM, the out-of-memory killer, the machine stopped); 'interrupted': it
+    exited without recording its outcome, on an error before or outside its
+    models (an engine error inside the gate, a missing key) or on Ctrl-C;
+    'refused': another build held the warehouse. What is known of it is its
+    run id, invocation, start, command, process and log file; its vars and
+    inputs are not, and stay null. -#}
+{% macro record_unrecorded_attempts() %}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- for attempt in unrecorded_attempts() -%}
+        {%- set process = 'dbt ' ~ attempt.command ~ ', pid ' ~ attempt.pid ~ ' on ' ~ attempt.host -%}
+        {%- if attempt.refused_by -%}
+            {%- set status = 'refused' -%}
+            {%- set reason = 'another build held the warehouse (' ~ attempt.refused_by
+                ~ '): this one (' ~ process ~ ') stopped before opening it' -%}
+        {%- elif attempt.ended_at -%}
+            {%- set status = 'interrupted' -%}
+            {%- set reason = 'the build (' ~ process ~ ') exited at '
+                ~ attempt.ended_at[:19].replace('T', ' ') ~ ' UTC without recording its'
+                ~ ' outcome: an error stopped it before or outside its models (an engine'
+                ~ ' error in the on-run-start gate, for example), or it was interrupted;'
+                ~ ' its log: ' ~ attempt.log_file -%}
+        {%- else -%}
+            {%- set status = 'killed' -%}
+            {%- set reason = 'the build (' ~ process ~ ') ended without finishing or'
+                ~ ' recording its outcome: killed (SIGKILL, SIGTERM, out of memory) or the'
+                ~ ' machine stopped; its log: ' ~ attempt.log_file -%}
+        {%- endif -%}
+        {%- do append_run_log(status, reason ~ '; recorded by run '
+                              ~ run_started_at.strftime('run_%Y%m%dT%H%M%S_%fZ'),
+                              [], none, none, attempt=attempt) -%}
+    {%- endfor -%}
     {{ return('') }}
 {% endmacro %}
 
@@ -66,9 +108,11 @@
 {#-
     Append one row to audit.run_log (creating or extending the table) and
     commit. built: names of the nodes this invocation built successfully;
-    fingerprints, cohort size and row counts come only from those.
+    fingerprints, cohort size and row counts come only from those. attempt:
+    an earlier attempt (from record_unrecorded_attempts) the row is about
+    instead of this invocation; its vars are unknown and stay null.
 -#}
-{% macro append_run_log(status, failure_reason, built, nodes_run, nodes_failed) %}
+{% macro append_run_log(status, failure_reason, built, nodes_run, nodes_failed, attempt=none) %}
     {%- set database = target.get('database') -%}
     {%- set log_relation = api.Relation.create(database=database, schema='audit',
                                                identifier='run_log', type='table') -%}
@@ -111,26 +155,29 @@
         'raw_file_format': var('raw_file_format', 'csv'),
     } -%}
     {%- set row_counts = published_row_counts(built) -%}
+    {%- set null_int = 'cast(null as ' ~ dbt.type_int() ~ ')' -%}
     {%- set values = {
-        'run_id': _run_log_text(run_started_at.strftime('run_%Y%m%dT%H%M%S_%fZ')),
-        'dbt_invocation_id': _run_log_text(invocation_id),
-        'run_started_at': "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f')
+        'run_id': _run_log_text(attempt.run_id if attempt
+                                else run_started_at.strftime('run_%Y%m%dT%H%M%S_%fZ')),
+        'dbt_invocation_id': _run_log_text(attempt.dbt_invocation_id if attempt else invocation_id),
+        'run_started_at': "cast('" ~ (attempt.started_at.replace('T', ' ') if attempt
+                                      else run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f'))
                           ~ "' as " ~ dbt.type_timestamp() ~ ")",
-        'dbt_version': _run_log_text(dbt_version),
-        'data_cutoff_date': "cast(" ~ _run_log_text(var('data_cutoff_date')) ~ " as date)",
+        'dbt_version': _run_log_text(attempt.dbt_version if attempt else dbt_version),
+        'data_cutoff_date': "cast(" ~ _run_log_text(none if attempt else var('data_cutoff_date'))
+                            ~ " as date)",
         'input_fingerprint': '(select max(input_fingerprint) from ' ~ inputs ~ ')'
                              if inputs else _run_log_text(none),
         'package_versions': '(select max(package_versions) from ' ~ inputs ~ ')'
                             if inputs else _run_log_text(none),
-        'cohort_patients': '(select count(*) from ' ~ cohort ~ ')'
-                           if cohort else 'cast(null as ' ~ dbt.type_int() ~ ')',
+        'cohort_patients': '(select count(*) from ' ~ cohort ~ ')' if cohort else null_int,
         'cohort_ici_patients': '(select count(*) from ' ~ cohort ~ ' where is_ici)'
-                               if cohort else 'cast(null as ' ~ dbt.type_int() ~ ')',
-        'nodes_run': nodes_run,
-        'nodes_failed': nodes_failed,
+                               if cohort else null_int,
+        'nodes_run': null_int if nodes_run is none else nodes_run,
+        'nodes_failed': null_int if nodes_failed is none else nodes_failed,
         'status': _run_log_text(status),
         'failure_reason': _run_log_text(failure_reason or none),
-        'study_vars': _run_log_text(tojson(study_vars, sort_keys=true)),
+        'study_vars': _run_log_text(none if attempt else tojson(study_vars, sort_keys=true)),
         'code_fingerprint': '(select max(code_fingerprint) from ' ~ inputs ~ ')'
                             if inputs else _run_log_text(none),
         'published_row_counts': _run_log_text(tojson(row_counts, sort_keys=true)

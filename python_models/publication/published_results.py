@@ -4,15 +4,25 @@ This model depends on every published table, so dbt build runs it last, and
 only if each of them and their tests passed: a failed build never publishes.
 Aggregate tables (the ones BI may read, small cells suppressed) go to the
 version's rwe_results.duckdb and parquet/; patient-level tables only to its
-restricted/rwe_patient_level.duckdb (owner-only). See rwe_warehouse.publish.
+restricted/rwe_patient_level.duckdb (owner-only). The study report is rendered
+from the version's rwe_results.duckdb into the version, before it becomes
+current, so the report always describes the tables beside it. See
+rwe_warehouse.publish and rwe_report.
 """
 
 from datetime import UTC, date, datetime
 
 import pandas as pd
 
+from rwe_report import write_report
 from rwe_warehouse.provenance import current_dbt_run, with_run_stamp
-from rwe_warehouse.publish import PublishedLayout, publish_version, warehouse_path
+from rwe_warehouse.publish import (
+    AGGREGATE_DATABASE_NAME,
+    REPORT_NAME,
+    PublishedLayout,
+    publish_version,
+    warehouse_path,
+)
 
 
 def model(dbt, session):
@@ -60,5 +70,7 @@ def model(dbt, session):
         run_info=run_info,
         layout=PublishedLayout.beside(warehouse_path(session)),
         keep_versions=params["keep_versions"],
+        add_to_version=lambda version: write_report(version / AGGREGATE_DATABASE_NAME,
+                                                    version / REPORT_NAME),
     )
     return with_run_stamp(published, built_at)

@@ -11,6 +11,7 @@ symlink at it::
         versions/<run_id>/
             rwe_results.duckdb                aggregate tables + run_info (BI)
             parquet/<table>.parquet           the same tables as Parquet
+            report.html                       the study report of these tables
             restricted/                       mode 0700
                 rwe_patient_level.duckdb      patient-level tables + run_info, mode 0600
 
@@ -26,9 +27,15 @@ Temporary names carry the warehouse's file name: two warehouses in one folder
 share ``published/`` (``current`` is whichever published last) but never
 remove each other's files in progress.
 
+Files made from the version's tables (the study report) are written into
+the version before it is renamed into place (``add_to_version``), so
+``current/report.html`` always describes the tables beside it.
+
 The DuckDB copies keep the working warehouse's table and column comments
 (the model descriptions that persist_docs writes), which ``create table as``
-alone would drop.
+alone would drop. They are written in an older storage format
+(:data:`STORAGE_VERSION`) than the working warehouse's, so that the DuckDB 1.x
+libraries inside today's BI drivers can open them.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +57,14 @@ AGGREGATE_DATABASE_NAME = "rwe_results.duckdb"
 PARQUET_DIRECTORY_NAME = "parquet"
 RESTRICTED_DIRECTORY_NAME = "restricted"
 RESTRICTED_DATABASE_NAME = "rwe_patient_level.duckdb"
+REPORT_NAME = "report.html"
+#: Storage format of the published DuckDB files: DuckDB 2.x writes format 69
+#: by default, which no 1.x client can read. 'v1.0.0' writes format 64, the
+#: oldest that keeps table and column comments, which every DuckDB from 1.0
+#: on opens (checked with 1.0.0, 1.1.3, 1.2.2, 1.4.4 and 1.5.6; a test opens
+#: the files with a 1.x client). Newer formats would shut out older clients
+#: and add nothing these plain tables use.
+STORAGE_VERSION = "v1.0.0"
 RUN_INFO_TABLE_NAME = "run_info"
 #: Complete versions kept (the one ``current`` points to is always kept too).
 KEEP_VERSIONS = 3
@@ -132,7 +147,8 @@ def current_version(publish_dir: Path) -> Path | None:
 def publish_version(connection: duckdb.DuckDBPyConnection, *,
                     aggregate_tables: Sequence[str], restricted_tables: Sequence[str],
                     run_info: pd.DataFrame, layout: PublishedLayout,
-                    keep_versions: int = KEEP_VERSIONS) -> pd.DataFrame:
+                    keep_versions: int = KEEP_VERSIONS,
+                    add_to_version: Callable[[Path], object] | None = None) -> pd.DataFrame:
     """Write ``schema.table`` relations as a new published version and make it current.
 
     Parameters
@@ -152,6 +168,11 @@ def publish_version(connection: duckdb.DuckDBPyConnection, *,
         Where to publish.
     keep_versions : int
         Complete versions to keep; the current one is never removed.
+    add_to_version : callable, optional
+        Called with the (still temporary) version directory once its databases
+        and Parquet files are written, before it is flushed, renamed and made
+        current: it may add files made from them (the study report). An error
+        there fails the publish and leaves ``current`` where it was.
 
     Returns
     -------
@@ -190,6 +211,8 @@ def publish_version(connection: duckdb.DuckDBPyConnection, *,
     rows += _write_database(connection, restricted_database, restricted_tables, run_info)
     # The directory is 0700 from the start, so no one else could open the file meanwhile.
     os.chmod(restricted_database, RESTRICTED_FILE_MODE)
+    if add_to_version is not None:
+        add_to_version(staging)
 
     _fsync_tree(staging)
     os.rename(staging, final)
@@ -215,7 +238,8 @@ def _write_database(connection: duckdb.DuckDBPyConnection, database: Path,
     catalog = connection.execute("select current_database()").fetchall()[0][0]
     alias = f"published_{access_level}"
     rows = []
-    _run(connection, f"attach {_literal(str(database))} as {alias}")
+    _run(connection, f"attach {_literal(str(database))} as {alias} "
+                     f"(storage_version {_literal(STORAGE_VERSION)})")
     try:
         for qualified in tables:
             schema, table = qualified.split(".")
@@ -296,7 +320,9 @@ def _remove_old_versions(layout: PublishedLayout, keep_versions: int) -> None:
 
     Also removes the single-copy layout of earlier releases
     (``published/rwe_results.duckdb`` and ``published/parquet/``), which held
-    the patient-level tables beside the aggregates.
+    the patient-level tables beside the aggregates, and their
+    ``published/report.html``, rendered after the build from whatever version
+    was current by then (each version now has its own).
     """
     current = current_version(layout.publish_dir)
     versions = sorted(path for path in layout.versions_dir.iterdir()
@@ -308,7 +334,8 @@ def _remove_old_versions(layout: PublishedLayout, keep_versions: int) -> None:
     for legacy in (layout.publish_dir / AGGREGATE_DATABASE_NAME,
                    layout.publish_dir / f"{AGGREGATE_DATABASE_NAME}.wal",
                    layout.publish_dir / PARQUET_DIRECTORY_NAME,
-                   layout.publish_dir / f".{PARQUET_DIRECTORY_NAME}.previous"):
+                   layout.publish_dir / f".{PARQUET_DIRECTORY_NAME}.previous",
+                   layout.publish_dir / REPORT_NAME):
         if not legacy.is_symlink():
             _remove(legacy)
 

@@ -1,9 +1,11 @@
 """How the build behaves as a scheduled job: reproducible, logged, and never leaves
-readers with half-built or failed results (kill, failure, concurrent runs).
+readers with half-built or failed results (kill, failure, concurrent runs); every
+attempt, killed or refused ones included, gets its audit.run_log row.
 
 Readers open ``published/current/...``: a symlink to one complete version
-directory (aggregate DuckDB file + Parquet for BI, an owner-only patient-level
-file). Every check below resolves ``current`` once and reads all three.
+directory (aggregate DuckDB file + Parquet for BI, the study report, an
+owner-only patient-level file). Every check below resolves ``current`` once and
+reads all of them; the BI files must open in DuckDB 1.x clients too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,7 +26,9 @@ import pandas as pd
 import pytest
 
 from dbt_harness import DBT, PROJECT_DIR, dbt_env, run_dbt
+from rwe_report import write_report
 from rwe_warehouse.publish import VERSION_NAME
+from rwe_warehouse.warehouse_lock import Attempt, AttemptFiles, WarehouseLock
 
 pytestmark = pytest.mark.slow
 
@@ -106,6 +111,10 @@ def _digest(version: Path) -> str:
 def _run_log(workdir: Path) -> pd.DataFrame:
     with duckdb.connect(str(workdir / "warehouse.duckdb"), read_only=True) as connection:
         return connection.sql("select * from audit.run_log order by run_started_at").df()
+
+
+def _attempt_files(workdir: Path) -> AttemptFiles:
+    return AttemptFiles((workdir / "warehouse.duckdb").resolve())
 
 
 def _popen_build(workdir: Path, select: str | None = None) -> subprocess.Popen:
@@ -251,9 +260,18 @@ def _kill_while_publishing(workdir: Path) -> str:
     return output
 
 
+def _holder_if_killed(workdir: Path, process: subprocess.Popen) -> Attempt | None:
+    """The marker's holder if it is this killed build (it had opened the warehouse)."""
+    holder = _attempt_files(workdir).read()[0]
+    if process.returncode == -signal.SIGKILL and holder is not None and holder.pid == process.pid:
+        return holder
+    return None
+
+
 def test_a_killed_build_leaves_published_results_readable_and_the_next_build_recovers(
         good_build):
     reference = _published(good_build)
+    killed: list[Attempt] = []  # the builds killed after they had opened the warehouse
     for kill_after_seconds in KILL_POINTS:
         process = _popen_build(good_build)
         time.sleep(kill_after_seconds)
@@ -262,10 +280,13 @@ def test_a_killed_build_leaves_published_results_readable_and_the_next_build_rec
         output = process.communicate(timeout=60)[0]
         # A build started over a killed one runs until it is killed (or ends well).
         assert process.returncode in (-signal.SIGKILL, 0), output[-4000:]
+        killed += filter(None, [_holder_if_killed(good_build, process)])
         # Readers still get one complete version: the last good one, or a
         # complete new one.
         _assert_same(_published(good_build), reference, f"after a kill at {kill_after_seconds} s")
-    _kill_while_publishing(good_build)
+    output = _kill_while_publishing(good_build)
+    killed.append(_attempt_files(good_build).read()[0])
+    assert killed[-1].ended_at is None, output[-3000:]
     _assert_same(_published(good_build), reference, "after a kill in publication")
     versions = good_build / "published" / "versions"
     assert [path for path in versions.iterdir() if path.name.startswith(".")], (
@@ -279,21 +300,157 @@ def test_a_killed_build_leaves_published_results_readable_and_the_next_build_rec
                 if path.name.startswith(".")]
     assert len(list(versions.iterdir())) <= 3
     _assert_same(_published(good_build), reference, "after the recovery build")
+    # Each killed attempt that had opened the warehouse has one run_log row
+    # (written by the build after it, or by the recovery build), in start order.
+    assert len(killed) >= 2, "no kill landed after a build had opened the warehouse"
+    log = _run_log(good_build).set_index("run_id")
+    for attempt in killed:
+        assert log.index.tolist().count(attempt.run_id) == 1, attempt
+        row = log.loc[attempt.run_id]
+        assert row["status"] == "killed"
+        assert f"dbt build, pid {attempt.pid} on " in row["failure_reason"]
+        assert row["dbt_invocation_id"] == attempt.dbt_invocation_id
+        assert row["run_started_at"] == pd.Timestamp(attempt.started_at)
+        assert pd.isna(row["study_vars"]) and pd.isna(row["nodes_run"])
 
 
-def test_two_builds_at_once_do_not_corrupt_anything_and_the_rebuild_is_identical(good_build):
-    """Two builds of the same inputs at once: one wins (the other fails loudly
-    on the warehouse lock, or waits); the winner publishes a new version whose
-    result tables equal the previous build's, and that version is kept."""
+def test_a_second_build_is_refused_in_one_line_and_the_first_publishes(good_build):
+    """Two builds of the same inputs at once: the second stops before it opens
+    the warehouse, with one line naming the first; the first is undisturbed
+    and publishes a new version whose tables equal the previous build's."""
     before_version = _current(good_build)
     reference = _published(good_build)
-    first, second = _popen_build(good_build), _popen_build(good_build)
-    outputs = [process.communicate(timeout=600)[0] for process in (first, second)]
-    codes = [first.returncode, second.returncode]
-    assert 0 in codes, outputs
-    for code, output in zip(codes, outputs, strict=True):
-        if code != 0:  # the loser fails loudly on the warehouse lock
-            assert "lock" in output.lower(), output[-3000:]
+    files = _attempt_files(good_build)
+    first = _popen_build(good_build)
+    deadline = time.monotonic() + 600
+    while (holder := files.read()[0]) is None or holder.pid != first.pid:
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()[0]
+        time.sleep(0.05)
+    second = _popen_build(good_build)
+    refused = second.communicate(timeout=600)[0]
+    assert second.returncode != 0
+    # dbt's error heading ("Database Error") is followed by exactly one line.
+    lines = [line.strip() for line in refused.splitlines() if "holds the warehouse" in line]
+    assert lines == [f"another build holds the warehouse {files.warehouse} "
+                     f"({holder.describe()})"], refused[-3000:]
+    for noise in ("Traceback", "IO Error", "Could not set lock", "Conflicting lock"):
+        assert noise not in refused, refused[-3000:]
+    assert first.poll() is None, "the first build ended before the second was refused"
+    output = first.communicate(timeout=600)[0]
+    assert first.returncode == 0, output[-4000:]
     assert _current(good_build) != before_version  # a new version ...
+    assert _current(good_build).name == holder.run_id  # ... the first build's
     assert before_version.is_dir()  # ... and the previous one is kept
     _assert_same(_published(good_build), reference, "after two builds at once")
+
+
+def test_attempts_that_wrote_no_row_are_recorded_by_the_next_build(good_build):
+    """A build refused while another process holds the warehouse, and a build
+    that stops on an error before its hooks run (no pseudonym key): neither can
+    write its row, the next build writes both."""
+    files = _attempt_files(good_build)
+    other = WarehouseLock.acquire(files.warehouse, Attempt(
+        run_id="run_20261205T000000_000000Z", dbt_invocation_id="not dbt", command="pytest",
+        pid=os.getpid(), host="test", started_at="2026-12-05T00:00:00.000000",
+        dbt_version="-", log_file="-"))
+    try:
+        refused = run_dbt(["build"], good_build, partial_parse=True)
+    finally:
+        other.release()
+    assert refused.returncode != 0
+    assert (f"another build holds the warehouse {files.warehouse} "
+            f"(run run_20261205T000000_000000Z, pid {os.getpid()}, ") in refused.output, \
+        refused.output[-3000:]
+    [refused_file] = [path for path in files.refused_files()]
+    refused_attempt = Attempt(**json.loads(refused_file.read_text()))
+
+    keyless_env = {**dbt_env(good_build / "warehouse.duckdb", partial_parse=True),
+                   "RWE_PSEUDONYM_KEY": ""}
+    keyless = subprocess.run(
+        [str(DBT), "build", "--target-path", str(good_build / "target"),
+         "--log-path", str(good_build / "logs")],
+        cwd=PROJECT_DIR, env=keyless_env, capture_output=True, text=True, timeout=900)
+    assert keyless.returncode != 0
+    assert "RWE_PSEUDONYM_KEY is missing" in keyless.stdout + keyless.stderr
+    holder, to_record = files.read()
+    assert holder.ended_at is not None  # it exited, it was not killed
+    assert refused_attempt.run_id in {attempt.run_id for attempt in to_record}
+    assert not files.refused_files()
+
+    # The next build records both first; here it then stops at the raw-export gate.
+    quoted = good_build / "center's exports"
+    shutil.copytree(PROJECT_DIR / "data" / "raw", quoted)
+    stopped = run_dbt(["build"], good_build, raw_data_dir=quoted, partial_parse=True)
+    assert stopped.returncode != 0
+    log = _run_log(good_build).set_index("run_id")
+    row = log.loc[refused_attempt.run_id]
+    assert row["status"] == "refused"
+    assert row["failure_reason"].startswith(
+        "another build held the warehouse (run run_20261205T000000_000000Z, "
+        f"pid {os.getpid()}, started 2026-12-05 00:00:00 UTC): this one (dbt build, pid ")
+    row = log.loc[holder.run_id]
+    assert row["status"] == "interrupted"
+    assert "without recording its outcome" in row["failure_reason"]
+    assert row["dbt_invocation_id"] == holder.dbt_invocation_id
+    assert log.index.tolist().count(holder.run_id) == 1
+    assert log.iloc[-1]["status"] == "failed"  # the gate's own row, last
+    assert "run_20261205T000000_000000Z" not in log.index  # not a build: no row
+
+
+def test_the_report_is_part_of_the_version_and_describes_its_tables(embedded_build, tmp_path):
+    version = (embedded_build.warehouse.parent / "published" / "current").resolve()
+    rendered = write_report(version / "rwe_results.duckdb", tmp_path / "report.html")
+    assert (version / "report.html").read_bytes() == rendered.read_bytes()
+    assert not (embedded_build.warehouse.parent / "published" / "report.html").exists()
+
+
+#: Run by each DuckDB client on a published file: what a BI tool would list and
+#: read (tables, comments, every row), as JSON; values as Python reprs.
+DESCRIBE_DATABASE = """
+import json, sys, duckdb
+with duckdb.connect(sys.argv[1], read_only=True) as connection:
+    mine = "where database_name = current_database() and schema_name = 'main'"
+    tables = [row[0] for row in connection.execute(
+        f"select table_name from duckdb_tables() {mine} order by table_name").fetchall()]
+    print(json.dumps({
+        "tables": {table: [repr(row) for row in connection.execute(
+            f'select * from "{table}" order by all').fetchall()] for table in tables},
+        "table_comments": dict(connection.execute(
+            f"select table_name, comment from duckdb_tables() {mine}").fetchall()),
+        "column_comments": [list(row) for row in connection.execute(
+            f"select table_name, column_name, comment from duckdb_columns() {mine} "
+            f"and table_name in (select table_name from duckdb_tables() {mine}) "
+            "order by table_name, column_index").fetchall()],
+    }))
+"""
+
+
+def _describe_database(python: Path, database: Path) -> dict:
+    done = subprocess.run([str(python), "-c", DESCRIBE_DATABASE, str(database)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{python}: {done.stderr[-2000:]}"
+    return json.loads(done.stdout)
+
+
+def _bi_clients() -> list[Path]:
+    """The DuckDB 1.x clients of `make bi-clients` (each in its own cached venv)."""
+    made = subprocess.run(["make", "--no-print-directory", "-s", "bi-clients"], cwd=PROJECT_DIR,
+                          capture_output=True, text=True, timeout=900)
+    assert made.returncode == 0, made.stdout + made.stderr
+    return sorted(PROJECT_DIR.glob(".venv-bi-clients/duckdb-*/bin/python"))
+
+
+def test_published_files_open_in_duckdb_1x_clients(embedded_build):
+    version = (embedded_build.warehouse.parent / "published" / "current").resolve()
+    clients = _bi_clients()
+    versions = [subprocess.run([str(client), "-c", "import duckdb; print(duckdb.__version__)"],
+                               capture_output=True, text=True).stdout.strip()
+                for client in clients]
+    assert versions and all(version.startswith("1.") for version in versions), versions
+    for database in (version / "rwe_results.duckdb",
+                     version / "restricted" / "rwe_patient_level.duckdb"):
+        expected = _describe_database(Path(sys.executable), database)
+        assert "run_info" in expected["tables"] and any(
+            comment for _, _, comment in expected["column_comments"])
+        for client, client_version in zip(clients, versions, strict=True):
+            assert _describe_database(client, database) == expected, (client_version, database)

@@ -164,8 +164,39 @@ def test_the_single_copy_layout_of_earlier_releases_is_removed(warehouse):
     (publish_dir / "parquet").mkdir(parents=True)
     (publish_dir / "parquet" / "analysis_cohort.parquet").write_bytes(b"PAR1")
     (publish_dir / "rwe_results.duckdb").write_bytes(b"old")
+    (publish_dir / "report.html").write_text("<p>rendered from some version</p>")
     _publish(connection, path, 0)
     assert sorted(os.listdir(publish_dir)) == ["current", "versions"]
+
+
+def test_files_made_from_a_version_are_in_it_before_it_becomes_current(warehouse):
+    path, connection = warehouse
+    layout = PublishedLayout.beside(path)
+    _publish(connection, path, 0)
+    previous = current_version(layout.publish_dir)
+    seen = []
+
+    def add_summary(version: Path) -> None:
+        # Made from the new version's own database, while current is still the old one.
+        seen.append(current_version(layout.publish_dir))
+        with duckdb.connect(str(version / "rwe_results.duckdb"), read_only=True) as reader:
+            run_id = reader.sql("select run_id from run_info").fetchall()[0][0]
+        (version / "summary.txt").write_text(run_id)
+
+    publish_version(connection, aggregate_tables=AGGREGATE, restricted_tables=PATIENT_LEVEL,
+                    run_info=_run_info(1), layout=layout, add_to_version=add_summary)
+    assert seen == [previous]
+    version = current_version(layout.publish_dir)
+    assert (version / "summary.txt").read_text() == version.name == _run_info(1)["run_id"].iloc[0]
+
+    def broken(version: Path) -> None:
+        raise RuntimeError("the report could not be rendered")
+
+    with pytest.raises(RuntimeError, match="could not be rendered"):
+        publish_version(connection, aggregate_tables=AGGREGATE, restricted_tables=PATIENT_LEVEL,
+                        run_info=_run_info(2), layout=layout, add_to_version=broken)
+    assert current_version(layout.publish_dir) == version  # a failed addition publishes nothing
+    assert not (layout.versions_dir / _run_info(2)["run_id"].iloc[0]).exists()
 
 
 class Interrupted(BaseException):
