@@ -67,10 +67,16 @@
                 ~ ' machine stopped; its log: ' ~ attempt.log_file -%}
         {%- endif -%}
         {%- do append_run_log(status, reason ~ '; recorded by run '
-                              ~ run_started_at.strftime('run_%Y%m%dT%H%M%S_%fZ'),
+                              ~ this_run_id(),
                               [], none, none, attempt=attempt) -%}
     {%- endfor -%}
     {{ return('') }}
+{% endmacro %}
+
+{#- This invocation's run id: its start (UTC) to the microsecond, the layout
+    of rwe_warehouse.provenance.RUN_ID_FORMAT (the published version's name). -#}
+{% macro this_run_id() %}
+    {{ return(run_started_at.strftime('run_%Y%m%dT%H%M%S_%fZ')) }}
 {% endmacro %}
 
 {#- The run_log columns in table order. Columns added after the first
@@ -158,7 +164,7 @@
     {%- set null_int = 'cast(null as ' ~ dbt.type_int() ~ ')' -%}
     {%- set values = {
         'run_id': _run_log_text(attempt.run_id if attempt
-                                else run_started_at.strftime('run_%Y%m%dT%H%M%S_%fZ')),
+                                else this_run_id()),
         'dbt_invocation_id': _run_log_text(attempt.dbt_invocation_id if attempt else invocation_id),
         'run_started_at': "cast('" ~ (attempt.started_at.replace('T', ' ') if attempt
                                       else run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f'))
