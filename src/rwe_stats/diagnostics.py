@@ -126,8 +126,8 @@ def minimum_detectable_hazard_ratio(events: int, treated_share: float, alpha: fl
     return float(np.exp(-z / np.sqrt(events * treated_share * (1 - treated_share))))
 
 
-def _row(name: str, value: float | None, thresholds: Mapping[str, float],
-         status: dict[str, object]) -> dict[str, object]:
+def _row(name: str, value: float | None, status: dict[str, object],
+         thresholds: Mapping[str, float]) -> dict[str, object]:
     direction, method = DIAGNOSTICS[name]
     threshold = thresholds.get(name)
     if value is None or status["estimation_status"] != "estimated" or threshold is None:
@@ -227,5 +227,5 @@ def study_diagnostics(scores: pd.DataFrame, matched_pairs: pd.DataFrame,
     values["events_treated"] = (int((events & treated).sum()), estimated())
     values["events_control"] = (int((events & ~treated).sum()), estimated())
 
-    rows = [_row(name, *values[name], thresholds) for name in DIAGNOSTICS]
+    rows = [_row(name, *values[name], thresholds=thresholds) for name in DIAGNOSTICS]
     return pd.DataFrame(rows, columns=COLUMNS).astype({"passed": "boolean"})

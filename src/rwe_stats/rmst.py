@@ -103,6 +103,8 @@ class _Curve:
         if position < 0:
             return 1.0, 0.0
         survival = float(self.survival[position])
+        if survival == 0:  # Greenwood's sum is infinite there: no variance
+            return 0.0, np.nan
         return survival, float(survival * np.sqrt(self.greenwood[position]))
 
     def events_by(self, time: float) -> int:

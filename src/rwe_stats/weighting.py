@@ -227,7 +227,9 @@ def _weighted_km(durations: np.ndarray, events: np.ndarray, weights: np.ndarray,
     w_total = np.bincount(inverse, weights=weights, minlength=k)
     w_deaths = np.bincount(inverse, weights=weights * events, minlength=k)
     at_risk = len(durations) - np.concatenate(([0.0], np.cumsum(count)[:-1]))
-    w_at_risk = weights.sum() - np.concatenate(([0.0], np.cumsum(w_total)[:-1]))
+    # summed from the last time backwards, as R does: where everyone left at risk has the
+    # event, D / Y is then exactly 1 and S exactly 0 (total - cumsum leaves ~1e-15)
+    w_at_risk = np.cumsum(w_total[::-1])[::-1]
     hazard = np.where(deaths > 0, w_deaths / w_at_risk, 0.0)
     survival = np.cumprod(1.0 - hazard)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -242,7 +244,7 @@ def _weighted_km(durations: np.ndarray, events: np.ndarray, weights: np.ndarray,
             cumulative = np.cumsum(step)
             own = cumulative[inverse] - events / (w_at_risk[inverse] * (1.0 - hazard[inverse]))
             squared = np.bincount(inverse, weights=weights ** 2, minlength=k)
-            later = np.sum(weights ** 2) - np.cumsum(squared)
+            later = np.concatenate((np.cumsum(squared[::-1])[::-1][1:], [0.0]))
             ended = np.cumsum(np.bincount(inverse, weights=weights ** 2 * own ** 2, minlength=k))
             se_log = np.sqrt(cumulative ** 2 * later + ended)
         se_log = np.where(survival > 0, se_log, np.nan)
