@@ -17,6 +17,8 @@ dates the SQL layer supplies:
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pandas as pd
 
@@ -35,13 +37,23 @@ COLUMNS = ["group", "interval_start_months", "interval_end_months", "censoring_r
            "n_censored", "censoring_rule"]
 
 
+def _positions(mask: np.ndarray) -> list[int]:
+    """The first five row positions where ``mask`` holds (never the rows' values)."""
+    return [int(position) for position in np.flatnonzero(mask)[:5]]
+
+
 def _dates(df: pd.DataFrame, column: str) -> pd.Series:
     values = df[column]
-    dates = pd.to_datetime(values, errors="coerce")
+    present = values.dropna()
+    if pd.api.types.is_datetime64_any_dtype(values) or present.map(
+            lambda value: isinstance(value, (datetime.date, np.datetime64))).all():
+        dates = pd.to_datetime(values)
+    else:  # text: ISO dates only, as the warehouse writes them
+        dates = pd.to_datetime(values, errors="coerce", format="ISO8601")
     bad = dates.isna() & values.notna()
     if bad.any():
         raise ValueError(f"{column} has {int(bad.sum())} value(s) that are not dates (rows "
-                         f"{list(np.flatnonzero(bad.to_numpy())[:5])})")
+                         f"{_positions(bad.to_numpy())})")
     return dates
 
 
@@ -70,17 +82,17 @@ def classify_censoring(df: pd.DataFrame, event_col: str, end_date_col: str,
     for column, dates in ((end_date_col, end), (cutoff_date_col, cutoff)):
         if dates.isna().any():
             raise ValueError(f"{column} is missing on rows "
-                             f"{list(np.flatnonzero(dates.isna().to_numpy())[:5])}")
+                             f"{_positions(dates.isna().to_numpy())}")
     after = (end > cutoff).to_numpy()
     if after.any():
         raise ValueError(f"{end_date_col} is after {cutoff_date_col} on rows "
-                         f"{list(np.flatnonzero(after)[:5])}: follow-up must stop at the cut-off")
+                         f"{_positions(after)}: follow-up must stop at the cut-off")
     censored = ~events
     before = censored & (end < cutoff).to_numpy()
     no_contact = before & last_contact.isna().to_numpy()
     if no_contact.any():
         raise ValueError(f"{last_contact_date_col} is missing for patients censored before the "
-                         f"cut-off (rows {list(np.flatnonzero(no_contact)[:5])})")
+                         f"cut-off (rows {_positions(no_contact)})")
     gap_days = (cutoff - last_contact).dt.days.to_numpy()
     reasons = np.full(len(df), None, dtype=object)
     reasons[censored & ~before] = "data_cutoff"
