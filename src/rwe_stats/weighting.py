@@ -2,8 +2,9 @@
 
 The sensitivity analysis beside matching: the same propensity model's scores
 turned into weights, the balance they achieve, how many patients they are
-worth, and the weighted Kaplan-Meier curves. Weighted Cox models use the Cox
-core's case weights (``rwe_stats._cox``). Tested against saved R output
+worth, and the weighted Kaplan-Meier curves. The weighted Cox model will use the
+Cox core's case weights (``rwe_stats._cox``, being added; its R reference is
+saved in ``tests/python/reference/cox_weighted_robust.csv``). Tested against saved R output
 (``tests/python/reference/weighting.R``) and independent code.
 """
 
