@@ -369,8 +369,13 @@ def render_model(mapping: Mapping, header: list[str]) -> str:
             in rules]
     regimen_list = _list_or_todo(mapping, "regimen", "regimen_text")
     sites_list = _list_or_todo(mapping, "metastatic_sites", "metastatic_sites_text")
-    person_link = ("{{ person_link_id('national_id_normalised') }}" if national_id
-                   else "cast(null as {{ dbt.type_string() }})")
+    scheme = mapping.fields["national_id"].scheme
+    person_link = (
+        [f"        {{{{ person_link_columns('national_id_normalised', '{scheme}', "
+         f"'{national_id}') }}}},"]
+        if national_id else
+        [f"        cast(null as {{{{ dbt.type_string() }}}}) as {name},"
+         for name in ("person_link_id", "national_id_status", "national_id_source_column")])
     last_pf = ("last_progression_free_date" if "last_progression_free_date" in mapped
                else "cast(null as date) as last_progression_free_date")
     out += [
@@ -382,7 +387,9 @@ def render_model(mapping: Mapping, header: list[str]) -> str:
         "    select",
         "        ---------- keys",
         f"        {{{{ pseudonymise('{center}', 'center_patient_key') }}}} as patient_id,",
-        f"        {person_link} as person_link_id,",
+        f"        {{{{ folded_patient_id('{center}', 'center_patient_key') }}}}"
+        " as folded_patient_id,",
+        *person_link,
         "        ---------- provenance",
         f"        '{center}' as center_id,",
         f"        '{table}' as source_table,",
@@ -487,7 +494,10 @@ def _ladder(mapping: Mapping, included, uses_birth_year: bool, duplicate_column:
 
 _DOCS = {
     "patient_id": '{{ doc("col_patient_id") }}',
+    "folded_patient_id": '{{ doc("col_folded_patient_id") }}',
     "person_link_id": '{{ doc("col_person_link_id") }}',
+    "national_id_status": '{{ doc("col_national_id_status") }}',
+    "national_id_source_column": '{{ doc("col_national_id_source_column") }}',
     "center_id": '{{ doc("col_center_id") }}',
     "source_table": '{{ doc("col_source_table") }}',
     "source_file_name": '{{ doc("col_source_file_name") }}',

@@ -61,14 +61,16 @@ limited as (
 ),
 
 checked as (
+    {#- rounded to 9 decimals: 0.4 - 0.3 is 0.10000000000000003 in floating
+        point, and a change exactly at its limit holds -#}
     select
         limited.*,
-        coalesce(limited.observed_value <= limited.limit_value, true)
+        coalesce(round(limited.observed_value, 9) <= limited.limit_value, true)
         and coalesce(
             case
                 when limited.check_name = 'ici_share'
-                    then abs(limited.change_from_previous) <= limited.change_limit
-                else limited.change_from_previous <= limited.change_limit
+                    then round(abs(limited.change_from_previous), 9) <= limited.change_limit
+                else round(limited.change_from_previous, 9) <= limited.change_limit
             end,
             true
         ) as is_within_limits,
