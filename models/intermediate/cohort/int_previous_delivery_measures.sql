@@ -7,17 +7,17 @@
 with
 
 previous_values as (
-    {%- for check_id, value in previous.items() %}
-    select
-        '{{ dbt.escape_single_quotes(check_id) }}' as check_id,
-        cast({{ value | float }} as {{ type_double() }}) as previous_value
-    {{ 'union all' if not loop.last }}
-    {%- else %}
-    select
-        cast(null as {{ dbt.type_string() }}) as check_id,
-        cast(null as {{ type_double() }}) as previous_value
-    where 1 = 0
-    {%- endfor %}
+    {% for check_id, value in previous.items() %}
+        select
+            '{{ dbt.escape_single_quotes(check_id) }}' as check_id,
+            cast({{ value | float }} as {{ type_double() }}) as previous_value
+        {% if not loop.last %}union all{% endif %}
+    {% else %}
+        select
+            cast(null as {{ dbt.type_string() }}) as check_id,
+            cast(null as {{ type_double() }}) as previous_value
+        where 1 = 0
+    {% endfor %}
 )
 
 select * from previous_values

@@ -41,18 +41,17 @@ keys_seen as (
         1 as is_patient_record
     from center_b_patients
     where folded_patient_id is not null
+
     {% for export in dependent_exports %}
-
-    union all
-
-    select
-        center_id,
-        patient_id,
-        folded_patient_id,
-        0 as is_patient_record
-    from {{ export }}
-    where folded_patient_id is not null
-    {%- endfor %}
+        union all
+        select
+            center_id,
+            patient_id,
+            folded_patient_id,
+            0 as is_patient_record
+        from {{ export }}
+        where folded_patient_id is not null
+    {% endfor %}
 ),
 
 keys as (

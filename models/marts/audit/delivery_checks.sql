@@ -4,8 +4,15 @@
     limit stops the build in delivery_gate, before anything is published,
     unless the operator accepts it for this run (var accept_delivery_changes).
     Limits and how they were chosen: docs/data-quality.md. -#}
-{%- set accepted = accepted_delivery_changes() -%}
-{%- set exempt_reasons = exclusion_share_exempt_reasons() -%}
+{#- as SQL string lists; '' (matching no check id or reason) when empty -#}
+{%- set accepted = [] -%}
+{%- for check_id in accepted_delivery_changes() -%}
+    {%- do accepted.append("'" ~ dbt.escape_single_quotes(check_id) ~ "'") -%}
+{%- endfor -%}
+{%- set exempt_reasons = [] -%}
+{%- for reason in exclusion_share_exempt_reasons() -%}
+    {%- do exempt_reasons.append("'" ~ dbt.escape_single_quotes(reason) ~ "'") -%}
+{%- endfor -%}
 
 with
 
@@ -28,13 +35,7 @@ limited as (
                 then {{ delivery_limit('invalid_national_id_share') }}
             when
                 measures.check_name = 'excluded_patient_share'
-                {%- if exempt_reasons %}
-                and measures.reason not in (
-                    {%- for reason in exempt_reasons -%}
-                    '{{ dbt.escape_single_quotes(reason) }}'{{ ', ' if not loop.last }}
-                    {%- endfor -%}
-                )
-                {%- endif %}
+                and measures.reason not in ({{ exempt_reasons | join(', ') or "''" }})
                 then {{ delivery_limit('excluded_patient_share') }}
         end as limit_value,
         case
@@ -47,13 +48,12 @@ limited as (
         end as change_limit,
         {#- eligible patients: the relative drop; shares: the change in points -#}
         case
-            when measures.check_name = 'eligible_patients'
-                then case
-                    when previous_values.previous_value > 0
-                        then (previous_values.previous_value - measures.observed_value)
-                        / previous_values.previous_value
-                end
-            else measures.observed_value - previous_values.previous_value
+            when measures.check_name != 'eligible_patients'
+                then measures.observed_value - previous_values.previous_value
+            when previous_values.previous_value > 0
+                then
+                    (previous_values.previous_value - measures.observed_value)
+                    / previous_values.previous_value
         end as change_from_previous
     from measures
     left join previous_values
@@ -74,15 +74,7 @@ checked as (
             end,
             true
         ) as is_within_limits,
-        {% if accepted -%}
-        limited.check_id in (
-            {%- for check_id in accepted -%}
-            '{{ dbt.escape_single_quotes(check_id) }}'{{ ', ' if not loop.last }}
-            {%- endfor -%}
-        )
-        {%- else -%}
-        false
-        {%- endif %} as is_accepted
+        limited.check_id in ({{ accepted | join(', ') or "''" }}) as is_accepted
     from limited
 ),
 
