@@ -118,7 +118,7 @@
         'accepted_delivery_changes': _run_log_text(tojson(accepted) if accepted else none),
     } -%}
     {%- if 'delivery_checks' in built -%}
-        {%- set checks = adapter.get_relation(database=target.get('database'), schema='marts',
+        {%- set checks = adapter.get_relation(database=target.get('database'), schema='audit',
                                               identifier='delivery_checks') -%}
         {%- set rows = run_query(
             "select check_id, observed_value, change_limit, is_within_limits, is_accepted, message"

@@ -1232,9 +1232,9 @@ def delivery(suite):
 
 def test_clean_and_row_level_builds_pass_the_delivery_checks(clean, broken):
     for run in (clean, broken):
-        assert query(run, "select count(*) from marts.delivery_checks "
+        assert query(run, "select count(*) from audit.delivery_checks "
                           "where not is_within_limits")[0][0] == 0
-        assert query(run, "select checks_run from marts.delivery_gate")[0][0] > 0
+        assert query(run, "select checks_run from audit.delivery_gate")[0][0] > 0
 
 
 def test_a_damaged_delivery_stops_before_publication(delivery):
@@ -1285,7 +1285,7 @@ def test_a_change_accepted_for_one_run_passes_and_is_recorded(delivery):
     run = delivery["accepted"]
     assert run.returncode == 0, run.output[-3000:]
     accepted = query(run, "select check_id, is_within_limits, is_accepted "
-                          "from marts.delivery_checks where is_accepted or not is_within_limits")
+                          "from audit.delivery_checks where is_accepted or not is_within_limits")
     assert accepted == [("eligible_patients:center_c", False, True)]
     log = query(run, "select status, accepted_delivery_changes, delivery_breaches, "
                      "delivery_profile from audit.run_log order by run_started_at")
