@@ -19,11 +19,11 @@ import duckdb
 
 from dbt_harness import DbtRun, run_dbt
 
-#: The SQL layer, the audit marts and the data-quality gate. The statistics
+#: The SQL layer, the audit marts, the data-quality gate and the delivery checks. The statistics
 #: models (python_models/statistics) are not needed to judge inputs, and
 #: "cautious" keeps out the tests of their tables.
 STUDY_BUILD = ["build", "--select", "+dq_results", "+quarantine", "+row_accounting",
-               "--indirect-selection", "cautious"]
+               "+delivery_gate", "--indirect-selection", "cautious"]
 #: Seeds and the staging views: enough to pass (or fail) the raw-export gate
 #: and to read every raw row through its center's staging model.
 STAGING_BUILD = ["build", "--select", "+tag:staging", "--indirect-selection", "cautious"]
