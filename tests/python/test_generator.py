@@ -859,18 +859,54 @@ def derive_center_b_lines(administrations: pd.DataFrame, assessments: pd.DataFra
     order; a day starts a new line if it is the first, comes more than
     ``gap_days`` after the previous day, or gives a drug the previous day did
     not give after a progression documented since the previous day."""
-    rank = {"CR": 1, "PR": 2, "SD": 3, "PD": 4, "NE": 5}
     words = {"complete response": "CR", "partial response": "PR", "stable disease": "SD",
              "progressive disease": "PD", "not evaluable": "NE"}
-    admin = administrations.assign(
-        day=[parse_date(d, "DD/MM/YYYY") for d in administrations["admin_date"]],
-        generic=[drugs[n.lower()][0] for n in administrations["drug_name"]],
-        is_ici=[drugs[n.lower()][1] for n in administrations["drug_name"]],
-        supportive=[drugs[n.lower()][2] == "supportive" for n in administrations["drug_name"]])
-    admin = admin.loc[~admin["supportive"]]
-    assess = assessments.assign(
-        day=[parse_date(d, "DD/MM/YYYY") for d in assessments["assessment_date"]],
-        code=[words[w] for w in assessments["response"]])
+    admin = _administration_days(administrations["patient_key"], [
+        parse_date(d, "DD/MM/YYYY") for d in administrations["admin_date"]],
+        administrations["drug_name"], drugs)
+    assess = pd.DataFrame({
+        "patient_key": assessments["patient_key"].to_numpy(),
+        "day": [parse_date(d, "DD/MM/YYYY") for d in assessments["assessment_date"]],
+        "code": [words[w] for w in assessments["response"]]})
+    return derive_lines(admin, assess, gap_days)
+
+
+def derive_center_d_lines(tables, seeds, gap_days: int = 120) -> pd.DataFrame:
+    """The same rule on center_d's OMOP tables: drug_exposure start dates and
+    RECIST timepoint responses (measurement), keyed by person_source_value."""
+    drugs = _drug_lookup(seeds)
+    person = tables[("center_d", "person")].set_index("person_id")["person_source_value"]
+    exposure = tables[("center_d", "drug_exposure")]
+    admin = _administration_days(
+        person.reindex(exposure["person_id"]).to_numpy(),
+        [parse_date(d, "YYYY-MM-DD") for d in exposure["drug_exposure_start_date"]],
+        exposure["drug_source_value"], drugs)
+    measurement = tables[("center_d", "measurement")]
+    recist = measurement.loc[measurement["measurement_source_value"] == D_RECIST]
+    responses = dict(zip(seeds["terminology__recist_responses"]["source_term"].str.lower(),
+                         seeds["terminology__recist_responses"]["response_code"], strict=True))
+    assess = pd.DataFrame({
+        "patient_key": person.reindex(recist["person_id"]).to_numpy(),
+        "day": [parse_date(d, "YYYY-MM-DD") for d in recist["measurement_date"]],
+        "code": [responses[v.lower()] for v in recist["value_source_value"]]})
+    return derive_lines(admin, assess, gap_days)
+
+
+def _administration_days(keys, days, names, drugs) -> pd.DataFrame:
+    """Line-defining administrations: patient_key, day, generic, is_ici."""
+    frame = pd.DataFrame({
+        "patient_key": np.asarray(keys), "day": days,
+        "generic": [drugs[n.lower()][0] for n in names],
+        "is_ici": [drugs[n.lower()][1] for n in names],
+        "supportive": [drugs[n.lower()][2] == "supportive" for n in names]})
+    return frame.loc[~frame["supportive"]].drop(columns="supportive")
+
+
+def derive_lines(admin: pd.DataFrame, assess: pd.DataFrame, gap_days: int = 120
+                 ) -> pd.DataFrame:
+    """The documented rule on line-defining administrations (patient_key,
+    day, generic, is_ici) and assessments (patient_key, day, RECIST code)."""
+    rank = {"CR": 1, "PR": 2, "SD": 3, "PD": 4, "NE": 5}
     assess_by_patient = dict(tuple(assess.groupby("patient_key")))
     out = []
     for patient, group in admin.groupby("patient_key"):
@@ -963,6 +999,279 @@ def test_cohort_derived_from_the_files_equals_the_truth_frame(
             assert np.allclose(expected.astype(float), got.astype(float)), column
         else:
             assert (expected.astype(str) == got.astype(str)).all(), column
+
+
+def _center_d(tables, seeds) -> pd.DataFrame:
+    """Eligible patients of center_d, read from its OMOP tables by the contract's
+    rules: lines from drug_exposure and RECIST measurements, baseline ECOG the
+    last ECOG measurement on or before the second-line start, metastatic sites
+    and radiotherapy recorded before it, follow-up to the observation period's
+    end (last contact or death)."""
+    lines = derive_center_d_lines(tables, seeds)
+    person = tables[("center_d", "person")].set_index("person_id")
+    key_of = person["person_source_value"]
+    sites = dict(zip(seeds["terminology__metastatic_sites"]["source_term"],
+                     seeds["terminology__metastatic_sites"]["site"], strict=True))
+    yes_no = dict(zip(seeds["terminology__yes_no_codes"]["source_term"],
+                      seeds["terminology__yes_no_codes"]["is_yes"], strict=True))
+
+    def by_key(table: str, date_column: str) -> dict[str, pd.DataFrame]:
+        frame = tables[("center_d", table)]
+        frame = frame.assign(patient_key=key_of.reindex(frame["person_id"]).to_numpy(),
+                             day=[parse_date(d, "YYYY-MM-DD") for d in frame[date_column]])
+        return dict(tuple(frame.groupby("patient_key")))
+
+    measurements = by_key("measurement", "measurement_date")
+    conditions = by_key("condition_occurrence", "condition_start_date")
+    observations = by_key("observation", "observation_date")
+    procedures = by_key("procedure_occurrence", "procedure_date")
+    periods = by_key("observation_period", "observation_period_end_date")
+    deaths = by_key("death", "death_date")
+    empty = pd.DataFrame(columns=["day", "procedure_source_value"])
+    rows = []
+    for patient, group in lines.groupby("patient_key"):
+        by_line = group.set_index("line_number")
+        if 2 not in by_line.index or by_line.at[1, "progression"] is None:
+            continue
+        start = by_line.at[2, "start"]
+        if not (WINDOW[0] <= start <= WINDOW[1]):
+            continue
+        base = person.loc[person["person_source_value"] == patient].iloc[0]
+        ecog = measurements[patient]
+        ecog = ecog.loc[(ecog["measurement_source_value"] == D_ECOG) & (ecog["day"] <= start)]
+        site_set = {sites[code] for code, day in zip(
+            conditions[patient]["condition_source_value"], conditions[patient]["day"],
+            strict=True) if code in sites and day <= start}
+        smoking = observations[patient]
+        smoking = smoking.loc[smoking["observation_source_value"] == D_SMOKING,
+                              "value_source_value"]
+        done = procedures.get(patient, empty)
+        done = set(done.loc[done["day"] < start, "procedure_source_value"])
+        death = deaths[patient]["day"].iloc[0] if patient in deaths else None
+        rows.append({
+            "center_id": "center_d", "patient_key": patient, "second_line_start_date": start,
+            "second_line_regimen": by_line.at[2, "regimen"], "is_ici": by_line.at[2, "is_ici"],
+            "age_years": start.year - int(base["year_of_birth"]),
+            "is_male": base["gender_source_value"] == "M",
+            "is_ever_smoker": yes_no[smoking.iloc[0]] == "true",
+            "ecog_ps": int(ecog.sort_values("day")["value_as_number"].iloc[-1]),
+            "had_thoracic_radiotherapy": D_THORACIC_RT in done,
+            "had_prophylactic_cranial_irradiation": D_PCI in done,
+            "has_liver_metastases": "liver" in site_set,
+            "has_brain_metastases": "brain" in site_set,
+            "has_bone_metastases": "bone" in site_set, "metastatic_site_count": len(site_set),
+            "had_first_line_ici": by_line.at[1, "is_ici"],
+            "first_line_pfs_months": (by_line.at[1, "progression"]
+                                      - by_line.at[1, "start"]).days / MONTH,
+            "best_response": by_line.at[2, "best_response"],
+            **_outcomes(start, by_line.at[2, "progression"], death, None,
+                        periods[patient]["day"].iloc[0]),
+        })
+    return pd.DataFrame(rows)
+
+
+def _assert_same_cohort(derived: pd.DataFrame, truth: pd.DataFrame) -> None:
+    truth = truth.assign(second_line_start_date=truth["second_line_start_date"].dt.date)
+    merged = truth.merge(derived, on=["center_id", "patient_key"], suffixes=("", "_files"),
+                         validate="one_to_one")
+    assert len(merged) == len(truth) == len(derived)
+    for column in derived.columns.drop(["center_id", "patient_key"]):
+        expected, got = merged[column], merged[f"{column}_files"]
+        if column.endswith("_months"):
+            assert np.allclose(expected.astype(float), got.astype(float)), column
+        else:
+            assert (expected.astype(str) == got.astype(str)).all(), column
+
+
+@pytest.mark.parametrize("line_history", ["default", "hard"])
+def test_center_d_cohort_read_from_the_omop_tables_equals_the_truth_frame(
+        four_dir, hard_dir, four_truth, seeds, line_history):
+    """center_d carries the whole contract: the cohort derived from its OMOP
+    tables alone is the truth frame's center_d patients, in both line-history
+    variants (the hard one keeps every second line's start, regimen and
+    progression)."""
+    directory = four_dir if line_history == "default" else hard_dir
+    tables = _without_dirty(read_exports(directory, "csv"), read_manifest(directory))
+    truth = four_truth.loc[four_truth["center_id"] == "center_d"]
+    assert len(truth) > 30
+    _assert_same_cohort(_center_d(tables, seeds), truth)
+    if line_history == "default":
+        _assert_same_cohort(_center_b(tables, seeds),
+                            four_truth.loc[four_truth["center_id"] == "center_b"])
+
+
+def test_center_d_omop_tables_follow_the_cdm(four_dir, seeds):
+    """Columns of OMOP CDM v5.4 in CDM order, required fields filled, unique
+    primary keys, every person_id a person, AE grades linked to their AE's
+    condition row, and every record inside its person's observation period."""
+    tables = _without_dirty(read_exports(four_dir, "csv"), read_manifest(four_dir))
+    d = {table: frame for (center, table), frame in tables.items() if center == "center_d"}
+    assert set(d) == set(OMOP_CDM_V54)
+    persons = set(d["person"]["person_id"])
+    assert d["person"]["person_source_value"].is_unique
+    assert set(d["person"]["gender_concept_id"] + d["person"]["gender_source_value"]) <= {
+        "8507M", "8532F"}
+    for table, frame in d.items():
+        assert list(frame.columns) == omop_columns(table), table
+        for column in omop_required(table):
+            assert (frame[column] != "").all(), (table, column)
+        assert frame[OMOP_KEYS[table]].is_unique, table
+        assert set(frame["person_id"]) <= persons, table
+    period = d["observation_period"].set_index("person_id")
+    assert set(period.index) == persons
+    dated = [("drug_exposure", "drug_exposure_start_date"),
+             ("drug_exposure", "drug_exposure_end_date"),
+             ("condition_occurrence", "condition_start_date"),
+             ("measurement", "measurement_date"), ("observation", "observation_date"),
+             ("procedure_occurrence", "procedure_date"), ("death", "death_date")]
+    for table, column in dated:
+        frame = d[table]
+        start = period.loc[frame["person_id"], "observation_period_start_date"].to_numpy()
+        end = period.loc[frame["person_id"], "observation_period_end_date"].to_numpy()
+        assert ((start <= frame[column].to_numpy()) & (frame[column].to_numpy() <= end)).all(), \
+            (table, column)
+    death = d["death"].set_index("person_id")["death_date"]
+    assert (period.loc[death.index, "observation_period_end_date"] == death).all()
+    # one drug concept per formulary name; an injection is given on one day
+    exposure = d["drug_exposure"]
+    assert (exposure.groupby("drug_source_value")["drug_concept_id"].nunique() == 1).all()
+    injection = exposure["route_source_value"] != "PO"
+    assert (exposure.loc[injection, "drug_exposure_start_date"]
+            == exposure.loc[injection, "drug_exposure_end_date"]).all()
+    oral = exposure.loc[~injection]
+    assert len(oral) > 0
+    assert all((date.fromisoformat(e) - date.fromisoformat(b)).days + 1 == int(n) for b, e, n in
+               zip(oral["drug_exposure_start_date"], oral["drug_exposure_end_date"],
+                   oral["days_supply"], strict=True))
+    # each AE condition has exactly one CTCAE grade, linked to it
+    ae_terms = set(seeds["terminology__adverse_event_terms"]["source_term"])
+    conditions = d["condition_occurrence"].set_index("condition_occurrence_id")
+    grades = d["observation"].loc[d["observation"]["observation_source_value"] == D_GRADE]
+    assert (grades["obs_event_field_concept_id"] == "1147127").all()
+    linked = conditions.loc[grades["observation_event_id"]]
+    assert (linked["person_id"].to_numpy() == grades["person_id"].to_numpy()).all()
+    assert (linked["condition_start_date"].to_numpy()
+            == grades["observation_date"].to_numpy()).all()
+    assert linked["condition_source_value"].isin(ae_terms).all()
+    adverse = conditions.loc[conditions["condition_source_value"].isin(ae_terms)]
+    assert sorted(adverse.index) == sorted(grades["observation_event_id"])
+
+
+# ---------------------------------------------------------------------------
+# true lines (_truth/true_lines) and the hard line histories
+# ---------------------------------------------------------------------------
+
+
+def _line_defining_administrations(tables, seeds) -> pd.DataFrame:
+    """center_b's and center_d's clean administrations: center_id,
+    patient_key, first and last day covered, generic name, drug class."""
+    drugs = _drug_lookup(seeds)
+    b = tables[("center_b", "drug_administrations")]
+    days_b = [parse_date(d, "DD/MM/YYYY") for d in b["admin_date"]]
+    person = tables[("center_d", "person")].set_index("person_id")["person_source_value"]
+    e = tables[("center_d", "drug_exposure")]
+    frame = pd.DataFrame({
+        "center_id": ["center_b"] * len(b) + ["center_d"] * len(e),
+        "patient_key": list(b["patient_key"]) + list(person.reindex(e["person_id"])),
+        "first": days_b + [parse_date(d, "YYYY-MM-DD") for d in e["drug_exposure_start_date"]],
+        "last": days_b + [parse_date(d, "YYYY-MM-DD") for d in e["drug_exposure_end_date"]],
+        "name": list(b["drug_name"]) + list(e["drug_source_value"])})
+    frame["generic"] = [drugs[n.lower()][0] for n in frame["name"]]
+    frame["drug_class"] = [drugs[n.lower()][2] for n in frame["name"]]
+    return frame.loc[frame["drug_class"] != "supportive"].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("line_history", ["default", "hard"])
+def test_true_lines_cut_the_administrations_exactly(four_dir, hard_dir, seeds, line_history):
+    """Every line-defining administration (supportive drugs never define a
+    line) lies inside exactly one true line of its patient; a line starts on
+    its first and ends on its last administration, and its regimen is the
+    drugs given in it; lines are numbered 1..k in time and do not overlap."""
+    directory = four_dir if line_history == "default" else hard_dir
+    tables = _without_dirty(read_exports(directory, "csv"), read_manifest(directory))
+    admin = _line_defining_administrations(tables, seeds)
+    truth = read_true_lines(directory)
+    assert list(truth.columns) == ["center_id", "patient_key", "line_number", "start_date",
+                                   "end_date", "regimen", "features"]
+    truth = truth.assign(start=[date.fromisoformat(d) for d in truth["start_date"]],
+                         end=[date.fromisoformat(d) for d in truth["end_date"]],
+                         line_number=truth["line_number"].astype(int))
+    assert set(truth["center_id"]) == {"center_b", "center_d"}
+    pairs = admin.reset_index().merge(truth, on=["center_id", "patient_key"])
+    inside = pairs.loc[(pairs["start"] <= pairs["first"]) & (pairs["last"] <= pairs["end"])]
+    assert inside["index"].is_unique and set(inside["index"]) == set(admin.index)
+    for (_, key, number), group in inside.groupby(["center_id", "patient_key",
+                                                   "line_number"]):
+        line = group.iloc[0]
+        assert line["start"] == group["first"].min() and line["end"] == group["last"].max()
+        assert line["regimen"] == " + ".join(sorted(set(group["generic"]))), (key, number)
+    lines_used = inside[["center_id", "patient_key", "line_number"]].drop_duplicates()
+    assert len(lines_used) == len(truth)  # no true line without an administration
+    for _, group in truth.groupby(["center_id", "patient_key"]):
+        group = group.sort_values("line_number")
+        assert group["line_number"].tolist() == list(range(1, len(group) + 1))
+        assert (group["start"].iloc[1:].to_numpy() > group["end"].iloc[:-1].to_numpy()).all()
+    # features: what the hard variant adds, and what is true of the lines themselves
+    features = truth["features"].str.split(";").explode()
+    default_features = {"maintenance", "rechallenge"}
+    added = {"drug_added_day_15", "drug_holiday", "skipped_dose"}
+    if line_history == "default":
+        assert set(features) - {""} == default_features
+    else:
+        assert set(features) - {""} == default_features | added
+    cytotoxic = {"platinum", "etoposide", "topoisomerase_inhibitor", "taxane"}
+    for (center, key), group in truth.sort_values("line_number").groupby(
+            ["center_id", "patient_key"]):
+        given = inside.loc[(inside["center_id"] == center) & (inside["patient_key"] == key)]
+        earlier: set[str] = set()
+        for line in group.itertuples():
+            drugs = set(line.regimen.split(" + "))
+            assert ("rechallenge" in line.features) == (line.line_number > 1
+                                                        and drugs <= earlier), (key, line)
+            earlier |= drugs
+            rows = given.loc[given["line_number"] == line.line_number]
+            chemo = rows["drug_class"].isin(cytotoxic)
+            maintenance = chemo.any() and (~chemo).any() and (
+                rows.loc[~chemo, "last"].max() > rows.loc[chemo, "last"].max())
+            assert ("maintenance" in line.features) == maintenance, (key, line)
+
+
+def _agreement(derived: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+    """Per patient: derived lines equal the true lines (count, starts, regimens)."""
+    def lines_of(frame, start_column):
+        return {key: [(str(row[start_column]), row["regimen"]) for _, row in
+                      group.sort_values("line_number").iterrows()]
+                for key, group in frame.groupby("patient_key")}
+
+    got, expected = lines_of(derived, "start"), lines_of(truth, "start_date")
+    assert set(got) == set(expected)
+    return pd.Series({key: got[key] == expected[key] for key in expected})
+
+
+def test_the_documented_rule_recovers_every_true_line_only_in_the_default_variant(
+        four_dir, hard_dir, seeds, four_truth):
+    """The default histories keep lines recoverable by the documented rule
+    (new drug after a progression, or a gap over 120 days): the independent
+    implementation above finds exactly the true lines of every center_b and
+    center_d patient. The hard variant defeats it for some patients (a
+    re-challenge within 120 days), while every second line's start and
+    regimen stay those of the truth frame."""
+    for directory, everyone in ((four_dir, True), (hard_dir, False)):
+        tables = _without_dirty(read_exports(directory, "csv"), read_manifest(directory))
+        truth = read_true_lines(directory).assign(
+            line_number=lambda t: t["line_number"].astype(int))
+        derived = {"center_b": derive_center_b_lines(
+            tables[("center_b", "drug_administrations")], tables[("center_b", "assessments")],
+            _drug_lookup(seeds)), "center_d": derive_center_d_lines(tables, seeds)}
+        for center, lines in derived.items():
+            agree = _agreement(lines, truth.loc[truth["center_id"] == center])
+            assert agree.all() if everyone else not agree.all(), (center, directory)
+            second = truth.loc[(truth["center_id"] == center) & (truth["line_number"] == 2)]
+            second = second.set_index("patient_key")
+            cohort = four_truth.loc[four_truth["center_id"] == center].set_index("patient_key")
+            assert (second.loc[cohort.index, "start_date"]
+                    == cohort["second_line_start_date"].dt.strftime("%Y-%m-%d")).all()
+            assert (second.loc[cohort.index, "regimen"] == cohort["second_line_regimen"]).all()
 
 
 def test_regimens_keep_lines_recoverable_by_the_gap_rule(large_truth):
