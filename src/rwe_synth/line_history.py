@@ -72,7 +72,7 @@ def rechallenge_third_lines(lines: pd.DataFrame, seed: int, params: ModelParamet
 def harden_administrations(administrations: pd.DataFrame, lines: pd.DataFrame,
                            rng: np.random.Generator, params: ModelParameters
                            ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hard variant: day-15 ICI starts, drug holidays and skipped doses.
+    """Hard variant: day-15 ICI starts, skipped doses and drug holidays.
 
     Applied in this order, each line independently (``lines`` gives the
     line starts and ``admin_end_offset``, doses moved to or past it drop):
@@ -80,13 +80,15 @@ def harden_administrations(administrations: pd.DataFrame, lines: pd.DataFrame,
     1. a line combining an ICI with another drug starts the ICI on day 15 of
        cycle 1, with probability ``p_ici_added_on_day_15`` (when day 15 is
        inside the line);
-    2. a line with at least ``holiday_min_maintenance_doses`` ICI or
+    2. every dose but a drug's first in its line is skipped with probability
+       ``p_skipped_dose``, never two doses of a drug in a row;
+    3. a line with at least ``holiday_min_maintenance_doses`` ICI or
        anlotinib doses pauses, with probability ``p_drug_holiday``, before
        its k-th such dose (k uniform from the fourth to the second-to-last):
        that dose and everything after it in the line move
-       ``holiday_extra_days`` later;
-    3. every dose but a drug's first in its line is skipped with probability
-       ``p_skipped_dose``.
+       ``holiday_extra_days`` later, shortened so that no gap between two
+       administration days of a line reaches ``max_gap_within_line_days``
+       (a longer gap would end the line by every gap rule).
 
     A supportive drug whose chemotherapy day has gone (skipped) goes too.
 
@@ -102,9 +104,7 @@ def harden_administrations(administrations: pd.DataFrame, lines: pd.DataFrame,
         lines[line_keys + ["start_day", "admin_end_offset"] + _SLOTS], on=line_keys,
         how="left", validate="many_to_one")
     drug = rows["drug"].to_numpy()
-    supportive = _IS_SUPPORTIVE[drug]
     offset = rows["day"].to_numpy() - rows["start_day"].to_numpy()
-    end = rows["admin_end_offset"].to_numpy()
     features = []
 
     # 1. the ICI starts on day 15 of cycle 1
@@ -116,39 +116,52 @@ def harden_administrations(administrations: pd.DataFrame, lines: pd.DataFrame,
               & (rng.random(len(lines)) < hard.p_ici_added_on_day_15))
     shifted_lines = lines.loc[day_15, line_keys]
     in_shifted = _member(rows, shifted_lines) & _IS_ICI[drug]
-    offset = offset + np.where(in_shifted, hard.day_15_offset_days, 0)
+    frame = rows.assign(offset=offset + np.where(in_shifted, hard.day_15_offset_days, 0))
+    frame = frame.loc[frame["offset"] < frame["admin_end_offset"]]
     features.append(shifted_lines.assign(feature="drug_added_day_15"))
 
-    # 2. one drug holiday in a long ICI / anlotinib maintenance
-    maintenance = ~supportive & ~_IS_CYTOTOXIC[drug] & (offset < end)
-    frame = rows.assign(offset=offset)
-    doses = frame.loc[maintenance].sort_values(line_keys + ["offset"], kind="stable")
+    # 2. skipped doses: never a drug's first dose in its line, never two in a row
+    frame = frame.sort_values(line_keys + ["drug", "offset"], kind="stable", ignore_index=True)
+    nth = frame.groupby(line_keys + ["drug"]).cumcount().to_numpy()
+    defining = ~_IS_SUPPORTIVE[frame["drug"].to_numpy()]
+    candidate = defining & (nth > 0) & (rng.random(len(frame)) < hard.p_skipped_dose)
+    after_candidate = np.concatenate([[False], candidate[:-1]]) & (nth > 0)
+    skip = candidate & ~after_candidate
+    features.append(frame.loc[skip, line_keys].drop_duplicates().assign(
+        feature="skipped_dose"))
+    frame = frame.loc[~skip]
+
+    # 3. one drug holiday in a long ICI / anlotinib maintenance
+    drug = frame["drug"].to_numpy()
+    defining = ~_IS_SUPPORTIVE[drug]
+    doses = frame.loc[defining & ~_IS_CYTOTOXIC[drug]].sort_values(line_keys + ["offset"],
+                                                                   kind="stable")
     doses = doses.assign(rank=doses.groupby(line_keys).cumcount().to_numpy())
     count = doses.groupby(line_keys)["rank"].size().rename("n_doses").reset_index()
     count = count.loc[count["n_doses"] >= hard.holiday_min_maintenance_doses]
     draw = rng.random(len(count))
-    pause_at = rng.integers(3, np.maximum(count["n_doses"].to_numpy() - 1, 4))
+    pause_at = rng.integers(3, count["n_doses"].to_numpy() - 1)
     extra = rng.integers(hard.holiday_extra_days[0], hard.holiday_extra_days[1] + 1,
                          len(count))
     count = count.assign(pause_at=pause_at, extra=extra).loc[draw < hard.p_drug_holiday]
     pauses = doses.merge(count, on=line_keys).query("rank == pause_at")
     pauses = pauses[line_keys + ["offset", "extra"]].rename(columns={"offset": "pause"})
-    frame = frame.merge(pauses, on=line_keys, how="left")
-    moved = frame["pause"].notna().to_numpy() & (offset >= frame["pause"].fillna(0).to_numpy())
-    offset = offset + np.where(moved, frame["extra"].fillna(0).to_numpy(), 0).astype(np.int64)
-    kept = offset < end
-    after_holiday = frame.loc[moved & kept & ~supportive, line_keys].drop_duplicates()
+    # the last administration day of the line before the pause bounds the holiday
+    before = frame.loc[defining, line_keys + ["offset"]].merge(pauses, on=line_keys)
+    before = (before.loc[before["offset"] < before["pause"]].groupby(line_keys)["offset"]
+              .max().rename("previous").reset_index())
+    pauses = pauses.merge(before, on=line_keys)
+    longest = hard.max_gap_within_line_days - 1 - (pauses["pause"] - pauses["previous"])
+    pauses = pauses.assign(extra=np.minimum(pauses["extra"], longest)).query("extra > 0")
+    frame = frame.merge(pauses[line_keys + ["pause", "extra"]], on=line_keys, how="left")
+    moved = frame["pause"].notna().to_numpy() & (
+        frame["offset"].to_numpy() >= frame["pause"].fillna(0).to_numpy())
+    frame["offset"] += np.where(moved, frame["extra"].fillna(0).to_numpy(), 0).astype(np.int64)
+    kept = (frame["offset"] < frame["admin_end_offset"]).to_numpy()
+    after_holiday = frame.loc[moved & kept & ~_IS_SUPPORTIVE[frame["drug"].to_numpy()],
+                              line_keys].drop_duplicates()
     features.append(after_holiday.assign(feature="drug_holiday"))
-
-    # 3. skipped doses (never a drug's first dose in its line)
-    frame = frame.assign(offset=offset).loc[kept]
-    frame = frame.sort_values(line_keys + ["drug", "offset"], kind="stable")
-    nth = frame.groupby(line_keys + ["drug"]).cumcount().to_numpy()
-    defining = ~_IS_SUPPORTIVE[frame["drug"].to_numpy()]
-    skip = defining & (nth > 0) & (rng.random(len(frame)) < hard.p_skipped_dose)
-    features.append(frame.loc[skip, line_keys].drop_duplicates().assign(
-        feature="skipped_dose"))
-    frame = frame.loc[~skip]
+    frame = frame.loc[kept]
 
     # supportive drugs follow their chemotherapy day (same day, or the day before)
     frame = frame.assign(day=frame["start_day"] + frame["offset"])

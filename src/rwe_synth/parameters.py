@@ -460,6 +460,9 @@ class HardLineHistoryModel:
     #: of cycle 1 (then every cycle), with this probability.
     p_ici_added_on_day_15: float = 0.30
     day_15_offset_days: int = 14
+    #: Each dose after a drug's first dose in its line is skipped with this
+    #: probability (the line goes on; never two doses of a drug in a row).
+    p_skipped_dose: float = 0.05
     #: A line with at least ``holiday_min_maintenance_doses`` ICI or
     #: anlotinib doses pauses once, with this probability, from a cycle after
     #: the third, for a drug holiday of this many extra days (uniform,
@@ -467,9 +470,10 @@ class HardLineHistoryModel:
     p_drug_holiday: float = 0.25
     holiday_min_maintenance_doses: int = 6
     holiday_extra_days: tuple[int, int] = (28, 84)
-    #: Each dose after a drug's first dose in its line is skipped with this
-    #: probability (the line goes on).
-    p_skipped_dose: float = 0.05
+    #: A holiday is shortened so that no gap between two administration days
+    #: of a line reaches this (a longer pause would end the line by the usual
+    #: gap rules, so it would not be one line any more).
+    max_gap_within_line_days: int = 120
     #: A third line after a cytotoxic-only second line re-challenges the
     #: second-line regimen (same drugs) with this probability, when at least
     #: this many days passed since the last second-line cycle.

@@ -1207,6 +1207,11 @@ def test_true_lines_cut_the_administrations_exactly(four_dir, hard_dir, seeds, l
         assert line["regimen"] == " + ".join(sorted(set(group["generic"]))), (key, number)
     lines_used = inside[["center_id", "patient_key", "line_number"]].drop_duplicates()
     assert len(lines_used) == len(truth)  # no true line without an administration
+    # no gap inside a line reaches 120 days (a gap rule would end the line there)
+    days = inside[["center_id", "patient_key", "line_number", "first"]].drop_duplicates()
+    days = days.sort_values(["center_id", "patient_key", "line_number", "first"])
+    gaps = days.groupby(["center_id", "patient_key", "line_number"])["first"].diff().dropna()
+    assert gaps.map(lambda gap: gap.days).max() < PARAMS.hard_line_history.max_gap_within_line_days
     for _, group in truth.groupby(["center_id", "patient_key"]):
         group = group.sort_values("line_number")
         assert group["line_number"].tolist() == list(range(1, len(group) + 1))
