@@ -1,7 +1,9 @@
 {#-
     Engine-specific: how the raw-export gate (check_raw_exports) reaches a
-    source. On DuckDB a source is a file read in place through the
-    external_location set in dbt_project.yml; elsewhere it is a loaded table.
+    source and what it checks of its file. On DuckDB a source is a file read
+    in place through the external_location set in dbt_project.yml, checked
+    as a file (links, undeclared files, header, structure); elsewhere it is a
+    loaded table, which has no file structure to check.
 -#}
 {% macro raw_export_relation_sql(src) -%}
     {{ return(adapter.dispatch('raw_export_relation_sql', 'rwe_warehouse')(src)) }}

@@ -618,6 +618,12 @@ def system_file(path: Path) -> Path:
     return Path("/etc/hostname")
 
 
+def multi_line_system_file(path: Path) -> Path:
+    """A system file whose first line a reader would take for a header."""
+    return next(candidate for candidate in (Path("/etc/os-release"), Path("/etc/passwd"))
+                if candidate.is_file())
+
+
 def another_export_in_raw_data_dir(path: Path) -> Path:
     """The same table of another center, inside raw_data_dir."""
     other = next(p for p in sorted(path.parent.parent.glob(f"*/{path.name}")) if p != path)
@@ -795,6 +801,8 @@ FILE_CASES = [
     # ---- files that are not where the build reads, or that nothing reads
     FileCase("symlink-to-a-system-file", *B_AE, symlink_to(system_file),
              ("the file is a symbolic link",)),
+    FileCase("symlink-to-a-multi-line-system-file", *C_LINES, symlink_to(multi_line_system_file),
+             ("the file is a symbolic link",)),
     FileCase("symlink-to-an-export-inside-raw-data-dir", *A_AE,
              symlink_to(another_export_in_raw_data_dir), ("the file is a symbolic link",)),
     FileCase("center-folder-is-a-symlink", *C_AE, center_folder_linked_elsewhere,
@@ -891,9 +899,10 @@ def private_values(path: Path, clean: Path) -> set[str]:
     if not IDENTIFIER_COLUMNS & set(header):  # no header row: every row is data
         rows = [header, *rows]
         header = parse_csv(clean.read_bytes())[0]
+    if rows and len(header) != len(rows[0]):  # not an export (a system file): all of it
+        cells = [value.strip() for row in rows for value in row if value.strip()]
+        return set(cells) | {word for cell in cells for word in re.findall(r"[A-Za-z]\w{5,}", cell)}
     identifiers = {n for n, name in enumerate(header) if name in IDENTIFIER_COLUMNS}
-    if rows and len(header) != len(rows[0]):  # not the export (a system file): all of it
-        identifiers = set(range(len(rows[0])))
     return {value.strip() for row in rows for n, value in enumerate(row)
             if len(value.strip()) >= 6 or (n in identifiers and value.strip())}
 
