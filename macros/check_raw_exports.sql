@@ -186,11 +186,13 @@
         {%- do measures.append("count(nullif(trim(" ~ column ~ "), '')) as " ~ column ~ "__filled") -%}
         {%- do measures.append("count(" ~ parsed ~ ") as " ~ column ~ "__parsed") -%}
         {%- if readings['exchanged'] -%}
-            {%- for side in ['declared', 'exchanged'] -%}
-                {%- do measures.append("count(case when "
-                    ~ date_text_matches(column, readings['exchanged'][side ~ '_shape'])
-                    ~ " then 1 end) as " ~ column ~ "__" ~ side) -%}
-            {%- endfor -%}
+            {#- a day above 12 read in the day position, a number above 12 in the
+                month position (unreadable in the declared layout) -#}
+            {%- do measures.append("count(case when extract(day from " ~ parsed ~ ") > 12"
+                ~ " then 1 end) as " ~ column ~ "__declared") -%}
+            {%- do measures.append("count(case when " ~ parsed ~ " is null and "
+                ~ date_text_matches(column, readings['exchanged']['shape'])
+                ~ " then 1 end) as " ~ column ~ "__exchanged") -%}
         {%- endif -%}
         {%- for label, shape in readings['others'] -%}
             {%- do measures.append("count(case when " ~ parsed ~ " is null and "

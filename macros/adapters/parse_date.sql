@@ -114,25 +114,23 @@
 
 {#- How a date column declared in `layout` reads when the export was written
     another way, for the raw-export gate (check_raw_exports). `exchanged`
-    (none for year-first layouts) gives the shapes of values only the
-    declared layout reads (a day above 12 in the day position) and of values
-    only the layout with day and month exchanged reads (a number above 12 in
-    the month position). `others` lists (label, shape) of what a value that
-    the declared layout cannot read may be: the same layout with a two-digit
-    year first, then the other known layouts and their two-digit years,
-    spreadsheet serial numbers and dates with a time of day. -#}
+    (none for year-first layouts) names the layout with day and month
+    exchanged and the shape of the values only it reads (a number above 12
+    in the month position; the declared layout cannot read them). `others`
+    lists (label, shape) of what a value that the declared layout cannot
+    read may be: the same layout with a two-digit year first, then the other
+    known layouts and their two-digit years, spreadsheet serial numbers and
+    dates with a time of day. -#}
 {% macro date_layout_readings(layout) -%}
     {%- set layouts = _date_layouts() -%}
     {%- set declared = layouts[layout] -%}
     {%- set exchanged = none -%}
     {%- if declared.get('exchanged') -%}
         {%- set separator = declared['exchanged']['separator'] -%}
-        {%- set day_above_12 = '(1[3-9]|2[0-9]|3[01])' -%}
-        {%- set month = '(0?[1-9]|1[0-2])' -%}
         {%- set exchanged = {
             'layout': declared['exchanged']['layout'],
-            'declared_shape': '^' ~ day_above_12 ~ separator ~ month ~ separator ~ '[0-9]{4}$',
-            'exchanged_shape': '^' ~ month ~ separator ~ day_above_12 ~ separator ~ '[0-9]{4}$',
+            'shape': '^(0?[1-9]|1[0-2])' ~ separator ~ '(1[3-9]|2[0-9]|3[01])' ~ separator
+                     ~ '[0-9]{4}$',
         } -%}
     {%- endif -%}
     {%- set others = [(layout.replace('YYYY', 'YY') ~ ' (two-digit year)',

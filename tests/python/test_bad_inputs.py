@@ -314,6 +314,10 @@ ROW_CASES = [
                 "unparseable_date", "progression_date"),
     quarantined("impossible-date-dd-mm-yyyy", *B_ADM, new_row(*B_ADM, admin_date="31/04/2022"),
                 "unparseable_date", "admin_date"),
+    # one cell of a locale swap: quarantined; the gate stops only a column that
+    # reads better with day and month exchanged as a whole
+    quarantined("date-cell-with-day-and-month-exchanged", *B_ADM,
+                new_row(*B_ADM, admin_date="05/13/2022"), "unparseable_date", "admin_date"),
     quarantined("date-cell-in-another-layout-yyyymmdd", *C_LINES,
                 lambda i: new_line_c(i, start_date="2021-03-04"), "unparseable_date", "start_date"),
     quarantined("two-digit-year-iso", *A_LINES, two_digit_year_a,
