@@ -127,20 +127,15 @@
                   ~ ' fields is a required column of this export ('
                   ~ src.meta['required_columns'] | join(', ') ~ '); is the header row missing?') }}
     {%- endif -%}
-    {%- set normalised = header | map('trim') | map('lower') | list -%}
-    {%- for name in normalised -%}
-        {%- set positions = [] -%}
-        {%- for other in normalised -%}
-            {%- if other == name -%}
-                {%- do positions.append(loop.index) -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- if positions | length > 1 -%}
+    {%- set first_field = {} -%}
+    {%- for name in header | map('trim') | map('lower') -%}
+        {%- if name in first_field -%}
             {%- set label = "'" ~ name ~ "'" if _looks_like_column_name(name) else 'a name' -%}
-            {{ return('the header repeats ' ~ label ~ ' at fields ' ~ positions | join(' and ')
-                      ~ ' (blanks trimmed, case ignored): the reader would rename the second'
-                      ~ ' copy and a model could read the wrong column') }}
+            {{ return('the header repeats ' ~ label ~ ' at fields ' ~ first_field[name] ~ ' and '
+                      ~ loop.index ~ ' (blanks trimmed, case ignored): the reader would rename'
+                      ~ ' the second copy and a model could read the wrong column') }}
         {%- endif -%}
+        {%- do first_field.update({name: loop.index}) -%}
     {%- endfor -%}
     {{ return('') }}
 {% endmacro %}
@@ -161,10 +156,11 @@
         {%- set others = columns | reject('in', src.meta['required_columns'])
                          | reject('in', ['source_row_number', 'source_file_name']) | list -%}
         {%- set shown = [] -%}
-        {%- for name in others
-              if _is_recognised_header(src, columns) and _looks_like_column_name(name) -%}
-            {%- do shown.append("'" ~ name ~ "'") -%}
-        {%- endfor -%}
+        {%- if _is_recognised_header(src, columns) -%}
+            {%- for name in others if _looks_like_column_name(name) -%}
+                {%- do shown.append("'" ~ name ~ "'") -%}
+            {%- endfor -%}
+        {%- endif -%}
         {%- set problem = "missing required column(s) " ~ (missing | join(', ')) -%}
         {%- if shown -%}
             {%- set problem = problem ~ "; the file's other column(s): " ~ shown | join(', ') -%}
