@@ -99,6 +99,9 @@
         ('study_vars', dbt.type_string()),
         ('code_fingerprint', dbt.type_string()),
         ('published_row_counts', dbt.type_string()),
+        ('delivery_profile', dbt.type_string()),
+        ('delivery_breaches', dbt.type_string()),
+        ('accepted_delivery_changes', dbt.type_string()),
     ]) }}
 {% endmacro %}
 
@@ -162,6 +165,12 @@
     } -%}
     {%- set row_counts = published_row_counts(built) -%}
     {%- set null_int = 'cast(null as ' ~ dbt.type_int() ~ ')' -%}
+    {%- set delivery = delivery_run_log_values(status, built) -%}
+    {#- An earlier attempt's vars are unknown: this invocation's accepted
+        changes are not its. -#}
+    {%- if attempt -%}
+        {%- do delivery.update({'accepted_delivery_changes': _run_log_text(none)}) -%}
+    {%- endif -%}
     {%- set values = {
         'run_id': _run_log_text(attempt.run_id if attempt
                                 else this_run_id()),
@@ -188,6 +197,9 @@
                             if inputs else _run_log_text(none),
         'published_row_counts': _run_log_text(tojson(row_counts, sort_keys=true)
                                               if row_counts else none),
+        'delivery_profile': delivery['delivery_profile'],
+        'delivery_breaches': delivery['delivery_breaches'],
+        'accepted_delivery_changes': delivery['accepted_delivery_changes'],
     } -%}
     {%- set insert_sql -%}
         insert into {{ log_relation }} ({{ column_names | join(', ') }})
