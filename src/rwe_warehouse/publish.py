@@ -60,7 +60,7 @@ RESTRICTED_DATABASE_NAME = "rwe_patient_level.duckdb"
 REPORT_NAME = "report.html"
 #: Storage format of the published DuckDB files: DuckDB 2.x writes format 69
 #: by default, which no 1.x client can read. 'v1.0.0' writes format 64, the
-#: oldest that keeps table and column comments, which every DuckDB from 1.0
+#: oldest DuckDB 2.0.1 writes (comments included), which every DuckDB from 1.0
 #: on opens (checked with 1.0.0, 1.1.3, 1.2.2, 1.4.4 and 1.5.6; a test opens
 #: the files with a 1.x client). Newer formats would shut out older clients
 #: and add nothing these plain tables use.

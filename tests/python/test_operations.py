@@ -389,7 +389,10 @@ def test_attempts_that_wrote_no_row_are_recorded_by_the_next_build(good_build):
     # The next build records both first; here it then stops at the raw-export gate.
     quoted = good_build / "center's exports"
     shutil.copytree(PROJECT_DIR / "data" / "raw", quoted)
-    stopped = run_dbt(["build"], good_build, raw_data_dir=quoted, partial_parse=True)
+    # It accepts a delivery change for itself: that is no earlier attempt's.
+    accepted = ["example_check"]
+    stopped = run_dbt(["build"], good_build, raw_data_dir=quoted,
+                      extra_vars={"accept_delivery_changes": accepted}, partial_parse=True)
     assert stopped.returncode != 0
     log = _run_log(good_build).set_index("run_id")
     row = log.loc[refused_attempt.run_id]
@@ -403,6 +406,10 @@ def test_attempts_that_wrote_no_row_are_recorded_by_the_next_build(good_build):
     assert row["dbt_invocation_id"] == holder.dbt_invocation_id
     assert log.index.tolist().count(holder.run_id) == 1
     assert log.iloc[-1]["status"] == "failed"  # the gate's own row, last
+    assert json.loads(log.iloc[-1]["accepted_delivery_changes"]) == accepted
+    for run_id in (refused_attempt.run_id, holder.run_id):
+        assert log.loc[run_id, ["accepted_delivery_changes", "delivery_profile",
+                                "delivery_breaches"]].isna().all(), run_id
     assert "run_20261205T000000_000000Z" not in log.index  # not a build: no row
 
 
