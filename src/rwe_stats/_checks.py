@@ -79,6 +79,15 @@ def survival_arrays(frame: pd.DataFrame, duration_col: str,
 
 def numeric_design(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Covariates as float columns (booleans become 0/1); no missing, text or constant column."""
+    return pd.DataFrame(_numeric_columns(frame, columns), index=frame.index, columns=list(columns))
+
+
+def numeric_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """:func:`numeric_design` as a row-major float matrix (rows x columns)."""
+    return np.column_stack(list(_numeric_columns(frame, columns).values()))
+
+
+def _numeric_columns(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
     require_columns(frame, columns, "the model")
     if len(set(columns)) != len(columns):
         raise ValueError(f"covariates are listed more than once: {list(columns)}")
@@ -96,4 +105,4 @@ def numeric_design(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
             raise ValueError(f"covariate {column} is constant: it cannot be estimated; drop it "
                              "from the covariate list")
         design[column] = floats
-    return pd.DataFrame(design, index=frame.index, columns=list(columns))
+    return design
