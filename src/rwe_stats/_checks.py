@@ -106,3 +106,13 @@ def _numeric_columns(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, n
                              "from the covariate list")
         design[column] = floats
     return design
+
+
+def positive_weights(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Case weights as floats: present, finite and positive on every row."""
+    require_columns(frame, [column], "a weighted estimate")
+    weights = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    if not (np.isfinite(weights).all() and (weights > 0).all()):
+        raise ValueError(f"{column} must be positive and finite on every row (drop rows of "
+                         "weight 0 before the fit)")
+    return weights

@@ -1,35 +1,17 @@
-"""Cox proportional-hazards machinery shared by survival, regression and subgroups.
+"""Cox proportional-hazards models as R's ``coxph`` fits them: Efron ties, case weights, strata.
 
-A fit needs the rows grouped by (stratum, time): every Efron quantity is a
-sum over the tied events of one time or over a risk set, i.e. a per-group
-sum or a cumulative sum over groups. That grouping is the only sort of a
-fit, so the caller builds it once per cohort and endpoint
-(:func:`survival_times`, a read-only :class:`SurvivalTimes`) and passes it
-to every fit of those rows: univariate and multivariable models, the PH
-test, the subgroups (:meth:`SurvivalTimes.subset` derives a subset's
-grouping without sorting). Nothing is kept between calls.
-
-The coefficients, the model-based variance and the log partial likelihood
-come from a vectorised Newton-Raphson on the Efron partial likelihood
-(:func:`_newton`; per-group sums are one sparse product per quantity, the
-information one ``X' diag(q) X``: O(n p^2) a step, no Python loop over
-subjects or times). Unweighted, unstratified fits fall back to lifelines'
-``CoxPHFitter`` when the information is singular or Newton does not
-converge. Case weights and strata follow R's ``coxph`` (``coxfit6.c``): a
-risk set is its stratum's patients still at risk, each counting
-``w exp(eta)``, and each of Efron's steps at a time counts with the mean
-case weight of its tied events. Two things lifelines does not compute as
-R's ``survival`` does are computed here:
-
-- **Score residuals with Efron ties** (``coxscore2.c``) for the robust
-  sandwich variance of ``coxph(..., cluster = id)`` or with non-integer
-  weights; lifelines' own score residuals ignore tied event times.
-- **The proportional-hazards test of ``cox.zph``** as R computes it since
-  survival 3.0 (``zph1.c``): an exact score test for adding ``x * g(t)`` to
-  the model, with ``g(t) = 1 - KM(t-)`` for ``transform = "km"``.
-
-Efron's approximation removes ``k/d`` of the tied deaths' risk from the risk
-set at the ``k``-th of ``d`` tied deaths.
+Newton-Raphson on the Efron partial likelihood, vectorised: per step a few
+per-group sums (sparse products over the rows sorted once by
+:mod:`rwe_stats._times`, passed in by the caller) and one information
+product per covariate pattern; no Python loop over rows or times. As in
+R (``coxfit6.c``) a risk set is the stratum's rows still at risk, each
+counting ``w exp(eta)``, and the ``k``-th of ``d`` tied events removes
+``k/d`` of their risk, counting with their mean case weight. Unweighted,
+unstratified fits fall back to lifelines' ``CoxPHFitter`` when Newton
+fails. Two things lifelines computes otherwise than R are done here as R
+does: score residuals with Efron ties (``coxscore2.c``; for the robust
+sandwich of ``cluster =`` and non-integer weights) and the ``cox.zph``
+score test of survival >= 3.0 (``zph1.c``).
 """
 
 from __future__ import annotations
@@ -43,7 +25,8 @@ import pandas as pd
 from lifelines import CoxPHFitter
 from scipy import sparse, stats
 
-from rwe_stats._checks import numeric_matrix, require_columns, survival_arrays
+from rwe_stats._checks import numeric_matrix, positive_weights, require_columns
+from rwe_stats._times import SurvivalTimes, survival_times
 
 TIES_METHOD = "efron"
 MODEL_VARIANCE = "model-based (inverse observed information)"
@@ -53,137 +36,10 @@ ZPH_TRANSFORMS = ("km", "identity", "log", "rank")
 NEWTON_TOLERANCE = 1e-10
 MAX_NEWTON_STEPS = 50
 SEPARATION_INFORMATION = 1e-8
-# The lifelines fallback: its default stop (relative log-likelihood change
-# 1e-9) leaves ~1e-6 in the coefficients, so iterate to machine precision;
-# "batch" mode, its per-unique-time computation of the same Efron sums.
+# lifelines' default stop leaves ~1e-6 in the coefficients: iterate to machine
+# precision; "batch" mode computes the same Efron sums per unique time
 FIT_OPTIONS = {"precision": 1e-12, "r_precision": 1e-15}
 BATCH_MODE = True
-
-
-def _read_only(*arrays: np.ndarray) -> None:
-    for array in arrays:
-        array.flags.writeable = False
-
-
-@dataclass(frozen=True, eq=False)
-class SurvivalTimes:
-    """The rows of one cohort and endpoint grouped by (stratum, time), in sorted order.
-
-    Built by :func:`survival_times`; every array is read-only. A group is
-    one distinct (stratum, time); groups are numbered by stratum, then time.
-    """
-
-    durations: np.ndarray      # per row, input order (checked against each fit's data)
-    events: np.ndarray         # per row: event (True) or censored
-    strata: np.ndarray         # per row: stratum code (all 0 without strata)
-    strata_labels: np.ndarray  # the stratum of each code (sorted values; empty without strata)
-    group: np.ndarray          # per row: its group
-    order: np.ndarray          # rows sorted by group, input order within a group
-    group_bounds: np.ndarray   # group g is order[group_bounds[g]:group_bounds[g + 1]]
-    group_time: np.ndarray     # per group: its time
-    stratum_bounds: np.ndarray  # stratum segment s is groups stratum_bounds[s]:[s + 1]
-    deaths: np.ndarray         # per group: number of events
-    step_group: np.ndarray     # per Efron step: its group (d steps at a group with d deaths)
-    step_fraction: np.ndarray  # per Efron step k of d: k / d
-
-    @classmethod
-    def _from_order(cls, durations: np.ndarray, events: np.ndarray, strata: np.ndarray,
-                    strata_labels: np.ndarray, order: np.ndarray) -> SurvivalTimes:
-        times, codes = durations[order], strata[order]
-        new_group = np.ones(len(order), dtype=bool)
-        new_group[1:] = (times[1:] != times[:-1]) | (codes[1:] != codes[:-1])
-        starts = np.flatnonzero(new_group)
-        group = np.empty(len(order), dtype=np.intp)
-        group[order] = np.cumsum(new_group) - 1
-        group_strata = codes[starts]
-        stratum_starts = np.flatnonzero(np.r_[True, group_strata[1:] != group_strata[:-1]])
-        deaths = np.bincount(group, weights=events.astype(float), minlength=len(starts))
-        deaths = deaths.astype(int)
-        step_group = np.repeat(np.arange(len(starts)), deaths)
-        first_step = np.concatenate(([0], np.cumsum(deaths)[:-1]))
-        step_k = np.arange(len(step_group)) - first_step[step_group]
-        arrays = (durations, events, strata, strata_labels, group, order,
-                  np.append(starts, len(order)),
-                  times[starts], np.append(stratum_starts, len(starts)), deaths, step_group,
-                  step_k / deaths[step_group])
-        _read_only(*arrays)
-        return cls(*arrays)
-
-    def subset(self, rows: np.ndarray) -> SurvivalTimes:
-        """The grouping of the rows where ``rows`` is True (in their order), without a sort."""
-        rows = np.asarray(rows, dtype=bool)
-        position = np.cumsum(rows) - 1
-        strata, labels = self.strata[rows], self.strata_labels
-        if len(labels):  # renumber the strata left, as survival_times of those rows would
-            present = np.bincount(strata, minlength=len(labels)) > 0
-            strata, labels = (np.cumsum(present) - 1)[strata], labels[present]
-        return self._from_order(self.durations[rows], self.events[rows], strata, labels,
-                                position[self.order[rows[self.order]]])
-
-    def cumulative(self, per_group: np.ndarray, reverse: bool = False,
-                   exclusive: bool = False) -> np.ndarray:
-        """Cumulative sums over each stratum's groups (forward in time, or back with ``reverse``).
-
-        ``reverse`` gives the risk-set sums (groups at the same or a later
-        time); ``exclusive`` leaves out the group itself. A loop over strata:
-        they are few (centers), and a sum restarted per stratum is exact.
-        """
-        parts = []
-        for start, stop in zip(self.stratum_bounds[:-1], self.stratum_bounds[1:], strict=True):
-            part = per_group[start:stop]
-            total = np.cumsum(part[::-1], axis=0)[::-1] if reverse else np.cumsum(part, axis=0)
-            if exclusive:
-                total = np.concatenate((np.zeros_like(part[:1]), total[:-1]))
-            parts.append(total)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-    def stratum_groups(self) -> list[tuple[object, slice]]:
-        """(stratum label, its slice of the groups), per stratum that has rows."""
-        bounds = self.stratum_bounds
-        codes = self.strata[self.order[self.group_bounds[bounds[:-1]]]]
-        return [(self.strata_labels[code], slice(start, stop))
-                for code, start, stop in zip(codes, bounds[:-1], bounds[1:], strict=True)]
-
-    def require_same_rows(self, frame: pd.DataFrame, duration_col: str, event_col: str,
-                          strata_col: str | None) -> None:
-        """Raise ``ValueError`` unless these are the rows the grouping was built from."""
-        durations, events = survival_arrays(frame, duration_col, event_col)
-        strata, labels = strata_codes(frame, strata_col)
-        if not (np.array_equal(self.durations, durations) and np.array_equal(self.events, events)
-                and np.array_equal(self.strata, strata)
-                and np.array_equal(self.strata_labels, labels)):
-            raise ValueError("times was built from other rows (durations, events or strata "
-                             "differ): build it with survival_times() from the frame fitted")
-
-
-def strata_codes(frame: pd.DataFrame, strata_col: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Per row the code of its stratum, and the strata (sorted); all 0 without strata."""
-    if strata_col is None:
-        return np.zeros(len(frame), dtype=np.intp), np.array([], dtype=object)
-    require_columns(frame, [strata_col], "a stratified estimate")
-    codes, labels = pd.factorize(frame[strata_col], sort=True)
-    if (codes < 0).any():
-        raise ValueError(f"{strata_col} has missing values: every row needs a stratum")
-    return codes, np.asarray(labels, dtype=object)
-
-
-def survival_times(frame: pd.DataFrame, duration_col: str, event_col: str,
-                   strata_col: str | None = None) -> SurvivalTimes:
-    """Sort the rows of ``frame`` once by (stratum, time) for every Cox fit of those rows.
-
-    Pass the result as ``times=`` to :func:`rwe_stats.regression.cox_table`,
-    :func:`rwe_stats.survival.hazard_ratio`,
-    :func:`rwe_stats.subgroups.subgroup_hazard_ratios` (and :func:`fit_cox`)
-    for the same frame, endpoint and strata; a fit checks that its rows are
-    these. Stable: tied rows keep their input order, so the summation order,
-    and every bit of the estimates, follows the frame's order.
-    """
-    durations, events = survival_arrays(frame, duration_col, event_col)
-    strata, labels = strata_codes(frame, strata_col)
-    order = np.argsort(durations, kind="stable")
-    if strata_col is not None:
-        order = order[np.argsort(strata[order], kind="stable")]
-    return SurvivalTimes._from_order(durations, events, strata, labels, order)
 
 
 @dataclass(frozen=True)
@@ -207,23 +63,8 @@ class CoxFit:
         z = stats.norm.ppf(1 - alpha / 2)
         beta, se = self.coefficients, self.standard_errors
         return pd.DataFrame({
-            "term": list(self.terms),
-            "hr": np.exp(beta),
-            "ci_lower": np.exp(beta - z * se),
-            "ci_upper": np.exp(beta + z * se),
-            "p_value": 2 * stats.norm.sf(np.abs(beta / se)),
-        })
-
-
-def _case_weights(frame: pd.DataFrame, weights_col: str | None) -> np.ndarray | None:
-    if weights_col is None:
-        return None
-    require_columns(frame, [weights_col], "a weighted Cox model")
-    weights = pd.to_numeric(frame[weights_col], errors="coerce").to_numpy(dtype=float)
-    if not (np.isfinite(weights).all() and (weights > 0).all()):
-        raise ValueError(f"{weights_col} must be positive and finite on every row (drop rows "
-                         "of weight 0 before the fit)")
-    return weights
+            "term": list(self.terms), "hr": np.exp(beta), "ci_lower": np.exp(beta - z * se),
+            "ci_upper": np.exp(beta + z * se), "p_value": 2 * stats.norm.sf(np.abs(beta / se))})
 
 
 def variance_method(cluster_col: str | None, weights_col: str | None, robust: bool) -> str:
@@ -263,7 +104,7 @@ def fit_cox(frame: pd.DataFrame, duration_col: str, event_col: str, terms: Seque
         times.require_same_rows(frame, duration_col, event_col, strata_col)
     if not times.events.any():
         raise ValueError(f"{event_col} has no events: a Cox model cannot be estimated")
-    weights = _case_weights(frame, weights_col)
+    weights = None if weights_col is None else positive_weights(frame, weights_col)
     if robust is None:
         robust = cluster_col is not None or (
             weights is not None and not np.array_equal(weights, np.floor(weights)))
@@ -314,10 +155,9 @@ def _numbered(key: np.ndarray, size: int) -> np.ndarray:
 def _patterns(x: np.ndarray) -> np.ndarray:
     """Per row, the number of its covariate pattern (its distinct row of ``x``).
 
-    Booleans and an age give tens of thousands of patterns for a million
-    patients (a few for one boolean); the linear predictor and the
-    information are computed once per pattern. When there could be more
-    patterns than rows (many continuous covariates), each row is its own.
+    The linear predictor and the information are computed per pattern: tens
+    of thousands for a million patients with booleans and an age. Each row
+    is its own pattern when there could be more patterns than rows.
     """
     key, size = np.zeros(len(x), dtype=np.intp), 1
     for column in x.T:
@@ -339,20 +179,14 @@ class _EfronSums:
     """One fit's rows on their grouping, and the per-group sums every Efron quantity uses.
 
     At a group with ``d`` tied events, Efron's ``k``-th step (``f = k/d``)
-    uses ``s_k = R - f D``, with ``R`` the sums over the risk set and ``D``
-    over the tied events, of ``r``, ``r x`` and ``r x x'`` (``r = w
-    exp(eta)``, ``w`` the case weight), and counts with the tied events' mean
-    case weight ``m``. Every quantity the fit, the score residuals and the
-    PH test need is a sum over steps of ``m/s0``, ``m f/s0``, ``m/s0^2``,
-    ``m f/s0^2`` or ``m f^2/s0^2`` times ``R`` or ``D``; the second moments
-    are never summed per group (see
-    :meth:`_EfronAt.time_weighted_information`).
-
-    The sums run over units: rows, or cells of rows alike in group, event
-    and covariate pattern when the possible cells are no more than the rows.
-    Rows of a cell are interchangeable in every sum, so a cell counts with
-    its rows' total weight: the same likelihood, its sums in fewer terms (a
-    univariate model of a boolean: a few thousand cells for a million rows).
+    uses ``s_k = R - f D``: ``R`` sums ``r``, ``r x``, ``r x x'`` (``r = w
+    exp(eta)``) over the risk set, ``D`` over the tied events; each step
+    counts with the events' mean case weight ``m``. Only ``m/s0`` and
+    ``m/s0^2`` are summed per step (:meth:`at`). The sums run over units:
+    rows, or cells of rows alike in group, event and covariate pattern when
+    there can be no more cells than rows. A cell counts with its rows'
+    total weight (the same likelihood in fewer terms: a univariate model of
+    a boolean has a few thousand cells for a million rows).
     """
 
     def __init__(self, times: SurvivalTimes, x: np.ndarray, weights: np.ndarray | None) -> None:
@@ -375,9 +209,8 @@ class _EfronSums:
         self.patterns = x[rows_of_patterns] - x.mean(axis=0)
         self.xc = self.patterns[self.pattern]
         n_units, n_steps = len(self.group), len(times.step_group)
-        # group x unit and group x step indicators: a product with them sums per
-        # group, all columns at once (the unit weights go in as the matrix's
-        # data: no units x p product is formed)
+        # group x unit and group x step indicators: one product sums all columns
+        # per group (unit weights as the matrix's data: no units x p product)
         self._by_unit = sparse.csc_matrix((np.empty(n_units), self.group, np.arange(n_units + 1)),
                                           shape=(n_groups, n_units))
         self._by_step = sparse.csr_matrix(
@@ -433,9 +266,9 @@ class _EfronAt:
     """The Efron sums at one coefficient vector (see :class:`_EfronSums`)."""
 
     sums: _EfronSums
-    exp_eta: np.ndarray        # per row: exp(linear predictor), rescaled
-    risk: np.ndarray           # per row: case weight x exp_eta
-    event_risk: np.ndarray     # per row: risk of the events, 0 for censorings
+    exp_eta: np.ndarray        # per unit: exp(linear predictor), rescaled
+    risk: np.ndarray           # per unit: its weight x exp_eta
+    event_risk: np.ndarray     # per unit: risk of the events, 0 for censorings
     r1: np.ndarray             # per group: sum of r x over the risk set
     d1: np.ndarray             # per group: sum of r x over the tied events
     a: np.ndarray              # per group, sums over its steps of m/s0,
@@ -486,11 +319,10 @@ class _EfronAt:
 def _newton(sums: _EfronSums) -> tuple[np.ndarray, np.ndarray, _EfronAt] | None:
     """Maximise the Efron partial likelihood by Newton-Raphson (step halving if it drops).
 
-    Returns (beta, inverse information, the Efron sums at beta) at
-    convergence, or None if the information is singular, the iterations do
-    not converge, or a coefficient's information has all but vanished
-    (below ``SEPARATION_INFORMATION`` of its value at 0: the likelihood
-    still rises toward an infinite coefficient, as under separation).
+    Returns (beta, inverse information, the Efron sums at beta), or None if
+    the information is singular, Newton does not converge, or a
+    coefficient's information fell below ``SEPARATION_INFORMATION`` of its
+    value at 0 (the likelihood rising toward an infinite coefficient).
     """
     beta = np.zeros(sums.x.shape[1])
     current = sums.at(beta)

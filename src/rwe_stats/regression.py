@@ -6,15 +6,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from rwe_stats._cox import (
-    TIES_METHOD,
-    ZPH_TRANSFORMS,
-    SurvivalTimes,
-    fit_cox,
-    strata_method,
-    survival_times,
-    zph_test,
-)
+from rwe_stats._cox import TIES_METHOD, ZPH_TRANSFORMS, fit_cox, strata_method, zph_test
+from rwe_stats._times import SurvivalTimes, survival_times
 
 __all__ = ["SurvivalTimes", "cox_table", "survival_times"]
 

@@ -9,7 +9,8 @@ import pandas as pd
 from scipy import stats
 
 from rwe_stats._checks import flag_array, is_boolean, require_columns
-from rwe_stats._cox import MODEL_VARIANCE, TIES_METHOD, SurvivalTimes, fit_cox, survival_times
+from rwe_stats._cox import MODEL_VARIANCE, TIES_METHOD, fit_cox
+from rwe_stats._times import SurvivalTimes, survival_times
 from rwe_stats.regression import wald_ci_method
 from rwe_stats.survival import hazard_ratio
 

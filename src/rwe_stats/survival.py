@@ -18,7 +18,8 @@ import pandas as pd
 from scipy import stats
 
 from rwe_stats._checks import flag_array, require_columns
-from rwe_stats._cox import TIES_METHOD, SurvivalTimes, fit_cox, strata_method, survival_times
+from rwe_stats._cox import TIES_METHOD, fit_cox, strata_method
+from rwe_stats._times import SurvivalTimes, survival_times
 
 __all__ = [
     "CI_METHODS",

@@ -19,7 +19,7 @@ from lifelines.exceptions import ConvergenceWarning
 from scipy import stats
 
 from rwe_stats import _cox
-from rwe_stats.regression import COLUMNS, cox_table, survival_times
+from rwe_stats.regression import COLUMNS, SurvivalTimes, cox_table, survival_times
 
 sm = pytest.importorskip("statsmodels.api")
 Z95 = stats.norm.ppf(0.975)
@@ -338,7 +338,7 @@ def test_the_ph_test_reads_the_efron_sums_at_the_estimate(lung):
 # ------------------------------------------- the sorted time structure, passed to every fit
 
 
-def _times_fields(times: _cox.SurvivalTimes) -> dict:
+def _times_fields(times: SurvivalTimes) -> dict:
     return {name: getattr(times, name) for name in times.__dataclass_fields__}
 
 
@@ -379,6 +379,25 @@ def test_a_subset_structure_equals_the_one_sorted_from_the_subset_rows():
         direct = survival_times(data[rows], "months", "event", strata)
         for name, value in _times_fields(direct).items():
             np.testing.assert_array_equal(_times_fields(subset)[name], value, err_msg=name)
+
+
+def test_sums_over_cells_equal_sums_over_rows(monkeypatch):
+    """A univariate model sums over cells (rows alike in time, event and value, each
+    with its rows' total weight); the same sums over the rows agree to round-off."""
+    data = _paired(34, n_pairs=400).assign(weight=lambda frame: 0.5 + frame.index % 3)
+    times = survival_times(data, "months", "event")
+    x = data[["has_liver_metastases"]].to_numpy(dtype=float)
+    beta = np.array([0.4])
+    cells = _cox._EfronSums(times, x, data["weight"].to_numpy()).at(beta)
+    assert cells.sums.unit_of_row is not None and len(cells.sums.group) < len(data) / 5
+    monkeypatch.setattr(_cox, "_patterns", lambda x: np.arange(len(x)))
+    rows = _cox._EfronSums(times, x, data["weight"].to_numpy()).at(beta)
+    assert rows.sums.unit_of_row is None
+    assert cells.log_likelihood == pytest.approx(rows.log_likelihood, rel=1e-13)
+    np.testing.assert_allclose(cells.score, rows.score, rtol=1e-12)
+    np.testing.assert_allclose(cells.information, rows.information, rtol=1e-12)
+    np.testing.assert_allclose(_cox._score_residuals(cells), _cox._score_residuals(rows),
+                               rtol=1e-10, atol=1e-13)
 
 
 # --------------------------------------------------------- case weights and strata (R)
