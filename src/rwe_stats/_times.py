@@ -38,7 +38,7 @@ class SurvivalTimes:
     strata: np.ndarray         # per row: stratum code (all 0 without strata)
     strata_labels: np.ndarray  # the stratum of each code (sorted values; empty without strata)
     group: np.ndarray          # per row: its group
-    order: np.ndarray          # rows sorted by group, input order within a group
+    order: np.ndarray          # rows sorted by group (the sums never follow this order)
     group_bounds: np.ndarray   # group g is order[group_bounds[g]:group_bounds[g + 1]]
     group_time: np.ndarray     # per group: its time
     stratum_bounds: np.ndarray  # stratum segment s is groups stratum_bounds[s]:[s + 1]
@@ -80,6 +80,12 @@ class SurvivalTimes:
         return self._from_order(self.durations[rows], self.events[rows], strata, labels,
                                 position[self.order[rows[self.order]]])
 
+    def without_strata(self) -> SurvivalTimes:
+        """The same rows grouped by time alone: the strata's sorted runs merge in linear time."""
+        order = self.order[np.argsort(self.durations[self.order], kind="stable")]
+        return self._from_order(self.durations, self.events, np.zeros_like(self.strata),
+                                np.array([], dtype=object), order)
+
     def cumulative(self, per_group: np.ndarray, reverse: bool = False,
                    exclusive: bool = False) -> np.ndarray:
         """Cumulative sums over each stratum's groups (forward in time, or back with ``reverse``).
@@ -117,30 +123,36 @@ class SurvivalTimes:
 
 
 def strata_codes(frame: pd.DataFrame, strata_col: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Per row the code of its stratum, and the strata (sorted); all 0 without strata."""
+    """Per row the code of its stratum, and the strata (sorted values); all 0 without strata."""
     if strata_col is None:
         return np.zeros(len(frame), dtype=np.intp), np.array([], dtype=object)
     require_columns(frame, [strata_col], "a stratified estimate")
-    codes, labels = pd.factorize(frame[strata_col], sort=True)
+    codes, labels = pd.factorize(frame[strata_col])  # a categorical's codes: no hashing
     if (codes < 0).any():
         raise ValueError(f"{strata_col} has missing values: every row needs a stratum")
-    return codes, np.asarray(labels, dtype=object)
+    labels = np.asarray(labels, dtype=object)
+    order = np.argsort(labels, kind="stable")  # the few labels, sorted by value
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[codes], labels[order]
 
 
 def survival_times(frame: pd.DataFrame, duration_col: str, event_col: str,
                    strata_col: str | None = None) -> SurvivalTimes:
-    """Sort the rows of ``frame`` once by (stratum, time) for every Cox fit of those rows.
+    """Sort the rows of ``frame`` once by (stratum, time) for every estimate of those rows.
 
     Pass the result as ``times=`` to :func:`rwe_stats.regression.cox_table`,
     :func:`rwe_stats.survival.hazard_ratio`,
-    :func:`rwe_stats.subgroups.subgroup_hazard_ratios` (and :func:`fit_cox`)
-    for the same frame, endpoint and strata; a fit checks that its rows are
-    these. Stable: tied rows keep their input order, so the summation order,
-    and every bit of the estimates, follows the frame's order.
+    :func:`rwe_stats.subgroups.subgroup_hazard_ratios` (and
+    ``times_by_group=`` to the Kaplan-Meier functions and the log-rank test
+    of :mod:`rwe_stats.survival`, stratified by their group column) for the
+    same frame, endpoint and strata; each checks that its rows are these.
     """
     durations, events = survival_arrays(frame, duration_col, event_col)
     strata, labels = strata_codes(frame, strata_col)
     order = np.argsort(durations, kind="stable")
-    if strata_col is not None:
-        order = order[np.argsort(strata[order], kind="stable")]
+    if strata_col is not None:  # stable, by stratum: in the smallest integer type
+        # numpy sorts the few codes by radix, in linear time
+        small = strata[order].astype(np.min_scalar_type(max(len(labels) - 1, 0)))
+        order = order[np.argsort(small, kind="stable")]
     return SurvivalTimes._from_order(durations, events, strata, labels, order)

@@ -44,7 +44,7 @@ ARM_COLUMN = "arm"
 MATCHED_METHOD_COLUMNS = ("matching_method", "matching_caliper_sd", "random_seed")
 TREATMENT_COLUMN = "is_ici"
 PAIR_COLUMN = "pair_id"
-IDENTIFIER_COLUMNS = ("patient_id", PAIR_COLUMN)
+PATIENT_COLUMN = "patient_id"
 
 
 def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
@@ -87,19 +87,21 @@ def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _reordered(values: pd.Series, order: np.ndarray) -> pd.Series:
-    """``values`` in ``order``; a column of strings is rebuilt from its distinct strings.
+    """``values`` in ``order``; a column of strings comes back as a categorical.
 
     DuckDB gives every row its own string object: a million of them,
-    scattered in memory, made the estimators' group-bys and missing-value
-    checks (by arm, by best response) grow faster than n log n. Rebuilt,
-    every row points at one of a few objects; the values are equal. Only
-    strings without missing values are rebuilt (factorize takes True and 1
-    for one value); identifiers are taken as they are.
+    scattered in memory, made every group-by and missing-value check of the
+    estimators (by arm, response, pair) grow faster than n log n. Encoded
+    once here, they read integer codes; the values are equal (a missing one
+    stays missing). Columns holding anything but strings (a mix of True and
+    1 would encode alike) and the patient ids (hashing a million distinct
+    ids buys nothing) are taken as they are.
     """
-    if values.dtype == object and values.name not in IDENTIFIER_COLUMNS:
-        codes, uniques = pd.factorize(values)
-        if (codes >= 0).all() and all(isinstance(value, str) for value in uniques):
-            return pd.Series(np.asarray(uniques, dtype=object)[codes[order]], name=values.name)
+    if values.dtype == object and values.name != PATIENT_COLUMN:
+        codes, strings = pd.factorize(values)  # categories as they come: no sort
+        if all(isinstance(value, str) for value in strings):
+            return pd.Series(pd.Categorical.from_codes(codes[order], categories=strings),
+                             name=values.name)
     return values.take(order).reset_index(drop=True)
 
 
@@ -117,18 +119,10 @@ def _canonical(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None, columns: Sequence[str],
              matched_columns: Sequence[str] = ()) -> list[tuple[str, pd.DataFrame]]:
-    """Both cohorts in canonical order, each with only the columns one table reads.
-
-    A ``pair_id`` read becomes a categorical: encoded once here, every fit
-    clustered on it reads its codes.
-    """
+    """Both cohorts in canonical order, each with only the columns one table reads."""
     cohorts = [("all", _canonical(cohort, columns))]
     if matched is not None:
-        frame = _canonical(matched, [*columns, *matched_columns])
-        if PAIR_COLUMN in frame.columns:  # categories in order of appearance: no sort
-            codes, pairs = pd.factorize(frame[PAIR_COLUMN])
-            frame[PAIR_COLUMN] = pd.Categorical.from_codes(codes, categories=pairs)
-        cohorts.append(("matched", frame))
+        cohorts.append(("matched", _canonical(matched, [*columns, *matched_columns])))
     return cohorts
 
 
@@ -309,7 +303,7 @@ def survival_summary(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
                                  matched_columns=[PAIR_COLUMN]):
         cluster = PAIR_COLUMN if label == "matched" else None
         for endpoint, (duration, event) in ENDPOINTS.items():
-            # sorted once by arm and time for the curves, once by time for the HR
+            # sorted once, by arm and time: the curves, the test and (merged) the HR
             by_arm = survival_times(frame, duration, event, strata_col=ARM_COLUMN)
             medians = median_survival(frame, duration, event, ARM_COLUMN, alpha=alpha,
                                       times_by_group=by_arm)
@@ -322,7 +316,7 @@ def survival_summary(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
             test = _one_row(logrank(frame, duration, event, ARM_COLUMN, times_by_group=by_arm))
             hr = _one_row(hazard_ratio(frame, duration, event, TREATMENT_COLUMN,
                                        cluster_col=cluster, alpha=alpha,
-                                       times=survival_times(frame, duration, event)))
+                                       times=by_arm.without_strata()))
             summary = medians.merge(wide, on="arm", how="left")
             summary = summary.assign(
                 cohort=label,

@@ -379,6 +379,13 @@ def test_a_subset_structure_equals_the_one_sorted_from_the_subset_rows():
         direct = survival_times(data[rows], "months", "event", strata)
         for name, value in _times_fields(direct).items():
             np.testing.assert_array_equal(_times_fields(subset)[name], value, err_msg=name)
+    # the strata's sorted runs merged: the grouping of the rows by time alone
+    merged = survival_times(data, "months", "event", "center").without_strata()
+    direct = survival_times(data, "months", "event")
+    for name, value in _times_fields(direct).items():
+        if name != "order":  # rows of one time may come in another order
+            np.testing.assert_array_equal(_times_fields(merged)[name], value, err_msg=name)
+    np.testing.assert_array_equal(merged.group[merged.order], direct.group[direct.order])
 
 
 def test_sums_over_cells_equal_sums_over_rows(monkeypatch):
