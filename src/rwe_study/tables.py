@@ -228,7 +228,7 @@ def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     members = np.column_stack((pairs["treated_patient_id"].to_numpy()[by_pair],
                                pairs["control_patient_id"].to_numpy()[by_pair])).ravel()
     # an index lookup, not a validated merge: half the time at 1,000,000 patients
-    patients = pd.Index(cohort["patient_id"])
+    patients = pd.Index(cohort[PATIENT_COLUMN])
     if not patients.is_unique:
         raise ValueError("a patient is twice in analysis_cohort")
     positions = patients.get_indexer(members)
@@ -242,13 +242,14 @@ def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     if not (treatment[0::2] == 1).all() or not (treatment[1::2] == 0).all():
         raise ValueError("every pair in matched_pairs must join an ICI patient (treated) "
                          "with a non-ICI patient (control) of analysis_cohort")
-    columns = {PAIR_COLUMN: pairs[PAIR_COLUMN].take(pair_rows).reset_index(drop=True),
-               "patient_id": pd.Series(members, name="patient_id")}
-    rest = cohort.drop(columns="patient_id").take(positions).reset_index(drop=True)
-    columns.update(rest.items())
-    columns.update({column: pairs[column].take(pair_rows).reset_index(drop=True)
-                    for column in method})
-    return pd.DataFrame(columns)
+    # the whole frame taken at once and columns inserted: rebuilding it column
+    # by column re-consolidated every block
+    result = cohort.take(positions).reset_index(drop=True)
+    result.insert(0, PATIENT_COLUMN, result.pop(PATIENT_COLUMN))
+    result.insert(0, PAIR_COLUMN, pairs[PAIR_COLUMN].to_numpy()[pair_rows])
+    for column in method:
+        result[column] = pairs[column].to_numpy()[pair_rows]
+    return result
 
 
 def covariate_balance(cohort: pd.DataFrame, matched: pd.DataFrame,
