@@ -160,7 +160,7 @@ def _patterns(x: np.ndarray) -> np.ndarray:
     is its own pattern when there could be more patterns than rows.
     """
     key, size = np.zeros(len(x), dtype=np.intp), 1
-    for column in x.T:
+    for column in np.ascontiguousarray(x.T):  # each column contiguous
         codes = column.astype(np.intp)
         low, high = codes.min(), codes.max()
         if high - low < len(x) and (codes == column).all():  # whole numbers: no hashing
@@ -209,30 +209,42 @@ class _EfronSums:
         self.patterns = x[rows_of_patterns] - x.mean(axis=0)
         self.xc = self.patterns[self.pattern]
         n_units, n_steps = len(self.group), len(times.step_group)
-        # group x unit and group x step indicators: one product sums all columns
-        # per group (unit weights as the matrix's data: no units x p product)
-        self._by_unit = sparse.csc_matrix((np.empty(n_units), self.group, np.arange(n_units + 1)),
-                                          shape=(n_groups, n_units))
+        # (group, then group of the events) x unit and group x step indicators:
+        # one product sums all columns per group over all units and over the
+        # events (unit weights as the matrix's data: no units x p product)
+        self._event_units = np.flatnonzero(self.events)
+        self._unit_slots = np.arange(n_units) + np.cumsum(self.events) - self.events
+        self._event_slots = self._unit_slots[self._event_units] + 1
+        indices = np.empty(n_units + len(self._event_units), dtype=np.intp)
+        indices[self._unit_slots] = self.group
+        indices[self._event_slots] = n_groups + self.group[self._event_units]
+        self._by_unit = sparse.csc_matrix(
+            (np.empty(len(indices)), indices, np.append(self._unit_slots, len(indices))),
+            shape=(2 * n_groups, n_units))
         self._by_step = sparse.csr_matrix(
             (np.ones(n_steps), np.arange(n_steps), np.concatenate(([0], np.cumsum(times.deaths)))),
             shape=(n_groups, n_steps))
         event_weight = self.events * (1.0 if self.unit_weight is None else self.unit_weight)
         self.death_weight = self.group_sums(event_weight)
         self.mean_weight = self.death_weight / np.maximum(times.deaths, 1)
-        self.death_x = self.group_sums(event_weight, self.xc)
+        self.death_x = self.group_sums(event_weight, self.xc)[1]
         self.pattern_death_weight = self.pattern_sums(event_weight)
 
     def pattern_sums(self, unit_weights: np.ndarray) -> np.ndarray:
         """Per covariate pattern, the sum of ``unit_weights``."""
         return np.bincount(self.pattern, weights=unit_weights, minlength=len(self.patterns))
 
-    def group_sums(self, unit_weights: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
-        """Per group, the sum of ``unit_weights`` (times the rows of ``values``)."""
+    def group_sums(self, unit_weights: np.ndarray, values: np.ndarray | None = None):
+        """Per group, the sum of ``unit_weights``; with ``values`` (rows per unit), the
+        sums of ``unit_weights`` x ``values`` over the group's units and over its events."""
+        n_groups = len(self.times.group_time)
         if values is None:
-            return np.bincount(self.group, weights=unit_weights,
-                               minlength=len(self.times.group_time))
-        self._by_unit.data[:] = unit_weights
-        return self._by_unit @ values
+            return np.bincount(self.group, weights=unit_weights, minlength=n_groups)
+        data = self._by_unit.data
+        data[self._unit_slots] = unit_weights
+        data[self._event_slots] = unit_weights[self._event_units]
+        both = self._by_unit @ values
+        return both[:n_groups], both[n_groups:]
 
     def at(self, beta: np.ndarray) -> _EfronAt:
         times, events = self.times, self.events
@@ -243,8 +255,8 @@ class _EfronSums:
         event_risk = np.where(events, risk, 0.0)
         r0 = times.cumulative(self.group_sums(risk), reverse=True)
         d0 = self.group_sums(event_risk)
-        r1 = times.cumulative(self.group_sums(risk, self.xc), reverse=True)
-        d1 = self.group_sums(event_risk, self.xc)
+        r1, d1 = self.group_sums(risk, self.xc)
+        r1 = times.cumulative(r1, reverse=True)
         group = times.step_group
         s0 = r0[group] - times.step_fraction * d0[group]
         inv_s0 = 1.0 / s0

@@ -150,9 +150,12 @@ def survival_times(frame: pd.DataFrame, duration_col: str, event_col: str,
     """
     durations, events = survival_arrays(frame, duration_col, event_col)
     strata, labels = strata_codes(frame, strata_col)
-    order = np.argsort(durations, kind="stable")
-    if strata_col is not None:  # stable, by stratum: in the smallest integer type
-        # numpy sorts the few codes by radix, in linear time
-        small = strata[order].astype(np.min_scalar_type(max(len(labels) - 1, 0)))
-        order = order[np.argsort(small, kind="stable")]
+    # follow-up times repeat (days or months): hash them, sort the distinct
+    # ones, and sort the rows by (stratum, rank of time) -- integers that, in
+    # the smallest type that holds them, numpy sorts by radix in linear time
+    codes, distinct = pd.factorize(durations)
+    time_rank = np.empty(len(distinct), dtype=np.intp)
+    time_rank[np.argsort(distinct)] = np.arange(len(distinct))
+    key = strata * len(distinct) + time_rank[codes]
+    order = np.argsort(key.astype(np.min_scalar_type(key.max(initial=0))), kind="stable")
     return SurvivalTimes._from_order(durations, events, strata, labels, order)
