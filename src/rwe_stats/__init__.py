@@ -7,7 +7,8 @@ One module per method family, in the spirit of lifelines:
 - :mod:`rwe_stats.balance` -- ``standardized_mean_differences``
 - :mod:`rwe_stats.survival` -- ``kaplan_meier_table``, ``median_survival``,
   ``survival_at``, ``logrank``, ``hazard_ratio``
-- :mod:`rwe_stats.regression` -- ``cox_table``
+- :mod:`rwe_stats.regression` -- ``cox_table``, ``survival_times`` (the rows sorted once,
+  passed to every estimate of them)
 - :mod:`rwe_stats.response` -- ``response_summary``
 - :mod:`rwe_stats.safety` -- ``safety_summary``
 - :mod:`rwe_stats.subgroups` -- ``subgroup_hazard_ratios``

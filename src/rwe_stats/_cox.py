@@ -10,8 +10,8 @@ counting ``w exp(eta)``, and the ``k``-th of ``d`` tied events removes
 unstratified fits fall back to lifelines' ``CoxPHFitter`` when Newton
 fails. Two things lifelines computes otherwise than R are done here as R
 does: score residuals with Efron ties (``coxscore2.c``; for the robust
-sandwich of ``cluster =`` and non-integer weights) and the ``cox.zph``
-score test of survival >= 3.0 (``zph1.c``).
+sandwich of ``cluster =`` and non-integer weights) and, in
+:mod:`rwe_stats._zph`, the ``cox.zph`` test.
 """
 
 from __future__ import annotations
@@ -30,16 +30,13 @@ from rwe_stats._times import SurvivalTimes, survival_times
 
 TIES_METHOD = "efron"
 MODEL_VARIANCE = "model-based (inverse observed information)"
-ZPH_TRANSFORMS = ("km", "identity", "log", "rank")
 # Newton stops when no coefficient moves by more than this (relative to
 # max(1, |beta|)): after its quadratic convergence that leaves round-off only.
 NEWTON_TOLERANCE = 1e-10
 MAX_NEWTON_STEPS = 50
 SEPARATION_INFORMATION = 1e-8
-# lifelines' default stop leaves ~1e-6 in the coefficients: iterate to machine
-# precision; "batch" mode computes the same Efron sums per unique time
+# lifelines' default stop leaves ~1e-6 in the coefficients: iterate to machine precision
 FIT_OPTIONS = {"precision": 1e-12, "r_precision": 1e-15}
-BATCH_MODE = True
 
 
 @dataclass(frozen=True)
@@ -54,14 +51,10 @@ class CoxFit:
     log_likelihood: float
     efron: _EfronAt = field(repr=False, compare=False)
 
-    @property
-    def standard_errors(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.variance))
-
     def wald(self, alpha: float) -> pd.DataFrame:
         """Hazard ratio, Wald CI on the log scale and two-sided Wald p, per term."""
         z = stats.norm.ppf(1 - alpha / 2)
-        beta, se = self.coefficients, self.standard_errors
+        beta, se = self.coefficients, np.sqrt(np.diag(self.variance))
         return pd.DataFrame({
             "term": list(self.terms), "hr": np.exp(beta), "ci_lower": np.exp(beta - z * se),
             "ci_upper": np.exp(beta + z * se), "p_value": 2 * stats.norm.sf(np.abs(beta / se))})
@@ -123,12 +116,7 @@ def fit_cox(frame: pd.DataFrame, duration_col: str, event_col: str, terms: Seque
                          "singular (separation or collinear terms?)")
     variance = model_variance
     if robust:
-        clusters = None
-        if cluster_col is not None:
-            require_columns(frame, [cluster_col], "a clustered Cox model")
-            if frame[cluster_col].isna().any():
-                raise ValueError(f"{cluster_col} has missing values: every row needs a cluster")
-            clusters = _cluster_codes(frame[cluster_col])
+        clusters = None if cluster_col is None else _cluster_codes(frame, cluster_col)
         variance = robust_variance(_score_residuals(efron), model_variance, clusters, weights)
     return CoxFit(tuple(terms), beta, model_variance, variance,
                   variance_method(cluster_col, weights_col, robust), log_likelihood, efron)
@@ -140,8 +128,9 @@ def _fit_with_lifelines(times: SurvivalTimes,
     data = pd.DataFrame(x, columns=columns)
     data["_duration"], data["_event"] = times.durations, times.events.astype(int)
     fitter = CoxPHFitter()  # penalizer=0: unpenalised partial likelihood, Efron ties
+    # batch mode: its per-unique-time computation of the same Efron sums
     fitter.fit(data, duration_col="_duration", event_col="_event", fit_options=FIT_OPTIONS,
-               batch_mode=BATCH_MODE)
+               batch_mode=True)
     beta = fitter.params_[columns].to_numpy(dtype=float)
     model_variance = fitter.variance_matrix_.loc[columns, columns].to_numpy(dtype=float)
     return beta, model_variance, float(fitter.log_likelihood_)
@@ -388,8 +377,12 @@ def _score_residuals(at: _EfronAt) -> np.ndarray:
     return residuals if sums.unit_of_row is None else residuals[sums.unit_of_row]
 
 
-def _cluster_codes(clusters: pd.Series) -> np.ndarray:
+def _cluster_codes(frame: pd.DataFrame, cluster_col: str) -> np.ndarray:
     """Non-negative integer codes, one per cluster (their order does not matter)."""
+    require_columns(frame, [cluster_col], "a clustered Cox model")
+    clusters = frame[cluster_col]
+    if clusters.isna().any():
+        raise ValueError(f"{cluster_col} has missing values: every row needs a cluster")
     if isinstance(clusters.dtype, pd.CategoricalDtype):
         return clusters.cat.codes.to_numpy(dtype=np.int64)  # no rehashing of the labels
     return pd.factorize(clusters.to_numpy(), sort=False)[0]
@@ -414,66 +407,3 @@ def robust_variance(score_residuals: np.ndarray, model_variance: np.ndarray,
                                     for column in score_residuals.T], axis=1)
     dfbeta = score_residuals @ model_variance
     return dfbeta.T @ dfbeta
-
-
-def _time_transform(times: SurvivalTimes, transform: str) -> np.ndarray:
-    """g(t) at every group, as R's ``cox.zph`` defines it (all rows; strata and weights ignored)."""
-    if transform == "km":
-        # left-continuous Kaplan-Meier: 1 - S(t-); at risk at t: every row with time >= t
-        unique_times, index = np.unique(times.group_time, return_inverse=True)
-        at_risk = np.cumsum(np.bincount(index, weights=np.diff(times.group_bounds))[::-1])[::-1]
-        survival = np.cumprod(1.0 - np.bincount(index, weights=times.deaths) / at_risk)
-        return (1.0 - np.concatenate(([1.0], survival[:-1])))[index]
-    if transform == "identity":
-        return times.group_time.astype(float)
-    if transform == "log":
-        if (times.group_time <= 0).any():
-            raise ValueError("the 'log' time transform needs positive times")
-        return np.log(times.group_time)
-    if transform == "rank":
-        ranks = stats.rankdata(times.durations, method="average")
-        return ranks[times.order[times.group_bounds[:-1]]]
-    raise ValueError(f"time transform must be one of {ZPH_TRANSFORMS}, not {transform!r}")
-
-
-@dataclass(frozen=True)
-class ZphTest:
-    """Per-term and global chi-square statistics of the PH score test."""
-
-    statistic: np.ndarray
-    p_value: np.ndarray
-    global_statistic: float
-    global_p_value: float
-
-
-def zph_test(fit: CoxFit, transform: str = "km") -> ZphTest:
-    """R ``cox.zph(fit, transform)`` (survival >= 3.0) for a Cox model with Efron ties.
-
-    Score test, at (beta-hat, gamma = 0), for adding ``x_j * g(t)`` to the
-    model: ``u = (0, U_gamma)``, ``test = u' I^-1 u`` with ``I`` the full
-    information of (beta, gamma). Per term, only that term's gamma is added
-    (1 df); the global test adds all (p df). ``g`` is centred on its mean
-    over events, which changes nothing but round-off. Case weights and
-    strata enter as in the fit (R ``zph1.c``).
-    """
-    at = fit.efron
-    times = at.sums.times
-    g_time = _time_transform(times, transform)
-    g_time = g_time - np.sum(times.deaths * g_time) / times.deaths.sum()
-    p = len(fit.coefficients)
-    u_gamma = (g_time[:, None] * (at.sums.death_x - at.mean_sum)).sum(axis=0)
-    information = np.zeros((2 * p, 2 * p))
-    information[:p, :p] = at.information
-    information[:p, p:] = at.time_weighted_information(g_time)
-    information[p:, :p] = information[:p, p:].T
-    information[p:, p:] = at.time_weighted_information(g_time ** 2)
-    statistic = np.empty(p)
-    for j in range(p):
-        keep = list(range(p)) + [p + j]
-        u = np.zeros(p + 1)
-        u[-1] = u_gamma[j]
-        statistic[j] = u @ np.linalg.solve(information[np.ix_(keep, keep)], u)
-    u_all = np.concatenate((np.zeros(p), u_gamma))
-    global_statistic = float(u_all @ np.linalg.solve(information, u_all))
-    return ZphTest(statistic, stats.chi2.sf(statistic, 1), global_statistic,
-                   float(stats.chi2.sf(global_statistic, p)))

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from rwe_stats._cox import TIES_METHOD, ZPH_TRANSFORMS, fit_cox, strata_method, zph_test
+from rwe_stats._cox import TIES_METHOD, fit_cox, strata_method
 from rwe_stats._times import SurvivalTimes, survival_times
+from rwe_stats._zph import ZPH_TRANSFORMS, zph_test
 
 __all__ = ["SurvivalTimes", "cox_table", "survival_times"]
 
