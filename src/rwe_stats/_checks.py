@@ -83,8 +83,8 @@ def numeric_design(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 def numeric_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """:func:`numeric_design` as a row-major float matrix (rows x columns)."""
-    return np.column_stack(list(_numeric_columns(frame, columns).values()))
+    """:func:`numeric_design` as a float matrix (rows x columns), each column contiguous."""
+    return np.vstack(list(_numeric_columns(frame, columns).values())).T
 
 
 def _numeric_columns(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:

@@ -149,7 +149,7 @@ def _patterns(x: np.ndarray) -> np.ndarray:
     is its own pattern when there could be more patterns than rows.
     """
     key, size = np.zeros(len(x), dtype=np.intp), 1
-    for column in np.ascontiguousarray(x.T):  # each column contiguous
+    for column in x.T:
         codes = column.astype(np.intp)
         low, high = codes.min(), codes.max()
         if high - low < len(x) and (codes == column).all():  # whole numbers: no hashing
@@ -363,17 +363,22 @@ def _score_residuals(at: _EfronAt) -> np.ndarray:
     of ``x_i - xbar_k`` per step.
     """
     sums = at.sums
-    times, xc, events = sums.times, sums.xc, sums.events
+    times, events = sums.times, sums.events
     mean_over_s0 = at.mean_over_s0_sum
     keep_mean_over_s0 = mean_over_s0 - (at.r1 * at.e[:, None] - at.d1 * at.g[:, None])
     mean_of_means = at.mean_sum / np.where(times.deaths > 0, sums.death_weight, 1.0)[:, None]
-    j = sums.group
+    j, cell = sums.group, 2 * sums.group + events  # per unit: its group, and (group, event)
     a = times.cumulative(at.a, exclusive=True)[j] + np.where(events, (at.a - at.b)[j], at.a[j])
-    b = (times.cumulative(mean_over_s0, exclusive=True)[j]
-         + np.where(events[:, None], keep_mean_over_s0[j], mean_over_s0[j]))
-    compensator = at.exp_eta[:, None] * (xc * a[:, None] - b)
-    observed = np.where(events[:, None], xc - mean_of_means[j], 0.0)
-    residuals = observed - compensator
+    b_before = times.cumulative(mean_over_s0, exclusive=True)
+    # residual = x (event - exp(eta) a) + exp(eta) b - event x mean: per-(group, event)
+    # tables gathered once each, no other units x p temporaries
+    b = np.stack((b_before + mean_over_s0, b_before + keep_mean_over_s0), axis=1)
+    residuals = sums.xc * (events - at.exp_eta * a)[:, None]
+    compensated = b.reshape(-1, b.shape[-1])[cell]
+    compensated *= at.exp_eta[:, None]
+    residuals += compensated
+    means = np.stack((np.zeros_like(mean_of_means), mean_of_means), axis=1)
+    residuals -= means.reshape(-1, means.shape[-1])[cell]
     return residuals if sums.unit_of_row is None else residuals[sums.unit_of_row]
 
 

@@ -99,7 +99,7 @@ def _reordered(values: pd.Series, order: np.ndarray) -> pd.Series:
     """
     if values.dtype == object and values.name != PATIENT_COLUMN:
         codes, strings = pd.factorize(values)  # categories as they come: no sort
-        if all(isinstance(value, str) for value in strings):
+        if pd.api.types.infer_dtype(strings, skipna=False) == "string":
             return pd.Series(pd.Categorical.from_codes(codes[order], categories=strings),
                              name=values.name)
     return values.take(order).reset_index(drop=True)
