@@ -51,6 +51,9 @@
         ('study_vars', dbt.type_string()),
         ('code_fingerprint', dbt.type_string()),
         ('published_row_counts', dbt.type_string()),
+        ('delivery_profile', dbt.type_string()),
+        ('delivery_breaches', dbt.type_string()),
+        ('accepted_delivery_changes', dbt.type_string()),
     ]) }}
 {% endmacro %}
 
@@ -111,6 +114,7 @@
         'raw_file_format': var('raw_file_format', 'csv'),
     } -%}
     {%- set row_counts = published_row_counts(built) -%}
+    {%- set delivery = delivery_run_log_values(status, built) -%}
     {%- set values = {
         'run_id': _run_log_text(run_started_at.strftime('run_%Y%m%dT%H%M%S_%fZ')),
         'dbt_invocation_id': _run_log_text(invocation_id),
@@ -135,6 +139,9 @@
                             if inputs else _run_log_text(none),
         'published_row_counts': _run_log_text(tojson(row_counts, sort_keys=true)
                                               if row_counts else none),
+        'delivery_profile': delivery['delivery_profile'],
+        'delivery_breaches': delivery['delivery_breaches'],
+        'accepted_delivery_changes': delivery['accepted_delivery_changes'],
     } -%}
     {%- set insert_sql -%}
         insert into {{ log_relation }} ({{ column_names | join(', ') }})

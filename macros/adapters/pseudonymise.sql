@@ -33,14 +33,3 @@
 {% macro default__pseudonymise(center_id, patient_key_column) -%}
     substr(sha2(concat('{{ _pseudonym_key() }}', '|', '{{ center_id }}', '|', trim({{ patient_key_column }})), 256), 1, 24)
 {%- endmacro %}
-
-{#- A keyed pseudonym of a person's national ID that is the same at every
-    center (namespace 'person' instead of the center id), so records of one
-    person at two centers can be linked without the ID leaving staging.
-    Null when the export has no national ID for the row. -#}
-{% macro person_link_id(national_id_column) -%}
-    case
-        when {{ national_id_column }} is not null
-            then {{ pseudonymise('person', national_id_column) }}
-    end
-{%- endmacro %}

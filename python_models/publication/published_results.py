@@ -38,6 +38,8 @@ def model(dbt, session):
         # observed_value can list up to 20 offending row values (ages, ids)
         ("dq_results", dbt.ref("dq_results")),
     ]
+    # Not published: the delivery checks must pass (or be accepted) first.
+    dbt.ref("delivery_gate")
     inputs = dbt.ref("run_inputs").df().iloc[0]
     params = dbt.config.get("meta")
     schema = params["published_schema"]

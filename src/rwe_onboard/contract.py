@@ -70,8 +70,13 @@ def parse_date(text: str | None, layout: str) -> dt.date | None:
 #: The staging model's output columns, in order: (name, type, meaning).
 CONTRACT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("patient_id", "varchar", "keyed pseudonym of the center's patient key"),
+    ("folded_patient_id", "varchar",
+     "keyed pseudonym of the patient key with case and spaces folded (finds two spellings)"),
     ("person_link_id", "varchar",
-     "keyed pseudonym of the national ID, the same at every center (null if not exported)"),
+     "keyed pseudonym of the national ID, the same at every center (null if not exported "
+     "or invalid in its scheme)"),
+    ("national_id_status", "varchar", "valid / invalid / missing (null if not exported)"),
+    ("national_id_source_column", "varchar", "raw column of the national ID, for messages"),
     ("center_id", "varchar", "the center id"),
     ("source_table", "varchar", "the export (table) the row comes from"),
     ("source_file_name", "varchar", "file the row was read from"),
@@ -97,10 +102,18 @@ CONTRACT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("metastatic_sites_source_column", "varchar", "raw column of the metastatic sites"),
 )
 
+#: National ID schemes a mapping can declare (national_id.scheme), as the
+#: macro national_id_is_valid checks them (macros/identifiers.sql).
+NATIONAL_ID_SCHEMES: dict[str, str] = {
+    "prc_resident_id": "18-character PRC resident ID with its ISO 7064 MOD 11-2 check character",
+    "generic": "no check digit: 5 to 32 characters, no '.', '+' or ',' (spreadsheet mangling)",
+}
+
 #: Kinds of field and how a value is read.
 KINDS = {
     "key": "text, trimmed; empty = missing",
-    "national_id": "text, trimmed, upper case, spaces and hyphens removed; empty = no link",
+    "national_id": "text, trimmed, upper case, spaces and hyphens removed, checked in its "
+                   "scheme; empty or invalid = no link",
     "row_id": "text; only used to name duplicate rows",
     "date": "text in the declared date layout",
     "year": "four-digit year",

@@ -38,6 +38,7 @@ from rwe_onboard.contract import (
     FIELD_BY_NAME,
     FIELDS,
     LAYOUTS,
+    NATIONAL_ID_SCHEMES,
     OnboardingError,
     validate_center_id,
     validate_column_name,
@@ -50,7 +51,7 @@ TODO = "TODO"
 TOP_LEVEL_KEYS = {"center_id", "table", "description", "fields", "identifier_columns"}
 OPTION_KEYS = {
     "key": {"column"},
-    "national_id": {"column"},
+    "national_id": {"column", "scheme"},
     "row_id": {"column"},
     "date": {"column", "layout"},
     "year": {"column"},
@@ -76,6 +77,8 @@ class FieldMapping:
     delimiter: str | None = None
     #: normalised source code -> harmonised value (None: not a valid code)
     codes: dict[str, str | None] = field(default_factory=dict)
+    #: national ID scheme (national_id fields only)
+    scheme: str | None = None
 
 
 @dataclass
@@ -202,6 +205,13 @@ def _field(name: str, options: dict, header: list[str] | None, todos: list[str]
                                   "macros/adapters/parse_date.sql and rwe_onboard.contract)")
         else:
             mapped.layout = layout
+    if spec.kind == "national_id":
+        scheme = options.get("scheme", "generic")
+        if scheme not in NATIONAL_ID_SCHEMES:
+            raise OnboardingError(f"field {name}: unknown national ID scheme {scheme!r}; known: "
+                                  f"{', '.join(NATIONAL_ID_SCHEMES)} (a new scheme goes into "
+                                  "macros/identifiers.sql and rwe_onboard.contract)")
+        mapped.scheme = scheme
     if spec.kind == "integer":
         strip = options.get("strip") or []
         if isinstance(strip, str):

@@ -339,13 +339,23 @@ def render_model(mapping: Mapping, header: list[str]) -> str:
         out.append(f"        {parse(name)} as {name},")
     partition = [f"source.{c}" for c in header if c != row_id]
     duplicate_column = row_id or _raw(mapping, "patient_key")
+    if row_id:
+        out += [
+            "        ---------- duplicates: every column but the export's row id",
+            f"        {{{{ duplicate_row_columns('source.{row_id}', [",
+            *_wrap([f"'{column}'" for column in partition], "            "),
+            "        ]) }}",
+        ]
+    else:
+        out += [
+            "        ---------- exact-duplicate detection: every column (no row id)",
+            "        row_number() over (",
+            "            partition by",
+            *_wrap(partition, "                "),
+            "            order by cast(source.source_row_number as {{ dbt.type_int() }})",
+            "        ) as copy_number",
+        ]
     out += [
-        "        ---------- exact-duplicate detection: every column but the export's row id",
-        "        row_number() over (",
-        "            partition by",
-        *_wrap(partition, "                "),
-        "            order by cast(source.source_row_number as {{ dbt.type_int() }})",
-        "        ) as copy_number",
         "    from source",
         "    left join sex_codes",
         f"        on lower(trim({_col(mapping, 'sex')})) = lower(sex_codes.source_term)",
@@ -365,12 +375,17 @@ def render_model(mapping: Mapping, header: list[str]) -> str:
         "        {{ first_quality_failure([",
     ]
     rules = _ladder(mapping, included, uses_birth_year, duplicate_column)
-    out += [f"            ('{reason}', '{column}', \"{condition}\")," for reason, column, condition
-            in rules]
+    out += [f"            ('{reason}', '{column}', {_condition(condition)}),"
+            for reason, column, condition in rules]
     regimen_list = _list_or_todo(mapping, "regimen", "regimen_text")
     sites_list = _list_or_todo(mapping, "metastatic_sites", "metastatic_sites_text")
-    person_link = ("{{ person_link_id('national_id_normalised') }}" if national_id
-                   else "cast(null as {{ dbt.type_string() }})")
+    scheme = mapping.fields["national_id"].scheme
+    person_link = (
+        [f"        {{{{ person_link_columns('national_id_normalised', '{scheme}', "
+         f"'{national_id}') }}}},"]
+        if national_id else
+        [f"        cast(null as {{{{ dbt.type_string() }}}}) as {name},"
+         for name in ("person_link_id", "national_id_status", "national_id_source_column")])
     last_pf = ("last_progression_free_date" if "last_progression_free_date" in mapped
                else "cast(null as date) as last_progression_free_date")
     out += [
@@ -382,7 +397,9 @@ def render_model(mapping: Mapping, header: list[str]) -> str:
         "    select",
         "        ---------- keys",
         f"        {{{{ pseudonymise('{center}', 'center_patient_key') }}}} as patient_id,",
-        f"        {person_link} as person_link_id,",
+        f"        {{{{ folded_patient_id('{center}', 'center_patient_key') }}}}"
+        " as folded_patient_id,",
+        *person_link,
         "        ---------- provenance",
         f"        '{center}' as center_id,",
         f"        '{table}' as source_table,",
@@ -435,6 +452,22 @@ def _wrap(items: list[str], indent: str, width: int = 96) -> list[str]:
     return lines
 
 
+#: Conditions ending with these are compared with the build date (macro
+#: build_date), which the template writes as a Jinja expression.
+AFTER_BUILD_DATE = " > BUILD_DATE"
+AFTER_BUILD_YEAR = " > BUILD_YEAR"
+
+
+def _condition(condition: str) -> str:
+    """The Jinja expression of a ladder condition in the generated model."""
+    if condition.endswith(AFTER_BUILD_DATE):
+        return f'"{condition.removesuffix(AFTER_BUILD_DATE)} > " ~ build_date()'
+    if condition.endswith(AFTER_BUILD_YEAR):
+        return (f'"{condition.removesuffix(AFTER_BUILD_YEAR)} > extract(year from " '
+                '~ build_date() ~ ")"')
+    return f'"{condition}"'
+
+
 def _ladder(mapping: Mapping, included, uses_birth_year: bool, duplicate_column: str
             ) -> list[tuple[str, str, str]]:
     """The data-quality rules in priority order: (reason, raw column, condition)."""
@@ -459,6 +492,15 @@ def _ladder(mapping: Mapping, included, uses_birth_year: bool, duplicate_column:
         if included(name):
             rules.append(("unparseable_date", raw(name),
                           f"parsed.{name} is null and " + filled.format(f"{name}_text")))
+    rules.append(("date_after_build_date", raw("line_start_date"),
+                  "parsed.line_start_date" + AFTER_BUILD_DATE))
+    if not uses_birth_year:
+        rules.append(("date_after_build_date", raw("birth_date"),
+                      "parsed.birth_year" + AFTER_BUILD_YEAR))
+    for name in ("progression_date", "last_progression_free_date", "death_date",
+                 "last_contact_date"):
+        if included(name):
+            rules.append(("date_after_build_date", raw(name), f"parsed.{name}" + AFTER_BUILD_DATE))
     rules += [
         ("unknown_code", raw("line_number"),
          "parsed.line_number is null or parsed.line_number < 1"),
@@ -477,6 +519,8 @@ def _ladder(mapping: Mapping, included, uses_birth_year: bool, duplicate_column:
         if included(name):
             rules.append(("date_order_violation", raw(name),
                           f"parsed.{name} < parsed.line_start_date"))
+    if mapping.column("row_id"):
+        rules.append(("conflicting_row_id", duplicate_column, "parsed.has_conflicting_row_id"))
     rules.append(("duplicate_row", duplicate_column, "parsed.copy_number > 1"))
     return rules
 
@@ -487,7 +531,10 @@ def _ladder(mapping: Mapping, included, uses_birth_year: bool, duplicate_column:
 
 _DOCS = {
     "patient_id": '{{ doc("col_patient_id") }}',
+    "folded_patient_id": '{{ doc("col_folded_patient_id") }}',
     "person_link_id": '{{ doc("col_person_link_id") }}',
+    "national_id_status": '{{ doc("col_national_id_status") }}',
+    "national_id_source_column": '{{ doc("col_national_id_source_column") }}',
     "center_id": '{{ doc("col_center_id") }}',
     "source_table": '{{ doc("col_source_table") }}',
     "source_file_name": '{{ doc("col_source_file_name") }}',

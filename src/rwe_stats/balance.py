@@ -34,6 +34,26 @@ def _smd(treated: np.ndarray, control: np.ndarray, binary: bool) -> tuple[float,
     return mean_t, mean_c, float(smd)
 
 
+def _covariate_levels(df: pd.DataFrame,
+                      covariate: str) -> list[tuple[str | None, np.ndarray, bool]]:
+    """(level, values as floats, is binary) per row of the balance table for ``covariate``.
+
+    Booleans: one binary row; text: one binary indicator per level (sorted);
+    numbers: one continuous row.
+    """
+    values = df[covariate]
+    if values.isna().any():
+        raise ValueError(f"covariate {covariate} has missing values")
+    if is_boolean(values):
+        return [(None, values.astype(bool).to_numpy(dtype=float), True)]
+    if is_text(values):
+        return [(str(level), (values == level).to_numpy(dtype=float), True)
+                for level in sorted(values.unique(), key=str)]
+    if pd.api.types.is_numeric_dtype(values):
+        return [(None, values.to_numpy(dtype=float), False)]
+    raise ValueError(f"covariate {covariate} has unsupported type {values.dtype}")
+
+
 def standardized_mean_differences(df: pd.DataFrame, treatment_col: str,
                                   covariates: Sequence[str],
                                   cohort_label: str) -> pd.DataFrame:
@@ -76,19 +96,7 @@ def standardized_mean_differences(df: pd.DataFrame, treatment_col: str,
         raise ValueError(f"balance needs treated and control patients in {treatment_col}")
     rows = []
     for covariate in covariates:
-        values = df[covariate]
-        if values.isna().any():
-            raise ValueError(f"covariate {covariate} has missing values")
-        if is_boolean(values):
-            levels = [(None, values.astype(bool).to_numpy(dtype=float), True)]
-        elif is_text(values):
-            levels = [(str(level), (values == level).to_numpy(dtype=float), True)
-                      for level in sorted(values.unique(), key=str)]
-        elif pd.api.types.is_numeric_dtype(values):
-            levels = [(None, values.to_numpy(dtype=float), False)]
-        else:
-            raise ValueError(f"covariate {covariate} has unsupported type {values.dtype}")
-        for level, numbers, binary in levels:
+        for level, numbers, binary in _covariate_levels(df, covariate):
             mean_t, mean_c, smd = _smd(numbers[treated_mask], numbers[~treated_mask], binary)
             rows.append({
                 "covariate": covariate, "level": level, "cohort": cohort_label,

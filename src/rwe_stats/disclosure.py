@@ -35,6 +35,7 @@ __all__ = [
     "is_small",
     "protect_counts",
     "suppress_balance_table",
+    "suppress_censoring_table",
     "suppress_response_table",
     "suppress_subgroup_table",
     "suppression_rule",
@@ -359,3 +360,28 @@ def suppress_balance_table(table: pd.DataFrame, min_cell_count: int) -> pd.DataF
             arm = column.removeprefix("count_")
             nulled[int(index)] += [column, f"mean_{arm}", "smd"]
     return _with_suppressed_cells(result, nulled, min_cell_count, "covariate counts")
+
+
+def suppress_censoring_table(table: pd.DataFrame, min_cell_count: int) -> pd.DataFrame:
+    """Apply the disclosure rule to a censoring-reasons table.
+
+    Input: :func:`rwe_stats.censoring.censoring_reasons_over_time` (one row
+    per arm, interval and reason). Per arm and interval the atoms are the
+    reasons and the cells their ``n_censored``; the interval's total of
+    censored patients counts as public (the Kaplan-Meier table publishes
+    censorings per time), so a single small reason is protected by a
+    complementary one. Adds ``is_suppressed``, ``suppressed_cells``,
+    ``min_cell_count`` and ``suppression_rule``.
+    """
+    _check_threshold(min_cell_count)
+    result = table.copy()
+    result["n_censored"] = result["n_censored"].astype("Int64")
+    nulled: dict[int, list[str]] = {index: [] for index in result.index}
+    for _, block in result.groupby(["group", "interval_start_months"], sort=False):
+        if block["censoring_reason"].duplicated().any():
+            raise ValueError("a censoring reason is listed twice for one arm and interval")
+        atoms = {str(index): int(count) for index, count in block["n_censored"].items()}
+        cells = {atom: [atom] for atom in atoms} | {"total": list(atoms)}
+        for cell in protect_counts(atoms, cells, min_cell_count, fixed=["total"]):
+            nulled[int(cell)].append("n_censored")
+    return _with_suppressed_cells(result, nulled, min_cell_count, "censored-patient counts")

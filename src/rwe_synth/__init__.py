@@ -4,7 +4,8 @@
 writes three hospital exports (one row per line, per administration, per line
 with relative times) of a second-line ES-SCLC cohort calibrated to Zhang et
 al., Front Immunol 2025 (doi:10.3389/fimmu.2025.1658017), plus recorded dirty
-rows and ``manifest.json``. See docs/generator.md.
+rows, the true lines of therapy (``<out>_truth/``) and ``manifest.json``;
+``--centers 4`` adds an OMOP CDM v5.4 export. See docs/generator.md.
 """
 
 from __future__ import annotations
@@ -14,15 +15,14 @@ __version__ = "1.0.0"
 from rwe_synth.generator import generate  # noqa: E402
 from rwe_synth.model import simulate_patients, truth_frame  # noqa: E402
 from rwe_synth.parameters import TARGETS, ModelParameters  # noqa: E402
-from rwe_synth.vocabulary import seed_tables, write_seeds  # noqa: E402
+from rwe_synth.vocabulary import seed_coverage_problems  # noqa: E402
 
 __all__ = [
     "TARGETS",
     "ModelParameters",
     "__version__",
     "generate",
-    "seed_tables",
+    "seed_coverage_problems",
     "simulate_patients",
     "truth_frame",
-    "write_seeds",
 ]

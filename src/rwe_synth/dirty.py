@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from rwe_synth.exports import ROW_KEY_STRIDE, CenterContext, ExportTable
 from rwe_synth.parameters import DAYS_PER_MONTH, ModelParameters
-from rwe_synth.vocabulary import DRUG_INDEX, DRUGS, RESPONSES
+from rwe_synth.vocabulary import CENTER_D_CODES, DRUG_INDEX, DRUGS, RESPONSES
 
 REASONS: tuple[str, ...] = (
     "duplicate_row",
@@ -42,6 +43,8 @@ class Recipe:
     column: str
     build: Callable[..., list[tuple[dict[str, str | None], int]]]
     minimum: int | None = None
+    #: A column that gets an unused patient key (a row of an unknown patient).
+    ghost_key_column: str | None = None
 
 
 def _row(table: ExportTable, index: int) -> dict[str, str | None]:
@@ -75,6 +78,30 @@ def _copy_with(changes: Callable[[dict, int], dict]):
         for index in _pick(rng, _eligible_rows(table, context), count):
             row = _row(table, int(index))
             row.update(changes(row, int(index)))
+            rows.append((row, int(table.sort_key[index]) + 1))
+        return rows
+
+    return build
+
+
+def _omop_copy(id_column: str, changes: Callable[[dict], dict],
+               where: tuple[str, str] | None = None):
+    """An OMOP recipe: copy rows of eligible patients (optionally only rows
+    whose column ``where[0]`` equals ``where[1]``), change fields and give
+    each copy a new, unused primary key."""
+
+    def build(table: ExportTable, rng: np.random.Generator, count: int,
+              context: CenterContext, **_):
+        pool = _eligible_rows(table, context)
+        if where is not None:
+            matches = pc.fill_null(pc.equal(table.data.column(where[0]), where[1]), False)
+            pool = pool[matches.to_numpy(zero_copy_only=False)[pool]]
+        first_new_id = table.data.num_rows + len(table.dirty) + 1  # clean ids are 1..n
+        rows = []
+        for j, index in enumerate(_pick(rng, pool, count)):
+            row = _row(table, int(index))
+            row.update(changes(row))
+            row[id_column] = str(first_new_id + j)
             rows.append((row, int(table.sort_key[index]) + 1))
         return rows
 
@@ -188,7 +215,8 @@ def recipes(params: ModelParameters) -> tuple[Recipe, ...]:
         # center_b: one row per administration
         Recipe("center_b", "patients", "duplicate_row", "patient_key", _duplicates),
         Recipe("center_b", "patients", "unknown_code", "gender",
-               _copy_with(lambda r, i: {"gender": "X", "patient_key": None})),
+               _copy_with(lambda r, i: {"gender": "X", "patient_key": None}),
+               ghost_key_column="patient_key"),
         Recipe("center_b", "patients", "missing_required_value", "patient_key",
                _copy_with(lambda r, i: {"patient_key": None})),
         Recipe("center_b", "drug_administrations", "duplicate_row", "admin_id", _duplicates),
@@ -224,6 +252,69 @@ def recipes(params: ModelParameters) -> tuple[Recipe, ...]:
         Recipe("center_c", "adverse_events", "duplicate_row", "ae_no", _duplicates),
         Recipe("center_c", "adverse_events", "unknown_code", "ae_name",
                _copy_with(lambda r, i: {"ae_name": "呃逆"})),
+        *_center_d_recipes(params),
+    )
+
+
+def _center_d_recipes(params: ModelParameters) -> tuple[Recipe, ...]:
+    """center_d (OMOP CDM): exact copies (same primary key) and copies with
+    one field broken under a new primary key."""
+    center = params.fourth_center.center_id
+    unknown = params.dirty_rows.unknown_drug_name
+
+    def iso_minus(text: str, days: int) -> str:
+        return _iso(int(np.datetime64(text, "D").astype(np.int64)) - days)
+
+    return (
+        Recipe(center, "person", "duplicate_row", "person_id", _duplicates),
+        Recipe(center, "person", "unknown_code", "gender_source_value",
+               _omop_copy("person_id", lambda r: {"gender_source_value": "X",
+                                                  "gender_concept_id": "0"}),
+               ghost_key_column="person_source_value"),
+        Recipe(center, "person", "missing_required_value", "person_source_value",
+               _omop_copy("person_id", lambda r: {"person_source_value": None})),
+        Recipe(center, "observation_period", "duplicate_row", "observation_period_id",
+               _duplicates),
+        Recipe(center, "drug_exposure", "duplicate_row", "drug_exposure_id", _duplicates),
+        Recipe(center, "drug_exposure", "unknown_drug", "drug_source_value",
+               _omop_copy("drug_exposure_id", lambda r: {"drug_source_value": unknown,
+                                                         "drug_concept_id": "0"})),
+        Recipe(center, "drug_exposure", "unparseable_date", "drug_exposure_start_date",
+               _omop_copy("drug_exposure_id", lambda r: {"drug_exposure_start_date":
+                                                         _impossible_date(
+                                                             r["drug_exposure_start_date"],
+                                                             "YYYY-MM-DD")})),
+        Recipe(center, "drug_exposure", "missing_required_value", "person_id",
+               _omop_copy("drug_exposure_id", lambda r: {"person_id": None})),
+        Recipe(center, "drug_exposure", "date_order_violation", "drug_exposure_end_date",
+               _omop_copy("drug_exposure_id", lambda r: {"drug_exposure_end_date": iso_minus(
+                   r["drug_exposure_start_date"], 3)})),
+        Recipe(center, "condition_occurrence", "duplicate_row", "condition_occurrence_id",
+               _duplicates),
+        Recipe(center, "condition_occurrence", "unparseable_date", "condition_start_date",
+               _omop_copy("condition_occurrence_id", lambda r: {
+                   "condition_start_date": _impossible_date(r["condition_start_date"],
+                                                            "YYYY-MM-DD")})),
+        Recipe(center, "measurement", "duplicate_row", "measurement_id", _duplicates),
+        Recipe(center, "measurement", "unknown_code", "value_source_value",
+               _omop_copy("measurement_id", lambda r: {"value_source_value": "improved"},
+                          where=("measurement_source_value", CENTER_D_CODES["recist"]))),
+        Recipe(center, "measurement", "unknown_code", "value_as_number",
+               _omop_copy("measurement_id", lambda r: {"value_as_number": "7",
+                                                       "value_source_value": "7"},
+                          where=("measurement_source_value", CENTER_D_CODES["ecog"]))),
+        Recipe(center, "measurement", "unparseable_date", "measurement_date",
+               _omop_copy("measurement_id", lambda r: {
+                   "measurement_date": _impossible_date(r["measurement_date"],
+                                                        "YYYY-MM-DD")})),
+        Recipe(center, "observation", "duplicate_row", "observation_id", _duplicates),
+        Recipe(center, "observation", "unknown_code", "value_as_number",
+               _omop_copy("observation_id", lambda r: {"value_as_number": "6",
+                                                       "value_source_value": "Grade 6"},
+                          where=("observation_source_value", CENTER_D_CODES["ctcae_grade"]))),
+        Recipe(center, "procedure_occurrence", "duplicate_row", "procedure_occurrence_id",
+               _duplicates),
+        Recipe(center, "death", "duplicate_row", "person_id", _duplicates),
     )
 
 
@@ -251,9 +342,9 @@ def add_dirty_rows(tables: dict[str, ExportTable], context: CenterContext,
         count = recipe_count(params, n_eligible, recipe.minimum)
         table = tables[recipe.table]
         built = recipe.build(table, rng, count, context=context, taken=taken)
-        if recipe.reason == "unknown_code" and recipe.column == "gender":
+        if recipe.ghost_key_column is not None:
             # a patient row under an unused key, so it is not a duplicate key
             for (row, _key), ghost in zip(built, context.ghost_keys, strict=False):
-                row["patient_key"] = ghost
+                row[recipe.ghost_key_column] = ghost
         for row, key in built:
             table.dirty.append((row, key, recipe.reason, recipe.column))

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rwe_synth.model import rng_for
+from rwe_synth.omop_cdm import OMOP_COLUMNS
 from rwe_synth.parameters import DAYS_PER_MONTH, ModelParameters
 from rwe_synth.vocabulary import (
     ADVERSE_EVENT_TERMS,
@@ -64,6 +65,9 @@ EXPORT_LAYOUT: dict[str, dict[str, tuple[str | None, tuple[str, ...]]]] = {
         "adverse_events": ("ae_no", (
             "ae_no", "case_no", "line_number", "ae_name", "grade")),
     },
+    # OMOP CDM v5.4: the *_id columns are data (they link the tables), not
+    # file row numbers, so no row id column is renumbered
+    "center_d": {table: (None, columns) for table, columns in OMOP_COLUMNS.items()},
 }
 
 #: Patient key layout per center: (prefix, digits at the documented width).
@@ -71,12 +75,15 @@ KEY_LAYOUT: dict[str, tuple[str, int]] = {
     "center_a": ("NX", 6),
     "center_b": ("TJ-", 5),
     "center_c": ("NM", 5),
+    "center_d": ("GZ", 7),
 }
 #: Region codes (first six digits of the national ID) per center.
 REGION_CODES: dict[str, tuple[int, ...]] = {
     "center_a": (640104, 640105, 640106, 640121, 640181),
     "center_b": (120101, 120102, 120103, 120104, 120105),
     "center_c": (150102, 150103, 150104, 150105, 150121),
+    # not exported (OMOP has no national ID), drawn so the fake people are complete
+    "center_d": (440103, 440104, 440105, 440106, 440111),
 }
 #: Unused patient keys reserved per center for dirty rows of unknown patients
 #: (at least this many, and twice the dirty rows per recipe).
@@ -238,7 +245,7 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
     keys = np.empty(n, dtype=object)
     ghosts: dict[str, list[str]] = {}
     center_index = patients["center_index"].to_numpy()
-    for index, center_id in enumerate(params.design.center_ids[:n_centers]):
+    for index, center_id in enumerate(params.center_ids(n_centers)):
         members = np.flatnonzero(center_index == index)
         prefix, digits = KEY_LAYOUT[center_id]
         n_eligible = int((patients["status"].to_numpy()[members] == "eligible").sum())
@@ -276,7 +283,7 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
 
     region_choice = rng.integers(0, 5, n)
     region = np.zeros(n, dtype=np.int64)
-    for index, center_id in enumerate(params.design.center_ids[:n_centers]):
+    for index, center_id in enumerate(params.center_ids(n_centers)):
         codes = np.asarray(REGION_CODES[center_id])
         members = center_index == index
         region[members] = codes[region_choice[members]]
@@ -375,7 +382,7 @@ def center_a_tables(context: CenterContext, lines: pd.DataFrame, events: pd.Data
         "death_date": date_text(vital, "YYYY-MM-DD", mask=~is_dead),
         "last_contact_date": date_text(vital, "YYYY-MM-DD"),
     })
-    tables = {"treatment_lines": _export(context, "treatment_lines", data, pidx,
+    tables = {"treatment_lines": export_table(context, "treatment_lines", data, pidx,
                                          lines["line_number"].to_numpy())}
     ae = events.loc[events["patient_index"].isin(context.rank.index)]
     apidx = ae["patient_index"].to_numpy()
@@ -387,7 +394,7 @@ def center_a_tables(context: CenterContext, lines: pd.DataFrame, events: pd.Data
         "ctcae_grade": integer_text(ae["grade"]),
         "onset_date": date_text(ae["day"], "YYYY-MM-DD"),
     })
-    tables["adverse_events"] = _export(context, "adverse_events", ae_data, apidx,
+    tables["adverse_events"] = export_table(context, "adverse_events", ae_data, apidx,
                                        ae["order"].to_numpy())
     return tables
 
@@ -425,11 +432,11 @@ def center_b_tables(context: CenterContext, administrations: pd.DataFrame,
         "death_date": date_text(patients["vital_end_day"], "DD/MM/YYYY", mask=~is_dead),
         "last_followup": date_text(patients["vital_end_day"], "DD/MM/YYYY"),
     })
-    tables = {"patients": _export(context, "patients", data, pidx, np.zeros(len(pidx)))}
+    tables = {"patients": export_table(context, "patients", data, pidx, np.zeros(len(pidx)))}
 
     admin = administrations.loc[administrations["patient_index"].isin(context.rank.index)]
     apidx = admin["patient_index"].to_numpy()
-    tables["drug_administrations"] = _export(context, "drug_administrations", pa.table({
+    tables["drug_administrations"] = export_table(context, "drug_administrations", pa.table({
         "patient_key": text(_patient_column(context, apidx, "patient_key")),
         "admin_date": date_text(admin["day"], "DD/MM/YYYY"),
         "drug_name": lookup_text(admin["drug"].to_numpy(), [d.center_b for d in DRUGS]),
@@ -439,7 +446,7 @@ def center_b_tables(context: CenterContext, administrations: pd.DataFrame,
     assess = assessments.loc[assessments["patient_index"].isin(context.rank.index)]
     spidx = assess["patient_index"].to_numpy()
     words = {code: spellings[1] for code, spellings in RESPONSES.items()}
-    tables["assessments"] = _export(context, "assessments", pa.table({
+    tables["assessments"] = export_table(context, "assessments", pa.table({
         "patient_key": text(_patient_column(context, spidx, "patient_key")),
         "assessment_date": date_text(assess["day"], "DD/MM/YYYY"),
         "response": text(pd.Series(assess["response"].to_numpy()).map(words).to_numpy()),
@@ -447,7 +454,7 @@ def center_b_tables(context: CenterContext, administrations: pd.DataFrame,
 
     ae = events.loc[events["patient_index"].isin(context.rank.index)]
     epidx = ae["patient_index"].to_numpy()
-    tables["adverse_events"] = _export(context, "adverse_events", pa.table({
+    tables["adverse_events"] = export_table(context, "adverse_events", pa.table({
         "patient_key": text(_patient_column(context, epidx, "patient_key")),
         "ae_date": date_text(ae["day"], "DD/MM/YYYY"),
         "ae_description": lookup_text(ae["term_index"].to_numpy(),
@@ -498,10 +505,10 @@ def center_c_tables(context: CenterContext, lines: pd.DataFrame, events: pd.Data
         "response": text(pd.Series(lines["best_response"].to_numpy()).map(responses)
                          .to_numpy()),
     })
-    tables = {"lines": _export(context, "lines", data, pidx, lines["line_number"].to_numpy())}
+    tables = {"lines": export_table(context, "lines", data, pidx, lines["line_number"].to_numpy())}
     ae = events.loc[events["patient_index"].isin(context.rank.index)]
     apidx = ae["patient_index"].to_numpy()
-    tables["adverse_events"] = _export(context, "adverse_events", pa.table({
+    tables["adverse_events"] = export_table(context, "adverse_events", pa.table({
         "case_no": text(_patient_column(context, apidx, "patient_key")),
         "line_number": text(np.char.add(ae["line_number"].to_numpy().astype(str), "L")),
         "ae_name": lookup_text(ae["term_index"].to_numpy(),
@@ -511,8 +518,9 @@ def center_c_tables(context: CenterContext, lines: pd.DataFrame, events: pd.Data
     return tables
 
 
-def _export(context: CenterContext, name: str, data: pa.Table, patient_index: np.ndarray,
-            order: np.ndarray) -> ExportTable:
+def export_table(context: CenterContext, name: str, data: pa.Table,
+                 patient_index: np.ndarray, order: np.ndarray) -> ExportTable:
+    """An export of a center in its layout, rows keyed by patient rank and ``order``."""
     row_id, columns = EXPORT_LAYOUT[context.center_id][name]
     return ExportTable(context.center_id, name, row_id, columns, data,
                        _row_keys(context, patient_index, order),
@@ -527,4 +535,5 @@ __all__ = [
     "center_b_tables",
     "center_c_tables",
     "center_context",
+    "export_table",
 ]

@@ -29,13 +29,21 @@ from rwe_synth.exports import (
     center_b_tables,
     center_c_tables,
     center_context,
+    date_text,
     integer_text,
+    text,
 )
 from rwe_synth.histories import (
     build_administrations,
     build_adverse_events,
     build_assessments,
     build_lines,
+)
+from rwe_synth.line_history import (
+    TRUE_LINE_COLUMNS,
+    harden_administrations,
+    rechallenge_third_lines,
+    true_lines,
 )
 from rwe_synth.model import (
     DEFAULT_PARAMETERS,
@@ -45,6 +53,7 @@ from rwe_synth.model import (
     simulate_patients,
     validate_arguments,
 )
+from rwe_synth.omop import center_d_tables, expand_administrations
 from rwe_synth.parameters import (
     AGE_CENTRE_YEARS,
     DAYS_PER_MONTH,
@@ -52,8 +61,21 @@ from rwe_synth.parameters import (
     TARGETS,
     ModelParameters,
 )
+from rwe_synth.vocabulary import SEEDS_DIR, require_seed_coverage
 
 FORMATS = ("csv", "parquet")
+
+
+def truth_dir_for(out_dir: Path | str) -> Path:
+    """``<out_dir>_truth``: what the generator knows and no center exports
+    (``true_lines`` of the administration-level centers).
+
+    A sibling of the export folder, not inside it: the raw-export gate stops
+    on anything in ``raw_data_dir`` that no source declares, and true lines
+    are validation data, never a delivery (``data/raw`` -> ``data/raw_truth``).
+    """
+    out = Path(out_dir)
+    return out.with_name(f"{out.name}_truth")
 
 
 def generate(
@@ -63,15 +85,18 @@ def generate(
     out_dir: Path | str,
     file_format: str = "csv",
     params: ModelParameters = DEFAULT_PARAMETERS,
+    line_history: str = "default",
+    seeds_dir: Path | str = SEEDS_DIR,
 ) -> dict[str, Any]:
-    """Write ``<out_dir>/<center_id>/<table>.<format>`` and ``manifest.json``.
+    """Write ``<out_dir>/<center_id>/<table>.<format>``, the true lines
+    ``<out_dir>_truth/true_lines.<format>`` (:func:`truth_dir_for`) and ``manifest.json``.
 
     Parameters
     ----------
     n_patients : int
         Eligible patients (``round(N * 200 / 496)`` ICI, the rest non-ICI).
     n_centers : int
-        1 to 3 (center_a, center_b, center_c in that order).
+        1 to 4 (center_a, center_b, center_c, center_d in that order).
     seed : int
         Seed of every random stream.
     out_dir : path
@@ -81,39 +106,65 @@ def generate(
         Parquet with the same columns, every column a string.
     params : ModelParameters
         The true parameters.
+    line_history : {'default', 'hard'}
+        ``hard``: harder administration histories for validating line
+        derivation (:mod:`rwe_synth.line_history`).
+    seeds_dir : path
+        The terminology seeds; every spelling the generated centers write
+        must be a seed row with the generator's meaning (else ``ValueError``).
 
     Returns
     -------
     dict
         The manifest that was written.
     """
-    validate_arguments(n_patients, n_centers, seed)
+    validate_arguments(n_patients, n_centers, seed, line_history)
     if file_format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {file_format!r}.")
+    center_ids = params.center_ids(n_centers)
+    require_seed_coverage(center_ids, Path(seeds_dir))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    hard = line_history == "hard"
 
     patients = simulate_patients(n_patients, n_centers, seed, params)
     threshold = float(patients["assignment_threshold"].iloc[0])
     patients, ghosts = assign_identifiers(patients, seed, n_centers, params)
     lines = build_lines(patients, seed, params)
+    if hard:
+        lines = rechallenge_third_lines(lines, seed, params)
     events = build_adverse_events(patients, lines, seed, params)
     dirty_rng = rng_for(seed, "dirty_rows")
 
     row_counts: dict[str, dict[str, int]] = {}
     dirty_rows: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
-    for center_id in params.design.center_ids[:n_centers]:
+    truth_lines: list[pd.DataFrame] = []
+    for center_index, center_id in enumerate(center_ids):
         context = center_context(patients, center_id, ghosts)
-        if center_id == "center_a":
-            tables = center_a_tables(context, lines, events)
-        elif center_id == "center_b":
+        if center_id in ("center_b", "center_d"):
             center_lines = lines.loc[lines["patient_index"].isin(context.rank.index)]
-            administrations = build_administrations(center_lines, context.patients, seed,
-                                                    params)
+            administrations = build_administrations(
+                center_lines, context.patients, seed, params,
+                stream="administrations" if center_id == "center_b" else "omop_center")
+            applied = None
+            if hard:
+                administrations, applied = harden_administrations(
+                    administrations, center_lines, rng_for(seed, "line_history", center_index + 1),
+                    params)
+            if center_id == "center_d":
+                administrations = expand_administrations(administrations, center_lines, params)
+            truth_lines.append(_true_line_rows(context, administrations, applied))
             assessments = build_assessments(center_lines, params)
-            tables = center_b_tables(context, administrations, assessments, events)
-            del administrations, assessments, center_lines
+            center_events = events.loc[events["patient_index"].isin(context.rank.index)]
+            if center_id == "center_b":
+                tables = center_b_tables(context, administrations, assessments, center_events)
+            else:
+                tables = center_d_tables(context, center_lines, administrations, assessments,
+                                         center_events, seed, params)
+            del administrations, assessments, center_lines, center_events
+        elif center_id == "center_a":
+            tables = center_a_tables(context, lines, events)
         else:
             tables = center_c_tables(context, lines, events)
         add_dirty_rows(tables, context, dirty_rng, params)
@@ -130,8 +181,13 @@ def generate(
             del final
         del tables, context
 
+    truth_dir = truth_dir_for(out)
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    write_table(_true_lines_table(truth_lines), truth_dir / f"true_lines.{file_format}",
+                file_format)
+
     manifest = build_manifest(n_patients, n_centers, seed, file_format, params, patients,
-                              threshold, row_counts, dirty_rows, files)
+                              threshold, row_counts, dirty_rows, files, line_history)
     ici_patients = patients.loc[(patients["status"] == STATUS_ELIGIBLE) & patients["is_ici"],
                                 "patient_index"]
     manifest["measured"]["grade_3_rash_ici"] = int(
@@ -140,6 +196,32 @@ def generate(
     (out / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
+
+
+def _true_line_rows(context, administrations: pd.DataFrame,
+                    applied: pd.DataFrame | None) -> pd.DataFrame:
+    """A center's true lines with its center id and patient keys."""
+    lines = true_lines(administrations, applied)
+    keys = context.patients["patient_key"].reindex(lines["patient_index"].to_numpy())
+    return lines.assign(center_id=context.center_id, patient_key=keys.to_numpy())
+
+
+def _true_lines_table(frames: list[pd.DataFrame]) -> pa.Table:
+    """``true_lines`` (:func:`truth_dir_for`): text columns, ISO dates, by center, key, line."""
+    columns = {name: pa.array([], pa.string()) for name in TRUE_LINE_COLUMNS}
+    if not frames:
+        return pa.table(columns)
+    lines = pd.concat(frames, ignore_index=True).sort_values(
+        ["center_id", "patient_key", "line_number"], ignore_index=True)
+    return pa.table({
+        "center_id": text(lines["center_id"]),
+        "patient_key": text(lines["patient_key"]),
+        "line_number": integer_text(lines["line_number"]),
+        "start_date": date_text(lines["start_day"], "YYYY-MM-DD"),
+        "end_date": date_text(lines["end_day"], "YYYY-MM-DD"),
+        "regimen": text(lines["regimen"]),
+        "features": text(lines["features"], mask=lines["features"].to_numpy() == ""),
+    })
 
 
 def _sha256(path: Path) -> str:
@@ -231,15 +313,20 @@ def measured_summary(truth: pd.DataFrame) -> dict[str, Any]:
 def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
                    params: ModelParameters, patients: pd.DataFrame, threshold: float,
                    row_counts: dict[str, dict[str, int]], dirty_rows: list[dict[str, Any]],
-                   files: list[dict[str, Any]]) -> dict[str, Any]:
-    """The manifest: arguments, cohort, row counts, dirty rows, truth, targets."""
+                   files: list[dict[str, Any]], line_history: str = "default"
+                   ) -> dict[str, Any]:
+    """The manifest: arguments, cohort, row counts, dirty rows, truth, targets.
+
+    ``--line-history`` appears in the command and arguments only when it is
+    not the default, so a default run's manifest is what it always was.
+    """
     eligible = patients.loc[patients["status"] == STATUS_ELIGIBLE]
     arm = np.where(eligible["is_ici"], "ICI", "non-ICI")
     per_center = {
         center: {name: int(count) for name, count in
                  pd.Series(arm[eligible["center_id"].to_numpy() == center]).value_counts()
                  .sort_index().items()}
-        for center in params.design.center_ids[:n_centers]
+        for center in params.center_ids(n_centers)
     }
     excluded = patients.loc[patients["status"] != STATUS_ELIGIBLE,
                             ["center_id", "patient_key", "status"]]
@@ -248,14 +335,19 @@ def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
     design = params.design
     dirty_sorted = sorted(dirty_rows, key=lambda d: (d["center_id"], d["table"],
                                                       d["source_row_number"]))
+    command = (f"python -m rwe_synth --patients {n_patients} --centers {n_centers} "
+               f"--seed {seed} --format {file_format}")
+    args: dict[str, Any] = {"patients": n_patients, "centers": n_centers, "seed": seed,
+                            "format": file_format}
+    if line_history != "default":
+        command += f" --line-history {line_history}"
+        args["line_history"] = line_history
     return {
         "generator": {
             "name": "rwe_synth",
             "version": __version__,
-            "command": (f"python -m rwe_synth --patients {n_patients} --centers {n_centers} "
-                        f"--seed {seed} --format {file_format}"),
-            "args": {"patients": n_patients, "centers": n_centers, "seed": seed,
-                     "format": file_format},
+            "command": command,
+            "args": args,
         },
         "data_cutoff_date": design.data_cutoff_date,
         "study_window": {"start_date": design.study_window_start_date,
@@ -279,7 +371,7 @@ def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
                 f"{AGE_CENTRE_YEARS}."),
             "model_terms": list(MODEL_TERMS),
             "assignment_intercept_realised": round(-threshold, 6),
-            "parameters": params.to_dict(),
+            "parameters": params.to_dict(n_centers, line_history),
         },
         "targets": TARGETS,
         "measured": measured_summary(truth),

@@ -153,7 +153,8 @@ def _line_frame(patients, line_number, start, drug_1, drug_2, drug_3, chemo_cycl
 
 
 def build_administrations(lines: pd.DataFrame, patients: pd.DataFrame, seed: int,
-                          params: ModelParameters) -> pd.DataFrame:
+                          params: ModelParameters, stream: str = "administrations"
+                          ) -> pd.DataFrame:
     """One row per drug given on a day (center_b's export grain).
 
     Each drug of a line is given every ``cycle_days`` from the line start,
@@ -163,6 +164,8 @@ def build_administrations(lines: pd.DataFrame, patients: pd.DataFrame, seed: int
     cytotoxic drug an antiemetic is given (same day) and a growth factor
     (next day) with the stated probabilities.
 
+    ``stream`` names the random stream (each center draws its own).
+
     Returns
     -------
     pandas.DataFrame
@@ -170,7 +173,7 @@ def build_administrations(lines: pd.DataFrame, patients: pd.DataFrame, seed: int
         ``dose_mg`` (float) and ``order`` (sort position within the patient).
     """
     tx = params.treatment
-    rng = rng_for(seed, "administrations")
+    rng = rng_for(seed, stream)
     slots = lines[["drug_1", "drug_2", "drug_3"]].to_numpy()
     line_index = np.repeat(np.arange(len(lines)), 3)
     slot = np.tile(np.arange(3), len(lines))

@@ -45,7 +45,14 @@ _STREAMS = {
     "adverse_events": 12,
     "identifiers": 13,
     "dirty_rows": 14,
+    "line_history": 15,
+    "omop_center": 16,
 }
+
+#: ``--line-history``: the default histories, or the harder variant for
+#: validating line derivation (:class:`~rwe_synth.parameters.HardLineHistoryModel`).
+LINE_HISTORIES = ("default", "hard")
+N_CENTERS = (1, 2, 3, 4)
 
 
 def day_number(iso_date: str) -> int:
@@ -53,9 +60,10 @@ def day_number(iso_date: str) -> int:
     return int(np.datetime64(iso_date, "D").astype(np.int64))
 
 
-def rng_for(seed: int, stream: str) -> np.random.Generator:
-    """The random generator of one named component for a seed."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), _STREAMS[stream]]))
+def rng_for(seed: int, stream: str, *substream: int) -> np.random.Generator:
+    """The random generator of one named component (and sub-stream) for a seed."""
+    return np.random.default_rng(
+        np.random.SeedSequence([int(seed), _STREAMS[stream], *map(int, substream)]))
 
 
 def months_to_days(months: np.ndarray) -> np.ndarray:
@@ -71,7 +79,7 @@ def arm_sizes(n_patients: int) -> tuple[int, int]:
 
 def center_counts(n_patients: int, n_centers: int, params: ModelParameters) -> list[int]:
     """Eligible patients per center by the largest-remainder rule."""
-    shares = np.asarray(params.design.center_shares[n_centers], dtype=float)
+    shares = np.asarray(params.center_shares(n_centers), dtype=float)
     raw = shares * n_patients
     counts = np.floor(raw).astype(int)
     for index in np.argsort(-(raw - counts), kind="stable")[: n_patients - counts.sum()]:
@@ -96,17 +104,21 @@ def linear_predictor(frame: pd.DataFrame, coefficients: Mapping[str, float]) -> 
     return eta
 
 
-def validate_arguments(n_patients: int, n_centers: int, seed: int = 0) -> None:
+def validate_arguments(n_patients: int, n_centers: int, seed: int = 0,
+                       line_history: str = "default") -> None:
     """Raise ``ValueError`` with an actionable sentence for bad arguments."""
     if not isinstance(n_patients, int | np.integer) or n_patients < 1:
         raise ValueError(f"--patients must be a positive integer, got {n_patients!r}.")
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"--seed must be a non-negative integer, got {seed!r}.")
-    if n_centers not in (1, 2, 3):
+    if n_centers not in N_CENTERS:
         raise ValueError(
-            f"--centers must be 1, 2 or 3 (center_a, center_b, center_c in that order), "
-            f"got {n_centers!r}."
+            f"--centers must be 1, 2, 3 or 4 (center_a, center_b, center_c, center_d in "
+            f"that order), got {n_centers!r}."
         )
+    if line_history not in LINE_HISTORIES:
+        raise ValueError(f"--line-history must be one of {', '.join(LINE_HISTORIES)}, "
+                         f"got {line_history!r}.")
 
 
 def simulate_patients(
@@ -122,7 +134,7 @@ def simulate_patients(
     n_patients : int
         Number of eligible patients (second line inside the study window).
     n_centers : int
-        1 to 3; centers ``center_a``, ``center_b``, ``center_c`` in order.
+        1 to 4; centers ``center_a``, ``center_b``, ``center_c``, ``center_d`` in order.
     seed : int
         Seed of every random stream.
     params : ModelParameters
@@ -278,7 +290,7 @@ def _layout(n_patients: int, n_centers: int, seed: int, params: ModelParameters
     return pd.DataFrame({
         "patient_index": np.arange(n_total, dtype=np.int64),
         "center_index": center_all,
-        "center_id": np.asarray(design.center_ids, dtype=object)[center_all],
+        "center_id": np.asarray(params.center_ids(n_centers), dtype=object)[center_all],
         "status": status_all,
         "second_line_start_day": start.astype(np.int64),
     })

@@ -419,6 +419,69 @@ class DirtyRowModel:
 
 
 @dataclass(frozen=True)
+class FourthCenterModel:
+    """The ``--centers 4`` variant: a fourth center exporting OMOP CDM v5.4 tables.
+
+    Only used (and only written to the manifest) when four centers are
+    generated, so the three-center data and manifest stay as they were.
+    """
+
+    center_id: str = "center_d"
+    #: Share of eligible patients per center (center_a, center_b, center_c,
+    #: center_d) with four centers: center_d joins as the second-largest.
+    center_shares: tuple[float, ...] = (0.35, 0.27, 0.15, 0.23)
+    #: The primary diagnosis (ICD-10 C34.9) is recorded this many days
+    #: (uniform, inclusive) before the first first-line administration; it
+    #: opens the observation period.
+    diagnosis_before_first_line_days: tuple[int, int] = (8, 28)
+    #: ECOG is measured this many days (uniform, inclusive) before each line start.
+    ecog_before_line_start_days: tuple[int, int] = (0, 7)
+    #: A metastatic site first seen at a later line is diagnosed this many
+    #: days (uniform, inclusive) before that line's start (after the
+    #: previous line's progression, which is at least 14 days earlier).
+    site_before_line_start_days: tuple[int, int] = (1, 10)
+    #: Etoposide is given on days 1-3 of each cycle (center_b records day 1 only).
+    etoposide_days_per_cycle: int = 3
+    #: Anlotinib capsules are dispensed for days 1-14 of each 21-day cycle.
+    anlotinib_days_per_cycle: int = 14
+
+
+@dataclass(frozen=True)
+class HardLineHistoryModel:
+    """The ``--line-history hard`` variant: administration histories that are
+    harder to cut into lines (for validating line derivation).
+
+    Applied to the administrations of the administration-level centers
+    (center_b, center_d) and to third lines; only used (and only written to
+    the manifest) with ``--line-history hard``.
+    """
+
+    #: A line that combines an ICI with another drug starts the ICI on day 15
+    #: of cycle 1 (then every cycle), with this probability.
+    p_ici_added_on_day_15: float = 0.30
+    day_15_offset_days: int = 14
+    #: Each dose after a drug's first dose in its line is skipped with this
+    #: probability (the line goes on; never two doses of a drug in a row).
+    p_skipped_dose: float = 0.05
+    #: A line with at least ``holiday_min_maintenance_doses`` ICI or
+    #: anlotinib doses pauses once, with this probability, from a cycle after
+    #: the third, for a drug holiday of this many extra days (uniform,
+    #: inclusive); the line goes on after it (doses past the line's end drop).
+    p_drug_holiday: float = 0.25
+    holiday_min_maintenance_doses: int = 6
+    holiday_extra_days: tuple[int, int] = (28, 84)
+    #: A holiday is shortened so that no gap between two administration days
+    #: of a line reaches this (a longer pause would end the line by the usual
+    #: gap rules, so it would not be one line any more).
+    max_gap_within_line_days: int = 120
+    #: A third line after a cytotoxic-only second line re-challenges the
+    #: second-line regimen (same drugs) with this probability, when at least
+    #: this many days passed since the last second-line cycle.
+    p_third_line_rechallenge: float = 0.5
+    rechallenge_min_treatment_free_days: int = 60
+
+
+@dataclass(frozen=True)
 class ModelParameters:
     """All parameters of the generator."""
 
@@ -432,10 +495,33 @@ class ModelParameters:
     treatment: TreatmentModel = field(default_factory=TreatmentModel)
     adverse_events: AdverseEventModel = field(default_factory=AdverseEventModel)
     dirty_rows: DirtyRowModel = field(default_factory=DirtyRowModel)
+    fourth_center: FourthCenterModel = field(default_factory=FourthCenterModel)
+    hard_line_history: HardLineHistoryModel = field(default_factory=HardLineHistoryModel)
 
-    def to_dict(self) -> dict[str, Any]:
-        """All parameters as JSON-ready nested dicts (tuples become lists)."""
-        return _jsonable(asdict(self))
+    def to_dict(self, n_centers: int = 4, line_history: str = "hard") -> dict[str, Any]:
+        """The parameters of a run as JSON-ready nested dicts (tuples become lists).
+
+        A variant's parameters (``fourth_center`` with four centers,
+        ``hard_line_history`` with ``line_history='hard'``) are left out of
+        runs that do not use it, so the manifest of a run does not change
+        when a variant is added.
+        """
+        parameters = _jsonable(asdict(self))
+        if n_centers < 4:
+            del parameters["fourth_center"]
+        if line_history != "hard":
+            del parameters["hard_line_history"]
+        return parameters
+
+    def center_ids(self, n_centers: int) -> tuple[str, ...]:
+        """The ids of the first ``n_centers`` centers (1 to 4), in order."""
+        return (self.design.center_ids + (self.fourth_center.center_id,))[:n_centers]
+
+    def center_shares(self, n_centers: int) -> tuple[float, ...]:
+        """Share of the eligible patients per center with ``n_centers`` centers."""
+        if n_centers == 4:
+            return self.fourth_center.center_shares
+        return self.design.center_shares[n_centers]
 
 
 #: Published figures the generator is calibrated to, with the tolerances the

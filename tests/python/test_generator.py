@@ -1,11 +1,13 @@
 """Tests of the synthetic data generator (rwe_synth).
 
-The exports are checked against the documented formats (docs/raw-exports.md)
-and the terminology seeds by an independent reader written here, not by the
-generator's own code: every listed dirty row must carry exactly its defect,
-every other row none; the eligible cohort re-derived from the files by the
-documented rules (center_b's lines from administrations and assessments) must
-equal the generator's truth frame; calibration and the true hazard ratios are
+The exports are checked against the documented formats (docs/raw-exports.md,
+docs/generator.md for center_d's OMOP CDM v5.4 tables) and the terminology
+seeds by an independent reader written here, not by the generator's own
+code: every listed dirty row must carry exactly its defect, every other row
+none; the eligible cohort re-derived from the files by the documented rules
+(center_b's and center_d's lines from administrations and assessments) must
+equal the generator's truth frame; the true lines (``<out>_truth/true_lines``) must
+cut the administrations exactly; calibration and the true hazard ratios are
 checked with lifelines at the embedded size and at 20,000 patients.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from datetime import date, datetime
 from pathlib import Path
 
@@ -24,14 +27,17 @@ import pytest
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from scipy.special import expit
 
-from rwe_synth import TARGETS, ModelParameters, generate, seed_tables, truth_frame
+from rwe_synth import TARGETS, ModelParameters, generate, seed_coverage_problems, truth_frame
 from rwe_synth.__main__ import main
 from rwe_synth.exports import key_digits
-from rwe_synth.model import arm_sizes
+from rwe_synth.generator import truth_dir_for
+from rwe_synth.model import arm_sizes, center_counts
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SEEDS_DIR = PROJECT_DIR / "seeds" / "terminology"
 EMBEDDED = {"n_patients": 496, "n_centers": 3, "seed": 20250919}
+#: Small four-center runs (center_d in OMOP CDM tables), default and hard line histories.
+FOUR = {"n_patients": 220, "n_centers": 4, "seed": 7}
 LARGE_N = 20_000
 LARGE_SEED = 20250920
 PARAMS = ModelParameters()
@@ -71,6 +77,25 @@ def exports(embedded_dir) -> dict[tuple[str, str], pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
+def four_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("four")
+    generate(FOUR["n_patients"], FOUR["n_centers"], FOUR["seed"], out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def hard_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("hard")
+    generate(FOUR["n_patients"], FOUR["n_centers"], FOUR["seed"], out, line_history="hard")
+    return out
+
+
+@pytest.fixture(scope="module")
+def four_truth() -> pd.DataFrame:
+    return truth_frame(FOUR["n_patients"], FOUR["n_centers"], FOUR["seed"])
+
+
+@pytest.fixture(scope="module")
 def embedded_truth() -> pd.DataFrame:
     return truth_frame(EMBEDDED["n_patients"], EMBEDDED["n_centers"], EMBEDDED["seed"])
 
@@ -84,6 +109,15 @@ def large_truth() -> pd.DataFrame:
 def seeds() -> dict[str, pd.DataFrame]:
     return {path.stem: pd.read_csv(path, dtype=str, keep_default_na=False)
             for path in SEEDS_DIR.glob("terminology__*.csv")}
+
+
+def read_manifest(directory: Path) -> dict:
+    return json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+
+
+def read_true_lines(directory: Path) -> pd.DataFrame:
+    return pd.read_csv(truth_dir_for(directory) / "true_lines.csv", dtype=str,
+                       keep_default_na=False)
 
 
 def read_exports(directory: Path, file_format: str) -> dict[tuple[str, str], pd.DataFrame]:
@@ -127,7 +161,94 @@ def vocabularies(seeds: dict[str, pd.DataFrame]) -> dict[str, set[str]]:
         "ae": set(seeds["terminology__adverse_event_terms"]["source_term"].str.lower()),
         "sites": set(seeds["terminology__metastatic_sites"]["source_term"].str.lower()),
         "responses": set(seeds["terminology__recist_responses"]["source_term"].str.lower()),
+        "yes_no": set(seeds["terminology__yes_no_codes"]["source_term"].str.lower()),
+        "grades": set(seeds["terminology__ctcae_grades"]["source_term"].str.lower()),
     }
+
+
+#: center_d (OMOP CDM v5.4), written from OHDSI/CommonDataModel
+#: inst/csv/OMOP_CDMv5.4_Field_Level.csv: every column in CDM order, and the
+#: ones the CDM marks required (isRequired = Yes).
+OMOP_CDM_V54 = {
+    "person": ("person_id* gender_concept_id* year_of_birth* month_of_birth day_of_birth "
+               "birth_datetime race_concept_id* ethnicity_concept_id* location_id provider_id "
+               "care_site_id person_source_value gender_source_value gender_source_concept_id "
+               "race_source_value race_source_concept_id ethnicity_source_value "
+               "ethnicity_source_concept_id"),
+    "observation_period": ("observation_period_id* person_id* observation_period_start_date* "
+                           "observation_period_end_date* period_type_concept_id*"),
+    "drug_exposure": ("drug_exposure_id* person_id* drug_concept_id* drug_exposure_start_date* "
+                      "drug_exposure_start_datetime drug_exposure_end_date* "
+                      "drug_exposure_end_datetime verbatim_end_date drug_type_concept_id* "
+                      "stop_reason refills quantity days_supply sig route_concept_id lot_number "
+                      "provider_id visit_occurrence_id visit_detail_id drug_source_value "
+                      "drug_source_concept_id route_source_value dose_unit_source_value"),
+    "condition_occurrence": ("condition_occurrence_id* person_id* condition_concept_id* "
+                             "condition_start_date* condition_start_datetime condition_end_date "
+                             "condition_end_datetime condition_type_concept_id* "
+                             "condition_status_concept_id stop_reason provider_id "
+                             "visit_occurrence_id visit_detail_id condition_source_value "
+                             "condition_source_concept_id condition_status_source_value"),
+    "measurement": ("measurement_id* person_id* measurement_concept_id* measurement_date* "
+                    "measurement_datetime measurement_time measurement_type_concept_id* "
+                    "operator_concept_id value_as_number value_as_concept_id unit_concept_id "
+                    "range_low range_high provider_id visit_occurrence_id visit_detail_id "
+                    "measurement_source_value measurement_source_concept_id unit_source_value "
+                    "unit_source_concept_id value_source_value measurement_event_id "
+                    "meas_event_field_concept_id"),
+    "observation": ("observation_id* person_id* observation_concept_id* observation_date* "
+                    "observation_datetime observation_type_concept_id* value_as_number "
+                    "value_as_string value_as_concept_id qualifier_concept_id unit_concept_id "
+                    "provider_id visit_occurrence_id visit_detail_id observation_source_value "
+                    "observation_source_concept_id unit_source_value qualifier_source_value "
+                    "value_source_value observation_event_id obs_event_field_concept_id"),
+    "procedure_occurrence": ("procedure_occurrence_id* person_id* procedure_concept_id* "
+                             "procedure_date* procedure_datetime procedure_end_date "
+                             "procedure_end_datetime procedure_type_concept_id* "
+                             "modifier_concept_id quantity provider_id visit_occurrence_id "
+                             "visit_detail_id procedure_source_value procedure_source_concept_id "
+                             "modifier_source_value"),
+    "death": ("person_id* death_date* death_datetime death_type_concept_id cause_concept_id "
+              "cause_source_value cause_source_concept_id"),
+}
+OMOP_KEYS = {"person": "person_id", "observation_period": "observation_period_id",
+             "drug_exposure": "drug_exposure_id", "condition_occurrence": "condition_occurrence_id",
+             "measurement": "measurement_id", "observation": "observation_id",
+             "procedure_occurrence": "procedure_occurrence_id", "death": "person_id"}
+#: center_d's record codes (docs/generator.md).
+D_ECOG, D_RECIST, D_SMOKING, D_GRADE = "PS-ECOG", "RECIST-TPR", "SMOKING-STATUS", "CTCAE-GRADE"
+D_THORACIC_RT, D_PCI = "RT-THORAX", "RT-PCI"
+
+
+def omop_columns(table: str) -> list[str]:
+    return [c.rstrip("*") for c in OMOP_CDM_V54[table].split()]
+
+
+def omop_required(table: str) -> list[str]:
+    return [c.rstrip("*") for c in OMOP_CDM_V54[table].split() if c.endswith("*")]
+
+
+def _omop_value_checks(table: str, vocab: dict[str, set[str]]):
+    """Checks that depend on what an OMOP row records (its source code)."""
+    def measurement(row):
+        if row["measurement_source_value"] == D_ECOG and row["value_as_number"] not in {
+                "0", "1", "2", "3", "4", "5"}:
+            return {("unknown_code", "value_as_number")}
+        if row["measurement_source_value"] == D_RECIST and row[
+                "value_source_value"].strip().lower() not in vocab["responses"]:
+            return {("unknown_code", "value_source_value")}
+        return set()
+
+    def observation(row):
+        if row["observation_source_value"] == D_GRADE and row[
+                "value_as_number"] not in vocab["grades"]:
+            return {("unknown_code", "value_as_number")}
+        if row["observation_source_value"] == D_SMOKING and row[
+                "value_source_value"].strip().lower() not in vocab["yes_no"]:
+            return {("unknown_code", "value_source_value")}
+        return set()
+
+    return {"measurement": measurement, "observation": observation}.get(table)
 
 
 def table_rules(center: str, table: str, vocab: dict[str, set[str]]):
@@ -194,6 +315,20 @@ def table_rules(center: str, table: str, vocab: dict[str, set[str]]):
                     codes={"line_number": {"1L", "2L", "3L"},
                            "grade": {"I", "II", "III", "IV", "V"}},
                     tokens={"ae_name": (None, "ae", "unknown_code")}, order=[])
+    if center == "center_d":
+        columns = omop_columns(table)
+        dates = {c: "YYYY-MM-DD" for c in columns if c.endswith("_date")}
+        order = {"drug_exposure": [("drug_exposure_end_date", "drug_exposure_start_date")],
+                 "observation_period": [("observation_period_end_date",
+                                         "observation_period_start_date")]}.get(table, [])
+        return dict(
+            required=omop_required(table) + (["person_source_value"] if table == "person"
+                                             else []),
+            dates=dates,
+            codes={"gender_source_value": {"M", "F"}} if table == "person" else {},
+            tokens={"drug_source_value": (None, "drugs", "unknown_drug")}
+            if table == "drug_exposure" else {},
+            order=order, values=_omop_value_checks(table, vocab))
     raise KeyError((center, table))
 
 
@@ -205,7 +340,10 @@ def find_defects(center: str, table: str, frame: pd.DataFrame, vocab: dict[str, 
     defects: dict[int, set[tuple[str, str]]] = {}
     seen: set[tuple[str, ...]] = set()
     content_columns = [c for c in frame.columns if c != row_id]
-    duplicate_column = row_id or {"patients": "patient_key", "lines": "case_no"}[table]
+    if center == "center_d":
+        duplicate_column = OMOP_KEYS[table]
+    else:
+        duplicate_column = row_id or {"patients": "patient_key", "lines": "case_no"}[table]
     for number, row in enumerate(frame.to_dict("records"), start=1):
         found: set[tuple[str, str]] = set()
         for column in rules["required"]:
@@ -232,6 +370,8 @@ def find_defects(center: str, table: str, frame: pd.DataFrame, vocab: dict[str, 
             found.add(("date_order_violation", "pfs_days"))
         if table == "lines" and not re.fullmatch(r"-?\d+\.\d\d", row["os_months"]):
             found.add(("unknown_code", "os_months"))
+        if rules.get("values") is not None:
+            found |= rules["values"](row)
         content = tuple(row[c] for c in content_columns)
         if content in seen:
             found.add(("duplicate_row", duplicate_column))
@@ -264,13 +404,53 @@ def test_arm_sizes_scale_with_n_and_are_exact_at_the_embedded_size(embedded_trut
         assert int(truth["is_ici"].sum()) == round(n_patients * 200 / 496)
 
 
+def test_four_centers_spread_the_patients_by_the_stated_shares(four_dir, four_truth):
+    shares = PARAMS.fourth_center.center_shares
+    n = FOUR["n_patients"]
+    # largest remainder, computed here from the stated shares
+    raw = [share * n for share in shares]
+    counts = [math.floor(r) for r in raw]
+    for index in sorted(range(4), key=lambda i: -(raw[i] - counts[i]))[: n - sum(counts)]:
+        counts[index] += 1
+    centers = ["center_a", "center_b", "center_c", "center_d"]
+    assert center_counts(n, 4, PARAMS) == counts
+    assert four_truth["center_id"].value_counts().to_dict() == dict(zip(centers, counts,
+                                                                        strict=True))
+    assert four_truth["arm"].value_counts().to_dict() == {"ICI": round(n * 200 / 496),
+                                                          "non-ICI": n - round(n * 200 / 496)}
+    manifest = read_manifest(four_dir)
+    assert {c: sum(a.values()) for c, a in manifest["cohort"]["per_center_per_arm"].items()} \
+        == dict(zip(centers, counts, strict=True))
+    assert (four_truth.loc[four_truth["center_id"] == "center_d", "patient_key"]
+            .str.fullmatch(r"GZ\d{7}").all())
+    # the embedded three-center size: 35/27/15/23 % of 496
+    assert center_counts(496, 4, PARAMS) == [174, 134, 74, 114]
+
+
+def test_a_variant_adds_its_parameters_and_arguments_only_when_it_is_used(
+        manifest, four_dir, hard_dir):
+    assert "fourth_center" not in manifest["truth"]["parameters"]
+    assert "hard_line_history" not in manifest["truth"]["parameters"]
+    assert "line_history" not in manifest["generator"]["args"]
+    four = read_manifest(four_dir)
+    assert four["truth"]["parameters"]["fourth_center"]["center_id"] == "center_d"
+    assert "hard_line_history" not in four["truth"]["parameters"]
+    hard = read_manifest(hard_dir)
+    assert hard["truth"]["parameters"]["hard_line_history"]["p_skipped_dose"] == \
+        PARAMS.hard_line_history.p_skipped_dose
+    assert hard["generator"]["args"]["line_history"] == "hard"
+    assert hard["generator"]["command"].endswith("--line-history hard")
+
+
 def test_cli_rejects_a_bad_number_of_centers(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
-        main(["--patients", "10", "--centers", "4", "--seed", "1", "--out", str(tmp_path)])
+        main(["--patients", "10", "--centers", "5", "--seed", "1", "--out", str(tmp_path)])
     assert stop.value.code == 2
-    assert "--centers must be 1, 2 or 3" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="--centers must be 1, 2 or 3"):
+    assert "--centers must be 1, 2, 3 or 4" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--centers must be 1, 2, 3 or 4"):
         generate(10, 0, 1, tmp_path)
+    with pytest.raises(ValueError, match="--line-history must be one of default, hard"):
+        generate(10, 1, 1, tmp_path, line_history="easy")
     with pytest.raises(ValueError, match="--patients must be a positive integer"):
         generate(0, 1, 1, tmp_path)
     with pytest.raises(ValueError, match="--seed must be a non-negative integer"):
@@ -278,21 +458,74 @@ def test_cli_rejects_a_bad_number_of_centers(tmp_path, capsys):
 
 
 def test_cli_writes_only_the_requested_centers(tmp_path):
-    assert main(["--patients", "40", "--centers", "2", "--seed", "3", "--out",
-                 str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["center_a", "center_b"]
+    out = tmp_path / "raw"
+    assert main(["--patients", "40", "--centers", "2", "--seed", "3", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["center_a", "center_b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "raw_truth"]
+
+
+def _files(directory: Path) -> list[Path]:
+    """Every file the generator wrote for ``directory``: its exports and
+    manifest, then the true lines beside it (as ``truth/<file>``)."""
+    truth = truth_dir_for(directory)
+    return [*sorted(p.relative_to(directory) for p in directory.rglob("*") if p.is_file()),
+            *sorted(Path("truth") / p.relative_to(truth) for p in truth.rglob("*") if p.is_file())]
+
+
+def _bytes(directory: Path, relative: Path) -> bytes:
+    if relative.parts[0] == "truth":
+        return (truth_dir_for(directory) / relative.relative_to("truth")).read_bytes()
+    return (directory / relative).read_bytes()
 
 
 def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path, embedded_dir):
     again, other = tmp_path / "again", tmp_path / "other"
     generate(EMBEDDED["n_patients"], EMBEDDED["n_centers"], EMBEDDED["seed"], again)
     generate(EMBEDDED["n_patients"], EMBEDDED["n_centers"], EMBEDDED["seed"] + 1, other)
-    files = sorted(p.relative_to(embedded_dir) for p in embedded_dir.rglob("*") if p.is_file())
-    assert len(files) == 9
+    files = _files(embedded_dir)
+    assert len(files) == 10  # 8 exports, manifest.json, truth/true_lines.csv
     for relative in files:
-        assert (again / relative).read_bytes() == (embedded_dir / relative).read_bytes()
-    differing = [r for r in files if (other / r).read_bytes() != (embedded_dir / r).read_bytes()]
+        assert _bytes(again, relative) == _bytes(embedded_dir, relative)
+    differing = [r for r in files if _bytes(other, r) != _bytes(embedded_dir, r)]
     assert len(differing) == len(files)
+
+
+def test_committed_embedded_data_is_what_the_generator_writes(embedded_dir):
+    """data/raw is the generator's output for the embedded arguments, byte for
+    byte: adding center_d and the hard variant changed none of it."""
+    raw = PROJECT_DIR / "data" / "raw"
+    assert _files(raw) == _files(embedded_dir)
+    for relative in _files(raw):
+        assert _bytes(raw, relative) == _bytes(embedded_dir, relative), relative
+
+
+@pytest.mark.parametrize("line_history", ["default", "hard"])
+def test_four_centers_are_deterministic(tmp_path, four_dir, hard_dir, line_history):
+    first = four_dir if line_history == "default" else hard_dir
+    again = tmp_path / "again"
+    generate(FOUR["n_patients"], FOUR["n_centers"], FOUR["seed"], again,
+             line_history=line_history)
+    files = _files(first)
+    assert len(files) == 18  # 8 + 8 OMOP tables, manifest.json, truth/true_lines.csv
+    assert _files(again) == files
+    for relative in files:
+        assert _bytes(again, relative) == _bytes(first, relative), relative
+
+
+def test_hard_histories_change_the_administrations_and_not_the_cohort(four_dir, hard_dir):
+    """The hard variant rewrites what the administration-level centers give
+    (and third-line regimens) but leaves the patients, their second lines and
+    their outcomes alone."""
+    differing = {str(r) for r in _files(four_dir)
+                 if _bytes(four_dir, r) != _bytes(hard_dir, r)}
+    assert {"center_b/drug_administrations.csv", "center_d/drug_exposure.csv",
+            "truth/true_lines.csv", "manifest.json"} <= differing
+    assert not differing & {"center_b/patients.csv", "center_b/assessments.csv",
+                            "center_d/person.csv", "center_d/measurement.csv",
+                            "center_d/death.csv"}
+    same = read_manifest(four_dir)
+    hard = read_manifest(hard_dir)
+    assert same["cohort"] == hard["cohort"] and same["measured"] == hard["measured"]
 
 
 def test_csv_files_are_plain_utf8_with_the_documented_columns(embedded_dir, exports):
@@ -342,15 +575,122 @@ def test_parquet_has_the_same_columns_and_text_as_csv(tmp_path):
         pd.testing.assert_frame_equal(frame, as_csv[key])
 
 
-def test_committed_seeds_equal_the_generator_vocabulary(seeds):
-    for name, expected in seed_tables().items():
-        assert name in seeds, f"seeds/terminology/{name}.csv is missing"
-        pd.testing.assert_frame_equal(seeds[name], expected.astype(str))
-        key = seeds[name].iloc[:, 0].str.lower()
-        assert key.is_unique, f"{name}: source spellings must be unique case-insensitively"
+def _written_spellings(exports: dict[tuple[str, str], pd.DataFrame], manifest: dict,
+                       ) -> dict[str, set[str]]:
+    """The coded values the clean rows of the exports hold, by seed, read from
+    the files (lower case, trimmed as staging matches them)."""
+    tables = _without_dirty(exports, manifest)
+    found: dict[str, set[str]] = {}
+
+    def add(seed: str, values) -> None:
+        found.setdefault(seed, set()).update(
+            v.strip().lower() for v in values if isinstance(v, str) and v.strip())
+
+    def split(values, separator):
+        return [token for value in values for token in value.split(separator)]
+
+    for (center, table), frame in tables.items():
+        columns = set(frame.columns)
+        if {"regimen", "metastatic_sites"} <= columns:  # center_a lines
+            add("terminology__drug_names", split(frame["regimen"], " + "))
+            add("terminology__metastatic_sites", split(frame["metastatic_sites"], ";"))
+            add("terminology__recist_responses", frame["best_response"])
+            add("terminology__sex_codes", frame["sex"])
+            add("terminology__yes_no_codes", pd.concat([frame["smoking_history"],
+                                                        frame["thoracic_rt"], frame["pci"]]))
+        if "regimen_pinyin" in columns:  # center_c lines
+            add("terminology__drug_names", split(frame["regimen_pinyin"], "+"))
+            add("terminology__metastatic_sites", split(frame["met_sites"], "、"))
+            add("terminology__recist_responses", frame["response"])
+            add("terminology__sex_codes", frame["sex"])
+            add("terminology__yes_no_codes", pd.concat([frame["smoking"], frame["thoracic_rt"],
+                                                        frame["pci"]]))
+        for column, seed in (("drug_name", "terminology__drug_names"),
+                             ("drug_source_value", "terminology__drug_names"),
+                             ("ae_term", "terminology__adverse_event_terms"),
+                             ("ae_description", "terminology__adverse_event_terms"),
+                             ("ae_name", "terminology__adverse_event_terms"),
+                             ("ctcae_grade", "terminology__ctcae_grades"),
+                             ("gender", "terminology__sex_codes"),
+                             ("gender_source_value", "terminology__sex_codes"),
+                             ("kps", "terminology__karnofsky_to_ecog")):
+            if column in columns:
+                add(seed, frame[column])
+        if (center, table) == ("center_b", "assessments"):
+            add("terminology__recist_responses", frame["response"])
+        if (center, table) == ("center_b", "patients"):
+            add("terminology__yes_no_codes", pd.concat([frame[c] for c in (
+                "smoker", "liver_met", "brain_met", "bone_met", "thoracic_radiotherapy",
+                "pci")]))
+        if "grade" in columns:
+            add("terminology__ctcae_grades", frame["grade"])
+        if (center, table) == ("center_d", "condition_occurrence"):
+            codes = frame["condition_source_value"]
+            add("terminology__metastatic_sites", codes[codes.str.fullmatch(r"C7[7-9]\.\d")])
+            add("terminology__adverse_event_terms", codes[~codes.str.fullmatch(r"C\d\d\.\d")])
+        if (center, table) == ("center_d", "measurement"):
+            add("terminology__recist_responses", frame.loc[
+                frame["measurement_source_value"] == D_RECIST, "value_source_value"])
+        if (center, table) == ("center_d", "observation"):
+            kind = frame["observation_source_value"]
+            add("terminology__yes_no_codes", frame.loc[kind == D_SMOKING, "value_source_value"])
+            add("terminology__ctcae_grades", frame.loc[kind == D_GRADE, "value_as_number"])
+    return found
+
+
+def test_seeds_hold_every_spelling_the_exports_write(seeds, exports, manifest, four_dir):
+    """The seeds own the terminology: every code in the clean rows of every
+    export (four centers) is a seed row, matched as staging matches it, and
+    the generator's own check agrees; seed keys stay unique case-insensitively
+    (a second spelling up to case would fan out the staging joins)."""
+    keys = {"terminology__drug_names": "source_name",
+            "terminology__karnofsky_to_ecog": "karnofsky_score"}
+    written = _written_spellings(exports, manifest)
+    for seed, values in _written_spellings(read_exports(four_dir, "csv"),
+                                           read_manifest(four_dir)).items():
+        written.setdefault(seed, set()).update(values)
+    assert len(written) == 8
+    for seed, values in written.items():
+        key = seeds[seed][keys.get(seed, "source_term")].str.strip().str.lower()
+        assert key.is_unique, seed
+        assert values <= set(key), (seed, sorted(values - set(key)))
+    assert seed_coverage_problems(["center_a", "center_b", "center_c", "center_d"]) == []
     classes = set(seeds["terminology__drug_names"]["drug_class"])
     assert classes <= {"platinum", "etoposide", "topoisomerase_inhibitor", "taxane",
                        "anti_angiogenic_tki", "pd_l1_inhibitor", "pd_1_inhibitor", "supportive"}
+
+
+def test_appending_a_seed_row_breaks_nothing_and_a_missing_or_changed_row_is_named(
+        tmp_path, capsys):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    drugs = seeds / "terminology__drug_names.csv"
+    text = drugs.read_text(encoding="utf-8")
+    # a new center's spelling (onboarding step 4): the generator's check still passes
+    drugs.write_text(text + "TOPOTECAN HCL 4 MG VIAL,topotecan,topoisomerase_inhibitor,false\n",
+                     encoding="utf-8")
+    assert seed_coverage_problems(["center_a", "center_b", "center_c", "center_d"], seeds) == []
+    generate(30, 2, 1, tmp_path / "out", seeds_dir=seeds)
+    # a spelling the generator writes, removed: named with the row to append
+    drugs.write_text(text.replace("Hycamtin,topotecan,topoisomerase_inhibitor,false\n", ""),
+                     encoding="utf-8")
+    problems = seed_coverage_problems(["center_b"], seeds)
+    assert problems == ["center_b writes 'Hycamtin', which has no row in "
+                        "terminology__drug_names.csv: append "
+                        "Hycamtin,topotecan,topoisomerase_inhibitor,false"]
+    assert seed_coverage_problems(["center_a", "center_c"], seeds) == []
+    with pytest.raises(ValueError, match="'Hycamtin', which has no row"):
+        generate(30, 2, 1, tmp_path / "out", seeds_dir=seeds)
+    # a spelling with another meaning in the seed
+    drugs.write_text(text.replace("Hycamtin,topotecan,", "Hycamtin,irinotecan,"),
+                     encoding="utf-8")
+    assert len(problems := seed_coverage_problems(["center_b"], seeds)) == 1
+    assert "'Hycamtin' meaning" in problems[0] and "'irinotecan'" in problems[0]
+    with pytest.raises(SystemExit) as stop:
+        main(["--patients", "30", "--centers", "2", "--seed", "1", "--out",
+              str(tmp_path / "cli"), "--seeds", str(seeds)])
+    assert stop.value.code == 2
+    assert "maps it to {'generic_name': 'irinotecan'" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------
@@ -358,8 +698,13 @@ def test_committed_seeds_equal_the_generator_vocabulary(seeds):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("run", ["embedded", "four_centers"])
 def test_every_listed_dirty_row_has_its_defect_and_no_other_row_has_one(
-        exports, manifest, seeds):
+        run, exports, manifest, four_dir, seeds):
+    if run == "four_centers":
+        exports, manifest = read_exports(four_dir, "csv"), read_manifest(four_dir)
+        assert {d["center_id"] for d in manifest["dirty_rows"]} == {
+            "center_a", "center_b", "center_c", "center_d"}
     vocab = vocabularies(seeds)
     listed = {(d["center_id"], d["table"], d["source_row_number"]): (d["reason"], d["column"])
               for d in manifest["dirty_rows"]}
@@ -373,7 +718,18 @@ def test_every_listed_dirty_row_has_its_defect_and_no_other_row_has_one(
         assert found[location] == {defect}, location
 
 
-def test_duplicates_copy_an_earlier_row(exports, manifest):
+def test_center_d_dirty_rows_cover_its_tables_and_reasons(four_dir):
+    dirty = pd.DataFrame(read_manifest(four_dir)["dirty_rows"])
+    dirty = dirty.loc[dirty["center_id"] == "center_d"]
+    assert set(dirty["table"]) == set(OMOP_CDM_V54)
+    assert set(dirty["reason"]) == {"duplicate_row", "unparseable_date", "date_order_violation",
+                                    "unknown_drug", "missing_required_value", "unknown_code"}
+
+
+@pytest.mark.parametrize("run", ["embedded", "four_centers"])
+def test_duplicates_copy_an_earlier_row(run, exports, manifest, four_dir):
+    if run == "four_centers":
+        exports, manifest = read_exports(four_dir, "csv"), read_manifest(four_dir)
     for entry in manifest["dirty_rows"]:
         if entry["reason"] != "duplicate_row":
             continue
@@ -515,18 +871,54 @@ def derive_center_b_lines(administrations: pd.DataFrame, assessments: pd.DataFra
     order; a day starts a new line if it is the first, comes more than
     ``gap_days`` after the previous day, or gives a drug the previous day did
     not give after a progression documented since the previous day."""
-    rank = {"CR": 1, "PR": 2, "SD": 3, "PD": 4, "NE": 5}
     words = {"complete response": "CR", "partial response": "PR", "stable disease": "SD",
              "progressive disease": "PD", "not evaluable": "NE"}
-    admin = administrations.assign(
-        day=[parse_date(d, "DD/MM/YYYY") for d in administrations["admin_date"]],
-        generic=[drugs[n.lower()][0] for n in administrations["drug_name"]],
-        is_ici=[drugs[n.lower()][1] for n in administrations["drug_name"]],
-        supportive=[drugs[n.lower()][2] == "supportive" for n in administrations["drug_name"]])
-    admin = admin.loc[~admin["supportive"]]
-    assess = assessments.assign(
-        day=[parse_date(d, "DD/MM/YYYY") for d in assessments["assessment_date"]],
-        code=[words[w] for w in assessments["response"]])
+    admin = _administration_days(administrations["patient_key"], [
+        parse_date(d, "DD/MM/YYYY") for d in administrations["admin_date"]],
+        administrations["drug_name"], drugs)
+    assess = pd.DataFrame({
+        "patient_key": assessments["patient_key"].to_numpy(),
+        "day": [parse_date(d, "DD/MM/YYYY") for d in assessments["assessment_date"]],
+        "code": [words[w] for w in assessments["response"]]})
+    return derive_lines(admin, assess, gap_days)
+
+
+def derive_center_d_lines(tables, seeds, gap_days: int = 120) -> pd.DataFrame:
+    """The same rule on center_d's OMOP tables: drug_exposure start dates and
+    RECIST timepoint responses (measurement), keyed by person_source_value."""
+    drugs = _drug_lookup(seeds)
+    person = tables[("center_d", "person")].set_index("person_id")["person_source_value"]
+    exposure = tables[("center_d", "drug_exposure")]
+    admin = _administration_days(
+        person.reindex(exposure["person_id"]).to_numpy(),
+        [parse_date(d, "YYYY-MM-DD") for d in exposure["drug_exposure_start_date"]],
+        exposure["drug_source_value"], drugs)
+    measurement = tables[("center_d", "measurement")]
+    recist = measurement.loc[measurement["measurement_source_value"] == D_RECIST]
+    responses = dict(zip(seeds["terminology__recist_responses"]["source_term"].str.lower(),
+                         seeds["terminology__recist_responses"]["response_code"], strict=True))
+    assess = pd.DataFrame({
+        "patient_key": person.reindex(recist["person_id"]).to_numpy(),
+        "day": [parse_date(d, "YYYY-MM-DD") for d in recist["measurement_date"]],
+        "code": [responses[v.lower()] for v in recist["value_source_value"]]})
+    return derive_lines(admin, assess, gap_days)
+
+
+def _administration_days(keys, days, names, drugs) -> pd.DataFrame:
+    """Line-defining administrations: patient_key, day, generic, is_ici."""
+    frame = pd.DataFrame({
+        "patient_key": np.asarray(keys), "day": days,
+        "generic": [drugs[n.lower()][0] for n in names],
+        "is_ici": [drugs[n.lower()][1] for n in names],
+        "supportive": [drugs[n.lower()][2] == "supportive" for n in names]})
+    return frame.loc[~frame["supportive"]].drop(columns="supportive")
+
+
+def derive_lines(admin: pd.DataFrame, assess: pd.DataFrame, gap_days: int = 120
+                 ) -> pd.DataFrame:
+    """The documented rule on line-defining administrations (patient_key,
+    day, generic, is_ici) and assessments (patient_key, day, RECIST code)."""
+    rank = {"CR": 1, "PR": 2, "SD": 3, "PD": 4, "NE": 5}
     assess_by_patient = dict(tuple(assess.groupby("patient_key")))
     out = []
     for patient, group in admin.groupby("patient_key"):
@@ -619,6 +1011,284 @@ def test_cohort_derived_from_the_files_equals_the_truth_frame(
             assert np.allclose(expected.astype(float), got.astype(float)), column
         else:
             assert (expected.astype(str) == got.astype(str)).all(), column
+
+
+def _center_d(tables, seeds) -> pd.DataFrame:
+    """Eligible patients of center_d, read from its OMOP tables by the contract's
+    rules: lines from drug_exposure and RECIST measurements, baseline ECOG the
+    last ECOG measurement on or before the second-line start, metastatic sites
+    and radiotherapy recorded before it, follow-up to the observation period's
+    end (last contact or death)."""
+    lines = derive_center_d_lines(tables, seeds)
+    person = tables[("center_d", "person")].set_index("person_id")
+    key_of = person["person_source_value"]
+    sites = dict(zip(seeds["terminology__metastatic_sites"]["source_term"],
+                     seeds["terminology__metastatic_sites"]["site"], strict=True))
+    yes_no = dict(zip(seeds["terminology__yes_no_codes"]["source_term"],
+                      seeds["terminology__yes_no_codes"]["is_yes"], strict=True))
+
+    def by_key(table: str, date_column: str) -> dict[str, pd.DataFrame]:
+        frame = tables[("center_d", table)]
+        frame = frame.assign(patient_key=key_of.reindex(frame["person_id"]).to_numpy(),
+                             day=[parse_date(d, "YYYY-MM-DD") for d in frame[date_column]])
+        return dict(tuple(frame.groupby("patient_key")))
+
+    measurements = by_key("measurement", "measurement_date")
+    conditions = by_key("condition_occurrence", "condition_start_date")
+    observations = by_key("observation", "observation_date")
+    procedures = by_key("procedure_occurrence", "procedure_date")
+    periods = by_key("observation_period", "observation_period_end_date")
+    deaths = by_key("death", "death_date")
+    empty = pd.DataFrame(columns=["day", "procedure_source_value"])
+    rows = []
+    for patient, group in lines.groupby("patient_key"):
+        by_line = group.set_index("line_number")
+        if 2 not in by_line.index or by_line.at[1, "progression"] is None:
+            continue
+        start = by_line.at[2, "start"]
+        if not (WINDOW[0] <= start <= WINDOW[1]):
+            continue
+        base = person.loc[person["person_source_value"] == patient].iloc[0]
+        ecog = measurements[patient]
+        ecog = ecog.loc[(ecog["measurement_source_value"] == D_ECOG) & (ecog["day"] <= start)]
+        site_set = {sites[code] for code, day in zip(
+            conditions[patient]["condition_source_value"], conditions[patient]["day"],
+            strict=True) if code in sites and day <= start}
+        smoking = observations[patient]
+        smoking = smoking.loc[smoking["observation_source_value"] == D_SMOKING,
+                              "value_source_value"]
+        done = procedures.get(patient, empty)
+        done = set(done.loc[done["day"] < start, "procedure_source_value"])
+        death = deaths[patient]["day"].iloc[0] if patient in deaths else None
+        rows.append({
+            "center_id": "center_d", "patient_key": patient, "second_line_start_date": start,
+            "second_line_regimen": by_line.at[2, "regimen"], "is_ici": by_line.at[2, "is_ici"],
+            "age_years": start.year - int(base["year_of_birth"]),
+            "is_male": base["gender_source_value"] == "M",
+            "is_ever_smoker": yes_no[smoking.iloc[0]] == "true",
+            "ecog_ps": int(ecog.sort_values("day")["value_as_number"].iloc[-1]),
+            "had_thoracic_radiotherapy": D_THORACIC_RT in done,
+            "had_prophylactic_cranial_irradiation": D_PCI in done,
+            "has_liver_metastases": "liver" in site_set,
+            "has_brain_metastases": "brain" in site_set,
+            "has_bone_metastases": "bone" in site_set, "metastatic_site_count": len(site_set),
+            "had_first_line_ici": by_line.at[1, "is_ici"],
+            "first_line_pfs_months": (by_line.at[1, "progression"]
+                                      - by_line.at[1, "start"]).days / MONTH,
+            "best_response": by_line.at[2, "best_response"],
+            **_outcomes(start, by_line.at[2, "progression"], death, None,
+                        periods[patient]["day"].iloc[0]),
+        })
+    return pd.DataFrame(rows)
+
+
+def _assert_same_cohort(derived: pd.DataFrame, truth: pd.DataFrame) -> None:
+    truth = truth.assign(second_line_start_date=truth["second_line_start_date"].dt.date)
+    merged = truth.merge(derived, on=["center_id", "patient_key"], suffixes=("", "_files"),
+                         validate="one_to_one")
+    assert len(merged) == len(truth) == len(derived)
+    for column in derived.columns.drop(["center_id", "patient_key"]):
+        expected, got = merged[column], merged[f"{column}_files"]
+        if column.endswith("_months"):
+            assert np.allclose(expected.astype(float), got.astype(float)), column
+        else:
+            assert (expected.astype(str) == got.astype(str)).all(), column
+
+
+@pytest.mark.parametrize("line_history", ["default", "hard"])
+def test_center_d_cohort_read_from_the_omop_tables_equals_the_truth_frame(
+        four_dir, hard_dir, four_truth, seeds, line_history):
+    """center_d carries the whole contract: the cohort derived from its OMOP
+    tables alone is the truth frame's center_d patients, in both line-history
+    variants (the hard one keeps every second line's start, regimen and
+    progression)."""
+    directory = four_dir if line_history == "default" else hard_dir
+    tables = _without_dirty(read_exports(directory, "csv"), read_manifest(directory))
+    truth = four_truth.loc[four_truth["center_id"] == "center_d"]
+    assert len(truth) > 30
+    _assert_same_cohort(_center_d(tables, seeds), truth)
+    if line_history == "default":
+        _assert_same_cohort(_center_b(tables, seeds),
+                            four_truth.loc[four_truth["center_id"] == "center_b"])
+
+
+def test_center_d_omop_tables_follow_the_cdm(four_dir, seeds):
+    """Columns of OMOP CDM v5.4 in CDM order, required fields filled, unique
+    primary keys, every person_id a person, AE grades linked to their AE's
+    condition row, and every record inside its person's observation period."""
+    tables = _without_dirty(read_exports(four_dir, "csv"), read_manifest(four_dir))
+    d = {table: frame for (center, table), frame in tables.items() if center == "center_d"}
+    assert set(d) == set(OMOP_CDM_V54)
+    persons = set(d["person"]["person_id"])
+    assert d["person"]["person_source_value"].is_unique
+    assert set(d["person"]["gender_concept_id"] + d["person"]["gender_source_value"]) <= {
+        "8507M", "8532F"}
+    for table, frame in d.items():
+        assert list(frame.columns) == omop_columns(table), table
+        for column in omop_required(table):
+            assert (frame[column] != "").all(), (table, column)
+        assert frame[OMOP_KEYS[table]].is_unique, table
+        assert set(frame["person_id"]) <= persons, table
+    period = d["observation_period"].set_index("person_id")
+    assert set(period.index) == persons
+    dated = [("drug_exposure", "drug_exposure_start_date"),
+             ("drug_exposure", "drug_exposure_end_date"),
+             ("condition_occurrence", "condition_start_date"),
+             ("measurement", "measurement_date"), ("observation", "observation_date"),
+             ("procedure_occurrence", "procedure_date"), ("death", "death_date")]
+    for table, column in dated:
+        frame = d[table]
+        start = period.loc[frame["person_id"], "observation_period_start_date"].to_numpy()
+        end = period.loc[frame["person_id"], "observation_period_end_date"].to_numpy()
+        assert ((start <= frame[column].to_numpy()) & (frame[column].to_numpy() <= end)).all(), \
+            (table, column)
+    death = d["death"].set_index("person_id")["death_date"]
+    assert (period.loc[death.index, "observation_period_end_date"] == death).all()
+    # one drug concept per formulary name; an injection is given on one day
+    exposure = d["drug_exposure"]
+    assert (exposure.groupby("drug_source_value")["drug_concept_id"].nunique() == 1).all()
+    injection = exposure["route_source_value"] != "PO"
+    assert (exposure.loc[injection, "drug_exposure_start_date"]
+            == exposure.loc[injection, "drug_exposure_end_date"]).all()
+    oral = exposure.loc[~injection]
+    assert len(oral) > 0
+    assert all((date.fromisoformat(e) - date.fromisoformat(b)).days + 1 == int(n) for b, e, n in
+               zip(oral["drug_exposure_start_date"], oral["drug_exposure_end_date"],
+                   oral["days_supply"], strict=True))
+    # each AE condition has exactly one CTCAE grade, linked to it
+    ae_terms = set(seeds["terminology__adverse_event_terms"]["source_term"])
+    conditions = d["condition_occurrence"].set_index("condition_occurrence_id")
+    grades = d["observation"].loc[d["observation"]["observation_source_value"] == D_GRADE]
+    assert (grades["obs_event_field_concept_id"] == "1147127").all()
+    linked = conditions.loc[grades["observation_event_id"]]
+    assert (linked["person_id"].to_numpy() == grades["person_id"].to_numpy()).all()
+    assert (linked["condition_start_date"].to_numpy()
+            == grades["observation_date"].to_numpy()).all()
+    assert linked["condition_source_value"].isin(ae_terms).all()
+    adverse = conditions.loc[conditions["condition_source_value"].isin(ae_terms)]
+    assert sorted(adverse.index) == sorted(grades["observation_event_id"])
+
+
+# ---------------------------------------------------------------------------
+# true lines (<out>_truth/true_lines) and the hard line histories
+# ---------------------------------------------------------------------------
+
+
+def _line_defining_administrations(tables, seeds) -> pd.DataFrame:
+    """center_b's and center_d's clean administrations: center_id,
+    patient_key, first and last day covered, generic name, drug class."""
+    drugs = _drug_lookup(seeds)
+    b = tables[("center_b", "drug_administrations")]
+    days_b = [parse_date(d, "DD/MM/YYYY") for d in b["admin_date"]]
+    person = tables[("center_d", "person")].set_index("person_id")["person_source_value"]
+    e = tables[("center_d", "drug_exposure")]
+    frame = pd.DataFrame({
+        "center_id": ["center_b"] * len(b) + ["center_d"] * len(e),
+        "patient_key": list(b["patient_key"]) + list(person.reindex(e["person_id"])),
+        "first": days_b + [parse_date(d, "YYYY-MM-DD") for d in e["drug_exposure_start_date"]],
+        "last": days_b + [parse_date(d, "YYYY-MM-DD") for d in e["drug_exposure_end_date"]],
+        "name": list(b["drug_name"]) + list(e["drug_source_value"])})
+    frame["generic"] = [drugs[n.lower()][0] for n in frame["name"]]
+    frame["drug_class"] = [drugs[n.lower()][2] for n in frame["name"]]
+    return frame.loc[frame["drug_class"] != "supportive"].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("line_history", ["default", "hard"])
+def test_true_lines_cut_the_administrations_exactly(four_dir, hard_dir, seeds, line_history):
+    """Every line-defining administration (supportive drugs never define a
+    line) lies inside exactly one true line of its patient; a line starts on
+    its first and ends on its last administration, and its regimen is the
+    drugs given in it; lines are numbered 1..k in time and do not overlap."""
+    directory = four_dir if line_history == "default" else hard_dir
+    tables = _without_dirty(read_exports(directory, "csv"), read_manifest(directory))
+    admin = _line_defining_administrations(tables, seeds)
+    truth = read_true_lines(directory)
+    assert list(truth.columns) == ["center_id", "patient_key", "line_number", "start_date",
+                                   "end_date", "regimen", "features"]
+    truth = truth.assign(start=[date.fromisoformat(d) for d in truth["start_date"]],
+                         end=[date.fromisoformat(d) for d in truth["end_date"]],
+                         line_number=truth["line_number"].astype(int))
+    assert set(truth["center_id"]) == {"center_b", "center_d"}
+    pairs = admin.reset_index().merge(truth, on=["center_id", "patient_key"])
+    inside = pairs.loc[(pairs["start"] <= pairs["first"]) & (pairs["last"] <= pairs["end"])]
+    assert inside["index"].is_unique and set(inside["index"]) == set(admin.index)
+    for (_, key, number), group in inside.groupby(["center_id", "patient_key",
+                                                   "line_number"]):
+        line = group.iloc[0]
+        assert line["start"] == group["first"].min() and line["end"] == group["last"].max()
+        assert line["regimen"] == " + ".join(sorted(set(group["generic"]))), (key, number)
+    lines_used = inside[["center_id", "patient_key", "line_number"]].drop_duplicates()
+    assert len(lines_used) == len(truth)  # no true line without an administration
+    # no gap inside a line reaches 120 days (a gap rule would end the line there)
+    days = inside[["center_id", "patient_key", "line_number", "first"]].drop_duplicates()
+    days = days.sort_values(["center_id", "patient_key", "line_number", "first"])
+    gaps = days.groupby(["center_id", "patient_key", "line_number"])["first"].diff().dropna()
+    assert gaps.map(lambda gap: gap.days).max() < PARAMS.hard_line_history.max_gap_within_line_days
+    for _, group in truth.groupby(["center_id", "patient_key"]):
+        group = group.sort_values("line_number")
+        assert group["line_number"].tolist() == list(range(1, len(group) + 1))
+        assert (group["start"].iloc[1:].to_numpy() > group["end"].iloc[:-1].to_numpy()).all()
+    # features: what the hard variant adds, and what is true of the lines themselves
+    features = truth["features"].str.split(";").explode()
+    default_features = {"maintenance", "rechallenge"}
+    added = {"drug_added_day_15", "drug_holiday", "skipped_dose"}
+    if line_history == "default":
+        assert set(features) - {""} == default_features
+    else:
+        assert set(features) - {""} == default_features | added
+    cytotoxic = {"platinum", "etoposide", "topoisomerase_inhibitor", "taxane"}
+    for (center, key), group in truth.sort_values("line_number").groupby(
+            ["center_id", "patient_key"]):
+        given = inside.loc[(inside["center_id"] == center) & (inside["patient_key"] == key)]
+        earlier: set[str] = set()
+        for line in group.itertuples():
+            drugs = set(line.regimen.split(" + "))
+            assert ("rechallenge" in line.features) == (line.line_number > 1
+                                                        and drugs <= earlier), (key, line)
+            earlier |= drugs
+            rows = given.loc[given["line_number"] == line.line_number]
+            chemo = rows["drug_class"].isin(cytotoxic)
+            maintenance = chemo.any() and (~chemo).any() and (
+                rows.loc[~chemo, "last"].max() > rows.loc[chemo, "last"].max())
+            assert ("maintenance" in line.features) == maintenance, (key, line)
+
+
+def _agreement(derived: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+    """Per patient: derived lines equal the true lines (count, starts, regimens)."""
+    def lines_of(frame, start_column):
+        return {key: [(str(row[start_column]), row["regimen"]) for _, row in
+                      group.sort_values("line_number").iterrows()]
+                for key, group in frame.groupby("patient_key")}
+
+    got, expected = lines_of(derived, "start"), lines_of(truth, "start_date")
+    assert set(got) == set(expected)
+    return pd.Series({key: got[key] == expected[key] for key in expected})
+
+
+def test_the_documented_rule_recovers_every_true_line_only_in_the_default_variant(
+        four_dir, hard_dir, seeds, four_truth):
+    """The default histories keep lines recoverable by the documented rule
+    (new drug after a progression, or a gap over 120 days): the independent
+    implementation above finds exactly the true lines of every center_b and
+    center_d patient. The hard variant defeats it for some patients (a
+    re-challenge within 120 days), while every second line's start and
+    regimen stay those of the truth frame."""
+    for directory, everyone in ((four_dir, True), (hard_dir, False)):
+        tables = _without_dirty(read_exports(directory, "csv"), read_manifest(directory))
+        truth = read_true_lines(directory).assign(
+            line_number=lambda t: t["line_number"].astype(int))
+        derived = {"center_b": derive_center_b_lines(
+            tables[("center_b", "drug_administrations")], tables[("center_b", "assessments")],
+            _drug_lookup(seeds)), "center_d": derive_center_d_lines(tables, seeds)}
+        for center, lines in derived.items():
+            agree = _agreement(lines, truth.loc[truth["center_id"] == center])
+            assert agree.all() if everyone else not agree.all(), (center, directory)
+            second = truth.loc[(truth["center_id"] == center) & (truth["line_number"] == 2)]
+            second = second.set_index("patient_key")
+            cohort = four_truth.loc[four_truth["center_id"] == center].set_index("patient_key")
+            assert (second.loc[cohort.index, "start_date"]
+                    == cohort["second_line_start_date"].dt.strftime("%Y-%m-%d")).all()
+            assert (second.loc[cohort.index, "regimen"] == cohort["second_line_regimen"]).all()
 
 
 def test_regimens_keep_lines_recoverable_by_the_gap_rule(large_truth):

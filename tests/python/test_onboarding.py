@@ -331,7 +331,9 @@ def test_completed_mapping_writes_the_enabled_model_and_registers_it(ready, cent
     assert code == 0, err
     model = (ready / CENTER_D_DIR / f"stg_center_d__{TABLE}.sql").read_text(encoding="utf-8")
     assert "enabled=false" not in model and "todo__" not in model
-    assert "{{ person_link_id('national_id_normalised') }} as person_link_id" in model
+    assert ("{{ person_link_columns('national_id_normalised', 'generic', "
+            "'versichertennummer') }}") in model
+    assert "{{ folded_patient_id('center_d', 'center_patient_key') }}" in model
     sources = yaml.safe_load((ready / CENTER_D_DIR / "_center_d__sources.yml").read_text())
     assert "enabled" not in sources["sources"][0]["config"]
     assert registered_models(ready)[-1] == f"stg_center_d__{TABLE}"
@@ -739,8 +741,8 @@ def center_d(tmp_path_factory) -> dict:
     steps["changed"] = {path for path, digest in file_digests(project).items()
                         if original.get(path) != digest}
     # the SQL layer and the data-quality gate: what a new center changes
-    build = dbt(project, ["build", "--select", "+dq_results", "--indirect-selection", "cautious"],
-                work / "build")
+    build = dbt(project, ["build", "--select", "+dq_results", "+run_inputs",
+                          "--indirect-selection", "cautious"], work / "build")
     assert build.returncode == 0, build.stdout[-6000:]
     steps["build"] = build
     steps["warehouse"] = work / "build" / "warehouse.duckdb"

@@ -3,7 +3,11 @@
     null for the eligible). Eligible: a second line starting inside the study
     window, after a first line with documented progression, with follow-up
     after the index date and every baseline covariate recorded; a person
-    already eligible under another record (same national ID) is excluded. -#}
+    already eligible under another record (same national ID) is excluded.
+    Before those rules: a key filed in two spellings, a quarantined record
+    among the lines that define the index, or lines out of order exclude the
+    patient (the lines left cannot be trusted); records of one person that
+    disagree on sex or birth year exclude every record of that person. -#}
 with
 
 lines as (
@@ -14,7 +18,15 @@ baselines as (
     select * from {{ ref('int_patient_baselines_unioned') }}
 ),
 
-patients as (
+patient_keys as (
+    select * from {{ ref('int_patient_keys_checked') }}
+),
+
+treatment_histories as (
+    select * from {{ ref('int_treatment_histories_checked') }}
+),
+
+patients_seen as (
     select
         patient_id,
         center_id
@@ -24,6 +36,18 @@ patients as (
         patient_id,
         center_id
     from baselines
+),
+
+patients as (
+    {#- lines derived from orphaned administrations describe no patient -#}
+    select
+        patients_seen.patient_id,
+        patients_seen.center_id,
+        coalesce(patient_keys.is_key_spelled_two_ways, false) as is_key_spelled_two_ways
+    from patients_seen
+    left join patient_keys
+        on patients_seen.patient_id = patient_keys.patient_id
+    where coalesce(patient_keys.has_patient_record, true)
 ),
 
 first_lines as (
@@ -66,6 +90,9 @@ indexed as (
         baselines.death_date,
         baselines.last_contact_date,
         case
+            when patients.is_key_spelled_two_ways then 'patient_key_spelled_two_ways'
+            when treatment_histories.has_quarantined_index_record then 'incomplete_treatment_history'
+            when treatment_histories.has_line_order_violation then 'line_order_violation'
             when second_lines.patient_id is null then 'no_second_line'
             when baselines.patient_id is null then 'no_baseline_record'
             when first_lines.progression_date is null then 'no_first_line_progression'
@@ -104,6 +131,26 @@ indexed as (
         on patients.patient_id = first_lines.patient_id
     left join baselines
         on patients.patient_id = baselines.patient_id
+    left join treatment_histories
+        on patients.patient_id = treatment_histories.patient_id
+),
+
+person_checked as (
+    {#- a national ID shared by records that disagree on sex or birth year
+        links different people (or a typing error): no record is trusted -#}
+    select
+        indexed.*,
+        coalesce(
+            indexed.person_link_id is not null
+            and (
+                min(indexed.sex) over (partition by indexed.person_link_id)
+                != max(indexed.sex) over (partition by indexed.person_link_id)
+                or min(indexed.birth_year) over (partition by indexed.person_link_id)
+                != max(indexed.birth_year) over (partition by indexed.person_link_id)
+            ),
+            false
+        ) as has_conflicting_person_records
+    from indexed
 ),
 
 ranked as (
@@ -111,19 +158,25 @@ ranked as (
         records, the earliest second-line start is kept (then center, export
         and raw row, so the choice depends neither on row order nor on the key). -#}
     select
-        indexed.*,
+        person_checked.*,
         case
-            when indexed.first_failed_rule is null and indexed.person_link_id is not null
+            when
+                person_checked.first_failed_rule is null
+                and person_checked.person_link_id is not null
+                and not person_checked.has_conflicting_person_records
                 then row_number() over (
-                    partition by indexed.person_link_id, indexed.first_failed_rule
+                    partition by
+                        person_checked.person_link_id,
+                        person_checked.first_failed_rule,
+                        person_checked.has_conflicting_person_records
                     order by
-                        indexed.second_line_start_date,
-                        indexed.center_id,
-                        indexed.second_line_source_table,
-                        indexed.second_line_source_row_number
+                        person_checked.second_line_start_date,
+                        person_checked.center_id,
+                        person_checked.second_line_source_table,
+                        person_checked.second_line_source_row_number
                 )
         end as person_record_rank
-    from indexed
+    from person_checked
 ),
 
 final as (
@@ -156,6 +209,7 @@ final as (
         death_date,
         last_contact_date,
         case
+            when has_conflicting_person_records then 'conflicting_person_records'
             when first_failed_rule is not null then first_failed_rule
             when person_record_rank > 1 then 'same_person_as_another_patient'
         end as exclusion_reason

@@ -1,6 +1,10 @@
 {#- Every raw row of every export, exactly once, with what became of it:
     quarantined (invalid, with the failing column), excluded (valid but not
-    used by the study, with the reason) or published. -#}
+    used by the study, with the reason) or published. An administration,
+    assessment or adverse event whose patient key has no patient record is
+    quarantined here (no_patient_record): only here are all exports of a
+    center seen together. The national-ID status of rows that carry one is
+    kept for the delivery checks. -#}
 with
 
 line_records as (
@@ -15,6 +19,10 @@ patients as (
     select * from {{ ref('int_patients_indexed_to_second_line') }}
 ),
 
+patient_keys as (
+    select * from {{ ref('int_patient_keys_checked') }}
+),
+
 rows_with_row_rules as (
     select
         center_id,
@@ -24,6 +32,9 @@ rows_with_row_rules as (
         patient_id,
         quarantine_reason,
         failing_column,
+        cast(null as {{ dbt.type_string() }}) as patient_key_source_column,
+        national_id_status,
+        national_id_source_column,
         case when line_number > 2 then 'later_line_not_analysed' end as row_exclusion_reason
     from line_records
 
@@ -37,6 +48,9 @@ rows_with_row_rules as (
         patient_id,
         quarantine_reason,
         failing_column,
+        patient_key_source_column,
+        cast(null as {{ dbt.type_string() }}) as national_id_status,
+        cast(null as {{ dbt.type_string() }}) as national_id_source_column,
         case
             when line_number is null or line_number != 2 then 'adverse_event_not_on_second_line'
         end as row_exclusion_reason
@@ -52,6 +66,9 @@ rows_with_row_rules as (
         patient_id,
         quarantine_reason,
         failing_column,
+        patient_key_source_column,
+        cast(null as {{ dbt.type_string() }}) as national_id_status,
+        cast(null as {{ dbt.type_string() }}) as national_id_source_column,
         case when drug_class = 'supportive' then 'supportive_medication' end
             as row_exclusion_reason
     from {{ ref('stg_center_b__drug_administrations') }}
@@ -66,6 +83,9 @@ rows_with_row_rules as (
         patient_id,
         quarantine_reason,
         failing_column,
+        patient_key_source_column,
+        cast(null as {{ dbt.type_string() }}) as national_id_status,
+        cast(null as {{ dbt.type_string() }}) as national_id_source_column,
         cast(null as {{ dbt.type_string() }}) as row_exclusion_reason
     from {{ ref('stg_center_b__assessments') }}
 
@@ -79,37 +99,73 @@ rows_with_row_rules as (
         patient_id,
         quarantine_reason,
         failing_column,
+        cast(null as {{ dbt.type_string() }}) as patient_key_source_column,
+        national_id_status,
+        national_id_source_column,
         cast(null as {{ dbt.type_string() }}) as row_exclusion_reason
     from {{ ref('stg_center_b__patients') }}
 ),
 
-final as (
+rows_with_key_rule as (
     select
         rows_with_row_rules.center_id,
         rows_with_row_rules.source_table,
         rows_with_row_rules.source_file_name,
         rows_with_row_rules.source_row_number,
-        rows_with_row_rules.failing_column,
-        case
-            when rows_with_row_rules.quarantine_reason is not null then 'quarantined'
-            when
-                patients.patient_id is null
-                or patients.exclusion_reason is not null
-                or rows_with_row_rules.row_exclusion_reason is not null then 'excluded'
-            else 'published'
-        end as row_status,
+        rows_with_row_rules.patient_id,
         case
             when rows_with_row_rules.quarantine_reason is not null
                 then rows_with_row_rules.quarantine_reason
+            when
+                rows_with_row_rules.patient_key_source_column is not null
+                and not coalesce(patient_keys.has_patient_record, false)
+                then 'no_patient_record'
+        end as quarantine_reason,
+        case
+            when rows_with_row_rules.quarantine_reason is not null
+                then rows_with_row_rules.failing_column
+            when
+                rows_with_row_rules.patient_key_source_column is not null
+                and not coalesce(patient_keys.has_patient_record, false)
+                then rows_with_row_rules.patient_key_source_column
+        end as failing_column,
+        rows_with_row_rules.row_exclusion_reason,
+        rows_with_row_rules.national_id_status,
+        rows_with_row_rules.national_id_source_column
+    from rows_with_row_rules
+    left join patient_keys
+        on rows_with_row_rules.patient_id = patient_keys.patient_id
+),
+
+final as (
+    select
+        rows_with_key_rule.center_id,
+        rows_with_key_rule.source_table,
+        rows_with_key_rule.source_file_name,
+        rows_with_key_rule.source_row_number,
+        rows_with_key_rule.failing_column,
+        case
+            when rows_with_key_rule.quarantine_reason is not null then 'quarantined'
+            when
+                patients.patient_id is null
+                or patients.exclusion_reason is not null
+                or rows_with_key_rule.row_exclusion_reason is not null then 'excluded'
+            else 'published'
+        end as row_status,
+        case
+            when rows_with_key_rule.quarantine_reason is not null
+                then rows_with_key_rule.quarantine_reason
             when patients.patient_id is null then 'unknown_patient'
             when patients.exclusion_reason is not null then patients.exclusion_reason
-            when rows_with_row_rules.row_exclusion_reason is not null
-                then rows_with_row_rules.row_exclusion_reason
+            when rows_with_key_rule.row_exclusion_reason is not null
+                then rows_with_key_rule.row_exclusion_reason
             else 'published'
-        end as reason
-    from rows_with_row_rules
+        end as reason,
+        rows_with_key_rule.national_id_status,
+        rows_with_key_rule.national_id_source_column
+    from rows_with_key_rule
     left join patients
-        on rows_with_row_rules.patient_id = patients.patient_id
+        on rows_with_key_rule.patient_id = patients.patient_id
 )
 
 select * from final

@@ -21,7 +21,8 @@ unioned as (
             ctcae_grade,
             ae_onset_date,
             quarantine_reason,
-            failing_column
+            failing_column,
+            patient_key_source_column
         from {{ export }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -62,7 +63,8 @@ final as (
         unioned.ctcae_grade,
         unioned.ae_onset_date,
         unioned.quarantine_reason,
-        unioned.failing_column
+        unioned.failing_column,
+        unioned.patient_key_source_column
     from unioned
     left join dated_to_line
         on

@@ -140,7 +140,10 @@ classified as (
 final as (
     select
         patient_id,
+        folded_patient_id,
         person_link_id,
+        national_id_status,
+        national_id_source_column,
         center_id,
         source_table,
         source_file_name,

@@ -12,7 +12,10 @@ unioned as (
     {% for export in line_level_exports %}
         select
             patient_id,
+            folded_patient_id,
             person_link_id,
+            national_id_status,
+            national_id_source_column,
             center_id,
             source_table,
             source_file_name,

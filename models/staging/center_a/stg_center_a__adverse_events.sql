@@ -25,12 +25,9 @@ parsed as (
         grades.ctcae_grade,
         {{ safe_cast_whole_number('source.line_no') }} as line_number,
         {{ parse_date('source.onset_date', 'YYYY-MM-DD') }} as ae_onset_date,
-        row_number() over (
-            partition by
-                source.mrn, source.line_no, source.ae_term, source.ctcae_grade,
-                source.onset_date
-            order by cast(source.source_row_number as {{ dbt.type_int() }})
-        ) as copy_number
+        {{ duplicate_row_columns('source.record_no', [
+            'source.mrn', 'source.line_no', 'source.ae_term', 'source.ctcae_grade',
+            'source.onset_date']) }}
     from source
     left join ae_terms
         on lower(trim(source.ae_term)) = lower(ae_terms.source_term)
@@ -47,6 +44,8 @@ checked as (
             ('unknown_code', 'ae_term', "parsed.ae_term is null"),
             ('unknown_code', 'ctcae_grade', "parsed.ctcae_grade is null"),
             ('unparseable_date', 'onset_date', "parsed.ae_onset_date is null and nullif(trim(parsed.onset_date_text), '') is not null"),
+            ('date_after_build_date', 'onset_date', "parsed.ae_onset_date > " ~ build_date()),
+            ('conflicting_row_id', 'record_no', "parsed.has_conflicting_row_id"),
             ('duplicate_row', 'record_no', "parsed.copy_number > 1"),
         ]) }}
     from parsed
@@ -55,6 +54,7 @@ checked as (
 final as (
     select
         {{ pseudonymise('center_a', 'center_patient_key') }} as patient_id,
+        {{ folded_patient_id('center_a', 'center_patient_key') }} as folded_patient_id,
         'center_a' as center_id,
         'adverse_events' as source_table,
         source_file_name,
@@ -64,7 +64,8 @@ final as (
         ctcae_grade,
         ae_onset_date,
         quarantine_reason,
-        failing_column
+        failing_column,
+        'mrn' as patient_key_source_column
     from checked
 )
 

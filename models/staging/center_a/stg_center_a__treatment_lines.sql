@@ -56,16 +56,13 @@ parsed as (
         {{ parse_date('source.progression_date', 'YYYY-MM-DD') }} as progression_date,
         {{ parse_date('source.death_date', 'YYYY-MM-DD') }} as death_date,
         {{ parse_date('source.last_contact_date', 'YYYY-MM-DD') }} as last_contact_date,
-        ---------- exact-duplicate detection: every column but the export's row id
-        row_number() over (
-            partition by
-                source.mrn, source.patient_name, source.id_card_no, source.birth_date,
-                source.sex, source.ecog, source.smoking_history, source.metastatic_sites,
-                source.thoracic_rt, source.pci, source.line_no, source.regimen,
-                source.line_start_date, source.progression_date, source.best_response,
-                source.death_date, source.last_contact_date
-            order by cast(source.source_row_number as {{ dbt.type_int() }})
-        ) as copy_number
+        ---------- duplicates: every column but the export's row id
+        {{ duplicate_row_columns('source.record_no', [
+            'source.mrn', 'source.patient_name', 'source.id_card_no', 'source.birth_date',
+            'source.sex', 'source.ecog', 'source.smoking_history', 'source.metastatic_sites',
+            'source.thoracic_rt', 'source.pci', 'source.line_no', 'source.regimen',
+            'source.line_start_date', 'source.progression_date', 'source.best_response',
+            'source.death_date', 'source.last_contact_date']) }}
     from source
     left join sex_codes
         on lower(trim(source.sex)) = lower(sex_codes.source_term)
@@ -91,6 +88,11 @@ checked as (
             ('unparseable_date', 'progression_date', "parsed.progression_date is null and nullif(trim(parsed.progression_date_text), '') is not null"),
             ('unparseable_date', 'death_date', "parsed.death_date is null and nullif(trim(parsed.death_date_text), '') is not null"),
             ('unparseable_date', 'last_contact_date', "parsed.last_contact_date is null and nullif(trim(parsed.last_contact_date_text), '') is not null"),
+            ('date_after_build_date', 'birth_date', "parsed.birth_year > extract(year from " ~ build_date() ~ ")"),
+            ('date_after_build_date', 'line_start_date', "parsed.line_start_date > " ~ build_date()),
+            ('date_after_build_date', 'progression_date', "parsed.progression_date > " ~ build_date()),
+            ('date_after_build_date', 'death_date', "parsed.death_date > " ~ build_date()),
+            ('date_after_build_date', 'last_contact_date', "parsed.last_contact_date > " ~ build_date()),
             ('unknown_code', 'line_no', "parsed.line_number is null or parsed.line_number < 1"),
             ('unknown_code', 'sex', "parsed.sex is null"),
             ('unknown_code', 'ecog', "nullif(trim(parsed.ecog_text), '') is not null and (parsed.ecog_ps is null or parsed.ecog_ps not between 0 and 4)"),
@@ -101,6 +103,7 @@ checked as (
             ('date_order_violation', 'progression_date', "parsed.progression_date < parsed.line_start_date"),
             ('date_order_violation', 'death_date', "parsed.death_date < parsed.line_start_date"),
             ('date_order_violation', 'last_contact_date', "parsed.last_contact_date < parsed.line_start_date"),
+            ('conflicting_row_id', 'record_no', "parsed.has_conflicting_row_id"),
             ('duplicate_row', 'record_no', "parsed.copy_number > 1"),
         ]) }}
     from parsed
@@ -110,7 +113,8 @@ final as (
     select
         ---------- keys
         {{ pseudonymise('center_a', 'center_patient_key') }} as patient_id,
-        {{ person_link_id('national_id_normalised') }} as person_link_id,
+        {{ folded_patient_id('center_a', 'center_patient_key') }} as folded_patient_id,
+        {{ person_link_columns('national_id_normalised', 'prc_resident_id', 'id_card_no') }},
         ---------- provenance
         'center_a' as center_id,
         'treatment_lines' as source_table,

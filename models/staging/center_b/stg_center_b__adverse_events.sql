@@ -23,10 +23,8 @@ parsed as (
         ae_terms.ae_term,
         grades.ctcae_grade,
         {{ parse_date('source.ae_date', 'DD/MM/YYYY') }} as ae_onset_date,
-        row_number() over (
-            partition by source.patient_key, source.ae_date, source.ae_description, source.grade
-            order by cast(source.source_row_number as {{ dbt.type_int() }})
-        ) as copy_number
+        {{ duplicate_row_columns('source.ae_id', [
+            'source.patient_key', 'source.ae_date', 'source.ae_description', 'source.grade']) }}
     from source
     left join ae_terms
         on lower(trim(source.ae_description)) = lower(ae_terms.source_term)
@@ -41,8 +39,10 @@ checked as (
             ('missing_required_value', 'patient_key', "parsed.center_patient_key is null"),
             ('missing_required_value', 'ae_date', "nullif(trim(parsed.ae_date_text), '') is null"),
             ('unparseable_date', 'ae_date', "parsed.ae_onset_date is null"),
+            ('date_after_build_date', 'ae_date', "parsed.ae_onset_date > " ~ build_date()),
             ('unknown_code', 'ae_description', "parsed.ae_term is null"),
             ('unknown_code', 'grade', "parsed.ctcae_grade is null"),
+            ('conflicting_row_id', 'ae_id', "parsed.has_conflicting_row_id"),
             ('duplicate_row', 'ae_id', "parsed.copy_number > 1"),
         ]) }}
     from parsed
@@ -51,6 +51,7 @@ checked as (
 final as (
     select
         {{ pseudonymise('center_b', 'center_patient_key') }} as patient_id,
+        {{ folded_patient_id('center_b', 'center_patient_key') }} as folded_patient_id,
         'center_b' as center_id,
         'adverse_events' as source_table,
         source_file_name,
@@ -60,7 +61,8 @@ final as (
         ctcae_grade,
         ae_onset_date,
         quarantine_reason,
-        failing_column
+        failing_column,
+        'patient_key' as patient_key_source_column
     from checked
 )
 

@@ -24,10 +24,8 @@ parsed as (
         responses.response_code,
         ---------- dates
         {{ parse_date('source.assessment_date', 'DD/MM/YYYY') }} as assessment_date,
-        row_number() over (
-            partition by source.patient_key, source.assessment_date, source.response
-            order by cast(source.source_row_number as {{ dbt.type_int() }})
-        ) as copy_number
+        {{ duplicate_row_columns('source.assessment_id', [
+            'source.patient_key', 'source.assessment_date', 'source.response']) }}
     from source
     left join responses
         on lower(trim(source.response)) = lower(responses.source_term)
@@ -40,7 +38,9 @@ checked as (
             ('missing_required_value', 'patient_key', "parsed.center_patient_key is null"),
             ('missing_required_value', 'assessment_date', "nullif(trim(parsed.assessment_date_text), '') is null"),
             ('unparseable_date', 'assessment_date', "parsed.assessment_date is null"),
+            ('date_after_build_date', 'assessment_date', "parsed.assessment_date > " ~ build_date()),
             ('unknown_code', 'response', "parsed.response_code is null"),
+            ('conflicting_row_id', 'assessment_id', "parsed.has_conflicting_row_id"),
             ('duplicate_row', 'assessment_id', "parsed.copy_number > 1"),
         ]) }}
     from parsed
@@ -50,6 +50,7 @@ final as (
     select
         ---------- keys
         {{ pseudonymise('center_b', 'center_patient_key') }} as patient_id,
+        {{ folded_patient_id('center_b', 'center_patient_key') }} as folded_patient_id,
         ---------- provenance
         'center_b' as center_id,
         'assessments' as source_table,
@@ -60,7 +61,8 @@ final as (
         assessment_date,
         ---------- data quality
         quarantine_reason,
-        failing_column
+        failing_column,
+        'patient_key' as patient_key_source_column
     from checked
 )
 

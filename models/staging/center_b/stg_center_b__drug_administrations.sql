@@ -26,10 +26,8 @@ parsed as (
         drug_names.is_ici,
         ---------- dates
         {{ parse_date('source.admin_date', 'DD/MM/YYYY') }} as administration_date,
-        row_number() over (
-            partition by source.patient_key, source.admin_date, source.drug_name, source.dose_mg
-            order by cast(source.source_row_number as {{ dbt.type_int() }})
-        ) as copy_number
+        {{ duplicate_row_columns('source.admin_id', [
+            'source.patient_key', 'source.admin_date', 'source.drug_name', 'source.dose_mg']) }}
     from source
     left join drug_names
         on lower(trim(source.drug_name)) = lower(drug_names.source_name)
@@ -43,7 +41,9 @@ checked as (
             ('missing_required_value', 'admin_date', "nullif(trim(parsed.administration_date_text), '') is null"),
             ('missing_required_value', 'drug_name', "nullif(trim(parsed.drug_name_text), '') is null"),
             ('unparseable_date', 'admin_date', "parsed.administration_date is null"),
+            ('date_after_build_date', 'admin_date', "parsed.administration_date > " ~ build_date()),
             ('unknown_drug', 'drug_name', "parsed.drug_generic_name is null"),
+            ('conflicting_row_id', 'admin_id', "parsed.has_conflicting_row_id"),
             ('duplicate_row', 'admin_id', "parsed.copy_number > 1"),
         ]) }}
     from parsed
@@ -53,6 +53,7 @@ final as (
     select
         ---------- keys
         {{ pseudonymise('center_b', 'center_patient_key') }} as patient_id,
+        {{ folded_patient_id('center_b', 'center_patient_key') }} as folded_patient_id,
         ---------- provenance
         'center_b' as center_id,
         'drug_administrations' as source_table,
@@ -66,7 +67,8 @@ final as (
         administration_date,
         ---------- data quality
         quarantine_reason,
-        failing_column
+        failing_column,
+        'patient_key' as patient_key_source_column
     from checked
 )
 

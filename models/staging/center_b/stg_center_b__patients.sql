@@ -48,10 +48,12 @@ parsed as (
         cast(extract(year from {{ parse_date('source.dob', 'DD/MM/YYYY') }}) as {{ dbt.type_int() }}) as birth_year,
         {{ parse_date('source.death_date', 'DD/MM/YYYY') }} as death_date,
         {{ parse_date('source.last_followup', 'DD/MM/YYYY') }} as last_contact_date,
-        row_number() over (
-            partition by source.patient_key
-            order by cast(source.source_row_number as {{ dbt.type_int() }})
-        ) as copy_number
+        ---------- duplicates: one row per patient, so the patient key is the row id
+        {{ duplicate_row_columns('source.patient_key', [
+            'source.patient_key', 'source.name', 'source.national_id', 'source.dob',
+            'source.gender', 'source.kps', 'source.smoker', 'source.liver_met', 'source.brain_met',
+            'source.bone_met', 'source.other_met_sites', 'source.thoracic_radiotherapy',
+            'source.pci', 'source.death_date', 'source.last_followup']) }}
     from source
     left join sex_codes
         on lower(trim(source.gender)) = lower(sex_codes.source_term)
@@ -81,6 +83,9 @@ checked as (
             ('unparseable_date', 'dob', "parsed.birth_year is null and nullif(trim(parsed.dob_text), '') is not null"),
             ('unparseable_date', 'death_date', "parsed.death_date is null and nullif(trim(parsed.death_date_text), '') is not null"),
             ('unparseable_date', 'last_followup', "parsed.last_contact_date is null"),
+            ('date_after_build_date', 'dob', "parsed.birth_year > extract(year from " ~ build_date() ~ ")"),
+            ('date_after_build_date', 'death_date', "parsed.death_date > " ~ build_date()),
+            ('date_after_build_date', 'last_followup', "parsed.last_contact_date > " ~ build_date()),
             ('unknown_code', 'gender', "parsed.sex is null"),
             ('unknown_code', 'kps', "nullif(trim(parsed.kps_text), '') is not null and parsed.ecog_ps is null"),
             ('unknown_code', 'smoker', "parsed.is_ever_smoker is null"),
@@ -91,6 +96,7 @@ checked as (
             ('unknown_code', 'pci', "parsed.had_prophylactic_cranial_irradiation is null"),
             ('unknown_code', 'other_met_sites', "parsed.other_metastatic_site_count is null or parsed.other_metastatic_site_count not between 0 and 10"),
             ('date_order_violation', 'death_date', "extract(year from parsed.death_date) < parsed.birth_year"),
+            ('conflicting_row_id', 'patient_key', "parsed.has_conflicting_row_id"),
             ('duplicate_row', 'patient_key', "parsed.copy_number > 1"),
         ]) }}
     from parsed
@@ -100,7 +106,8 @@ final as (
     select
         ---------- keys
         {{ pseudonymise('center_b', 'center_patient_key') }} as patient_id,
-        {{ person_link_id('national_id_normalised') }} as person_link_id,
+        {{ folded_patient_id('center_b', 'center_patient_key') }} as folded_patient_id,
+        {{ person_link_columns('national_id_normalised', 'prc_resident_id', 'national_id') }},
         ---------- provenance
         'center_b' as center_id,
         'patients' as source_table,

@@ -22,10 +22,8 @@ parsed as (
         ae_terms.ae_term,
         grades.ctcae_grade,
         {{ safe_cast_whole_number("replace(upper(trim(source.line_number)), 'L', '')") }} as line_number,
-        row_number() over (
-            partition by source.case_no, source.line_number, source.ae_name, source.grade
-            order by cast(source.source_row_number as {{ dbt.type_int() }})
-        ) as copy_number
+        {{ duplicate_row_columns('source.ae_no', [
+            'source.case_no', 'source.line_number', 'source.ae_name', 'source.grade']) }}
     from source
     left join ae_terms
         on trim(source.ae_name) = ae_terms.source_term
@@ -41,6 +39,7 @@ checked as (
             ('unknown_code', 'line_number', "parsed.line_number is null or parsed.line_number < 1"),
             ('unknown_code', 'ae_name', "parsed.ae_term is null"),
             ('unknown_code', 'grade', "parsed.ctcae_grade is null"),
+            ('conflicting_row_id', 'ae_no', "parsed.has_conflicting_row_id"),
             ('duplicate_row', 'ae_no', "parsed.copy_number > 1"),
         ]) }}
     from parsed
@@ -49,6 +48,7 @@ checked as (
 final as (
     select
         {{ pseudonymise('center_c', 'center_patient_key') }} as patient_id,
+        {{ folded_patient_id('center_c', 'center_patient_key') }} as folded_patient_id,
         'center_c' as center_id,
         'adverse_events' as source_table,
         source_file_name,
@@ -58,7 +58,8 @@ final as (
         ctcae_grade,
         cast(null as date) as ae_onset_date,
         quarantine_reason,
-        failing_column
+        failing_column,
+        'case_no' as patient_key_source_column
     from checked
 )
 

@@ -84,58 +84,63 @@ parsed as (
         on lower(trim(source.response)) = lower(responses.source_term)
 ),
 
-checked as (
-    select
-        parsed.*,
-        {{ first_quality_failure([
-            ('missing_required_value', 'case_no', "parsed.center_patient_key is null"),
-            ('missing_required_value', 'start_date', "nullif(trim(parsed.start_date_text), '') is null"),
-            ('missing_required_value', 'line_number', "nullif(trim(parsed.line_number_text), '') is null"),
-            ('missing_required_value', 'pfs_days', "nullif(trim(parsed.pfs_days_text), '') is null"),
-            ('missing_required_value', 'os_months', "nullif(trim(parsed.os_months_text), '') is null"),
-            ('unparseable_date', 'start_date', "parsed.line_start_date is null"),
-            ('unparseable_date', 'birth_date', "parsed.birth_year is null and nullif(trim(parsed.birth_date_text), '') is not null"),
-            ('unknown_code', 'line_number', "parsed.line_number is null or parsed.line_number < 1"),
-            ('unknown_code', 'sex', "parsed.sex is null"),
-            ('unknown_code', 'ps_score', "nullif(trim(parsed.ecog_text), '') is not null and (parsed.ecog_ps is null or parsed.ecog_ps not between 0 and 4)"),
-            ('unknown_code', 'response', "parsed.best_response is null and nullif(trim(parsed.response_text), '') is not null"),
-            ('unknown_code', 'smoking', "parsed.is_ever_smoker is null and nullif(trim(parsed.smoking_text), '') is not null"),
-            ('unknown_code', 'thoracic_rt', "parsed.had_thoracic_radiotherapy is null and nullif(trim(parsed.thoracic_rt_text), '') is not null"),
-            ('unknown_code', 'pci', "parsed.had_prophylactic_cranial_irradiation is null and nullif(trim(parsed.pci_text), '') is not null"),
-            ('unknown_code', 'progressed', "parsed.has_progressed is null"),
-            ('unknown_code', 'dead', "parsed.has_died is null"),
-            ('unknown_code', 'pfs_days', "parsed.pfs_days is null or parsed.pfs_days not between -36525 and 36525"),
-            ('unknown_code', 'os_months', "parsed.os_months is null or not (parsed.os_months between -1200 and 1200)"),
-            ('date_order_violation', 'pfs_days', "parsed.pfs_days < 0"),
-            ('date_order_violation', 'os_months', "parsed.os_months < 0"),
-            ('duplicate_row', 'case_no', "parsed.copy_number > 1"),
-        ]) }}
-    from parsed
-),
-
 dated as (
     {#- only times within 100 years are turned into dates: NaN, infinity or
-        2000000000 days (quarantined above) would overflow the date type -#}
+        2000000000 days (quarantined below) would overflow the date type -#}
     select
-        checked.*,
+        parsed.*,
         case
-            when checked.pfs_days between -36525 and 36525
-                then {{ dbt.dateadd('day', 'checked.pfs_days', 'checked.line_start_date') }}
+            when parsed.pfs_days between -36525 and 36525
+                then {{ dbt.dateadd('day', 'parsed.pfs_days', 'parsed.line_start_date') }}
         end as pfs_end_date,
         {#- months are exported as days / 30.4375, rounded to 2 decimals -#}
         case
-            when checked.os_months between -1200 and 1200
-                then {{ dbt.dateadd('day', 'cast(round(checked.os_months * 30.4375, 0) as ' ~ dbt.type_int() ~ ')',
-                                    'checked.line_start_date') }}
+            when parsed.os_months between -1200 and 1200
+                then {{ dbt.dateadd('day', 'cast(round(parsed.os_months * 30.4375, 0) as ' ~ dbt.type_int() ~ ')',
+                                    'parsed.line_start_date') }}
         end as os_end_date
-    from checked
+    from parsed
+),
+
+checked as (
+    select
+        dated.*,
+        {{ first_quality_failure([
+            ('missing_required_value', 'case_no', "dated.center_patient_key is null"),
+            ('missing_required_value', 'start_date', "nullif(trim(dated.start_date_text), '') is null"),
+            ('missing_required_value', 'line_number', "nullif(trim(dated.line_number_text), '') is null"),
+            ('missing_required_value', 'pfs_days', "nullif(trim(dated.pfs_days_text), '') is null"),
+            ('missing_required_value', 'os_months', "nullif(trim(dated.os_months_text), '') is null"),
+            ('unparseable_date', 'start_date', "dated.line_start_date is null"),
+            ('unparseable_date', 'birth_date', "dated.birth_year is null and nullif(trim(dated.birth_date_text), '') is not null"),
+            ('unknown_code', 'line_number', "dated.line_number is null or dated.line_number < 1"),
+            ('unknown_code', 'sex', "dated.sex is null"),
+            ('unknown_code', 'ps_score', "nullif(trim(dated.ecog_text), '') is not null and (dated.ecog_ps is null or dated.ecog_ps not between 0 and 4)"),
+            ('unknown_code', 'response', "dated.best_response is null and nullif(trim(dated.response_text), '') is not null"),
+            ('unknown_code', 'smoking', "dated.is_ever_smoker is null and nullif(trim(dated.smoking_text), '') is not null"),
+            ('unknown_code', 'thoracic_rt', "dated.had_thoracic_radiotherapy is null and nullif(trim(dated.thoracic_rt_text), '') is not null"),
+            ('unknown_code', 'pci', "dated.had_prophylactic_cranial_irradiation is null and nullif(trim(dated.pci_text), '') is not null"),
+            ('unknown_code', 'progressed', "dated.has_progressed is null"),
+            ('unknown_code', 'dead', "dated.has_died is null"),
+            ('unknown_code', 'pfs_days', "dated.pfs_days is null or dated.pfs_days not between -36525 and 36525"),
+            ('unknown_code', 'os_months', "dated.os_months is null or not (dated.os_months between -1200 and 1200)"),
+            ('date_after_build_date', 'start_date', "dated.line_start_date > " ~ build_date()),
+            ('date_after_build_date', 'birth_date', "dated.birth_year > extract(year from " ~ build_date() ~ ")"),
+            ('date_after_build_date', 'pfs_days', "dated.pfs_end_date > " ~ build_date()),
+            ('date_after_build_date', 'os_months', "dated.os_end_date > " ~ build_date()),
+            ('date_order_violation', 'pfs_days', "dated.pfs_days < 0"),
+            ('date_order_violation', 'os_months', "dated.os_months < 0"),
+            ('duplicate_row', 'case_no', "dated.copy_number > 1"),
+        ]) }}
+    from dated
 ),
 
 final as (
     select
         ---------- keys
         {{ pseudonymise('center_c', 'center_patient_key') }} as patient_id,
-        {{ person_link_id('national_id_normalised') }} as person_link_id,
+        {{ folded_patient_id('center_c', 'center_patient_key') }} as folded_patient_id,
+        {{ person_link_columns('national_id_normalised', 'prc_resident_id', 'id_number') }},
         ---------- provenance
         'center_c' as center_id,
         'lines' as source_table,
@@ -167,7 +172,7 @@ final as (
         ---------- raw column names of the lists, for quarantine messages
         'regimen_pinyin' as regimen_source_column,
         'met_sites' as metastatic_sites_source_column
-    from dated
+    from checked
 )
 
 select * from final

@@ -100,9 +100,11 @@ def build_center_d(n_patients: int, seed: int, work: Path) -> dict:
         for dirty in manifest["dirty_rows"]
         if dirty["center_id"] == "center_a" and dirty["table"] == "treatment_lines"
     }
-    # the deliberately broken row: a copy of a clean first-line row with ECOG 9
+    # the deliberately broken row: a copy of a clean third-line row with ECOG 9
+    # (a quarantined first or second line would exclude its patient as
+    # incomplete_treatment_history, and the truth would no longer hold)
     original = next(number for number, row in enumerate(rows, start=1)
-                    if number not in expected and row["linie"] == "Linie 1")
+                    if number not in expected and row["linie"] == "Linie 3")
     broken = dict(rows[original - 1], allgemeinzustand="ECOG 9",
                   lfd_nr=str(max(int(row["lfd_nr"]) for row in rows) + 1))
     rows.append(broken)
