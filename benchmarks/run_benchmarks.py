@@ -627,6 +627,8 @@ def render(store: dict) -> str:
 PEER_METHODS = {"cox": "Cox, Efron ties, 13 terms (ours: fit_cox, its sort included)",
                 "km": "Kaplan-Meier by arm, log-log CI", "logrank": "log-rank by arm"}
 STAGE_TARGETS_S = {"psm": 3.0, "km": 3.0, "cox": 12.0}
+# issue 22: one Efron fit of 1,000,000 x 13 in at most a fifth of lifelines' time
+COX_TARGET_SIZE, COX_TARGET_RATIO = 1_000_000, 0.2
 
 
 def render_peers(runs: list[dict]) -> list[str]:
@@ -658,6 +660,13 @@ def render_peers(runs: list[dict]) -> list[str]:
                          f"{agrees}; "
                          f"{agreement['tolerance']:g} "
                          f"{'PASS' if agreement['pass'] else 'FAIL'} |")
+    target_run = run["sizes"].get(str(COX_TARGET_SIZE))
+    if target_run is not None:
+        median = target_run["median_s"]["cox"]
+        ratio = median["ours"] / median["lifelines"]
+        lines += ["", f"Target: one Efron fit of {COX_TARGET_SIZE:,} x 13 in at most "
+                  f"{COX_TARGET_RATIO:g} of lifelines' time, same run: {ratio:.3f} "
+                  f"{'PASS' if ratio <= COX_TARGET_RATIO else 'FAIL'}."]
     timed = {size: result["stages"] for size, result in run["sizes"].items()
              if result.get("stages")}
     if timed:
