@@ -17,25 +17,30 @@ step takes ~0.1 s, and one timing of it varied by 2x between calls.
 
 Usage: ``python benchmarks/isolated_stages.py <warehouse.duckdb> [<project dir>]``
 (the project whose ``dbt_project.yml`` holds the study parameters; default:
-this repository).
+this repository), or ``--generated <patients> [--seed <seed>]`` to time a
+cohort made by the generator instead of a build (:func:`generated_warehouse`).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import yaml
 
-from rwe_stats import _cox
 from rwe_study import tables
+from rwe_synth import truth_frame
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 MIN_REPEATS, MAX_REPEATS, MIN_SECONDS = 3, 9, 5.0
+# columns of the generator's truth frame that no analysis_cohort has
+GENERATOR_ONLY_COLUMNS = ["patient_index", "patient_key", "pfs_event_type", "latent_pfs_months",
+                          "latent_os_months", "true_propensity_score"]
 STAGE_FUNCTIONS = {
     "psm": ("propensity_scores", "matched_pairs", "matched_cohort", "covariate_balance"),
     "km": ("km_estimates", "survival_summary"),
@@ -66,9 +71,13 @@ def _inputs(con: duckdb.DuckDBPyConnection, params: dict) -> dict:
     }
 
 
-def main(database: str, project_dir: Path = PROJECT_DIR) -> dict:
-    params = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))[
+def _params(project_dir: Path) -> dict:
+    return yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))[
         "models"]["rwe_warehouse"]["statistics"]["+meta"]
+
+
+def time_stages(con: duckdb.DuckDBPyConnection, params: dict) -> dict:
+    """Per function and stage, the median wall and CPU seconds of its calls."""
     alpha, k = params["alpha"], params["min_cell_count"]
     steps = {
         "propensity_scores": lambda cohort: tables.propensity_scores(
@@ -86,26 +95,22 @@ def main(database: str, project_dir: Path = PROJECT_DIR) -> dict:
         "subgroup_hr": lambda cohort: tables.subgroup_table(cohort, params["subgroups"], alpha, k),
     }
     functions, load_s = {}, 0.0
-    with duckdb.connect(database, read_only=True) as con:
-        rows = con.execute("select count(*) from marts.analysis_cohort").fetchall()[0][0]
-        loaders = _inputs(con, params)
-        for name, step in steps.items():
-            start = time.perf_counter()
-            inputs = loaders[name]()
-            load_s += time.perf_counter() - start
-            walls, cpus = [], []
-            while len(walls) < MIN_REPEATS or (sum(walls) < MIN_SECONDS
-                                                and len(walls) < MAX_REPEATS):
-                # every call as the build's one call: no survival-time structures
-                # left by the previous call (rwe_stats._cox shares them between fits)
-                _cox._TIME_STRUCTURES.clear()
-                wall, cpu = time.perf_counter(), time.process_time()
-                step(*inputs)
-                walls.append(time.perf_counter() - wall)
-                cpus.append(time.process_time() - cpu)
-            functions[name] = {"wall_s": statistics.median(walls),
-                               "cpu_s": statistics.median(cpus), "walls_s": walls}
-            del inputs
+    rows = con.execute("select count(*) from marts.analysis_cohort").fetchall()[0][0]
+    loaders = _inputs(con, params)
+    for name, step in steps.items():
+        start = time.perf_counter()
+        inputs = loaders[name]()
+        load_s += time.perf_counter() - start
+        walls, cpus = [], []
+        while len(walls) < MIN_REPEATS or (sum(walls) < MIN_SECONDS
+                                            and len(walls) < MAX_REPEATS):
+            wall, cpu = time.perf_counter(), time.process_time()
+            step(*inputs)
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+        functions[name] = {"wall_s": statistics.median(walls),
+                           "cpu_s": statistics.median(cpus), "walls_s": walls}
+        del inputs
     stages = {stage: {measure: sum(functions[f][measure] for f in names)
                       for measure in ("wall_s", "cpu_s")}
               for stage, names in STAGE_FUNCTIONS.items()}
@@ -114,5 +119,52 @@ def main(database: str, project_dir: Path = PROJECT_DIR) -> dict:
             "stages": stages}
 
 
+def main(database: str, project_dir: Path = PROJECT_DIR) -> dict:
+    with duckdb.connect(database, read_only=True) as con:
+        return time_stages(con, _params(project_dir))
+
+
+def generated_warehouse(patients: int, seed: int, params: dict) -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse holding the statistics' inputs for a generated cohort.
+
+    ``marts.analysis_cohort`` is ``rwe_synth.truth_frame`` (the clean
+    cohort a build derives from the generator's exports) with its columns,
+    random pseudonyms and the provenance of the tie-break (export by center,
+    shuffled row numbers); ``ps_scores``, ``matched_pairs`` and
+    ``matched_cohort`` are computed from it by ``rwe_study.tables``, as the
+    build's models do.
+    """
+    rng = np.random.default_rng(seed)
+    cohort = truth_frame(patients, 3, seed).drop(columns=GENERATOR_ONLY_COLUMNS)
+    cohort = cohort.assign(
+        patient_id=[f"pid_{value:08d}" for value in rng.permutation(len(cohort))],
+        second_line_source_table=np.where(cohort["center_id"] == "center_b",
+                                          "drug_administrations", "lines"),
+        second_line_source_row_number=rng.permutation(len(cohort)) + 2)
+    scores = tables.propensity_scores(cohort, params["propensity_covariates"])
+    pairs = tables.matched_pairs(scores, params["matching_caliper_sd"], params["random_seed"])
+    matched = tables.matched_cohort(cohort, pairs)
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    for name, frame in (("analysis_cohort", cohort), ("ps_scores", scores),
+                        ("matched_pairs", pairs), ("matched_cohort", matched)):
+        con.register("frame", frame)
+        con.execute(f"create table marts.{name} as select * from frame")
+        con.unregister("frame")
+    return con
+
+
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], *map(Path, sys.argv[2:3]))))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("warehouse", nargs="?", help="a built warehouse (DuckDB file)")
+    parser.add_argument("project_dir", nargs="?", type=Path, default=PROJECT_DIR)
+    parser.add_argument("--generated", type=int, metavar="PATIENTS",
+                        help="time a generated cohort of this many patients instead")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    if args.generated:
+        parameters = _params(args.project_dir)
+        with generated_warehouse(args.generated, args.seed, parameters) as connection:
+            print(json.dumps(time_stages(connection, parameters)))
+    else:
+        print(json.dumps(main(args.warehouse, args.project_dir)))

@@ -614,6 +614,7 @@ def render(store: dict) -> str:
                     f"{_gb(run['peak_tree_rss_bytes'])} | "
                     + " | ".join(_s(run["stages"][s]["time_s"]) for s in STAGES) + " |")
         add("")
+    lines.extend(render_peers(store.get("peers", [])))
     notes = store.get("notes")
     if notes:
         add("## Notes")
@@ -621,6 +622,73 @@ def render(store: dict) -> str:
         add(notes.strip())
         add("")
     return "\n".join(lines)
+
+
+PEER_METHODS = {"cox": "Cox, Efron ties, 13 terms (ours: fit_cox, its sort included)",
+                "km": "Kaplan-Meier by arm, log-log CI", "logrank": "log-rank by arm"}
+STAGE_TARGETS_S = {"psm": 3.0, "km": 3.0, "cox": 12.0}
+# issue 22: one Efron fit of 1,000,000 x 13 in at most a fifth of lifelines' time
+COX_TARGET_SIZE, COX_TARGET_RATIO = 1_000_000, 0.2
+
+
+def render_peers(runs: list[dict]) -> list[str]:
+    """The section of ``benchmarks/peers.py``'s latest run (ratios first)."""
+    if not runs:
+        return []
+    run = runs[-1]
+    lines = [f"## Peers: our Cox, KM and log-rank against lifelines and R ({run['started']})", "",
+             "Written by `benchmarks/peers.py` (method in its docstring): per size one "
+             "generated cohort, each method run by us, lifelines and R in turn, "
+             f"{next(iter(run['sizes'].values()))['repeats']} times; medians. R "
+             f"{run['R'] or 'not installed'} (`system.time` around the call only). Load "
+             f"average at start {run['load_average_start'][0]:.1f}, at end "
+             f"{run['load_average_end'][0]:.1f} (other processes share the 2 cores: the "
+             "ratios, measured side by side, are the result).", "",
+             "| patients | method | ours / lifelines | ours / R | ours | lifelines | R | "
+             "agreement (largest difference; tolerance) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for size, result in run["sizes"].items():
+        for method, label in PEER_METHODS.items():
+            median, agreement = result["median_s"][method], result["agreement"][method]
+            ratio = {peer: (f"{median['ours'] / median[peer]:.3f}" if peer in median else "-")
+                     for peer in ("lifelines", "R")}
+            agrees = ", ".join(f"{peer} {agreement[peer]:.1e}" for peer in ("lifelines", "R")
+                               if peer in agreement)
+            lines.append(f"| {int(size):,} | {label} | {ratio['lifelines']} | {ratio['R']} | "
+                         f"{median['ours']:.3g} s | {median['lifelines']:.3g} s | "
+                         f"{format(median['R'], '.3g') + ' s' if 'R' in median else '-'} | "
+                         f"{agrees}; "
+                         f"{agreement['tolerance']:g} "
+                         f"{'PASS' if agreement['pass'] else 'FAIL'} |")
+    target_run = run["sizes"].get(str(COX_TARGET_SIZE))
+    if target_run is not None:
+        median = target_run["median_s"]["cox"]
+        ratio = median["ours"] / median["lifelines"]
+        lines += ["", f"Target: one Efron fit of {COX_TARGET_SIZE:,} x 13 in at most "
+                  f"{COX_TARGET_RATIO:g} of lifelines' time, same run: {ratio:.3f} "
+                  f"{'PASS' if ratio <= COX_TARGET_RATIO else 'FAIL'}."]
+    timed = {size: result["stages"] for size, result in run["sizes"].items()
+             if result.get("stages")}
+    if timed:
+        lines += ["", "Statistics stages timed alone on the same generated cohort "
+                  "(`benchmarks/isolated_stages.py --generated`; median of 3-9 calls per "
+                  "function; PSM = propensity_scores + matched_pairs + matched_cohort, "
+                  "KM = km_estimates + survival_summary, Cox = cox_results):", "",
+                  "| patients | stage | wall | CPU | target | result |",
+                  "|---|---|---|---|---|---|"]
+        stage_functions = {"psm": ("propensity_scores", "matched_pairs", "matched_cohort"),
+                           "km": ("km_estimates", "survival_summary"), "cox": ("cox_results",)}
+        for size, result in timed.items():
+            for stage, names in stage_functions.items():
+                wall = sum(result["functions"][name]["wall_s"] for name in names)
+                cpu = sum(result["functions"][name]["cpu_s"] for name in names)
+                target = STAGE_TARGETS_S[stage]
+                verdict = "PASS" if wall < target else "FAIL"
+                lines.append(f"| {int(size):,} | {stage.upper()} | {_s(wall)} | {_s(cpu)} | "
+                             f"< {target:g} s (1,000,000) | "
+                             f"{verdict if int(size) == 1_000_000 else '-'} |")
+    lines.append("")
+    return lines
 
 
 def _growth(current: dict) -> dict:

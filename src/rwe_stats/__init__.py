@@ -7,7 +7,8 @@ One module per method family, in the spirit of lifelines:
 - :mod:`rwe_stats.balance` -- ``standardized_mean_differences``
 - :mod:`rwe_stats.survival` -- ``kaplan_meier_table``, ``median_survival``,
   ``survival_at``, ``logrank``, ``hazard_ratio``
-- :mod:`rwe_stats.regression` -- ``cox_table``
+- :mod:`rwe_stats.regression` -- ``cox_table``, ``survival_times`` (the rows sorted once,
+  passed to every estimate of them)
 - :mod:`rwe_stats.response` -- ``response_summary``
 - :mod:`rwe_stats.safety` -- ``safety_summary``
 - :mod:`rwe_stats.subgroups` -- ``subgroup_hazard_ratios``
@@ -18,8 +19,8 @@ One module per method family, in the spirit of lifelines:
 - :mod:`rwe_stats.evalue` -- ``evalues_for_hazard_ratio``, ``evalues_for_table``
 - :mod:`rwe_stats.weighting` -- ``propensity_weights``,
   ``weighted_standardized_mean_differences``, ``effective_sample_size``,
-  ``weighted_kaplan_meier_table``
-- :mod:`rwe_stats.heterogeneity` -- ``center_heterogeneity``
+  ``weighted_kaplan_meier_table``, ``weighted_hazard_ratio``
+- :mod:`rwe_stats.heterogeneity` -- ``per_center_hazard_ratios``, ``center_heterogeneity``
 - :mod:`rwe_stats.diagnostics` -- ``study_diagnostics`` and its parts
 - :mod:`rwe_stats.censoring` -- ``censoring_reasons_over_time``
 

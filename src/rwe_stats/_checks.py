@@ -79,6 +79,15 @@ def survival_arrays(frame: pd.DataFrame, duration_col: str,
 
 def numeric_design(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Covariates as float columns (booleans become 0/1); no missing, text or constant column."""
+    return pd.DataFrame(_numeric_columns(frame, columns), index=frame.index, columns=list(columns))
+
+
+def numeric_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """:func:`numeric_design` as a float matrix (rows x columns), each column contiguous."""
+    return np.vstack(list(_numeric_columns(frame, columns).values())).T
+
+
+def _numeric_columns(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
     require_columns(frame, columns, "the model")
     if len(set(columns)) != len(columns):
         raise ValueError(f"covariates are listed more than once: {list(columns)}")
@@ -96,4 +105,14 @@ def numeric_design(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
             raise ValueError(f"covariate {column} is constant: it cannot be estimated; drop it "
                              "from the covariate list")
         design[column] = floats
-    return pd.DataFrame(design, index=frame.index, columns=list(columns))
+    return design
+
+
+def positive_weights(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Case weights as floats: present, finite and positive on every row."""
+    require_columns(frame, [column], "a weighted estimate")
+    weights = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    if not (np.isfinite(weights).all() and (weights > 0).all()):
+        raise ValueError(f"{column} must be positive and finite on every row (drop rows of "
+                         "weight 0 before the fit)")
+    return weights

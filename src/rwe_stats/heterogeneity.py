@@ -1,7 +1,8 @@
 """Between-center heterogeneity of the treatment effect and pooled hazard ratios.
 
 Input: one log hazard ratio and its standard error per center (the per-center
-Cox models). Output: Cochran's Q, I^2 with its Q-profile CI, tau^2
+Cox models, :func:`per_center_hazard_ratios`: the one Cox core,
+:mod:`rwe_stats._cox`, on each center's rows). Output: Cochran's Q, I^2 with its Q-profile CI, tau^2
 (DerSimonian-Laird) with its Q-profile CI, and the fixed-effect and DL
 random-effects pooled hazard ratios -- the quantities of R metafor's
 ``rma(yi, sei = se, method = "DL")``, ``confint()`` and ``rma(method =
@@ -15,10 +16,13 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from rwe_stats._checks import require_columns
+from rwe_stats._checks import flag_array, require_columns
+from rwe_stats._cox import MODEL_VARIANCE, TIES_METHOD, fit_cox
 from rwe_stats._status import STATUS_COLUMNS, estimated, not_estimable, status_of
+from rwe_stats._times import survival_times
 
-__all__ = ["HETEROGENEITY_METHODS", "center_heterogeneity", "generalised_q"]
+__all__ = ["HETEROGENEITY_METHODS", "center_heterogeneity", "generalised_q",
+           "per_center_hazard_ratios"]
 
 HETEROGENEITY_METHODS = {
     "q_method": "Cochran's Q = sum w (y - y_FE)^2, w = 1 / se^2, chi-square with k - 1 df",
@@ -35,6 +39,60 @@ COLUMNS = ["k_centers", "k_not_estimable", "q", "q_df", "q_p_value", "tau2", "ta
            "fixed_hr", "fixed_ci_lower", "fixed_ci_upper", "fixed_p_value", "random_hr",
            "random_ci_lower", "random_ci_upper", "random_p_value",
            *HETEROGENEITY_METHODS, *STATUS_COLUMNS]
+
+PER_CENTER_COLUMNS = ["center", "n", "events", "log_hr", "se", "hr", "ci_lower", "ci_upper",
+                      "p_value", "ties_method", "variance_method", *STATUS_COLUMNS]
+
+
+def per_center_hazard_ratios(df: pd.DataFrame, duration_col: str, event_col: str,
+                             treatment_col: str, center_col: str = "center",
+                             alpha: float = 0.05) -> pd.DataFrame:
+    """The treatment log hazard ratio within each center: the input of :func:`center_heterogeneity`.
+
+    Method: per center, the Cox model of the treatment flag alone on that
+    center's rows, Efron ties, model-based variance, Wald CI and p on the
+    log scale -- R's ``coxph(Surv(t, e) ~ treated, data = <center's
+    rows>)``. The rows are sorted by time once; each center's grouping is
+    derived from that sort (:meth:`rwe_stats._times.SurvivalTimes.subset`).
+    A center with an empty arm or no events is a not-estimable row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per center (sorted by value): ``center``, ``n``,
+        ``events``, ``log_hr``, ``se``, ``hr``, ``ci_lower``, ``ci_upper``,
+        ``p_value``, ``ties_method``, ``variance_method``,
+        ``estimation_status``, ``status_reason``.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
+    require_columns(df, [center_col], "per-center hazard ratios")
+    if df[center_col].isna().any():
+        raise ValueError(f"{center_col} has missing values: every patient needs a center")
+    frame = df.assign(**{treatment_col: flag_array(df, treatment_col)})
+    times = survival_times(frame, duration_col, event_col)
+    centers = frame[center_col].to_numpy()
+    rows = []
+    for center in sorted(pd.unique(centers)):
+        rows_in = centers == center
+        subset = times.subset(rows_in)
+        treated = frame[treatment_col].to_numpy()[rows_in]
+        row = {"center": center, "n": int(rows_in.sum()), "events": int(subset.events.sum()),
+               "ties_method": TIES_METHOD, "variance_method": MODEL_VARIANCE}
+        if treated.all() or not treated.any():
+            rows.append(row | not_estimable("empty_arm"))
+            continue
+        if row["events"] == 0:
+            rows.append(row | not_estimable("no_events"))
+            continue
+        fit = fit_cox(frame[rows_in], duration_col, event_col, [treatment_col], times=subset)
+        wald = fit.wald(alpha).iloc[0]
+        rows.append(row | {"log_hr": float(fit.coefficients[0]),
+                           "se": float(np.sqrt(fit.variance[0, 0])), "hr": float(wald["hr"]),
+                           "ci_lower": float(wald["ci_lower"]),
+                           "ci_upper": float(wald["ci_upper"]),
+                           "p_value": float(wald["p_value"])} | estimated())
+    return pd.DataFrame(rows, columns=PER_CENTER_COLUMNS)
 
 
 def generalised_q(log_hr: np.ndarray, se: np.ndarray, tau2: float) -> float:

@@ -93,8 +93,7 @@ def _fitted_logits(matrix: np.ndarray, treated: np.ndarray) -> np.ndarray:
     of the patients is then the likelihood of the distinct rows weighted by
     their treated and untreated counts (identical terms added up), so the
     fit on those rows is the same maximum-likelihood fit, and its cost no
-    longer grows with the number of patients (the ungrouped Newton steps
-    took ~1 s at 1,000,000 patients).
+    longer grows with the number of patients.
     """
     model = LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=MAX_ITER, tol=1e-12)
     patterns = _covariate_patterns(matrix)

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from rwe_stats._checks import numeric_design, survival_arrays
-from rwe_stats._cox import TIES_METHOD, ZPH_TRANSFORMS, fit_cox, zph_test
+from rwe_stats._cox import TIES_METHOD, fit_cox, strata_method
+from rwe_stats._times import SurvivalTimes, survival_times
+from rwe_stats._zph import ZPH_TRANSFORMS, zph_test
 
-__all__ = ["cox_table"]
+__all__ = ["SurvivalTimes", "cox_table", "survival_times"]
 
 PH_TEST_METHODS = {
     "km": ("score test for x * g(t), g = 1 - KM(t-) (Grambsch-Therneau scaled Schoenfeld "
@@ -34,7 +35,9 @@ def wald_ci_method(alpha: float) -> str:
 
 def cox_table(df: pd.DataFrame, duration_col: str, event_col: str, terms: Sequence[str],
               model: str, alpha: float = 0.05, ph_transform: str = "km",
-              cluster_col: str | None = None) -> pd.DataFrame:
+              cluster_col: str | None = None, *, weights_col: str | None = None,
+              strata_col: str | None = None, robust: bool | None = None,
+              times: SurvivalTimes | None = None) -> pd.DataFrame:
     """Hazard ratios from Cox models, one row per term.
 
     Method: Cox partial likelihood with **Efron** ties (vectorised
@@ -74,6 +77,20 @@ def cox_table(df: pd.DataFrame, duration_col: str, event_col: str, terms: Sequen
         model-based variance. The PH test does not use the variance (it is
         a score test from the information matrix), so it is the same either
         way, as in R.
+    weights_col
+        Case weights, positive (e.g. inverse-probability weights): R's
+        ``coxph(..., weights = w)``, Efron ties weighted as R does (each of
+        a time's Efron steps counts with its tied events' mean weight).
+    strata_col
+        Separate baseline hazards per value, risk sets within them: R's
+        ``+ strata(s)``. The result gains a ``strata`` column naming it.
+    robust
+        As R: by default True with ``cluster_col`` or non-integer weights
+        (each row its own cluster without ``cluster_col``: R's
+        ``coxph(..., weights = w)``, ``robust = TRUE``), else False.
+    times
+        :func:`survival_times` of ``df`` (same endpoint and strata), built
+        once by the caller for all its tables; None builds it here.
 
     Returns
     -------
@@ -81,7 +98,7 @@ def cox_table(df: pd.DataFrame, duration_col: str, event_col: str, terms: Sequen
         ``term``, ``hr``, ``ci_lower``, ``ci_upper``, ``p_value``, ``n``,
         ``events``, ``ph_test_statistic``, ``ph_test_p_value``,
         ``ties_method``, ``variance_method``, ``ci_method``,
-        ``ph_test_method``.
+        ``ph_test_method`` (and ``strata`` with ``strata_col``).
     """
     if model not in ("univariate", "multivariate"):
         raise ValueError("model must be 'univariate' or 'multivariate'")
@@ -89,16 +106,20 @@ def cox_table(df: pd.DataFrame, duration_col: str, event_col: str, terms: Sequen
         raise ValueError(f"ph_transform must be one of {ZPH_TRANSFORMS}")
     if len(terms) == 0:
         raise ValueError("terms is empty: name at least one covariate")
-    _, events = survival_arrays(df, duration_col, event_col)
-    numeric_design(df, list(terms))  # fail early, naming the column
+    if times is None:
+        times = survival_times(df, duration_col, event_col, strata_col)
     term_sets = [[term] for term in terms] if model == "univariate" else [list(terms)]
     tables = []
     for term_set in term_sets:
-        fit = fit_cox(df, duration_col, event_col, term_set, cluster_col)
+        fit = fit_cox(df, duration_col, event_col, term_set, cluster_col,
+                      weights_col=weights_col, strata_col=strata_col, robust=robust, times=times)
         ph = zph_test(fit, transform=ph_transform)
         tables.append(fit.wald(alpha).assign(
-            n=len(df), events=int(events.sum()),
+            n=len(df), events=int(times.events.sum()),
             ph_test_statistic=ph.statistic, ph_test_p_value=ph.p_value,
             ties_method=TIES_METHOD, variance_method=fit.variance_method,
             ci_method=wald_ci_method(alpha), ph_test_method=PH_TEST_METHODS[ph_transform]))
-    return pd.concat(tables, ignore_index=True)[COLUMNS]
+    table = pd.concat(tables, ignore_index=True)[COLUMNS]
+    if strata_col is not None:
+        table["strata"] = strata_method(strata_col)
+    return table

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rwe_stats._checks import flag_array, is_boolean, require_columns, survival_arrays
+from rwe_stats._checks import flag_array, is_boolean, require_columns
 from rwe_stats._cox import MODEL_VARIANCE, TIES_METHOD, fit_cox
+from rwe_stats._times import SurvivalTimes, survival_times
 from rwe_stats.regression import wald_ci_method
 from rwe_stats.survival import hazard_ratio
 
@@ -32,7 +33,7 @@ def _levels(values: pd.Series) -> list[tuple[str, np.ndarray]]:
 
 
 def _interaction_p(df: pd.DataFrame, duration_col: str, event_col: str, treated: np.ndarray,
-                   levels: list[tuple[str, np.ndarray]]) -> float:
+                   levels: list[tuple[str, np.ndarray]], times: SurvivalTimes) -> float:
     data = df[[duration_col, event_col]].copy()
     data["_treatment"] = treated.astype(float)
     dummies = [f"_level{index}" for index in range(1, len(levels))]
@@ -40,15 +41,17 @@ def _interaction_p(df: pd.DataFrame, duration_col: str, event_col: str, treated:
     for dummy, product, (_, mask) in zip(dummies, products, levels[1:], strict=True):
         data[dummy] = mask.astype(float)
         data[product] = data["_treatment"] * data[dummy]
-    reduced = fit_cox(data, duration_col, event_col, ["_treatment", *dummies])
-    full = fit_cox(data, duration_col, event_col, ["_treatment", *dummies, *products])
+    reduced = fit_cox(data, duration_col, event_col, ["_treatment", *dummies], times=times)
+    full = fit_cox(data, duration_col, event_col, ["_treatment", *dummies, *products],
+                   times=times)
     statistic = max(2.0 * (full.log_likelihood - reduced.log_likelihood), 0.0)
     return float(stats.chi2.sf(statistic, df=len(products)))
 
 
 def subgroup_hazard_ratios(df: pd.DataFrame, duration_col: str, event_col: str,
                            treatment_col: str, subgroups: Mapping[str, str],
-                           alpha: float = 0.05) -> pd.DataFrame:
+                           alpha: float = 0.05, times: SurvivalTimes | None = None
+                           ) -> pd.DataFrame:
     """Hazard ratio of treatment within each level of each subgroup, with interaction tests.
 
     Method: within a level, the Cox model of the treatment flag alone
@@ -78,6 +81,9 @@ def subgroup_hazard_ratios(df: pd.DataFrame, duration_col: str, event_col: str,
         text or integer columns one level per value.
     alpha
         1 - confidence level.
+    times
+        :func:`rwe_stats.regression.survival_times` of ``df``; each level's
+        fit uses its subset (no sort). None builds it here.
 
     Returns
     -------
@@ -89,7 +95,11 @@ def subgroup_hazard_ratios(df: pd.DataFrame, duration_col: str, event_col: str,
         ``interaction_method``, ``note``.
     """
     treated = flag_array(df, treatment_col)
-    _, events = survival_arrays(df, duration_col, event_col)
+    if times is None:
+        times = survival_times(df, duration_col, event_col)
+    else:
+        times.require_same_rows(df, duration_col, event_col, None)
+    events = times.events
     rows = []
     for label, column in subgroups.items():
         require_columns(df, [column], f"subgroup {label!r}")
@@ -117,13 +127,13 @@ def subgroup_hazard_ratios(df: pd.DataFrame, duration_col: str, event_col: str,
                 # only the columns the model uses: no copy of the whole cohort per level
                 level_frame = df.loc[mask, [duration_col, event_col, treatment_col]]
                 estimate = hazard_ratio(level_frame, duration_col, event_col, treatment_col,
-                                        alpha=alpha).iloc[0]
+                                        alpha=alpha, times=times.subset(mask)).iloc[0]
                 row.update({key: float(estimate[key])
                             for key in ("hr", "ci_lower", "ci_upper", "p_value")})
             level_rows.append(row)
         interaction_p = np.nan
         if all_estimable:
-            interaction_p = _interaction_p(df, duration_col, event_col, treated, levels)
+            interaction_p = _interaction_p(df, duration_col, event_col, treated, levels, times)
         for row in level_rows:
             row["interaction_p_value"] = interaction_p
             row["interaction_method"] = INTERACTION_METHOD

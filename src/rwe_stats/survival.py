@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rwe_stats._checks import flag_array, require_columns, survival_arrays
-from rwe_stats._cox import TIES_METHOD, fit_cox
+from rwe_stats._checks import flag_array, require_columns
+from rwe_stats._cox import TIES_METHOD, fit_cox, strata_method
+from rwe_stats._times import SurvivalTimes, survival_times
 
 __all__ = [
     "CI_METHODS",
@@ -65,13 +66,12 @@ def _confidence_band(survival: np.ndarray, std_err: np.ndarray, alpha: float,
     return lower, upper
 
 
-def _km_curve(durations: np.ndarray, events: np.ndarray, alpha: float,
+def _km_curve(times: SurvivalTimes, groups: slice, alpha: float,
               conf_type: str) -> pd.DataFrame:
-    """Kaplan-Meier curve of one group at every distinct observed time."""
-    times, inverse = np.unique(durations, return_inverse=True)
-    n_events = np.bincount(inverse, weights=events.astype(float), minlength=len(times))
-    n_total = np.bincount(inverse, minlength=len(times)).astype(float)
-    n_at_risk = len(durations) - np.concatenate(([0.0], np.cumsum(n_total)[:-1]))
+    """Kaplan-Meier curve of one group (its slice of ``times``' groups) at every distinct time."""
+    n_events = times.deaths[groups].astype(float)
+    n_total = np.diff(times.group_bounds)[groups].astype(float)
+    n_at_risk = n_total.sum() - np.concatenate(([0.0], np.cumsum(n_total)[:-1]))
     with np.errstate(divide="ignore", invalid="ignore"):
         survival = np.cumprod(1.0 - n_events / n_at_risk)
         # Greenwood: var(log S) = sum d / (n (n - d)); infinite once S reaches 0
@@ -79,19 +79,26 @@ def _km_curve(durations: np.ndarray, events: np.ndarray, alpha: float,
     std_err = np.sqrt(np.cumsum(increment))
     lower, upper = _confidence_band(survival, std_err, alpha, conf_type)
     return pd.DataFrame({
-        "time_months": times, "n_at_risk": n_at_risk.astype(int),
+        "time_months": times.group_time[groups], "n_at_risk": n_at_risk.astype(int),
         "n_events": n_events.astype(int), "n_censored": (n_total - n_events).astype(int),
         "survival": survival, "ci_lower": lower, "ci_upper": upper,
     })
 
 
-def _groups(df: pd.DataFrame, group_col: str) -> list[tuple[object, pd.DataFrame]]:
+def _groups(df: pd.DataFrame, duration_col: str, event_col: str, group_col: str,
+            times_by_group: SurvivalTimes | None
+            ) -> tuple[SurvivalTimes, list[tuple[object, slice]]]:
+    """The rows sorted by group, then time (``times_by_group`` if given), and each group's slice."""
     require_columns(df, [group_col], "a by-group estimate")
     if df[group_col].isna().any():
         raise ValueError(f"{group_col} has missing values: every patient needs a group")
     if df.empty:
         raise ValueError("the frame has no rows")
-    return [(key, frame) for key, frame in df.groupby(group_col, sort=True)]
+    if times_by_group is None:
+        times_by_group = survival_times(df, duration_col, event_col, strata_col=group_col)
+    else:
+        times_by_group.require_same_rows(df, duration_col, event_col, group_col)
+    return times_by_group, times_by_group.stratum_groups()
 
 
 def _check_alpha(alpha: float) -> None:
@@ -100,7 +107,8 @@ def _check_alpha(alpha: float) -> None:
 
 
 def kaplan_meier_table(df: pd.DataFrame, duration_col: str, event_col: str, group_col: str,
-                       alpha: float = 0.05, conf_type: str = "log-log") -> pd.DataFrame:
+                       alpha: float = 0.05, conf_type: str = "log-log", *,
+                       times_by_group: SurvivalTimes | None = None) -> pd.DataFrame:
     """Kaplan-Meier step functions with pointwise confidence intervals, per group.
 
     Method: product-limit estimator; Greenwood variance of log S,
@@ -122,6 +130,11 @@ def kaplan_meier_table(df: pd.DataFrame, duration_col: str, event_col: str, grou
         1 - confidence level of the pointwise interval.
     conf_type
         ``"log-log"`` (default), ``"log"`` (R's default) or ``"plain"``.
+    times_by_group
+        ``survival_times(df, duration_col, event_col, strata_col=group_col)``
+        (:func:`rwe_stats.regression.survival_times`), built once by a caller
+        that also calls :func:`median_survival`, :func:`survival_at` or
+        :func:`logrank` on the same rows; None sorts the rows here.
 
     Returns
     -------
@@ -135,11 +148,11 @@ def kaplan_meier_table(df: pd.DataFrame, duration_col: str, event_col: str, grou
     """
     _check_alpha(alpha)
     tables = []
-    for key, frame in _groups(df, group_col):
-        durations, events = survival_arrays(frame, duration_col, event_col)
-        curve = _km_curve(durations, events, alpha, conf_type)
+    times_by_group, groups = _groups(df, duration_col, event_col, group_col, times_by_group)
+    for key, group in groups:
+        curve = _km_curve(times_by_group, group, alpha, conf_type)
         if curve["time_months"].iloc[0] != 0.0:
-            start = pd.DataFrame({"time_months": [0.0], "n_at_risk": [len(durations)],
+            start = pd.DataFrame({"time_months": [0.0], "n_at_risk": [curve["n_at_risk"].iloc[0]],
                                   "n_events": [0], "n_censored": [0], "survival": [1.0],
                                   "ci_lower": [1.0], "ci_upper": [1.0]})
             curve = pd.concat([start, curve], ignore_index=True)
@@ -209,7 +222,8 @@ def survival_quantile(times: Sequence[float], survival: Sequence[float],
 
 
 def median_survival(df: pd.DataFrame, duration_col: str, event_col: str, group_col: str,
-                    alpha: float = 0.05, conf_type: str = "log-log") -> pd.DataFrame:
+                    alpha: float = 0.05, conf_type: str = "log-log", *,
+                    times_by_group: SurvivalTimes | None = None) -> pd.DataFrame:
     """Median survival time with its confidence interval, per group.
 
     Method: the median of the Kaplan-Meier curve; its interval is where the
@@ -227,12 +241,13 @@ def median_survival(df: pd.DataFrame, duration_col: str, event_col: str, group_c
     """
     _check_alpha(alpha)
     rows = []
-    for key, frame in _groups(df, group_col):
-        durations, events = survival_arrays(frame, duration_col, event_col)
-        curve = _km_curve(durations, events, alpha, conf_type)
+    times_by_group, groups = _groups(df, duration_col, event_col, group_col, times_by_group)
+    for key, group in groups:
+        curve = _km_curve(times_by_group, group, alpha, conf_type)
         times = curve["time_months"].to_numpy()
         rows.append({
-            "group": key, "n": len(durations), "events": int(events.sum()),
+            "group": key, "n": int(curve["n_at_risk"].iloc[0]),
+            "events": int(curve["n_events"].sum()),
             "median_months": survival_quantile(times, curve["survival"].to_numpy()),
             "median_ci_lower": survival_quantile(times, curve["ci_lower"].to_numpy()),
             "median_ci_upper": survival_quantile(times, curve["ci_upper"].to_numpy()),
@@ -243,7 +258,8 @@ def median_survival(df: pd.DataFrame, duration_col: str, event_col: str, group_c
 
 def survival_at(df: pd.DataFrame, duration_col: str, event_col: str, group_col: str,
                 times: Sequence[float], alpha: float = 0.05,
-                conf_type: str = "log-log") -> pd.DataFrame:
+                conf_type: str = "log-log", *,
+                times_by_group: SurvivalTimes | None = None) -> pd.DataFrame:
     """Kaplan-Meier survival and its pointwise CI at fixed landmark times, per group.
 
     Method: R's ``summary(survfit(...), times = )``: the value of the
@@ -262,9 +278,9 @@ def survival_at(df: pd.DataFrame, duration_col: str, event_col: str, group_col: 
     if len(times) == 0 or np.isnan(np.asarray(times, dtype=float)).any():
         raise ValueError("times must be a non-empty list of numbers (months)")
     rows = []
-    for key, frame in _groups(df, group_col):
-        durations, events = survival_arrays(frame, duration_col, event_col)
-        curve = _km_curve(durations, events, alpha, conf_type)
+    times_by_group, groups = _groups(df, duration_col, event_col, group_col, times_by_group)
+    for key, group in groups:
+        curve = _km_curve(times_by_group, group, alpha, conf_type)
         curve_times = curve["time_months"].to_numpy()
         for landmark in times:
             position = np.searchsorted(curve_times, landmark, side="right") - 1
@@ -281,8 +297,8 @@ def survival_at(df: pd.DataFrame, duration_col: str, event_col: str, group_col: 
                                        "ci_upper", "ci_method"])
 
 
-def logrank(df: pd.DataFrame, duration_col: str, event_col: str,
-            group_col: str) -> pd.DataFrame:
+def logrank(df: pd.DataFrame, duration_col: str, event_col: str, group_col: str, *,
+            times_by_group: SurvivalTimes | None = None) -> pd.DataFrame:
     """Log-rank test of equal survival across groups (R ``survdiff``, rho = 0).
 
     Method: at every distinct event time, observed minus expected events per
@@ -296,23 +312,23 @@ def logrank(df: pd.DataFrame, duration_col: str, event_col: str,
     pandas.DataFrame
         One row: ``chi_square``, ``df``, ``p_value``, ``test_method``.
     """
-    groups = _groups(df, group_col)
+    times_by_group, groups = _groups(df, duration_col, event_col, group_col, times_by_group)
     if len(groups) < 2:
         raise ValueError(f"the log-rank test needs at least two groups; {group_col} has "
                          f"{len(groups)}")
-    durations, events = survival_arrays(df, duration_col, event_col)
-    labels = pd.Categorical(df[group_col], categories=[key for key, _ in groups]).codes
     k = len(groups)
-    event_times = np.unique(durations[events])
-    # at risk per group at each event time: patients with duration >= t
+    event_times = np.unique(times_by_group.group_time[times_by_group.deaths > 0])
+    counts = np.diff(times_by_group.group_bounds)
+    # per group at each event time: patients with duration >= t, and events at t
     at_risk = np.empty((len(event_times), k))
     deaths = np.empty((len(event_times), k))
-    for g in range(k):
-        mine = np.sort(durations[labels == g])
-        at_risk[:, g] = len(mine) - np.searchsorted(mine, event_times, side="left")
-        dead = np.sort(durations[(labels == g) & events])
-        deaths[:, g] = (np.searchsorted(dead, event_times, side="right")
-                        - np.searchsorted(dead, event_times, side="left"))
+    for g, (_, group) in enumerate(groups):
+        group_times = times_by_group.group_time[group]
+        position = np.searchsorted(group_times, event_times, side="left")
+        at_risk[:, g] = np.append(np.cumsum(counts[group][::-1])[::-1], 0)[position]
+        at_time = np.append(times_by_group.deaths[group], 0)[position]
+        deaths[:, g] = np.where(np.append(group_times, np.inf)[position] == event_times,
+                                at_time, 0)
     n = at_risk.sum(axis=1)
     d = deaths.sum(axis=1)
     share = at_risk / n[:, None]
@@ -330,7 +346,10 @@ def logrank(df: pd.DataFrame, duration_col: str, event_col: str,
 
 
 def hazard_ratio(df: pd.DataFrame, duration_col: str, event_col: str, treatment_col: str,
-                 cluster_col: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
+                 cluster_col: str | None = None, alpha: float = 0.05, *,
+                 weights_col: str | None = None, strata_col: str | None = None,
+                 robust: bool | None = None, times: SurvivalTimes | None = None
+                 ) -> pd.DataFrame:
     """Hazard ratio of treated vs untreated from a Cox proportional-hazards model.
 
     Method: Cox partial likelihood of the treatment flag alone with
@@ -343,21 +362,28 @@ def hazard_ratio(df: pd.DataFrame, duration_col: str, event_col: str, treatment_
     ``coxph(Surv(t, e) ~ treated, cluster = pair_id)``; the interval and p
     then use the robust SE.
 
+    ``weights_col``, ``strata_col``, ``robust`` and ``times`` (the
+    :func:`rwe_stats.regression.survival_times` of ``df``, built once by the
+    caller) are those of :func:`rwe_stats.regression.cox_table`: R's
+    ``coxph(Surv(t, e) ~ treated + strata(s), weights = w, robust = )``.
+
     Returns
     -------
     pandas.DataFrame
         One row: ``hr``, ``ci_lower``, ``ci_upper``, ``p_value``,
-        ``variance_method``, ``ties_method``.
+        ``variance_method``, ``ties_method`` (and ``strata`` with ``strata_col``).
     """
     _check_alpha(alpha)
     treated = flag_array(df, treatment_col)
     if treated.all() or not treated.any():
         raise ValueError(f"{treatment_col} must contain both treated and untreated patients")
     fit = fit_cox(df.assign(**{treatment_col: treated}), duration_col, event_col,
-                  [treatment_col], cluster_col)
+                  [treatment_col], cluster_col, weights_col=weights_col, strata_col=strata_col,
+                  robust=robust, times=times)
     row = fit.wald(alpha).iloc[0]
     return pd.DataFrame([{
         "hr": float(row["hr"]), "ci_lower": float(row["ci_lower"]),
         "ci_upper": float(row["ci_upper"]), "p_value": float(row["p_value"]),
         "variance_method": fit.variance_method, "ties_method": TIES_METHOD,
+        **({"strata": strata_method(strata_col)} if strata_col is not None else {}),
     }])

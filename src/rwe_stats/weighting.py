@@ -1,11 +1,11 @@
-"""Propensity-score weighting: ATT and overlap weights, weighted balance, ESS, weighted KM.
+"""Propensity-score weighting: ATT and overlap weights, weighted balance, ESS, KM and HR.
 
 The sensitivity analysis beside matching: the same propensity model's scores
 turned into weights, the balance they achieve, how many patients they are
-worth, and the weighted Kaplan-Meier curves. The weighted Cox model will use the
-Cox core's case weights (``rwe_stats._cox``, being added; its R reference is
-saved in ``tests/python/reference/cox_weighted_robust.csv``). Tested against saved R output
-(``tests/python/reference/weighting.R``) and independent code.
+worth, the weighted Kaplan-Meier curves and the weighted hazard ratio (the
+one Cox core, :mod:`rwe_stats._cox`, with case weights). Tested against
+saved R output (``tests/python/reference/weighting.R``,
+``cox_weighted_stratified.R``) and independent code.
 """
 
 from __future__ import annotations
@@ -15,16 +15,18 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from rwe_stats._checks import flag_array, require_columns, require_unique, survival_arrays
+from rwe_stats._checks import flag_array, require_columns, require_unique
+from rwe_stats._times import SurvivalTimes
 from rwe_stats.balance import COLUMNS as BALANCE_COLUMNS
 from rwe_stats.balance import _covariate_levels
-from rwe_stats.survival import CI_METHODS, _check_alpha, _confidence_band, _groups
+from rwe_stats.survival import CI_METHODS, _check_alpha, _confidence_band, _groups, hazard_ratio
 
 __all__ = [
     "KM_VARIANCE_METHODS",
     "WEIGHT_METHODS",
     "effective_sample_size",
     "propensity_weights",
+    "weighted_hazard_ratio",
     "weighted_kaplan_meier_table",
     "weighted_standardized_mean_differences",
 ]
@@ -218,16 +220,18 @@ def weighted_standardized_mean_differences(df: pd.DataFrame, treatment_col: str,
                                                               "count_control": "Int64"})
 
 
-def _weighted_km(durations: np.ndarray, events: np.ndarray, weights: np.ndarray,
+def _weighted_km(times: SurvivalTimes, groups: slice, weights: np.ndarray,
                  variance: str) -> dict[str, np.ndarray]:
-    """Weighted KM of one group at its distinct times, with SE of S and of log S."""
-    times, inverse = np.unique(durations, return_inverse=True)
-    k = len(times)
-    count = np.bincount(inverse, minlength=k).astype(float)
-    deaths = np.bincount(inverse, weights=events.astype(float), minlength=k)
+    """Weighted KM of one group (its slice of ``times``' groups), with SE of S and of log S."""
+    rows = times.order[times.group_bounds[groups.start]:times.group_bounds[groups.stop]]
+    inverse = times.group[rows] - groups.start  # each row's distinct time within the group
+    events, weights = times.events[rows], weights[rows]
+    k = groups.stop - groups.start
+    count = np.diff(times.group_bounds)[groups].astype(float)
+    deaths = times.deaths[groups].astype(float)
     w_total = np.bincount(inverse, weights=weights, minlength=k)
     w_deaths = np.bincount(inverse, weights=weights * events, minlength=k)
-    at_risk = len(durations) - np.concatenate(([0.0], np.cumsum(count)[:-1]))
+    at_risk = len(rows) - np.concatenate(([0.0], np.cumsum(count)[:-1]))
     # summed from the last time backwards, as R does: where everyone left at risk has the
     # event, D / Y is then exactly 1 and S exactly 0 (total - cumsum leaves ~1e-15)
     w_at_risk = np.cumsum(w_total[::-1])[::-1]
@@ -250,7 +254,7 @@ def _weighted_km(durations: np.ndarray, events: np.ndarray, weights: np.ndarray,
             se_log = np.sqrt(cumulative ** 2 * later + ended)
         se_log = np.where(survival > 0, se_log, np.nan)
         se_survival = np.where(survival > 0, survival * se_log, 0.0)
-    return {"time_months": times, "n_at_risk": at_risk.astype(int),
+    return {"time_months": times.group_time[groups], "n_at_risk": at_risk.astype(int),
             "n_events": deaths.astype(int), "n_censored": (count - deaths).astype(int),
             "weighted_n_at_risk": w_at_risk, "weighted_n_events": w_deaths,
             "survival": survival, "se_survival": se_survival, "se_log": se_log}
@@ -259,7 +263,8 @@ def _weighted_km(durations: np.ndarray, events: np.ndarray, weights: np.ndarray,
 def weighted_kaplan_meier_table(df: pd.DataFrame, duration_col: str, event_col: str,
                                 group_col: str, weight_col: str, weight_method: str,
                                 variance: str = "robust", alpha: float = 0.05,
-                                conf_type: str = "log-log") -> pd.DataFrame:
+                                conf_type: str = "log-log", *,
+                                times_by_group: SurvivalTimes | None = None) -> pd.DataFrame:
     """Kaplan-Meier curves with case weights, per group, with pointwise CIs.
 
     Method: the product-limit estimator on weighted counts, ``S(t) = prod
@@ -280,6 +285,9 @@ def weighted_kaplan_meier_table(df: pd.DataFrame, duration_col: str, event_col: 
     The interval (default log-log) uses ``se(log S) = se(S) / S`` as
     R does. R 3.5's ``fit$std.err`` is ``se(S)`` with ``robust = TRUE`` but
     ``se(log S)`` with Greenwood; ``se_survival`` here is always ``se(S)``.
+    ``times_by_group``: as for :func:`rwe_stats.survival.kaplan_meier_table`
+    (the rows sorted by group and time once, shared with the unweighted
+    curves of the same rows).
 
     Returns
     -------
@@ -297,17 +305,17 @@ def weighted_kaplan_meier_table(df: pd.DataFrame, duration_col: str, event_col: 
                          f"{variance!r}")
     if conf_type not in CI_METHODS:
         raise ValueError(f"conf_type must be one of {sorted(CI_METHODS)}, not {conf_type!r}")
-    _weights(df, weight_col)  # names the weight column before any group is split off
+    weights = _weights(df, weight_col)
+    times_by_group, groups = _groups(df, duration_col, event_col, group_col, times_by_group)
     tables = []
-    for key, frame in _groups(df, group_col):
-        durations, events = survival_arrays(frame, duration_col, event_col)
-        curve = _weighted_km(durations, events, _weights(frame, weight_col), variance)
+    for key, group in groups:
+        curve = _weighted_km(times_by_group, group, weights, variance)
         lower, upper = _confidence_band(curve["survival"], curve.pop("se_log"), alpha, conf_type)
         table = pd.DataFrame(curve).assign(ci_lower=lower, ci_upper=upper)
         if table["time_months"].iloc[0] != 0.0:
-            start = {"time_months": 0.0, "n_at_risk": len(durations), "n_events": 0,
-                     "n_censored": 0, "weighted_n_at_risk": float(table["weighted_n_at_risk"]
-                                                                  .iloc[0]),
+            start = {"time_months": 0.0, "n_at_risk": int(table["n_at_risk"].iloc[0]),
+                     "n_events": 0, "n_censored": 0,
+                     "weighted_n_at_risk": float(table["weighted_n_at_risk"].iloc[0]),
                      "weighted_n_events": 0.0, "survival": 1.0, "se_survival": 0.0,
                      "ci_lower": 1.0, "ci_upper": 1.0}
             table = pd.concat([pd.DataFrame([start]), table], ignore_index=True)
@@ -316,3 +324,32 @@ def weighted_kaplan_meier_table(df: pd.DataFrame, duration_col: str, event_col: 
         ci_method=CI_METHODS[conf_type], variance_method=KM_VARIANCE_METHODS[variance],
         weight_method=WEIGHT_METHODS[weight_method])
     return result[KM_COLUMNS]
+
+
+def weighted_hazard_ratio(df: pd.DataFrame, duration_col: str, event_col: str,
+                          treatment_col: str, weight_col: str, weight_method: str,
+                          alpha: float = 0.05, *, times: SurvivalTimes | None = None
+                          ) -> pd.DataFrame:
+    """Hazard ratio of treated vs untreated with propensity-score case weights.
+
+    Method: the Cox model of the treatment flag with case weights, Efron
+    ties weighted as R does, and the robust (Lin-Wei sandwich) variance with
+    each patient their own cluster -- R's ``coxph(Surv(t, e) ~ treated,
+    weights = w, robust = TRUE)``; Wald CI and p on the robust SE. As the
+    weighted KM, it takes the weights as known: the uncertainty of the
+    propensity model is not propagated. The fit is
+    :func:`rwe_stats.survival.hazard_ratio`; ``times`` is the
+    :func:`rwe_stats.regression.survival_times` of ``df``, when the caller
+    has it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``hr``, ``ci_lower``, ``ci_upper``, ``p_value``,
+        ``variance_method``, ``ties_method``, ``weight_method``.
+    """
+    _check_method(weight_method)
+    _weights(df, weight_col)  # missing or non-positive weights named as the other estimates do
+    return hazard_ratio(df, duration_col, event_col, treatment_col, alpha=alpha,
+                        weights_col=weight_col, robust=True, times=times
+                        ).assign(weight_method=WEIGHT_METHODS[weight_method])

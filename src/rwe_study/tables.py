@@ -17,7 +17,7 @@ from rwe_stats.disclosure import (
 )
 from rwe_stats.matching import MATCHING_METHOD, match_nearest_neighbour
 from rwe_stats.propensity import estimate_propensity_scores
-from rwe_stats.regression import cox_table, wald_ci_method
+from rwe_stats.regression import cox_table, survival_times, wald_ci_method
 from rwe_stats.response import response_summary
 from rwe_stats.safety import safety_summary
 from rwe_stats.subgroups import subgroup_hazard_ratios
@@ -43,31 +43,8 @@ ENDPOINT_COLUMNS = tuple(column for pair in ENDPOINTS.values() for column in pai
 ARM_COLUMN = "arm"
 MATCHED_METHOD_COLUMNS = ("matching_method", "matching_caliper_sd", "random_seed")
 TREATMENT_COLUMN = "is_ici"
-
-
-# Text columns with at most this many distinct values are rebuilt from their
-# distinct values (see _ordered_column); above it, that saves nothing.
-FEW_LEVELS = 1_000
-SAMPLE_ROWS = 10 * FEW_LEVELS
-
-
-def _require_tie_break_columns(frame: pd.DataFrame) -> None:
-    missing = [column for column in TIE_BREAK_COLUMNS if column not in frame.columns]
-    if missing:
-        raise ValueError(f"analysis_cohort needs the provenance column(s) {missing} for the "
-                         "matching tie-break")
-
-
-def _text_codes(values: pd.Series, column: str) -> np.ndarray:
-    """Integer codes of a text column, numbered in the text order of its values.
-
-    Raises ``ValueError`` when the column has missing values (code -1).
-    """
-    codes, uniques = pd.factorize(values)
-    if (codes < 0).any():
-        raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({column})")
-    text_rank = np.argsort(np.argsort(np.asarray(uniques, dtype=str), kind="stable"))
-    return text_rank[codes]
+PAIR_COLUMN = "pair_id"
+PATIENT_COLUMN = "patient_id"
 
 
 def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
@@ -76,68 +53,54 @@ def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
     The warehouse returns rows in no particular order; the estimates do not
     depend on it, but their last bits do (floating-point sums). Sorting on a
     key-independent key makes every table identical, bit for bit, whatever
-    the row order and the pseudonym key. A lexsort of integer codes: sorting
-    the joined key strings cost ~1 s per table at 1,000,000 patients.
-    Raises ``ValueError`` when a tie-break column is missing, has missing
-    values or the keys repeat.
+    the row order and the pseudonym key. Raises ``ValueError`` when a
+    tie-break column is missing, has missing values or the keys repeat.
     """
-    _require_tie_break_columns(frame)
-    center = _text_codes(frame["center_id"], "center_id")
-    table = _text_codes(frame["second_line_source_table"], "second_line_source_table")
-    rows = frame["second_line_source_row_number"]
-    if rows.isna().any():
-        raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values "
-                         "(second_line_source_row_number)")
-    rows = pd.to_numeric(rows, errors="raise").to_numpy(dtype="int64")
-    key = _one_sort_key(center, table, rows)
-    if key is None:  # the three columns do not fit in one int64
-        order = np.lexsort((rows, table, center))
-        ordered = np.column_stack((center[order], table[order], rows[order]))
-        repeated = len(ordered) > 1 and (ordered[1:] == ordered[:-1]).all(axis=1).any()
-    else:
-        # the keys are checked unique below, so any sort kind gives the same order
-        order = np.argsort(key)
-        ordered_key = key[order]
-        repeated = (ordered_key[1:] == ordered_key[:-1]).any()
-    if repeated:
-        keys = tie_break_keys(frame)
-        raise ValueError(f"tie-break keys repeat: {keys[keys.duplicated()].head(3).tolist()}")
+    missing = [column for column in TIE_BREAK_COLUMNS if column not in frame.columns]
+    if missing:
+        raise ValueError(f"analysis_cohort needs the provenance column(s) {missing} for the "
+                         "matching tie-break")
+    center_column, table_column, row_column = TIE_BREAK_COLUMNS
+    codes = []
+    for column in (center_column, table_column):
+        column_codes, uniques = pd.factorize(frame[column], sort=True)  # codes in text order
+        if (column_codes < 0).any():
+            raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({column})")
+        codes.append((column_codes, len(uniques)))
+    if frame[row_column].isna().any():
+        raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({row_column})")
+    rows = pd.to_numeric(frame[row_column], errors="raise").to_numpy(dtype="int64")
+    (center, _), (table, n_tables) = codes
+    export = center * n_tables + table  # (center, table) as one code, in their order
+    # by row number, then (stable) by export; the export codes are few, and
+    # in the smallest unsigned type numpy sorts them by radix, in linear time
+    order = np.argsort(rows, kind="stable")
+    order = order[np.argsort(export[order].astype(np.min_scalar_type(export.max(initial=0))),
+                             kind="stable")]
+    same = (export[order][1:] == export[order][:-1]) & (rows[order][1:] == rows[order][:-1])
+    if same.any():
+        first = int(np.flatnonzero(same)[0])
+        raise ValueError(f"tie-break keys repeat: {int(same.sum())} row(s) repeat another's "
+                         f"{list(TIE_BREAK_COLUMNS)}, first at row positions "
+                         f"{sorted(order[[first, first + 1]].tolist())}")
     return order
 
 
-def _one_sort_key(center: np.ndarray, table: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
-    """(center, table, row) as one int64 whose order is their lexicographic order, or None.
+def _reordered(values: pd.Series, order: np.ndarray) -> pd.Series:
+    """``values`` in ``order``; a column of strings comes back as a categorical.
 
-    One argsort of it replaces a three-key lexsort and a row-wise compare
-    (0.26 s -> 0.18 s per table at 1,000,000 patients). None when the codes
-    times the row-number span would overflow an int64.
+    DuckDB gives every row its own string object: a million of them,
+    scattered in memory, made every group-by and missing-value check of the
+    estimators (by arm, response, pair) grow faster than n log n. Encoded
+    once here, they read integer codes; the values are equal (a missing one
+    stays missing). Columns holding anything but strings (a mix of True and
+    1 would encode alike) and the patient ids (hashing a million distinct
+    ids buys nothing) are taken as they are.
     """
-    if len(rows) == 0:
-        return np.zeros(0, dtype="int64")
-    low = int(rows.min())
-    span, tables = int(rows.max()) - low + 1, int(table.max()) + 1
-    if (int(center.max()) + 1) * tables * span >= 2**63:
-        return None
-    return (center.astype("int64") * tables + table) * span + (rows - low)
-
-
-def _ordered_column(values: pd.Series, order: np.ndarray) -> pd.Series:
-    """``values`` in ``order``; a text column with few distinct strings is rebuilt from them.
-
-    Every row of such a column (arm, best response, center) then points at
-    one of a few string objects, instead of its own: the later group-bys,
-    comparisons and copies read a few cached objects, not a million
-    scattered ones -- at 1,000,000 patients those reads made the KM and
-    balance tables grow faster than n log n. The values are equal to the
-    input's, so the results do not change.
-    """
-    # a sample with more distinct values than FEW_LEVELS rules the column out
-    # without hashing all of it (patient ids)
-    if values.dtype == object and values.iloc[:SAMPLE_ROWS].nunique(dropna=False) <= FEW_LEVELS:
-        codes, uniques = pd.factorize(values)
-        if (len(uniques) <= FEW_LEVELS and not (codes < 0).any()
-                and all(isinstance(value, str) for value in uniques)):
-            return pd.Series(np.asarray(uniques, dtype=object).take(codes.take(order)),
+    if values.dtype == object and values.name != PATIENT_COLUMN:
+        codes, strings = pd.factorize(values)  # categories as they come: no sort
+        if pd.api.types.infer_dtype(strings, skipna=False) == "string":
+            return pd.Series(pd.Categorical.from_codes(codes[order], categories=strings),
                              name=values.name)
     return values.take(order).reset_index(drop=True)
 
@@ -145,13 +108,12 @@ def _ordered_column(values: pd.Series, order: np.ndarray) -> pd.Series:
 def _canonical(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """``columns`` of ``frame`` (those it has) in tie-break order, for one table's estimates.
 
-    Only the columns a table reads are reordered: the whole 30-column cohort
-    cost more than the estimates at 1,000,000 patients. Columns the frame
-    lacks are left out here, so the estimator names them in its own error.
+    Columns the frame lacks are left out here, so the estimator names them
+    in its own error.
     """
     order = _canonical_order(frame)
     wanted = [column for column in dict.fromkeys(columns) if column in frame.columns]
-    return pd.DataFrame({column: _ordered_column(frame[column], order) for column in wanted},
+    return pd.DataFrame({column: _reordered(frame[column], order) for column in wanted},
                         columns=wanted)
 
 
@@ -164,43 +126,23 @@ def _cohorts(cohort: pd.DataFrame, matched: pd.DataFrame | None, columns: Sequen
     return cohorts
 
 
-def _key_strings(values: pd.DataFrame) -> pd.Series:
-    # one f-string per row: pandas' "+" on text columns builds every partial
-    # string too (0.48 s vs 0.25 s at 1,000,000 patients)
-    rows = values["second_line_source_row_number"].astype("int64").tolist()
-    return pd.Series([f"{center}:{table}:{row}" for center, table, row in zip(
-        values["center_id"].tolist(), values["second_line_source_table"].tolist(), rows,
-        strict=True)], index=values.index, dtype=object)
-
-
-def tie_break_keys(cohort: pd.DataFrame) -> pd.Series:
-    """``<center_id>:<second_line_source_table>:<second_line_source_row_number>`` per patient.
+def _key_strings(values: pd.DataFrame) -> np.ndarray:
+    """``<center_id>:<second_line_source_table>:<second_line_source_row_number>`` per row.
 
     The raw export row of the patient's second-line record, with its center
-    and export: unique per analysis record, the same on every machine and
-    for every pseudonym key, and unrelated to outcomes. Raises ``ValueError``
-    when a column is missing or the keys are not unique.
+    and export: unique per analysis record (checked by the canonical order),
+    the same on every machine and for every pseudonym key, and unrelated to
+    outcomes.
     """
-    keys = _key_strings(_tie_break_values(cohort))
-    if keys.duplicated().any():
-        raise ValueError(f"tie-break keys repeat: {keys[keys.duplicated()].head(3).tolist()}")
-    return keys.rename("tie_break_key")
-
-
-def _tie_break_values(cohort: pd.DataFrame) -> pd.DataFrame:
-    """The tie-break columns, checked: present, no missing values, whole row numbers."""
-    _require_tie_break_columns(cohort)
-    values = cohort[list(TIE_BREAK_COLUMNS)]
-    if values.isna().any().any():
-        raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values")
-    rows = pd.to_numeric(values["second_line_source_row_number"], errors="raise")
-    return values.assign(second_line_source_row_number=rows.astype("int64"))
+    center, table = (values[column].tolist() for column in TIE_BREAK_COLUMNS[:2])
+    rows = values[TIE_BREAK_COLUMNS[2]].astype("int64").tolist()
+    return np.array([f"{c}:{t}:{r}" for c, t, r in zip(center, table, rows, strict=True)],
+                    dtype=object)
 
 
 KM_COLUMNS = (ARM_COLUMN, *ENDPOINT_COLUMNS)
 SURVIVAL_COLUMNS = (ARM_COLUMN, TREATMENT_COLUMN, *ENDPOINT_COLUMNS)
 RESPONSE_COLUMNS = (ARM_COLUMN, "best_response")
-PAIR_COLUMN = "pair_id"
 
 
 def _propensity_columns(covariates: Sequence[str]) -> list[str]:
@@ -223,9 +165,9 @@ def columns_read(table: str, params: Mapping[str, Any],
                  source: str = "analysis_cohort") -> list[str]:
     """The columns of ``source`` (``analysis_cohort`` or ``matched_cohort``) that ``table`` reads.
 
-    The Python models load only these: converting the whole 32-column
-    cohort to pandas took longer than some tables' estimates at 1,000,000
-    patients. ``params`` are the study parameters (``dbt_project.yml``).
+    The Python models load only these: converting every column of the
+    cohort to pandas costs more than some tables' estimates. ``params`` are
+    the study parameters (``dbt_project.yml``).
     """
     reads = {
         "ps_scores": lambda: _propensity_columns(params["propensity_covariates"]),
@@ -254,7 +196,7 @@ def propensity_scores(cohort: pd.DataFrame, covariates: Sequence[str]) -> pd.Dat
     keyed = _canonical(cohort, _propensity_columns(covariates))
     scores = estimate_propensity_scores(keyed, TREATMENT_COLUMN, list(covariates))
     return scores.assign(
-        tie_break_key=_key_strings(keyed).to_numpy(),
+        tie_break_key=_key_strings(keyed),
         method="logistic regression, unpenalised (maximum likelihood), on baseline covariates")
 
 
@@ -279,34 +221,35 @@ def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     method = [column for column in MATCHED_METHOD_COLUMNS if column in pairs.columns]
     if len(method) != len(MATCHED_METHOD_COLUMNS):
         raise ValueError(f"matched_pairs needs the method columns {list(MATCHED_METHOD_COLUMNS)}")
-    # pair_id order (the warehouse returns rows in any order); numpy sorts the
-    # fixed-width text in C, a pandas sort of a million strings took ~0.4 s
+    # pair_id order (the warehouse returns rows in any order); as fixed-width
+    # text numpy sorts it in C, without a Python object per comparison
     by_pair = np.argsort(pairs[PAIR_COLUMN].to_numpy(dtype=str), kind="stable")
     pair_rows = np.repeat(by_pair, 2)  # each pair twice: treated, then control
     members = np.column_stack((pairs["treated_patient_id"].to_numpy()[by_pair],
                                pairs["control_patient_id"].to_numpy()[by_pair])).ravel()
-    # an index lookup, not a validated merge: half the time at 1,000,000 patients
-    patients = pd.Index(cohort["patient_id"])
+    # an index lookup, not a validated merge: the checks below are the validation
+    patients = pd.Index(cohort[PATIENT_COLUMN])
     if not patients.is_unique:
         raise ValueError("a patient is twice in analysis_cohort")
     positions = patients.get_indexer(members)
     if (positions < 0).any():
         raise ValueError("matched_pairs names patients that are not in analysis_cohort")
     matched_once = np.zeros(len(patients), dtype=bool)
-    matched_once[positions] = True  # a flag per patient: np.unique hashed 0.6 s at 1M
+    matched_once[positions] = True  # a flag per patient: no sort or hash of the positions
     if matched_once.sum() != len(positions):
         raise ValueError("a patient is twice in matched_pairs")
     treatment = cohort[TREATMENT_COLUMN].to_numpy()[positions]
     if not (treatment[0::2] == 1).all() or not (treatment[1::2] == 0).all():
         raise ValueError("every pair in matched_pairs must join an ICI patient (treated) "
                          "with a non-ICI patient (control) of analysis_cohort")
-    columns = {PAIR_COLUMN: pairs[PAIR_COLUMN].take(pair_rows).reset_index(drop=True),
-               "patient_id": pd.Series(members, name="patient_id")}
-    columns.update({column: _ordered_column(cohort[column], positions)
-                    for column in cohort.columns if column != "patient_id"})
-    columns.update({column: pairs[column].take(pair_rows).reset_index(drop=True)
-                    for column in method})
-    return pd.DataFrame(columns)
+    # the whole frame taken at once and columns inserted: rebuilding it column
+    # by column re-consolidated every block
+    result = cohort.take(positions).reset_index(drop=True)
+    result.insert(0, PATIENT_COLUMN, result.pop(PATIENT_COLUMN))
+    result.insert(0, PAIR_COLUMN, pairs[PAIR_COLUMN].to_numpy()[pair_rows])
+    for column in method:
+        result[column] = pairs[column].to_numpy()[pair_rows]
+    return result
 
 
 def covariate_balance(cohort: pd.DataFrame, matched: pd.DataFrame,
@@ -361,15 +304,20 @@ def survival_summary(cohort: pd.DataFrame, matched: pd.DataFrame, alpha: float,
                                  matched_columns=[PAIR_COLUMN]):
         cluster = PAIR_COLUMN if label == "matched" else None
         for endpoint, (duration, event) in ENDPOINTS.items():
-            medians = median_survival(frame, duration, event, ARM_COLUMN, alpha=alpha)
+            # sorted once, by arm and time: the curves, the test and (merged) the HR
+            by_arm = survival_times(frame, duration, event, strata_col=ARM_COLUMN)
+            medians = median_survival(frame, duration, event, ARM_COLUMN, alpha=alpha,
+                                      times_by_group=by_arm)
             medians = medians.rename(columns={"group": "arm"})
             landmarks = survival_at(frame, duration, event, ARM_COLUMN,
-                                    times=list(landmark_months), alpha=alpha)
+                                    times=list(landmark_months), alpha=alpha,
+                                    times_by_group=by_arm)
             landmarks = landmarks.rename(columns={"group": "arm"})
             wide = _landmarks_wide(landmarks)
-            test = _one_row(logrank(frame, duration, event, ARM_COLUMN))
+            test = _one_row(logrank(frame, duration, event, ARM_COLUMN, times_by_group=by_arm))
             hr = _one_row(hazard_ratio(frame, duration, event, TREATMENT_COLUMN,
-                                       cluster_col=cluster, alpha=alpha))
+                                       cluster_col=cluster, alpha=alpha,
+                                       times=by_arm.without_strata()))
             summary = medians.merge(wide, on="arm", how="left")
             summary = summary.assign(
                 cohort=label,
@@ -424,14 +372,13 @@ def cox_results(cohort: pd.DataFrame, matched: pd.DataFrame,
     for label, frame in _cohorts(cohort, matched, _cox_columns(terms),
                                  matched_columns=[PAIR_COLUMN]):
         # matched patients are paired: robust variance clustered on the pair
-        # (a categorical: the 28 fits then reuse one encoding of the ids)
         cluster = PAIR_COLUMN if label == "matched" else None
-        if cluster:
-            frame = frame.assign(pair_id=frame["pair_id"].astype("category"))
         for endpoint, (duration, event) in ENDPOINTS.items():
+            # sorted once, for every model of this cohort and endpoint
+            times = survival_times(frame, duration, event)
             for model in ("univariate", "multivariate"):
                 table = cox_table(frame, duration, event, list(terms), model, alpha=alpha,
-                                  cluster_col=cluster)
+                                  cluster_col=cluster, times=times)
                 tables.append(table.assign(cohort=label, endpoint=endpoint, model=model))
     result = pd.concat(tables, ignore_index=True)
     leading = ["cohort", "endpoint", "model", "term"]
@@ -473,5 +420,6 @@ def subgroup_table(cohort: pd.DataFrame, subgroups: Mapping[str, str], alpha: fl
     duration, event = ENDPOINTS["PFS"]
     frame = _canonical(cohort, _subgroup_columns(subgroups))
     table = subgroup_hazard_ratios(frame, duration, event, TREATMENT_COLUMN,
-                                   dict(subgroups), alpha=alpha)
+                                   dict(subgroups), alpha=alpha,
+                                   times=survival_times(frame, duration, event))
     return suppress_subgroup_table(table, min_cell_count).assign(cohort="all", endpoint="PFS")

@@ -7,19 +7,23 @@ Cox implementation and an independent counting-process score test.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from independent_cox import efron_score_residuals_by_hand
 from lifelines import KaplanMeierFitter
 from lifelines.datasets import load_lung, load_rossi
+from lifelines.exceptions import ConvergenceWarning
 from scipy import stats
 
-from rwe_stats import _cox
-from rwe_stats.regression import COLUMNS, cox_table
+from rwe_stats import _cox, _zph
+from rwe_stats.regression import COLUMNS, SurvivalTimes, cox_table, survival_times
 
 sm = pytest.importorskip("statsmodels.api")
 Z95 = stats.norm.ppf(0.975)
+REFERENCE = Path(__file__).parent / "reference"
 
 
 @pytest.fixture(scope="module")
@@ -317,35 +321,215 @@ def test_categorical_pair_ids_give_the_variance_text_ids_give():
     assert not np.allclose(single["ci_lower"], text["ci_lower"], rtol=1e-3)
 
 
-def test_the_ph_test_reuses_the_fits_efron_sums_without_changing_it(lung):
+def test_the_ph_test_reads_the_efron_sums_at_the_estimate(lung):
     """zph_test takes the Efron sums the fit ended on; recomputed from the
     coefficients they give the same test (so they are the sums at beta-hat)."""
     from dataclasses import replace
 
-    from rwe_stats._cox import fit_cox, zph_test
-
     data = lung.dropna(subset=["age", "sex", "ph.ecog"])
-    fit = fit_cox(data, "time", "death", ["age", "sex", "ph.ecog"])
-    assert fit.efron is not None
-    kept, fresh = zph_test(fit), zph_test(replace(fit, efron=None))
-    np.testing.assert_allclose(kept.statistic, fresh.statistic, rtol=1e-12)
-    assert kept.global_statistic == pytest.approx(fresh.global_statistic, rel=1e-12)
-    _, at = fit.efron
-    np.testing.assert_allclose(at.score, 0.0, atol=1e-8)  # the sums are at the maximum
+    fit = _cox.fit_cox(data, "time", "death", ["age", "sex", "ph.ecog"])
+    fresh = replace(fit, efron=fit.efron.sums.at(fit.coefficients))
+    kept, recomputed = _zph.zph_test(fit), _zph.zph_test(fresh)
+    np.testing.assert_allclose(kept.statistic, recomputed.statistic, rtol=1e-12)
+    assert kept.global_statistic == pytest.approx(recomputed.global_statistic, rel=1e-12)
+    np.testing.assert_allclose(fit.efron.score, 0.0, atol=1e-8)  # the sums are at the maximum
 
 
-def test_fits_share_survival_time_structures_only_for_equal_inputs():
-    rng = np.random.default_rng(5)
-    durations, events = rng.exponential(10, 200).round(1), rng.random(200) < 0.7
-    first = _cox._time_structure(durations, events)
-    assert _cox._time_structure(durations.copy(), events.copy()) is first
+# ------------------------------------------- the sorted time structure, passed to every fit
+
+
+def _times_fields(times: SurvivalTimes) -> dict:
+    return {name: getattr(times, name) for name in times.__dataclass_fields__}
+
+
+def test_a_fit_given_the_time_structure_equals_one_that_sorts_itself(lung):
+    data = lung.dropna(subset=["ph.ecog"])
+    times = survival_times(data, "time", "death")
+    for model in ("univariate", "multivariate"):
+        given = cox_table(data, "time", "death", ["age", "sex", "ph.ecog"], model, times=times)
+        alone = cox_table(data, "time", "death", ["age", "sex", "ph.ecog"], model)
+        pd.testing.assert_frame_equal(given, alone, check_exact=True)
+
+
+def test_a_time_structure_of_other_rows_is_refused(lung):
+    data = lung[["time", "death", "age", "sex"]]
+    times = survival_times(data, "time", "death")
+    changed = {
+        "time": data.assign(time=data["time"].where(data.index != 5, 1.0)),
+        "event": data.assign(death=data["death"].where(data.index != 5, ~data["death"])),
+        "order": data.iloc[::-1],
+        "rows": data.iloc[1:],
+    }
+    for other in changed.values():
+        with pytest.raises(ValueError, match="times was built from other rows"):
+            cox_table(other, "time", "death", ["age"], "univariate", times=times)
+    with pytest.raises(ValueError, match="times was built from other rows"):
+        cox_table(data.assign(center=data["sex"]), "time", "death", ["age"], "univariate",
+                  strata_col="center", times=times)
     with pytest.raises(ValueError, match="read-only"):
-        first[1][0] = 0
-    other_events = events.copy()
-    other_events[0] = not other_events[0]
-    assert _cox._time_structure(durations, other_events) is not first
-    durations[0] += 100.0  # the caller changes its own array, not the shared one
-    changed = _cox._time_structure(durations, events)
-    assert changed is not first
-    np.testing.assert_array_equal(changed[0], np.unique(durations))
-    np.testing.assert_array_equal(changed[0][changed[1]], durations)
+        times.order[0] = 1
+
+
+def test_a_subset_structure_equals_the_one_sorted_from_the_subset_rows():
+    data = _paired(33).assign(center=lambda frame: np.where(frame.index % 3 == 0, "c", "a"))
+    rows = (data["age_years"] > 60).to_numpy()
+    rows[data["center"].to_numpy() == "c"] = False  # a stratum with no row left
+    for strata in (None, "center"):
+        subset = survival_times(data, "months", "event", strata).subset(rows)
+        direct = survival_times(data[rows], "months", "event", strata)
+        for name, value in _times_fields(direct).items():
+            np.testing.assert_array_equal(_times_fields(subset)[name], value, err_msg=name)
+    # the strata's sorted runs merged: the grouping of the rows by time alone
+    merged = survival_times(data, "months", "event", "center").without_strata()
+    direct = survival_times(data, "months", "event")
+    for name, value in _times_fields(direct).items():
+        if name != "order":  # rows of one time may come in another order
+            np.testing.assert_array_equal(_times_fields(merged)[name], value, err_msg=name)
+    np.testing.assert_array_equal(merged.group[merged.order], direct.group[direct.order])
+
+
+def test_sums_over_cells_equal_sums_over_rows(monkeypatch):
+    """A univariate model sums over cells (rows alike in time, event and value, each
+    with its rows' total weight); the same sums over the rows agree to round-off."""
+    data = _paired(34, n_pairs=400).assign(weight=lambda frame: 0.5 + frame.index % 3)
+    times = survival_times(data, "months", "event")
+    x = data[["has_liver_metastases"]].to_numpy(dtype=float)
+    beta = np.array([0.4])
+    cells = _cox._EfronSums(times, x, data["weight"].to_numpy()).at(beta)
+    assert cells.sums.unit_of_row is not None and len(cells.sums.group) < len(data) / 5
+    monkeypatch.setattr(_cox, "_patterns", lambda x: np.arange(len(x)))
+    rows = _cox._EfronSums(times, x, data["weight"].to_numpy()).at(beta)
+    assert rows.sums.unit_of_row is None
+    assert cells.log_likelihood == pytest.approx(rows.log_likelihood, rel=1e-13)
+    np.testing.assert_allclose(cells.score, rows.score, rtol=1e-12)
+    np.testing.assert_allclose(cells.information, rows.information, rtol=1e-12)
+    np.testing.assert_allclose(_cox._score_residuals(cells), _cox._score_residuals(rows),
+                               rtol=1e-10, atol=1e-13)
+
+
+# --------------------------------------------------------- case weights and strata (R)
+
+R_WEIGHTS_STRATA = pd.read_csv(REFERENCE / "cox_weights_strata.csv")
+R_MODELS = {
+    "weighted": {"weights_col": "ipw"},
+    "frequency": {"weights_col": "count"},
+    "robust": {"robust": True},
+    "stratified": {"strata_col": "center"},
+    "weighted_stratified_clustered": {"weights_col": "ipw", "strata_col": "center",
+                                      "cluster_col": "pair_id"},
+}
+
+
+def _r_value(model: str, quantity: str) -> np.ndarray:
+    block = R_WEIGHTS_STRATA[(R_WEIGHTS_STRATA["model"] == model)
+                             & (R_WEIGHTS_STRATA["quantity"] == quantity)]
+    values = np.zeros((block["row"].max() + 1, block["col"].max() + 1))
+    values[block["row"], block["col"]] = block["value"]
+    return values
+
+
+@pytest.fixture(scope="module")
+def r_data() -> pd.DataFrame:
+    return pd.read_csv(REFERENCE / "cox_weights_strata_data.csv")
+
+
+@pytest.mark.parametrize("model", sorted(R_MODELS))
+def test_weights_strata_and_clusters_reproduce_r_coxph_and_cox_zph(r_data, model):
+    """tests/python/reference/cox_weights_strata.R: coxph(Surv(months, event) ~ treated +
+    age + liver [+ strata(center)], weights = , cluster = , robust = ) iterated to machine
+    precision, and cox.zph(fit, transform, terms = FALSE) for four transforms."""
+    terms = ["treated", "age", "liver"]
+    fit = _cox.fit_cox(r_data, "months", "event", terms, **R_MODELS[model])
+    np.testing.assert_allclose(fit.coefficients, _r_value(model, "coefficients")[:, 0],
+                               rtol=1e-9)
+    np.testing.assert_allclose(fit.variance, _r_value(model, "variance"), rtol=1e-9)
+    np.testing.assert_allclose(fit.model_variance, _r_value(model, "model_variance"),
+                               rtol=1e-9)
+    assert fit.log_likelihood == pytest.approx(_r_value(model, "log_likelihood")[0, 0],
+                                               rel=1e-12)
+    for transform in _zph.ZPH_TRANSFORMS:
+        expected = _r_value(model, f"zph_{transform}")[:, 0]
+        test = _zph.zph_test(fit, transform)
+        np.testing.assert_allclose(test.statistic, expected[:-1], rtol=1e-9)
+        assert test.global_statistic == pytest.approx(expected[-1], rel=1e-9)
+
+
+def test_cox_table_names_weights_strata_and_the_robust_variance(r_data):
+    terms = ["treated", "age", "liver"]
+    model = "weighted_stratified_clustered"
+    table = cox_table(r_data, "months", "event", terms, "multivariate",
+                      **R_MODELS[model]).set_index("term")
+    variance = _r_value(model, "variance")
+    np.testing.assert_allclose(np.log(table["hr"]), _r_value(model, "coefficients")[:, 0],
+                               rtol=1e-9)
+    np.testing.assert_allclose(np.log(table["ci_upper"] / table["hr"]) / Z95,
+                               np.sqrt(np.diag(variance)), rtol=1e-9)
+    assert (table["variance_method"] == "robust sandwich clustered on pair_id, case weights "
+            "ipw (Lin-Wei; R coxph(..., weights = , cluster = ))").all()
+    assert (table["strata"] == "center (separate baseline hazards; R + strata(center))").all()
+    assert list(table.reset_index().columns) == [*COLUMNS, "strata"]
+    frequency = cox_table(r_data, "months", "event", terms, "multivariate", weights_col="count")
+    assert (frequency["variance_method"]
+            == "model-based (inverse observed information), case weights count").all()
+    assert list(frequency.columns) == COLUMNS
+
+
+def test_unit_weights_and_a_single_stratum_give_the_unweighted_fit_exactly(r_data):
+    terms = ["treated", "age", "liver"]
+    plain = _cox.fit_cox(r_data, "months", "event", terms)
+    for options in ({"weights_col": "one"}, {"strata_col": "one"}):
+        same = _cox.fit_cox(r_data.assign(one=1.0), "months", "event", terms, **options)
+        np.testing.assert_array_equal(same.coefficients, plain.coefficients)
+        np.testing.assert_array_equal(same.variance, plain.variance)
+        assert same.log_likelihood == plain.log_likelihood
+        np.testing.assert_array_equal(_zph.zph_test(same).statistic,
+                                      _zph.zph_test(plain).statistic)
+
+
+def test_bad_weights_strata_and_clusters_are_named(r_data):
+    terms = ["treated", "age"]
+    for bad in (0.0, -1.0, np.nan, np.inf):
+        weights = r_data["ipw"].where(r_data.index != 7, bad)
+        with pytest.raises(ValueError, match="ipw must be positive and finite"):
+            cox_table(r_data.assign(ipw=weights), "months", "event", terms, "univariate",
+                      weights_col="ipw")
+    with pytest.raises(ValueError, match="center has missing values"):
+        cox_table(r_data.assign(center=r_data["center"].where(r_data.index != 3)), "months",
+                  "event", terms, "univariate", strata_col="center")
+    with pytest.raises(ValueError, match="needs the robust variance"):
+        cox_table(r_data, "months", "event", terms, "univariate", cluster_col="pair_id",
+                  robust=False)
+    with pytest.raises(ValueError, match="needs column"):
+        cox_table(r_data, "months", "event", terms, "univariate", weights_col="weight")
+
+
+def test_a_weighted_fit_that_cannot_converge_raises_instead_of_guessing():
+    """Complete separation: every treated patient dies before any control. Unweighted,
+    lifelines reports it as it always did; weighted or stratified there is no
+    fallback that follows R's weighting, so the fit refuses."""
+    data = pd.DataFrame({"t": np.arange(1.0, 21.0), "e": True,
+                         "x": np.repeat([1.0, 0.0], 10), "w": 1.5, "s": np.tile(["a", "b"], 10)})
+    for options in ({"weights_col": "w"}, {"strata_col": "s"}):
+        with pytest.raises(ValueError, match="did not converge or its information is singular"):
+            _cox.fit_cox(data, "t", "e", ["x"], **options)
+    with pytest.warns(ConvergenceWarning, match="complete separation"):
+        _cox.fit_cox(data, "t", "e", ["x"])
+
+
+@pytest.mark.parametrize("model", ["treated", "treated_age_ecog2_male"])
+def test_stratified_cox_reproduces_r_coxph_with_strata_center(model):
+    """cox_weighted_stratified.R: coxph(Surv(months, event) ~ treated [+ age + ecog2 + male]
+    + strata(center)) on the synthetic centers, Efron ties, model-based variance. Tolerance
+    1e-9 relative (measured: below 1e-13)."""
+    data = pd.read_csv(REFERENCE / "data" / "synthetic_weighted.csv")
+    expected = pd.read_csv(REFERENCE / "cox_strata_center.csv")
+    expected = expected[expected["model"] == model]
+    table = cox_table(data, "months", "event", list(expected["term"]), "multivariate",
+                      strata_col="center")
+    np.testing.assert_allclose(np.log(table["hr"]), expected["coef"], rtol=1e-9)
+    np.testing.assert_allclose(np.log(table["ci_upper"] / table["hr"]) / Z95, expected["se"],
+                               rtol=1e-9)
+    np.testing.assert_allclose(table["p_value"], expected["p_value"], rtol=1e-9)
+    assert (table["events"] == expected["events"].to_numpy()).all()
+    fit = _cox.fit_cox(data, "months", "event", list(expected["term"]), strata_col="center")
+    assert fit.log_likelihood == pytest.approx(expected["loglik"].iloc[0], rel=1e-12)

@@ -164,8 +164,11 @@ def test_published_kaplan_meier_rows_equal_lifelines(cohort, study):
 def test_a_repeated_tie_break_key_stops_the_study_tables(cohort):
     repeated = cohort.copy()
     repeated.loc[1, TIE_BREAK] = repeated.loc[0, TIE_BREAK].to_numpy()
-    with pytest.raises(ValueError, match="tie-break keys repeat"):
+    with pytest.raises(ValueError, match="tie-break keys repeat") as error:
         tables.km_estimates(repeated, None, PARAMS["alpha"], K)
+    # positions and column names only, never a row's values
+    assert "row positions [0, 1]" in str(error.value)
+    assert not any(str(value) in str(error.value) for value in repeated.loc[0, TIE_BREAK])
 
 
 def test_matched_cohort_refuses_pairs_it_cannot_join_one_to_one(cohort, study):
@@ -246,20 +249,26 @@ def test_canonical_order_is_the_lexsort_of_the_three_columns(row_numbers):
 
 
 def test_reordered_text_columns_keep_their_values_and_types():
-    # few distinct strings are rebuilt from the distinct values; anything else
-    # (a missing value, a mix of True and 1, which hash alike) is copied as is
+    # strings (missing ones included) come back as categoricals of equal values;
+    # anything else (a mix of True and 1, which encode alike) and the patient ids
+    # are copied as they are
     frame = pd.DataFrame({
         "center_id": ["c"] * 4,
         "second_line_source_table": ["lines"] * 4,
         "second_line_source_row_number": [4, 3, 2, 1],
+        "patient_id": ["p4", "p3", "p2", "p1"],
         "arm": ["ICI", "non-ICI", "ICI", "non-ICI"],
         "with_missing": ["a", None, "b", "a"],
         "mixed": [True, 1, "1", 1.0],
     })
     ordered = tables._canonical(frame, list(frame.columns))
     reversed_frame = frame.iloc[::-1].reset_index(drop=True)
-    pd.testing.assert_frame_equal(ordered, reversed_frame, check_exact=True)
+    text = ["center_id", "second_line_source_table", "arm", "with_missing"]
+    assert all(isinstance(ordered[column].dtype, pd.CategoricalDtype) for column in text)
+    pd.testing.assert_frame_equal(ordered.astype({column: object for column in text}),
+                                  reversed_frame.fillna(np.nan), check_exact=True)
     assert [type(value) for value in ordered["mixed"]] == [float, str, int, bool]
+    assert ordered["patient_id"].dtype == object
 
 
 def test_each_table_needs_only_the_columns_its_model_loads(cohort, study):

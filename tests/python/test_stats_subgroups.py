@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from rwe_stats.regression import survival_times
 from rwe_stats.subgroups import MIN_EVENTS_PER_ARM, subgroup_hazard_ratios
+from rwe_stats.survival import hazard_ratio
 
 sm = pytest.importorskip("statsmodels.api")
 
@@ -59,6 +61,21 @@ def test_interaction_is_a_likelihood_ratio_test_and_levels_fit_alone():
         assert row["n_treated"] + row["n_control"] == row["n"]
         assert row["events_treated"] + row["events_control"] == row["events"]
         assert row["note"] is None
+
+
+def test_levels_fitted_on_the_subsets_of_one_sort_equal_levels_sorted_alone():
+    df = _data()
+    times = survival_times(df, "t", "e")
+    given = subgroup_hazard_ratios(df, "t", "e", "treated", {"Flag": "flag"}, times=times)
+    pd.testing.assert_frame_equal(
+        given, subgroup_hazard_ratios(df, "t", "e", "treated", {"Flag": "flag"}),
+        check_exact=True)
+    for level, mask in (("yes", df["flag"]), ("no", ~df["flag"])):
+        alone = hazard_ratio(df[mask], "t", "e", "treated").iloc[0]
+        assert given.set_index("level").loc[level, "hr"] == alone["hr"]
+    with pytest.raises(ValueError, match="times was built from other rows"):
+        subgroup_hazard_ratios(df, "t", "e", "treated", {"Flag": "flag"},
+                               times=survival_times(df.iloc[::-1], "t", "e"))
 
 
 def test_text_subgroup_has_one_row_per_level_and_a_multi_df_interaction():

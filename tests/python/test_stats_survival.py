@@ -6,6 +6,8 @@ tests/python/reference/README.md) and against independent code written here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.datasets import load_lung
 from scipy import stats
 
+from rwe_stats.regression import survival_times
 from rwe_stats.survival import (
     CI_METHODS,
     hazard_ratio,
@@ -25,6 +28,7 @@ from rwe_stats.survival import (
 )
 
 Z95 = stats.norm.ppf(0.975)
+REFERENCE = Path(__file__).parent / "reference"
 
 
 @pytest.fixture(scope="module")
@@ -396,6 +400,38 @@ def test_robust_variance_without_ties_equals_statsmodels_clustered_phreg():
     assert np.log(result["hr"]) == pytest.approx(fit.params[0], rel=1e-7)
     robust_se = (np.log(result["ci_upper"]) - np.log(result["hr"])) / Z95
     assert robust_se == pytest.approx(fit.bse[0], rel=1e-6)
+
+
+def test_weighted_and_stratified_hazard_ratios_reproduce_r_coxph():
+    """tests/python/reference/cox_weights_strata.R: coxph(Surv(months, event) ~ treated,
+    weights = ipw) (robust, R's default with non-integer weights) and, through
+    cox_table's test, the stratified and clustered models."""
+    reference = pd.read_csv(REFERENCE / "cox_weights_strata.csv").query(
+        "model == 'weighted_univariate'").set_index("quantity")["value"]
+    data = pd.read_csv(REFERENCE / "cox_weights_strata_data.csv")
+    result = hazard_ratio(data, "months", "event", "treated", weights_col="ipw").iloc[0]
+    beta, se = reference["coefficients"], np.sqrt(reference["variance"])
+    assert np.log(result["hr"]) == pytest.approx(beta, rel=1e-9)
+    assert result["ci_upper"] == pytest.approx(np.exp(beta + Z95 * se), rel=1e-9)
+    assert result["variance_method"] == ("robust sandwich (one cluster per row), case weights "
+                                         "ipw (Lin-Wei; R coxph(..., weights = , robust = TRUE))")
+    stratified = hazard_ratio(data, "months", "event", "treated", strata_col="center").iloc[0]
+    assert stratified["strata"] == "center (separate baseline hazards; R + strata(center))"
+    assert "strata" not in hazard_ratio(data, "months", "event", "treated").columns
+
+
+def test_curves_and_tests_given_the_rows_sorted_by_group_equal_those_that_sort_themselves():
+    data = _simulated(9)
+    by_arm = survival_times(data, "months", "event", strata_col="arm")
+    calls = {
+        kaplan_meier_table: (), median_survival: (), survival_at: ([3.0, 6.0],), logrank: ()}
+    for function, extra in calls.items():
+        given = function(data, "months", "event", "arm", *extra, times_by_group=by_arm)
+        pd.testing.assert_frame_equal(given, function(data, "months", "event", "arm", *extra),
+                                      check_exact=True)
+    unsorted_by_arm = survival_times(data, "months", "event")
+    with pytest.raises(ValueError, match="times was built from other rows"):
+        median_survival(data, "months", "event", "arm", times_by_group=unsorted_by_arm)
 
 
 def test_hazard_ratio_rejects_a_single_arm_and_missing_values():

@@ -14,12 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rwe_stats._cox import fit_cox
 from rwe_stats.balance import standardized_mean_differences
 from rwe_stats.propensity import estimate_propensity_scores
+from rwe_stats.regression import survival_times
 from rwe_stats.survival import kaplan_meier_table
 from rwe_stats.weighting import (
+    WEIGHT_METHODS,
     effective_sample_size,
     propensity_weights,
+    weighted_hazard_ratio,
     weighted_kaplan_meier_table,
     weighted_standardized_mean_differences,
 )
@@ -183,3 +187,48 @@ def test_invalid_weights_and_scores_raise(synthetic):
     with pytest.raises(ValueError, match="variance"):
         weighted_kaplan_meier_table(synthetic, "months", "event", "treated", "att_weight",
                                     "ATT", variance="jackknife")
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_weighted_hazard_ratio_reproduces_r_coxph_with_weights_and_robust_variance(
+        synthetic, scheme):
+    """cox_weighted_stratified.R: coxph(Surv(months, event) ~ treated, weights = w,
+    robust = TRUE), Efron ties. Tolerance 1e-9 relative (measured: below 1e-14)."""
+    column, method = SCHEMES[scheme]
+    expected = pd.read_csv(REFERENCE / "cox_weighted_robust.csv").set_index("model").loc[column]
+    fit = fit_cox(synthetic, "months", "event", ["treated"], weights_col=column)
+    assert fit.coefficients[0] == pytest.approx(expected["coef"], rel=RTOL)
+    assert np.sqrt(fit.variance[0, 0]) == pytest.approx(expected["se"], rel=RTOL)
+    assert np.sqrt(fit.model_variance[0, 0]) == pytest.approx(expected["naive_se"], rel=RTOL)
+    assert fit.log_likelihood == pytest.approx(expected["loglik"], rel=RTOL)
+    row = weighted_hazard_ratio(synthetic, "months", "event", "is_treated", column,
+                                method).iloc[0]
+    for name in ("hr", "ci_lower", "ci_upper", "p_value"):
+        assert row[name] == pytest.approx(expected[name], rel=RTOL), name
+    assert row["variance_method"].startswith("robust sandwich (one cluster per row), case "
+                                             f"weights {column}")
+    assert row["weight_method"] == WEIGHT_METHODS[method]
+
+
+def test_weighted_hazard_ratio_is_robust_even_with_integer_weights(synthetic):
+    """Estimated weights that happen to be whole numbers still get the sandwich (R's default
+    would switch to the model-based variance there)."""
+    row = weighted_hazard_ratio(synthetic.assign(two=2.0), "months", "event", "is_treated",
+                                "two", "ATT").iloc[0]
+    assert row["variance_method"].startswith("robust sandwich")
+    with pytest.raises(ValueError, match="att_weight must be positive and finite"):
+        weighted_hazard_ratio(synthetic.assign(att_weight=-1.0), "months", "event",
+                              "is_treated", "att_weight", "ATT")
+
+
+def test_weighted_kaplan_meier_reads_the_arm_sort_it_is_given(synthetic):
+    """The unweighted curves' sort by arm and time serves the weighted ones; rows of other
+    data are refused."""
+    times = survival_times(synthetic, "months", "event", strata_col="treated")
+    given = weighted_kaplan_meier_table(synthetic, "months", "event", "treated", "att_weight",
+                                        "ATT", times_by_group=times)
+    pd.testing.assert_frame_equal(given, weighted_kaplan_meier_table(
+        synthetic, "months", "event", "treated", "att_weight", "ATT"))
+    with pytest.raises(ValueError, match="times was built from other rows"):
+        weighted_kaplan_meier_table(synthetic.assign(months=synthetic["months"] + 1), "months",
+                                    "event", "treated", "att_weight", "ATT", times_by_group=times)
