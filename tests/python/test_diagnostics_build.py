@@ -261,3 +261,32 @@ def test_without_overlap_the_diagnostics_fail_and_flag_the_primary_estimates(
     cox = no_overlap_build.frame("select endpoint, term, diagnostics_passed "
                                  "from marts.cox_results where term = 'is_ici'")
     assert (cox.loc[cox["endpoint"] == "PFS", "diagnostics_passed"] == False).all()  # noqa: E712
+
+
+def test_rmst_of_the_embedded_study_equals_saved_r_output(built):
+    """``reference/rmst_embedded.R``: R survfit rmean and se(rmean) per arm and the
+    survRM2 difference on the built cohort's survival columns (1e-9). The saved
+    input must still be the build's cohort: a changed generator fails here first."""
+    reference = PROJECT_DIR / "tests" / "python" / "reference"
+    saved = pd.read_csv(reference / "data" / "embedded_survival.csv")
+    cohort = built["analysis_cohort"]
+    rebuilt = pd.DataFrame({
+        "treated": cohort["is_ici"].astype(int), "pfs_months": cohort["pfs_months"],
+        "pfs_event": cohort["is_pfs_event"].astype(int), "os_months": cohort["os_months"],
+        "os_event": cohort["is_os_event"].astype(int)}).sort_values(
+        list(saved.columns), ignore_index=True)
+    pd.testing.assert_frame_equal(rebuilt, saved, check_dtype=False, rtol=1e-12)
+    expected = pd.read_csv(reference / "rmst_embedded.csv")
+    rmst = built["rmst_estimates"]
+    rmst = rmst[rmst["cohort"] == "all"]
+    for _, row in expected.iterrows():
+        at = rmst[(rmst["endpoint"] == row["endpoint"]) & (rmst["time_months"] == row["tau"])]
+        arms = at[at["measure"] == "rmst"].set_index("arm")
+        assert arms.loc["ICI", "estimate"] == pytest.approx(row["rmst_treated"], rel=1e-9)
+        assert arms.loc["ICI", "se"] == pytest.approx(row["se_treated"], rel=1e-9)
+        assert arms.loc["non-ICI", "estimate"] == pytest.approx(row["rmst_control"], rel=1e-9)
+        assert arms.loc["non-ICI", "se"] == pytest.approx(row["se_control"], rel=1e-9)
+        difference = at[at["measure"] == "rmst_difference"].iloc[0]
+        assert difference["estimate"] == pytest.approx(row["difference"], rel=1e-9)
+        assert difference["ci_lower"] == pytest.approx(row["difference_ci_lower"], rel=1e-9)
+        assert difference["ci_upper"] == pytest.approx(row["difference_ci_upper"], rel=1e-9)
