@@ -36,6 +36,15 @@ def model(dbt, session):
         ("response_summary", dbt.ref("response_summary")),
         ("safety_summary", dbt.ref("safety_summary")),
         ("subgroup_hr", dbt.ref("subgroup_hr")),
+        ("study_diagnostics", dbt.ref("study_diagnostics")),
+        ("rmst_estimates", dbt.ref("rmst_estimates")),
+        ("evalues", dbt.ref("evalues")),
+        ("weighting_estimates", dbt.ref("weighting_estimates")),
+        ("weighted_balance", dbt.ref("weighted_balance")),
+        ("weighted_km_estimates", dbt.ref("weighted_km_estimates")),
+        ("subgroup_balance", dbt.ref("subgroup_balance")),
+        ("center_heterogeneity", dbt.ref("center_heterogeneity")),
+        ("censoring_reasons", dbt.ref("censoring_reasons")),
         ("row_accounting", dbt.ref("row_accounting")),
     ]
     patient_level = [

@@ -1,5 +1,6 @@
 """survival_summary: medians, landmark rates, log-rank tests and HRs."""
 
+from rwe_study.diagnostics import diagnostics_config, flag_primary_estimates
 from rwe_study.tables import columns_read, survival_summary
 from rwe_warehouse.provenance import with_run_stamp
 
@@ -12,4 +13,6 @@ def model(dbt, session):
     matched = dbt.ref("matched_cohort").select(
         *columns_read("survival_summary", params, "matched_cohort")).df()
     summary = survival_summary(cohort, matched, params["alpha"], params["landmark_months"])
-    return with_run_stamp(summary)
+    diagnostics = dbt.ref("study_diagnostics").df()
+    return with_run_stamp(flag_primary_estimates(
+        summary, diagnostics, diagnostics_config(params)["primary_endpoint"]))

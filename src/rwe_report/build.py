@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from rwe_report import figures, tables
+from rwe_report import diagnostics, figures, tables
 
 # The public contract of each result table: the columns the report reads.
 RESULT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -150,6 +150,12 @@ def load_results(database: str | os.PathLike[str], schema: str = "main") -> dict
             missing = [column for column in columns if column not in lower]
             if missing:
                 problems.append(f"{schema}.{table} lacks column(s) {', '.join(missing)}")
+        # the diagnostics tables are optional: a version published before them still reports
+        for table, columns in diagnostics.DIAGNOSTIC_COLUMNS.items():
+            lower = {column.lower() for column in present.get(table, [])}
+            missing = [column for column in columns if column not in lower]
+            if table in present and missing:
+                problems.append(f"{schema}.{table} lacks column(s) {', '.join(missing)}")
         if problems:
             raise ReportInputError(f"{path} cannot be reported on: " + "; ".join(problems))
         # Fully qualified: a file named like the schema (marts.duckdb) makes "marts" ambiguous.
@@ -164,6 +170,13 @@ def load_results(database: str | os.PathLike[str], schema: str = "main") -> dict
                 f"select {selected} from {_quote(catalog)}.{_quote(schema)}.{_quote(table)}").df()
             frame.columns = [column.lower() for column in frame.columns]
             results[table] = frame
+        for table, columns in diagnostics.DIAGNOSTIC_COLUMNS.items():
+            if table in present:
+                selected = ", ".join(_quote(column) for column in columns)
+                frame = connection.execute(f"select {selected} from {_quote(catalog)}."
+                                           f"{_quote(schema)}.{_quote(table)}").df()
+                frame.columns = [column.lower() for column in frame.columns]
+                results[table] = frame
         return results
     finally:
         connection.close()
@@ -245,7 +258,7 @@ def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{html.escape(REPORT_TITLE)}</title>",
-        f"<style>{STYLE}</style>",
+        f"<style>{STYLE}{diagnostics.BANNER_STYLE}</style>",
         "</head>",
         "<body>",
         "<header>",
@@ -255,6 +268,10 @@ def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None
         "tables." + (f" Source: {html.escape(source)}." if source else "") + "</p>",
         "</header>",
         "<main>",
+        '<section id="section-diagnostics">',
+        "<h2>Study diagnostics</h2>",
+        *diagnostics.diagnostics_section(results),
+        "</section>",
         '<section id="section-baseline">',
         "<h2>1. Baseline characteristics</h2>",
         tables.table_one(balance),
@@ -265,6 +282,7 @@ def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None
         *_km_figures(results),
         "</div>",
         tables.survival_table(results["survival_summary"]),
+        *diagnostics.rmst_section(results),
         "</section>",
         '<section id="section-cox">',
         "<h2>3. Cox models and subgroups</h2>",
@@ -282,6 +300,9 @@ def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None
             "Hazard ratio of ICI vs non-ICI within each subgroup level, 95% CI "
             "(log scale; reference line at 1)."),
         tables.subgroup_table(results["subgroup_hr"]),
+        *diagnostics.subgroup_balance_section(results),
+        *diagnostics.evalue_section(results),
+        *diagnostics.center_section(results),
         "</section>",
         '<section id="section-balance">',
         "<h2>4. Covariate balance</h2>",
@@ -291,11 +312,16 @@ def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None
             "before and after propensity-score matching, dashed line at 0.1",
             "Absolute standardised mean difference of each covariate before (open) and "
             "after (filled) matching; dashed line: 0.1."),
+        *diagnostics.weighting_section(results),
         "</section>",
         '<section id="section-response-safety">',
         "<h2>5. Response and safety</h2>",
         tables.response_table(results["response_summary"]),
         tables.safety_table(results["safety_summary"]),
+        "</section>",
+        '<section id="section-censoring">',
+        "<h2>6. Censoring</h2>",
+        *diagnostics.censoring_section(results),
         "</section>",
         "</main>",
         '<footer id="report-footer">',

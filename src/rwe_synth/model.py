@@ -239,6 +239,8 @@ def cohort_truth(patients: pd.DataFrame, params: ModelParameters = DEFAULT_PARAM
         "is_pfs_event": eligible["is_pfs_event"].to_numpy(),
         "os_months": eligible["os_days"].to_numpy() / DAYS_PER_MONTH,
         "is_os_event": eligible["is_os_event"].to_numpy(),
+        "pfs_end_date": (start + eligible["pfs_days"].to_numpy()).astype("datetime64[D]"),
+        "os_end_date": (start + eligible["os_days"].to_numpy()).astype("datetime64[D]"),
         "best_response": response,
         "is_objective_response": np.isin(response, ("CR", "PR")),
         "is_disease_control": np.isin(response, ("CR", "PR", "SD")),

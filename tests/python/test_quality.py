@@ -40,7 +40,7 @@ EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
 #: Every published table with a suite, in dq_results' row order.
 TABLES = ("analysis_cohort", "adverse_events", "quarantine", "row_accounting")
 SUITES = {table: EXPECTATIONS_DIR / f"{table}.json" for table in TABLES}
-EXPECTED_COUNTS = {"analysis_cohort": 65, "adverse_events": 10, "quarantine": 11,
+EXPECTED_COUNTS = {"analysis_cohort": 67, "adverse_events": 10, "quarantine": 11,
                    "row_accounting": 14}
 REASONS_SEED = PROJECT_DIR / "seeds" / "terminology" / "terminology__row_outcome_reasons.csv"
 DQ_RESULTS_MODEL = PROJECT_DIR / "python_models" / "quality" / "dq_results.py"
@@ -66,6 +66,13 @@ def valid_cohort() -> pd.DataFrame:
     (patient, center, arm, age, sex, ecog, sites, first_line_pfs, pfs, pfs_event, os_,
      os_event, response) = map(list, zip(*rows, strict=True))
     is_ici = [value == "ICI" for value in arm]
+    start = pd.to_datetime(
+        ["2020-01-15", "2020-06-01", "2021-03-10", "2021-11-30", "2022-05-05", "2023-02-20"])
+
+    def end_dates(months: list[float]) -> np.ndarray:
+        days = np.round(np.array(months) * 30.4375).astype("int64")
+        return (start + pd.to_timedelta(days, unit="D")).astype("datetime64[us]")
+
     return pd.DataFrame({
         "patient_id": patient,
         "center_id": center,
@@ -101,6 +108,8 @@ def valid_cohort() -> pd.DataFrame:
         "is_pfs_event": np.array(pfs_event, dtype=bool),
         "os_months": np.array(os_, dtype="float64"),
         "is_os_event": np.array(os_event, dtype=bool),
+        "pfs_end_date": end_dates(pfs),
+        "os_end_date": end_dates(os_),
         "best_response": response,
         "is_objective_response": np.array([value in ("CR", "PR") for value in response]),
         "is_disease_control": np.array([value in ("CR", "PR", "SD") for value in response]),
@@ -325,6 +334,8 @@ BREAKERS = [
     Breaker(C, BETWEEN, "os_months", {"os_months": 130.0}, kwarg="max_value"),
     Breaker(C, NOT_NULL, "is_os_event", {"is_os_event": None}),
     Breaker(C, TYPES, "is_os_event", reshape=_as_int("is_os_event")),
+    Breaker(C, NOT_NULL, "pfs_end_date", {"pfs_end_date": pd.NaT}),
+    Breaker(C, NOT_NULL, "os_end_date", {"os_end_date": pd.NaT}),
     Breaker(C, "expect_column_pair_values_a_to_be_greater_than_b", "os_months, pfs_months",
             {"pfs_months": 9.0}),
     Breaker(C, NOT_NULL, "best_response", {"best_response": None}),

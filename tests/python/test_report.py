@@ -554,3 +554,42 @@ def test_cli_writes_report_and_names_missing_tables(tmp_path: Path, tables, caps
                               if name != "subgroup_hr"})
     assert main(["--database", str(partial), "--out", str(tmp_path / "x.html")]) == 2
     assert "table main.subgroup_hr is missing" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- diagnostics (issue 21)
+
+def _diagnostics(passed: dict[str, bool | None]) -> pd.DataFrame:
+    from rwe_stats.diagnostics import DIAGNOSTICS
+
+    rows = []
+    for name, (direction, method) in DIAGNOSTICS.items():
+        verdict = passed.get(name, True)
+        rows.append({"diagnostic": name, "value": 0.5, "threshold": 0.1 if verdict is not None
+                     else None, "pass_if": direction, "passed": verdict, "method": method,
+                     "estimation_status": "estimated", "status_reason": None,
+                     "endpoint": "PFS", "cohort": "matched"})
+    return pd.DataFrame(rows).astype({"passed": "boolean"})
+
+
+def test_failing_diagnostics_open_the_report_in_a_banner_failing_rows_first(tables) -> None:
+    from rwe_report import render_report
+
+    failing = render_report({**tables, "study_diagnostics": _diagnostics(
+        {"equipoise_share": False, "propensity_c_statistic": None})})
+    banner = failing.index('id="diagnostics-banner"')
+    assert banner < failing.index('id="table-baseline"')
+    assert "FAILED (equipoise: preference score in 0.3-0.7)" in failing
+    rows = failing[failing.index('id="table-diagnostics"'):].split("<tr>")
+    assert "equipoise" in rows[2] and "FAILED" in rows[2]  # after the head row: failing first
+    passing = render_report({**tables, "study_diagnostics": _diagnostics({})})
+    assert "Every study diagnostic with a threshold passed" in passing
+    assert 'role="alert"' not in passing
+
+
+def test_a_version_without_the_diagnostics_tables_still_reports_and_says_so(tables) -> None:
+    from rwe_report import render_report
+
+    document = render_report(tables)
+    for table in ("study_diagnostics", "rmst_estimates", "evalues", "center_heterogeneity",
+                  "censoring_reasons"):
+        assert f"<code>{table}</code> table" in document

@@ -159,8 +159,9 @@ def test_harmonised_cohort_equals_the_generators_truth(build, manifest):
     assert set(published.columns) - set(columns) == PROVENANCE_COLUMNS
     expected = truth[columns].sort_values("patient_id", ignore_index=True)
     actual = published[columns].sort_values("patient_id", ignore_index=True)
-    actual["second_line_start_date"] = pd.to_datetime(actual["second_line_start_date"])
-    expected["second_line_start_date"] = pd.to_datetime(expected["second_line_start_date"])
+    for column in ("second_line_start_date", "pfs_end_date", "os_end_date"):
+        actual[column] = pd.to_datetime(actual[column])
+        expected[column] = pd.to_datetime(expected[column])
     pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_exact=False,
                                   rtol=1e-9, atol=1e-9)
 

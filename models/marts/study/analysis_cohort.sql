@@ -59,6 +59,10 @@ final as (
         outcomes.is_pfs_event,
         outcomes.os_months,
         outcomes.is_os_event,
+        {#- where each endpoint's follow-up ends (event, censoring or the cut-off):
+            the censoring-reasons table tells the cut-off from earlier censoring -#}
+        outcomes.pfs_end_date,
+        outcomes.os_end_date,
         response_codes.response_code as best_response,
         response_codes.is_objective_response,
         response_codes.is_disease_control

@@ -1,0 +1,292 @@
+"""The diagnostics and sensitivity tables as the build writes them (issue 21).
+
+Three kinds of check: each built table equals its ``rwe_study.diagnostics``
+function on the built cohort (the wrapper passes the right inputs and
+parameters); its numbers agree with an independent computation here
+(lifelines, numpy, closed forms; tolerances stated); and a cohort generated
+to violate overlap makes the diagnostics fail and flags the primary
+estimates while the build still succeeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.utils import restricted_mean_survival_time
+from scipy import stats
+
+from dbt_harness import PROJECT_DIR, run_dbt
+from rwe_study import diagnostics as wiring
+from rwe_synth.generator import generate
+from rwe_synth.parameters import AssignmentModel, ModelParameters
+
+pytestmark = pytest.mark.slow
+
+PARAMS = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())[
+    "models"]["rwe_warehouse"]["statistics"]["+meta"]
+CONFIG = PARAMS["diagnostics"]
+CUTOFF = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"][
+    "data_cutoff_date"]
+TIGHT = {"rtol": 1e-9, "atol": 1e-12}
+
+
+@pytest.fixture(scope="module")
+def built(embedded_build):
+    tables = ["analysis_cohort", "matched_cohort", "ps_scores", "matched_pairs",
+              "study_diagnostics", "survival_summary", "cox_results", "subgroup_hr",
+              "rmst_estimates", "evalues", "weighting_estimates", "weighted_balance",
+              "weighted_km_estimates", "subgroup_balance", "center_heterogeneity",
+              "censoring_reasons", "covariate_balance"]
+    return {table: embedded_build.frame(f"select * from marts.{table}") for table in tables}
+
+
+def _same(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
+    actual = actual.drop(columns=["built_at"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(actual, expected.reset_index(drop=True), check_dtype=False,
+                                  check_exact=False, **TIGHT)
+
+
+def test_every_built_table_equals_its_function_on_the_built_cohort(built):
+    cohort, matched = built["analysis_cohort"], built["matched_cohort"]
+    scores = built["ps_scores"]
+    covariates = PARAMS["propensity_covariates"]
+    _same(built["study_diagnostics"], wiring.study_diagnostics_table(
+        scores, built["matched_pairs"], matched, covariates, CONFIG, PARAMS["alpha"]))
+    _same(built["rmst_estimates"], wiring.rmst_table(
+        cohort, matched, CONFIG["rmst_taus_months"], PARAMS["landmark_months"],
+        PARAMS["alpha"], PARAMS["min_cell_count"]))
+    _same(built["weighting_estimates"], wiring.weighting_summary(
+        cohort, matched, scores, covariates, CONFIG["weight_methods"]))
+    _same(built["subgroup_balance"], wiring.subgroup_balance_table(
+        cohort, PARAMS["subgroups"], covariates, PARAMS["min_cell_count"]))
+    _same(built["center_heterogeneity"], wiring.center_heterogeneity_table(
+        cohort, PARAMS["alpha"], PARAMS["min_cell_count"]))
+    _same(built["censoring_reasons"], wiring.censoring_table(
+        cohort, CUTOFF, CONFIG["lost_to_follow_up_days"],
+        CONFIG["censoring_interval_months"], PARAMS["min_cell_count"]))
+
+
+def test_diagnostics_agree_with_an_independent_computation(built):
+    diagnostics = built["study_diagnostics"].set_index("diagnostic")
+    matched, scores = built["matched_cohort"], built["ps_scores"]
+    treated = matched["is_ici"].astype(bool)
+    events = matched["is_pfs_event"].astype(bool)
+    # balance: the largest |SMD| after matching, recomputed with numpy
+    smds = []
+    for covariate in PARAMS["propensity_covariates"]:
+        x_t = matched.loc[treated, covariate].astype(float)
+        x_c = matched.loc[~treated, covariate].astype(float)
+        if matched[covariate].dtype == bool:
+            pooled = (x_t.mean() * (1 - x_t.mean()) + x_c.mean() * (1 - x_c.mean())) / 2
+        else:
+            pooled = (x_t.var(ddof=1) + x_c.var(ddof=1)) / 2
+        smds.append(abs(x_t.mean() - x_c.mean()) / np.sqrt(pooled))
+    assert diagnostics.loc["max_abs_smd_after_matching", "value"] == pytest.approx(
+        max(smds), rel=1e-9)
+    assert diagnostics.loc["share_treated_matched", "value"] == pytest.approx(
+        len(built["matched_pairs"]) / scores["is_treated"].sum(), rel=1e-12)
+    # c-statistic: the share of (treated, control) pairs ordered by the score, ties 1/2
+    ps_t = scores.loc[scores["is_treated"], "propensity_score"].to_numpy()
+    ps_c = scores.loc[~scores["is_treated"], "propensity_score"].to_numpy()
+    pairs = (ps_t[:, None] > ps_c[None, :]).mean() + 0.5 * (ps_t[:, None] == ps_c[None, :]).mean()
+    assert diagnostics.loc["propensity_c_statistic", "value"] == pytest.approx(pairs, rel=1e-9)
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(CONFIG["power"])
+    share = treated.mean()
+    assert diagnostics.loc["minimum_detectable_hr", "value"] == pytest.approx(
+        np.exp(-z / np.sqrt(events.sum() * share * (1 - share))), rel=1e-12)
+    assert diagnostics.loc["events_treated", "value"] == (events & treated).sum()
+    assert diagnostics.loc["events_control", "value"] == (events & ~treated).sum()
+    # the PH test is that of the matched univariate treatment model in cox_results
+    cox = built["cox_results"]
+    row = cox[(cox["cohort"] == CONFIG["primary_cohort"])
+              & (cox["endpoint"] == CONFIG["primary_endpoint"])
+              & (cox["model"] == "univariate") & (cox["term"] == "is_ici")]
+    assert diagnostics.loc["ph_test_p_value", "value"] == pytest.approx(
+        row["ph_test_p_value"].iloc[0], rel=1e-12)
+
+
+def test_primary_estimates_carry_the_diagnostics_verdict(built):
+    diagnostics = built["study_diagnostics"]
+    thresholded = diagnostics[diagnostics["threshold"].notna()]
+    verdict = bool((thresholded["passed"] == True).all())  # noqa: E712 - nullable column
+    for table, extra in (("survival_summary", None), ("cox_results", "term")):
+        frame = built[table]
+        primary = frame["endpoint"] == CONFIG["primary_endpoint"]
+        if extra:
+            primary &= frame[extra] == "is_ici"
+        assert (frame.loc[primary, "diagnostics_passed"] == verdict).all()
+        assert frame.loc[~primary, "diagnostics_passed"].isna().all()
+
+
+def test_rmst_and_milestones_agree_with_lifelines(built):
+    """RMST per arm: lifelines' integral of its KM curve (1e-9); milestone
+    difference: lifelines' KM at the landmark with Greenwood SEs (1e-9)."""
+    rmst = built["rmst_estimates"]
+    cohort = built["analysis_cohort"]
+    for endpoint, (duration, event) in wiring.ENDPOINTS.items():
+        curves = {}
+        for arm in ("ICI", "non-ICI"):
+            rows = cohort[cohort["arm"] == arm]
+            curves[arm] = KaplanMeierFitter().fit(rows[duration], rows[event])
+        for tau in CONFIG["rmst_taus_months"]:
+            for arm, fitter in curves.items():
+                row = rmst[(rmst["cohort"] == "all") & (rmst["endpoint"] == endpoint)
+                           & (rmst["measure"] == "rmst") & (rmst["arm"] == arm)
+                           & (rmst["time_months"] == tau)]
+                assert row["estimate"].iloc[0] == pytest.approx(
+                    restricted_mean_survival_time(fitter, t=tau), rel=1e-9)
+        for landmark in PARAMS["landmark_months"]:
+            row = rmst[(rmst["cohort"] == "all") & (rmst["endpoint"] == endpoint)
+                       & (rmst["measure"] == "survival_difference")
+                       & (rmst["time_months"] == landmark)].iloc[0]
+            survival = {arm: float(fitter.survival_function_at_times(landmark).iloc[0])
+                        for arm, fitter in curves.items()}
+            assert row["estimate"] == pytest.approx(survival["ICI"] - survival["non-ICI"],
+                                                    rel=1e-9)
+
+
+def test_evalues_follow_the_closed_form_for_common_outcomes(built):
+    """Square-root HR -> RR rule (outcome share >= 15 %), E = RR + sqrt(RR (RR - 1))."""
+    evalues = built["evalues"]
+    summary = built["survival_summary"].drop_duplicates(["cohort", "endpoint"])
+    assert len(evalues[evalues["source_table"] == "survival_summary"]) == len(summary)
+    for _, row in summary.iterrows():
+        found = evalues[(evalues["source_table"] == "survival_summary")
+                        & (evalues["cohort"] == row["cohort"])
+                        & (evalues["endpoint"] == row["endpoint"])].iloc[0]
+        hr = row["hr_ici_vs_non_ici"]
+        rr = (1 - 0.5 ** np.sqrt(hr)) / (1 - 0.5 ** np.sqrt(1 / hr))
+        rr = 1 / rr if rr < 1 else rr
+        assert not found["is_rare_outcome"]
+        assert found["evalue"] == pytest.approx(rr + np.sqrt(rr * (rr - 1)), rel=1e-12)
+    cox = built["cox_results"]
+    assert (evalues["source_table"] == "cox_results").sum() == (cox["term"] == "is_ici").sum()
+    assert (evalues["source_table"] == "subgroup_hr").sum() == len(built["subgroup_hr"])
+
+
+def test_center_hazard_ratios_and_heterogeneity_agree_with_lifelines(built):
+    """Per-center HR vs lifelines CoxPHFitter (Efron, 1e-6: lifelines' own
+    stopping rule); Q and I^2 by hand from the centers' log-HRs and SEs."""
+    centers = built["center_heterogeneity"]
+    cohort = built["analysis_cohort"]
+    for endpoint, (duration, event) in wiring.ENDPOINTS.items():
+        block = centers[(centers["endpoint"] == endpoint)]
+        rows = block[block["estimate_type"] == "center"]
+        for _, row in rows.iterrows():
+            data = cohort.loc[cohort["center_id"] == row["center_id"],
+                              [duration, event, "is_ici"]].astype(float)
+            fitter = CoxPHFitter().fit(data, duration, event)
+            assert row["log_hr"] == pytest.approx(fitter.params_["is_ici"], abs=1e-6)
+            assert row["se"] == pytest.approx(fitter.standard_errors_["is_ici"], rel=1e-5)
+        weights = 1 / rows["se"] ** 2
+        fixed = (weights * rows["log_hr"]).sum() / weights.sum()
+        q = (weights * (rows["log_hr"] - fixed) ** 2).sum()
+        pooled = block[block["estimate_type"] == "pooled"].iloc[0]
+        assert pooled["q"] == pytest.approx(q, rel=1e-9)
+        assert pooled["i2_percent"] == pytest.approx(
+            100 * max(0.0, (q - (len(rows) - 1)) / q), rel=1e-9, abs=1e-12)
+        assert pooled["fixed_hr"] == pytest.approx(np.exp(fixed), rel=1e-9)
+
+
+def test_censoring_reasons_count_every_censored_patient(built):
+    """Per endpoint and arm the published counts (where not suppressed) plus
+    the suppressed cells add up to the censored patients; the cut-off reason
+    is exactly the patients whose follow-up ends on the cut-off."""
+    censoring, cohort = built["censoring_reasons"], built["analysis_cohort"]
+    cutoff = pd.Timestamp(CUTOFF)
+    for endpoint, (_, event) in wiring.ENDPOINTS.items():
+        end = pd.to_datetime(cohort[wiring.END_DATE_COLUMNS[endpoint]])
+        for arm in ("ICI", "non-ICI"):
+            rows = censoring[(censoring["endpoint"] == endpoint) & (censoring["arm"] == arm)]
+            in_arm = cohort["arm"] == arm
+            censored = in_arm & ~cohort[event].astype(bool)
+            if not rows["is_suppressed"].any():
+                assert rows["n_censored"].sum() == censored.sum()
+                at_cutoff = rows[rows["censoring_reason"] == "data_cutoff"]["n_censored"].sum()
+                assert at_cutoff == (censored & (end == cutoff)).sum()
+
+
+def test_weighting_ess_and_balance_agree_with_hand_computation(built):
+    """Kish ESS from the ATT weights ps / (1 - ps) of the controls (1e-9)."""
+    scores = built["ps_scores"]
+    control = scores.loc[~scores["is_treated"], "propensity_score"]
+    weights = control / (1 - control)
+    row = built["weighting_estimates"].set_index("analysis").loc["ATT weighted"]
+    assert row["ess_control"] == pytest.approx(weights.sum() ** 2 / (weights ** 2).sum(),
+                                               rel=1e-9)
+    # overlap weights balance every propensity covariate exactly (Li et al. 2018)
+    overlap = built["weighted_balance"]
+    overlap = overlap[overlap["cohort"] == "overlap weighted"]["smd"].dropna()
+    assert overlap.abs().max() < 1e-8
+
+
+# --------------------------------------------------------------------------- assumption violated
+
+NO_OVERLAP = replace(AssignmentModel(), coefficients={
+    **AssignmentModel().coefficients,
+    # ICI almost only for ECOG 0-1 patients without liver metastases and late in
+    # the window: the arms barely overlap
+    "is_ecog_2_or_more": -6.0, "has_liver_metastases": -5.0, "years_since_window_start": 3.0,
+    "had_first_line_ici": -4.0})
+
+
+@pytest.fixture(scope="module")
+def no_overlap_build(tmp_path_factory):
+    root = tmp_path_factory.mktemp("no_overlap")
+    generate(496, 3, 20250919, root / "raw", params=ModelParameters(assignment=NO_OVERLAP))
+    return run_dbt(["build"], root / "work", raw_data_dir=root / "raw")
+
+
+def test_without_overlap_the_diagnostics_fail_and_flag_the_primary_estimates(
+        no_overlap_build, built):
+    """The build exits 0; the overlap and matching diagnostics that pass on
+    the embedded data fail here, and the primary estimates say so."""
+    assert no_overlap_build.returncode == 0, no_overlap_build.output[-4000:]
+    diagnostics = no_overlap_build.frame("select * from marts.study_diagnostics").set_index(
+        "diagnostic")
+    embedded = built["study_diagnostics"].set_index("diagnostic")
+    for name in ("equipoise_share", "share_treated_matched"):
+        assert bool(embedded.loc[name, "passed"])
+        assert not bool(diagnostics.loc[name, "passed"]), name
+    assert diagnostics.loc["propensity_c_statistic", "value"] > embedded.loc[
+        "propensity_c_statistic", "value"]
+    summary = no_overlap_build.frame(
+        "select endpoint, diagnostics_passed from marts.survival_summary")
+    assert (summary.loc[summary["endpoint"] == "PFS", "diagnostics_passed"] == False).all()  # noqa: E712
+    cox = no_overlap_build.frame("select endpoint, term, diagnostics_passed "
+                                 "from marts.cox_results where term = 'is_ici'")
+    assert (cox.loc[cox["endpoint"] == "PFS", "diagnostics_passed"] == False).all()  # noqa: E712
+
+
+def test_rmst_of_the_embedded_study_equals_saved_r_output(built):
+    """``reference/rmst_embedded.R``: R survfit rmean and se(rmean) per arm and the
+    survRM2 difference on the built cohort's survival columns (1e-9). The saved
+    input must still be the build's cohort: a changed generator fails here first."""
+    reference = PROJECT_DIR / "tests" / "python" / "reference"
+    saved = pd.read_csv(reference / "data" / "embedded_survival.csv")
+    cohort = built["analysis_cohort"]
+    rebuilt = pd.DataFrame({
+        "treated": cohort["is_ici"].astype(int), "pfs_months": cohort["pfs_months"],
+        "pfs_event": cohort["is_pfs_event"].astype(int), "os_months": cohort["os_months"],
+        "os_event": cohort["is_os_event"].astype(int)}).sort_values(
+        list(saved.columns), ignore_index=True)
+    pd.testing.assert_frame_equal(rebuilt, saved, check_dtype=False, rtol=1e-12)
+    expected = pd.read_csv(reference / "rmst_embedded.csv")
+    rmst = built["rmst_estimates"]
+    rmst = rmst[rmst["cohort"] == "all"]
+    for _, row in expected.iterrows():
+        at = rmst[(rmst["endpoint"] == row["endpoint"]) & (rmst["time_months"] == row["tau"])]
+        arms = at[at["measure"] == "rmst"].set_index("arm")
+        assert arms.loc["ICI", "estimate"] == pytest.approx(row["rmst_treated"], rel=1e-9)
+        assert arms.loc["ICI", "se"] == pytest.approx(row["se_treated"], rel=1e-9)
+        assert arms.loc["non-ICI", "estimate"] == pytest.approx(row["rmst_control"], rel=1e-9)
+        assert arms.loc["non-ICI", "se"] == pytest.approx(row["se_control"], rel=1e-9)
+        difference = at[at["measure"] == "rmst_difference"].iloc[0]
+        assert difference["estimate"] == pytest.approx(row["difference"], rel=1e-9)
+        assert difference["ci_lower"] == pytest.approx(row["difference_ci_lower"], rel=1e-9)
+        assert difference["ci_upper"] == pytest.approx(row["difference_ci_upper"], rel=1e-9)
