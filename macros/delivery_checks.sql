@@ -6,27 +6,32 @@
     before publication (model delivery_gate) and what run_log records.
 -#}
 
-{#- The names of delivery_limits, each with how it is read. -#}
-{% macro _delivery_limit_names() %}
-    {{ return(['quarantined_row_share', 'invalid_national_id_share', 'excluded_patient_share',
+{#- The limits of var delivery_limits that are shares (a number from 0 to 1);
+    the others (the raw-export gate's header bounds) are positive counts. -#}
+{% macro _delivery_share_limit_names() %}
+    {{ return(['date_column_unreadable_share', 'quarantined_row_share',
+               'invalid_national_id_share', 'excluded_patient_share',
                'excluded_patient_share_rise', 'eligible_patient_drop', 'ici_share_change']) }}
 {% endmacro %}
 
-{#- One limit of var delivery_limits: a number from 0 to 1. A missing or
+{#- One limit of var delivery_limits (dbt_project.yml, docs/data-quality.md),
+    read by the raw-export gate and the delivery checks. A missing or
     malformed limit stops the build; there is no default. -#}
 {% macro delivery_limit(name) %}
     {%- set limits = var('delivery_limits', none) -%}
     {%- if limits is not mapping or name not in limits -%}
         {{ exceptions.raise_compiler_error(
-            "var delivery_limits (dbt_project.yml) has no limit '" ~ name ~ "'; it needs "
-            ~ (_delivery_limit_names() | join(', ')) ~ " and exclusion_share_exempt_reasons") }}
+            "var delivery_limits (dbt_project.yml) has no limit '" ~ name
+            ~ "' (docs/data-quality.md, Delivery limits)") }}
     {%- endif -%}
     {%- set value = limits[name] -%}
+    {%- set is_share = name in _delivery_share_limit_names() -%}
     {%- if value is not number or value is sameas true or value is sameas false
-          or value < 0 or value > 1 -%}
+          or value < 0 or (is_share and value > 1) or (not is_share and value < 1) -%}
         {{ exceptions.raise_compiler_error(
-            "var delivery_limits." ~ name ~ " must be a number from 0 to 1 (a share), got "
-            ~ tojson(value)) }}
+            "var delivery_limits." ~ name ~ " must be "
+            ~ ("a number from 0 to 1 (a share)" if is_share else "a positive whole number")
+            ~ ", got " ~ tojson(value)) }}
     {%- endif -%}
     {{ return(value) }}
 {% endmacro %}

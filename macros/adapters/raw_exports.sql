@@ -1,7 +1,9 @@
 {#-
     Engine-specific: how the raw-export gate (check_raw_exports) reaches a
-    source. On DuckDB a source is a file read in place through the
-    external_location set in dbt_project.yml; elsewhere it is a loaded table.
+    source and what it checks of its file. On DuckDB a source is a file read
+    in place through the external_location set in dbt_project.yml, checked
+    as a file (links, undeclared files, header, structure); elsewhere it is a
+    loaded table, which has no file structure to check.
 -#}
 {% macro raw_export_relation_sql(src) -%}
     {{ return(adapter.dispatch('raw_export_relation_sql', 'rwe_warehouse')(src)) }}
@@ -37,30 +39,49 @@
     {{ return('table ' ~ src.schema ~ '.' ~ src.identifier) }}
 {%- endmacro %}
 
+{#- Where a file-based reader finds the export, relative to raw_data_dir:
+    <center_id>/<identifier>.<raw_file_format>. -#}
+{% macro raw_export_file_name(src) -%}
+    {{ return(src.meta['center_id'] ~ '/' ~ src.identifier ~ '.' ~ var('raw_file_format', 'csv')) }}
+{%- endmacro %}
+
 {% macro _raw_export_path(src) -%}
-    {%- set format = var('raw_file_format', 'csv') -%}
-    {{ return(var('raw_data_dir', 'data/raw') ~ '/' ~ src.meta['center_id'] ~ '/'
-              ~ src.identifier ~ '.' ~ format) }}
+    {{ return(var('raw_data_dir', 'data/raw') ~ '/' ~ raw_export_file_name(src)) }}
 {%- endmacro %}
 
-{#- Returns a sentence when the export cannot be found, else an empty string. -#}
-{% macro raw_export_missing(src) -%}
-    {{ return(adapter.dispatch('raw_export_missing', 'rwe_warehouse')(src)) }}
+{#- A sentence naming a file or folder in raw_data_dir that no declared
+    export accounts for (nothing would read it, nothing would count it),
+    else ''. Tables loaded into a warehouse leave no such file behind. -#}
+{% macro raw_export_unexpected_files(exports) -%}
+    {{ return(adapter.dispatch('raw_export_unexpected_files', 'rwe_warehouse')(exports)) }}
 {%- endmacro %}
 
-{% macro duckdb__raw_export_missing(src) -%}
-    {%- if not src.meta.get('external_location') -%}
-        {{ return(default__raw_export_missing(src)) }}
-    {%- endif -%}
-    {%- set path = _raw_export_path(src) -%}
-    {%- set found = run_query("select count(*) as n from glob('" ~ path ~ "')").rows[0]['n'] -%}
-    {%- if found == 0 -%}
-        {{ return('the file does not exist') }}
-    {%- endif -%}
+{% macro default__raw_export_unexpected_files(exports) -%}
     {{ return('') }}
 {%- endmacro %}
 
-{% macro default__raw_export_missing(src) -%}
+{#- rwe_raw_export_unexpected: src/rwe_warehouse/raw_export_files.py. -#}
+{% macro duckdb__raw_export_unexpected_files(exports) -%}
+    {%- set files = [] -%}
+    {%- for src in exports if src.meta.get('external_location') -%}
+        {%- do files.append(raw_export_file_name(src)) -%}
+    {%- endfor -%}
+    {%- if not files -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set sql = "select rwe_raw_export_unexpected('" ~ var('raw_data_dir', 'data/raw') ~ "', '"
+                  ~ dbt.escape_single_quotes(tojson(files)) ~ "') as problem" -%}
+    {{ return(run_query(sql).rows[0]['problem']) }}
+{%- endmacro %}
+
+{#- Returns a sentence when the export cannot be read as documented, else an
+    empty string. -#}
+{% macro raw_export_file_problem(src) -%}
+    {{ return(adapter.dispatch('raw_export_file_problem', 'rwe_warehouse')(src)) }}
+{%- endmacro %}
+
+{#- A loaded table must exist; it has no file structure to check. -#}
+{% macro default__raw_export_file_problem(src) -%}
     {%- if adapter.get_relation(database=src.database, schema=src.schema,
                                 identifier=src.identifier) is none -%}
         {{ return('the table does not exist') }}
@@ -68,49 +89,65 @@
     {{ return('') }}
 {%- endmacro %}
 
-{#- Returns a sentence when the export is not readable as the documented CSV
-    (UTF-8, comma separated, every row with the header's number of fields,
-    quotes closed), else an empty string. Without this, DuckDB's dialect
-    sniffer silently "adapts" to a broken file: a ragged or truncated row makes
-    it read the whole file as one column or take the last row as the header,
-    and a non-UTF-8 byte fails the build with the raw line (identifiers
-    included) in the error. The sentence names the line, never its content. -#}
-{% macro raw_export_structure_problem(src) -%}
-    {{ return(adapter.dispatch('raw_export_structure_problem', 'rwe_warehouse')(src)) }}
+{#- A file read in place. First what Python sees of it
+    (rwe_raw_export_file, src/rwe_warehouse/raw_export_files.py): a regular
+    file inside raw_data_dir reached through no link, not empty, and its
+    header, of which at most delivery_limits.raw_header_max_bytes are read
+    (a CSV file with old-Mac line endings is one huge line). Then the header
+    (raw_export_header_problem): not too wide, a header at all, no repeated
+    name. Then a Parquet file must hold text columns only (the models read
+    every column as text), and a CSV file must read as the documented CSV
+    (csv_structure_problem). -#}
+{% macro duckdb__raw_export_file_problem(src) -%}
+    {%- if not src.meta.get('external_location') -%}
+        {{ return(default__raw_export_file_problem(src)) }}
+    {%- endif -%}
+    {%- set sql = "select rwe_raw_export_file('" ~ var('raw_data_dir', 'data/raw') ~ "', '"
+                  ~ dbt.escape_single_quotes(raw_export_file_name(src)) ~ "', "
+                  ~ delivery_limit('raw_header_max_bytes') ~ ") as facts" -%}
+    {%- set facts = fromjson(run_query(sql).rows[0]['facts']) -%}
+    {%- if facts['problem'] -%}
+        {{ return(facts['problem']) }}
+    {%- endif -%}
+    {%- set problem = raw_export_header_problem(src, facts['header']) -%}
+    {%- if problem -%}
+        {{ return(problem) }}
+    {%- endif -%}
+    {%- if 'types' in facts -%}
+        {{ return(_parquet_types_problem(facts['header'], facts['types'])) }}
+    {%- endif -%}
+    {{ return(_csv_structure_problem(src, facts['header'] | length)) }}
 {%- endmacro %}
 
-{#- A loaded table has no file structure to check. -#}
-{% macro default__raw_export_structure_problem(src) -%}
+{#- Every column of a Parquet export must be text: a typed column (an
+    integer ECOG, a date) passed the gate and then failed a model with a
+    binder error naming no center, file or column. -#}
+{% macro _parquet_types_problem(header, types) -%}
+    {%- set typed = [] -%}
+    {%- for name in header -%}
+        {%- if types[loop.index0] not in ('string', 'large_string', 'string_view') -%}
+            {%- do typed.append(("column '" ~ name.strip() ~ "'" if _looks_like_column_name(name)
+                                 else 'the column at field ' ~ loop.index) ~ ' is '
+                                ~ types[loop.index0]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if typed -%}
+        {{ return(typed | join(', ') ~ ' in the Parquet file, but every column must be text'
+                  ~ ' (string): export the columns as text') }}
+    {%- endif -%}
     {{ return('') }}
 {%- endmacro %}
 
-{% macro duckdb__raw_export_structure_problem(src) -%}
-    {%- if not src.meta.get('external_location') or var('raw_file_format', 'csv') != 'csv' -%}
-        {{ return('') }}
-    {%- endif -%}
+{#- Returns a sentence when the CSV file is not readable as the documented
+    CSV (UTF-8, comma separated, every row with the header's number of
+    fields, quotes closed), else an empty string. Without this, DuckDB's
+    dialect sniffer silently "adapts" to a broken file: a ragged or truncated
+    row makes it read the whole file as one column or take the last row as
+    the header, and a non-UTF-8 byte fails the build with the raw line
+    (identifiers included) in the error. The sentence names the line, never
+    its content. -#}
+{% macro _csv_structure_problem(src, field_count) -%}
     {%- set path = _raw_export_path(src) -%}
-    {#- The header line is taken from the bytes (cast to text, a blob shows
-        every byte outside printable ASCII as \xNN), so it is found even in a
-        file that is not UTF-8. Only its number of fields is used. -#}
-    {%- set inspect_bytes -%}
-        select
-            octet_length(content) as size,
-            hex(content[1:2]) as magic,
-            try(decode(content)) is null as is_not_utf8,
-            replace(replace(split_part(cast(content as varchar), '\x0A', 1), '\x0D', ''),
-                    '\xEF\xBB\xBF', '') as header_line
-        from read_blob('{{ path }}')
-    {%- endset -%}
-    {%- set bytes = run_query(inspect_bytes).rows[0] -%}
-    {%- if bytes['size'] == 0 -%}
-        {#- the gate's empty-export check reports it -#}
-        {{ return('') }}
-    {%- elif bytes['magic'] == '1F8B' -%}
-        {{ return('the file is gzip-compressed, not CSV text: decompress it') }}
-    {%- elif bytes['magic'] in ('FFFE', 'FEFF') -%}
-        {{ return('the file is UTF-16 text: export it as UTF-8') }}
-    {%- endif -%}
-    {%- set field_count = bytes['header_line'].split(',') | length -%}
     {%- set scan = 'raw_export_scan__' ~ src.meta['center_id'] ~ '__' ~ src.identifier -%}
     {%- set strict_read -%}
         read_csv('{{ path }}', auto_detect = false, header = true, delim = ',', quote = '"',
@@ -156,8 +193,6 @@
             {%- set problem = line ~ ' cannot be read as CSV (' ~ kind | lower ~ ')' -%}
         {%- endif -%}
         {{ return(problem ~ '; ' ~ result['rejected_lines'] ~ ' malformed line(s) in all') }}
-    {%- elif bytes['is_not_utf8'] -%}
-        {{ return('the file is not UTF-8 text: export it as UTF-8') }}
     {%- endif -%}
 
     {#- The models read the file with DuckDB's dialect detection: it must see

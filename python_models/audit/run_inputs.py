@@ -1,5 +1,6 @@
-"""run_inputs: the raw files this build read (size, SHA-256), the fingerprint of the
-project's seeds and code, and the package versions."""
+"""run_inputs: the raw files this build reads (size, SHA-256, records counted
+with a reader of their own), the fingerprint of the project's seeds and code,
+and the package versions."""
 
 from pathlib import Path
 
@@ -12,8 +13,9 @@ from rwe_warehouse.provenance import with_run_stamp
 def model(dbt, session):
     dbt.config(materialized="table")
     params = dbt.config.get("meta")
+    exports = dbt.ref("raw_export_files").df()
     project_dir = Path(get_flags().PROJECT_DIR).resolve()
     raw_data_dir = Path(params["raw_data_dir"])
     if not raw_data_dir.is_absolute():
         raw_data_dir = project_dir / raw_data_dir
-    return with_run_stamp(raw_input_fingerprints(raw_data_dir, project_dir))
+    return with_run_stamp(raw_input_fingerprints(raw_data_dir, exports, project_dir))

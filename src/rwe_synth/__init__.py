@@ -4,7 +4,7 @@
 writes three hospital exports (one row per line, per administration, per line
 with relative times) of a second-line ES-SCLC cohort calibrated to Zhang et
 al., Front Immunol 2025 (doi:10.3389/fimmu.2025.1658017), plus recorded dirty
-rows, the true lines of therapy (``_truth/``) and ``manifest.json``;
+rows, the true lines of therapy (``<out>_truth/``) and ``manifest.json``;
 ``--centers 4`` adds an OMOP CDM v5.4 export. The same registry also holds
 the companion study's cohort (Zhang et al., Front Immunol 2025,
 doi:10.3389/fimmu.2025.1666373: ICI continuation beyond progression,

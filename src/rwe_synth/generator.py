@@ -70,9 +70,18 @@ from rwe_synth.parameters import (
 from rwe_synth.vocabulary import SEEDS_DIR, require_seed_coverage
 
 FORMATS = ("csv", "parquet")
-#: Folder (beside the center folders) for what the generator knows and a
-#: center does not export: ``true_lines`` of the administration-level centers.
-TRUTH_DIR = "_truth"
+
+
+def truth_dir_for(out_dir: Path | str) -> Path:
+    """``<out_dir>_truth``: what the generator knows and no center exports
+    (``true_lines`` of the administration-level centers).
+
+    A sibling of the export folder, not inside it: the raw-export gate stops
+    on anything in ``raw_data_dir`` that no source declares, and true lines
+    are validation data, never a delivery (``data/raw`` -> ``data/raw_truth``).
+    """
+    out = Path(out_dir)
+    return out.with_name(f"{out.name}_truth")
 
 
 def generate(
@@ -86,7 +95,7 @@ def generate(
     seeds_dir: Path | str = SEEDS_DIR,
 ) -> dict[str, Any]:
     """Write ``<out_dir>/<center_id>/<table>.<format>``, the true lines
-    ``<out_dir>/_truth/true_lines.<format>`` and ``manifest.json``.
+    ``<out_dir>_truth/true_lines.<format>`` (:func:`truth_dir_for`) and ``manifest.json``.
 
     Parameters
     ----------
@@ -177,8 +186,9 @@ def generate(
             del final
         del tables, context
 
-    (out / TRUTH_DIR).mkdir(exist_ok=True)
-    write_table(_true_lines_table(truth_lines), out / TRUTH_DIR / f"true_lines.{file_format}",
+    truth_dir = truth_dir_for(out)
+    truth_dir.mkdir(parents=True, exist_ok=True)
+    write_table(_true_lines_table(truth_lines), truth_dir / f"true_lines.{file_format}",
                 file_format)
 
     manifest = build_manifest(n_patients, n_centers, seed, file_format, params, patients,
@@ -219,7 +229,7 @@ def _true_line_rows(context, administrations: pd.DataFrame,
 
 
 def _true_lines_table(frames: list[pd.DataFrame]) -> pa.Table:
-    """``_truth/true_lines``: every column text, ISO dates, by center, key, line."""
+    """``true_lines`` (:func:`truth_dir_for`): text columns, ISO dates, by center, key, line."""
     columns = {name: pa.array([], pa.string()) for name in TRUE_LINE_COLUMNS}
     if not frames:
         return pa.table(columns)

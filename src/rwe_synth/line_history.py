@@ -35,7 +35,7 @@ _SLOTS = ["drug_1", "drug_2", "drug_3"]
 
 #: Features a true line can carry (the ``features`` column, in this order).
 FEATURES = ("maintenance", "rechallenge", "drug_added_day_15", "drug_holiday", "skipped_dose")
-#: The columns of ``_truth/true_lines``.
+#: The columns of ``<out>_truth/true_lines``.
 TRUE_LINE_COLUMNS = ("center_id", "patient_key", "line_number", "start_date", "end_date",
                      "regimen", "features")
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "pandas", "numpy", "scipy", "lifelines",
             "scikit-learn", "great-expectations")
 _CHUNK = 1 << 20
+#: The longest CSV field the recount reads: DuckDB's longest line (its
+#: read_csv max_line_size default), so any file the models read is counted.
+MAX_CSV_FIELD_BYTES = 2_097_152
 #: What besides the raw exports decides the results: seeds (terminology) and
 #: project code, relative to the dbt project directory.
 CODE_PATHS = ("dbt_project.yml", "seeds", "models", "macros", "python_models", "src",
@@ -80,22 +87,80 @@ def code_fingerprint(project_dir: Path, paths: tuple[str, ...] = CODE_PATHS) -> 
     return _combined(lines)
 
 
-def raw_input_fingerprints(raw_data_dir: Path, project_dir: Path | None = None) -> pd.DataFrame:
-    """One row per raw export file under ``raw_data_dir`` with its size and SHA-256.
+class _HashingReader(io.RawIOBase):
+    """A binary file that updates a SHA-256 and a byte count with every byte read."""
 
-    ``input_fingerprint`` (the same on every row) is the SHA-256 of the sorted
-    ``relative path:sha256`` lines, so it changes when any file changes. With
-    ``project_dir``, every row also carries the :func:`code_fingerprint`.
+    def __init__(self, handle) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self._handle.readinto(buffer)
+        if count:
+            self.digest.update(memoryview(buffer)[:count])
+            self.bytes_read += count
+        return count
+
+
+@contextmanager
+def _csv_field_size_limit(limit: int):
+    """The csv module's field limit (process-wide, 128 KiB by default) raised
+    to DuckDB's line size for one read, then restored."""
+    previous = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def read_export(path: Path) -> dict:
+    """Size, SHA-256 and data records of one raw export, from one pass over its bytes.
+
+    The record count shares nothing with the DuckDB reader the models use: a
+    CSV export is read with Python's :mod:`csv` module (records, not lines:
+    a quoted value may hold a line break; blank lines are no record, as
+    DuckDB skips them; the first record is the header), a Parquet export's
+    count comes from its footer (pyarrow). ``assert_row_accounting_balances``
+    compares it with the rows ``row_accounting`` gives the export.
     """
-    files = sorted(path for path in raw_data_dir.rglob("*")
-                   if path.is_file() and path.suffix in {".csv", ".parquet"})
-    if not files:
-        raise FileNotFoundError(f"no raw export files under {raw_data_dir}")
-    rows = [{
-        "file_path": str(path.relative_to(raw_data_dir)),
-        "file_bytes": path.stat().st_size,
-        "file_sha256": file_sha256(path),
-    } for path in files]
+    with path.open("rb") as handle:
+        reader = _HashingReader(handle)
+        if path.suffix == ".parquet":
+            while reader.read(_CHUNK):
+                pass
+            records = pq.read_metadata(path).num_rows
+        else:
+            text = io.TextIOWrapper(io.BufferedReader(reader, _CHUNK), encoding="utf-8-sig",
+                                    newline="")
+            with _csv_field_size_limit(MAX_CSV_FIELD_BYTES):
+                records = max(sum(1 for record in csv.reader(text) if record) - 1, 0)
+    return {"file_bytes": reader.bytes_read, "file_sha256": reader.digest.hexdigest(),
+            "record_count": records}
+
+
+def raw_input_fingerprints(raw_data_dir: Path, exports: pd.DataFrame,
+                           project_dir: Path | None = None) -> pd.DataFrame:
+    """One row per raw export the build reads, with its size, SHA-256 and record count.
+
+    ``exports`` holds ``center_id``, ``source_table`` and ``file_path``
+    (relative to ``raw_data_dir``) of every declared export (the model
+    ``raw_export_files``); files beside them, which no model reads, are
+    neither fingerprinted nor counted (the raw-export gate stops the build
+    when there are any). ``input_fingerprint`` (the same on every row) is the
+    SHA-256 of the sorted ``file_path:sha256`` lines, so it changes when any
+    export changes. With ``project_dir``, every row also carries the
+    :func:`code_fingerprint`.
+    """
+    if exports.empty:
+        raise FileNotFoundError(f"no raw export is declared for {raw_data_dir}")
+    rows = [{"file_path": export.file_path, "center_id": export.center_id,
+             "source_table": export.source_table,
+             **read_export(raw_data_dir / export.file_path)}
+            for export in exports.sort_values("file_path").itertuples()]
     combined = _combined([(row["file_path"], row["file_sha256"]) for row in rows])
     code = code_fingerprint(project_dir) if project_dir is not None else None
     return pd.DataFrame(rows).assign(input_fingerprint=combined, code_fingerprint=code,

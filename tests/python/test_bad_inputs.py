@@ -18,8 +18,10 @@ clean file.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from bad_inputs.builds import (
     STAGING_BUILD,
@@ -552,6 +556,10 @@ ROW_CASES = [
                 "unparseable_date", "progression_date"),
     quarantined("impossible-date-dd-mm-yyyy", *B_ADM, new_row(*B_ADM, admin_date="31/04/2022"),
                 "unparseable_date", "admin_date"),
+    # one cell of a locale swap: quarantined; the gate stops only a column that
+    # reads better with day and month exchanged as a whole
+    quarantined("date-cell-with-day-and-month-exchanged", *B_ADM,
+                new_row(*B_ADM, admin_date="05/13/2022"), "unparseable_date", "admin_date"),
     quarantined("date-cell-in-another-layout-yyyymmdd", *C_LINES,
                 lambda i: new_line_c(i, start_date="2021-03-04"), "unparseable_date", "start_date"),
     quarantined("two-digit-year-iso", *A_LINES, two_digit_year_a,
@@ -820,6 +828,141 @@ def unterminated_quote(path: Path) -> dict:
     return {"line": row + 1}
 
 
+def dates_in_layout(column: str, layout: str, write: Callable[[datetime], str]):
+    """Every readable value of a date column written another way (unreadable
+    values stay as they are)."""
+    def breaks(path: Path) -> dict:
+        def change(rows):
+            position = rows[0].index(column)
+            for row in rows[1:]:
+                try:
+                    row[position] = write(datetime.strptime(row[position], layout))
+                except ValueError:
+                    pass
+            return rows
+        rewrite_rows(path, change)
+        return {}
+    return breaks
+
+
+def spreadsheet_serial(moment: datetime) -> str:
+    """A date as a spreadsheet stores it: days since 1899-12-30."""
+    return str((moment - datetime(1899, 12, 30)).days)
+
+
+def month_first(moment: datetime) -> str:
+    return moment.strftime("%m/%d/%Y")
+
+
+def two_digit_year_yymmdd(moment: datetime) -> str:
+    return moment.strftime("%y%m%d")
+
+
+def repeated_header_name(copy_of: str, name: str, position: int):
+    """Insert a column named ``name`` (the name of ``copy_of`` up to blanks
+    and case) at ``position``, holding another column's values: the reader
+    keeps the first copy under the name and the models read the wrong one."""
+    def breaks(path: Path) -> dict:
+        def change(rows):
+            source = rows[0].index("record_no" if "record_no" in rows[0] else rows[0][0])
+            return [[*row[:position], name if number == 0 else row[source], *row[position:]]
+                    for number, row in enumerate(rows)]
+        rewrite_rows(path, change)
+        return {"name": copy_of}
+    return breaks
+
+
+def cr_only_line_endings(path: Path) -> dict:
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    return {}
+
+
+def thousands_of_header_fields(path: Path) -> dict:
+    rows = parse_csv(path.read_bytes())
+    extra = [f"extra_{n}" for n in range(5000)]
+    path.write_bytes(to_csv([rows[0] + extra] + [row + [""] * len(extra) for row in rows[1:]]))
+    return {"fields": len(rows[0]) + len(extra)}
+
+
+def huge_header_line(path: Path) -> dict:
+    rows = parse_csv(path.read_bytes())
+    rows[0][-1] += "_" + "x" * 200_000
+    path.write_bytes(to_csv(rows))
+    return {}
+
+
+def symlink_to(target: Callable[[Path], Path]):
+    def breaks(path: Path) -> dict:
+        path.unlink()
+        path.symlink_to(target(path))
+        return {}
+    return breaks
+
+
+def system_file(path: Path) -> Path:
+    return Path("/etc/hostname")
+
+
+def multi_line_system_file(path: Path) -> Path:
+    """A system file whose first line a reader would take for a header."""
+    return next(candidate for candidate in (Path("/etc/os-release"), Path("/etc/passwd"))
+                if candidate.is_file())
+
+
+def another_export_in_raw_data_dir(path: Path) -> Path:
+    """The same table of another center, inside raw_data_dir."""
+    other = next(p for p in sorted(path.parent.parent.glob(f"*/{path.name}")) if p != path)
+    return Path("..") / other.parent.name / other.name
+
+
+def center_folder_linked_elsewhere(path: Path) -> dict:
+    folder = path.parent
+    elsewhere = folder.parent.parent / f"outside_{folder.name}"
+    shutil.rmtree(elsewhere, ignore_errors=True)
+    shutil.move(folder, elsewhere)
+    folder.symlink_to(elsewhere, target_is_directory=True)
+    return {}
+
+
+def second_batch_beside(path: Path) -> dict:
+    batch = path.with_name(f"{path.stem}_batch2{path.suffix}")
+    rows = parse_csv(path.read_bytes())
+    batch.write_bytes(to_csv(rows[:1] + rows[-20:]))
+    return {"file": batch.name}
+
+
+def undeclared_center_folder(path: Path) -> dict:
+    folder = path.parent.parent / "center_x"
+    folder.mkdir()
+    shutil.copyfile(path, folder / path.name)
+    return {"file": folder.name}
+
+
+def missing_header_row(path: Path) -> dict:
+    rows = parse_csv(path.read_bytes())
+    path.write_bytes(to_csv(rows[1:]))
+    return {"fields": len(rows[0])}
+
+
+def typed_parquet_columns(**types: str):
+    """Rewrite a Parquet export with some columns cast from text (empty or
+    unreadable values become nulls), as a loader with a schema writes them."""
+    def breaks(path: Path) -> dict:
+        table = pq.read_table(path)
+        for column, type_name in types.items():
+            values = pd.Series(table.column(column).to_pylist(), dtype="string")
+            if type_name == "int64":
+                array = pa.array(pd.to_numeric(values, errors="coerce").astype("Int64"),
+                                 type=pa.int64(), from_pandas=True)
+            else:
+                array = pa.array(pd.to_datetime(values, format="%Y-%m-%d", errors="coerce").dt.date,
+                                 type=pa.date32(), from_pandas=True)
+            table = table.set_column(table.schema.get_field_index(column), column, array)
+        pq.write_table(table, path)
+        return {}
+    return breaks
+
+
 # Harmless variations: the gate must pass and staging must read every row as before.
 def extra_column(path: Path) -> dict:
     rewrite_rows(path, lambda rows: [rows[0] + ["exported_by"]]
@@ -850,6 +993,20 @@ def every_field_quoted(path: Path) -> dict:
     return {}
 
 
+def bom_and_crlf(path: Path) -> dict:
+    return crlf_line_endings(path) | utf8_bom(path)
+
+
+def padded_header_names(path: Path) -> dict:
+    rewrite_rows(path, lambda rows: [[f" {name}  " for name in rows[0]], *rows[1:]])
+    return {}
+
+
+def no_final_line_break(path: Path) -> dict:
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    return {}
+
+
 @dataclass(frozen=True)
 class FileCase:
     kind: str
@@ -859,6 +1016,11 @@ class FileCase:
     #: fragments the error must contain ({line} filled from ``breaks``), or
     #: None when the variation must be accepted
     error: tuple[str, ...] | None
+    #: what the error names first: the export (file), its center's folder
+    #: (folder) or raw_data_dir itself (raw_data_dir)
+    names: str = "file"
+    #: csv, or parquet: the case's copy holds every export as Parquet
+    file_format: str = "csv"
 
 
 FILE_CASES = [
@@ -887,11 +1049,71 @@ FILE_CASES = [
              ("line {line} has fewer fields than the header",)),
     FileCase("unterminated-quote", *B_PAT, unterminated_quote,
              ("line {line}", "quote")),
+    # ---- date columns written in another layout as a whole (counts only)
+    FileCase("dates-day-and-month-exchanged", *B_ADM,
+             dates_in_layout("admin_date", "%d/%m/%Y", month_first),
+             ("column 'admin_date' reads better as MM/DD/YYYY than as its declared layout "
+              "DD/MM/YYYY",)),
+    FileCase("dates-day-and-month-exchanged-patients", *B_PAT,
+             dates_in_layout("last_followup", "%d/%m/%Y", month_first),
+             ("column 'last_followup' reads better as MM/DD/YYYY", "DD/MM/YYYY")),
+    FileCase("dates-as-spreadsheet-serial-numbers", *A_LINES,
+             dates_in_layout("line_start_date", "%Y-%m-%d", spreadsheet_serial),
+             ("column 'line_start_date' is unreadable as a date in its declared layout "
+              "YYYY-MM-DD", "look like spreadsheet serial numbers")),
+    FileCase("dates-with-two-digit-years", *C_LINES,
+             dates_in_layout("start_date", "%Y%m%d", two_digit_year_yymmdd),
+             ("column 'start_date' is unreadable as a date in its declared layout YYYYMMDD",
+              "look like YYMMDD (two-digit year)")),
+    # ---- the header
+    FileCase("repeated-header-name", *A_LINES, repeated_header_name("sex", "sex", 1),
+             ("the header repeats '{name}' at fields 2 and 7",)),
+    FileCase("repeated-header-name-case-and-blanks", *B_PAT,
+             repeated_header_name("kps", " KPS ", 2),
+             ("the header repeats '{name}' at fields 3 and 7",)),
+    FileCase("missing-header-row", *A_LINES, missing_header_row,
+             ("line 1 does not look like the header: none of its {fields} fields",)),
+    FileCase("missing-header-row-patients", *B_PAT, missing_header_row,
+             ("line 1 does not look like the header: none of its {fields} fields",)),
+    FileCase("cr-only-line-endings", *A_LINES, cr_only_line_endings,
+             ("line 1 ends with a carriage return alone",)),
+    FileCase("cr-only-line-endings-assessments", *B_ASM, cr_only_line_endings,
+             ("line 1 ends with a carriage return alone",)),
+    FileCase("thousands-of-header-fields", *C_AE, thousands_of_header_fields,
+             ("the header has {fields} fields, more than 1000",)),
+    FileCase("huge-header-line", *B_AE, huge_header_line,
+             ("line 1 (the header) is longer than 65536 bytes",)),
+    # ---- files that are not where the build reads, or that nothing reads
+    FileCase("symlink-to-a-system-file", *B_AE, symlink_to(system_file),
+             ("the file is a symbolic link",)),
+    FileCase("symlink-to-a-multi-line-system-file", *C_LINES, symlink_to(multi_line_system_file),
+             ("the file is a symbolic link",)),
+    FileCase("symlink-to-an-export-inside-raw-data-dir", *A_AE,
+             symlink_to(another_export_in_raw_data_dir), ("the file is a symbolic link",)),
+    FileCase("center-folder-is-a-symlink", *C_AE, center_folder_linked_elsewhere,
+             ("the center's folder is a symbolic link",)),
+    FileCase("second-batch-beside-the-export", *A_LINES, second_batch_beside,
+             ("the folder holds '{file}', which no source of center 'center_a' declares",),
+             names="folder"),
+    FileCase("undeclared-center-folder", *C_AE, undeclared_center_folder,
+             ("it holds '{file}', which is no declared center's folder or export",),
+             names="raw_data_dir"),
+    # ---- Parquet exports (raw_file_format: parquet) must hold text only
+    FileCase("typed-parquet-columns", *A_LINES,
+             typed_parquet_columns(ecog="int64", birth_date="date32"),
+             ("column 'birth_date' is date32[day], column 'ecog' is int64 in the Parquet file",),
+             file_format="parquet"),
+    FileCase("typed-parquet-column-center-c", *C_LINES, typed_parquet_columns(pfs_days="int64"),
+             ("column 'pfs_days' is int64 in the Parquet file, but every column must be text",),
+             file_format="parquet"),
     FileCase("extra-column", *A_AE, extra_column, None),
     FileCase("columns-reordered", *B_ADM, columns_reordered, None),
     FileCase("utf8-bom", *B_PAT, utf8_bom, None),
     FileCase("crlf-line-endings", *C_LINES, crlf_line_endings, None),
     FileCase("every-field-quoted", *A_LINES, every_field_quoted, None),
+    FileCase("utf8-bom-and-crlf-line-endings", *B_ASM, bom_and_crlf, None),
+    FileCase("blanks-around-header-names", *C_AE, padded_header_names, None),
+    FileCase("no-line-break-after-the-last-row", *B_AE, no_final_line_break, None),
 ]
 
 
@@ -988,6 +1210,11 @@ def delivery_builds(clean_run: Callable[[], object], root: Path) -> dict:
 # Builds
 # ============================================================================
 
+#: The unreadable file-level cases run in one lane per raw_file_format: a
+#: lane reuses dbt's parse, which a change of vars invalidates.
+LANES = {"csv": "unreadable", "parquet": "unreadable_parquet"}
+
+
 @dataclass
 class RowBuild:
     raw_dir: Path
@@ -1001,15 +1228,69 @@ class Suite:
     clean_raw: Path
     row_build: RowBuild
     harmless_raw: Path
-    unreadable_raw: Path
+    #: holds one lane directory per file format (LANES), with its raw copy in raw/
+    root: Path
+
+
+def copy_raw_as_parquet(raw_dir: Path) -> Path:
+    """The embedded exports as Parquet files of text columns (what the
+    generator writes with --format parquet)."""
+    copy_raw(raw_dir)
+    for path in sorted(raw_dir.glob("*/*.csv")):
+        header, *rows = parse_csv(path.read_bytes())
+        columns = {name: pa.array([row[n] or None for row in rows], type=pa.string())
+                   for n, name in enumerate(header)}
+        pq.write_table(pa.table(columns), path.with_suffix(".parquet"))
+        path.unlink()
+    return raw_dir
+
+
+def export_path(raw_dir: Path, case: FileCase) -> Path:
+    return raw_dir / case.center / f"{case.table}.{case.file_format}"
+
+
+#: Values no message may print however short: direct identifiers (names,
+#: national IDs, birth dates, patient keys) in every layout of the exports.
+IDENTIFIER_COLUMNS = {"patient_name", "name", "id_card_no", "national_id", "id_number",
+                      "birth_date", "dob", "mrn", "patient_key", "case_no"}
+
+
+def private_values(path: Path, clean: Path) -> set[str]:
+    """The cell values of an export that no message may print: every value
+    of an identifier column and every value of six characters or more. Read
+    from the broken file (through a link, as a careless reader would), or
+    from the clean file when the broken one holds no readable data row."""
+    try:
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            records = [table.column_names, *([str(value or "") for value in row.values()]
+                                             for row in table.to_pylist())]
+        else:
+            records = parse_csv(path.read_bytes())
+    except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException):
+        records = []
+    header, *rows = records if len(records) > 1 else parse_csv(clean.read_bytes())
+    if not IDENTIFIER_COLUMNS & set(header):  # no header row: every row is data
+        rows = [header, *rows]
+        header = parse_csv(clean.read_bytes())[0]
+    if rows and len(header) != len(rows[0]):  # not an export (a system file): all of it
+        cells = [value.strip() for row in rows for value in row if value.strip()]
+        return set(cells) | {word for cell in cells for word in re.findall(r"[A-Za-z]\w{5,}", cell)}
+    identifiers = {n for n, name in enumerate(header) if name in IDENTIFIER_COLUMNS}
+    return {value.strip() for row in rows for n, value in enumerate(row)
+            if len(value.strip()) >= 6 or (n in identifiers and value.strip())}
 
 
 def break_a_fresh_copy(case: FileCase, raw_dir: Path, fresh: bool = True) -> dict:
     """Copy the embedded exports to ``raw_dir`` (unless already there and
-    ``fresh`` is false) and break the case's file."""
+    ``fresh`` is false), break the case's file and note the values of the
+    broken file that no message may print."""
     if fresh or not raw_dir.exists():
-        copy_raw(raw_dir)
-    return case.breaks(raw_dir / case.center / f"{case.table}.csv")
+        copy_raw_as_parquet(raw_dir) if case.file_format == "parquet" else copy_raw(raw_dir)
+    path = export_path(raw_dir, case)
+    info = case.breaks(path)
+    clean = RAW_DIR / case.center / f"{case.table}.csv"
+    return {**info, "private_values": private_values(path, clean)}
 
 
 @pytest.fixture(scope="session")
@@ -1025,9 +1306,10 @@ def suite(tmp_path_factory):
     raw.save()
 
     pool.submit("clean", STUDY_BUILD, root / "clean", clean_raw)
-    unreadable = [case for case in FILE_CASES if case.error]
-    pool.submit_job("unreadable", run_in_one_lane, unreadable, root / "unreadable",
-                    STAGING_BUILD, break_a_fresh_copy)
+    for file_format, lane in LANES.items():
+        unreadable = [case for case in FILE_CASES if case.error and case.file_format == file_format]
+        pool.submit_job(lane, run_in_one_lane, unreadable, root / lane, STAGING_BUILD,
+                        break_a_fresh_copy, {"raw_file_format": file_format})
     pool.submit_job("delivery", delivery_builds, lambda: pool.result("clean"), root / "delivery")
     pool.submit("rows", STUDY_BUILD, root / "rows", raw.directory)
 
@@ -1040,7 +1322,7 @@ def suite(tmp_path_factory):
     pool.submit("harmless", STAGING_BUILD, root / "harmless" / "work", harmless_raw)
 
     yield Suite(pool, clean_raw, RowBuild(raw.directory, rows, original_counts), harmless_raw,
-                root / "unreadable" / "raw")
+                root)
     pool.close()
     shutil.rmtree(root, ignore_errors=True)
 
@@ -1184,9 +1466,19 @@ def test_row_accounting_balances_against_the_broken_files(suite, broken):
 # File-level tests
 # ============================================================================
 
-def gate_error_prefix(raw_dir: Path, center: str, table: str) -> str:
-    return (f"Raw export check failed for center '{center}', table '{table}' "
-            f"(file {raw_dir}/{center}/{table}.csv): ")
+def gate_error_prefix(raw_dir: Path, case: FileCase) -> str:
+    where = {
+        "file": f"center '{case.center}', table '{case.table}' "
+                f"(file {export_path(raw_dir, case)})",
+        "folder": f"center '{case.center}' (folder {raw_dir / case.center})",
+        "raw_data_dir": f"raw_data_dir ({raw_dir})",
+    }[case.names]
+    return f"Raw export check failed for {where}: "
+
+
+def printed(value: str, output: str) -> bool:
+    """Whether ``value`` appears in ``output`` as a whole (not inside a longer word)."""
+    return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", output) is not None
 
 
 STAGING_MODELS = {(center, table): f"stg_{center}__{table}" for center, table in PATIENT_KEY}
@@ -1194,15 +1486,24 @@ STAGING_MODELS = {(center, table): f"stg_{center}__{table}" for center, table in
 
 @pytest.mark.parametrize("case", pytest_params([c for c in FILE_CASES if c.error]))
 def test_unreadable_export_stops_the_build_naming_center_table_and_file(suite, case):
-    run, info = suite.pool.result("unreadable")[case.kind]
+    lane = LANES[case.file_format]
+    run, info = suite.pool.result(lane)[case.kind]
     assert run.returncode != 0
     output = " ".join(run.output.split())
-    prefix = gate_error_prefix(suite.unreadable_raw, case.center, case.table)
+    prefix = gate_error_prefix(suite.root / lane / "raw", case)
     assert prefix in output, output[-3000:]
     problem = output[output.index(prefix) + len(prefix):]
     for fragment in case.error:
         assert fragment.format(**info) in problem, problem[:600]
     assert "OK created" not in run.output, "a model ran although the gate failed"
+
+
+@pytest.mark.parametrize("case", pytest_params([c for c in FILE_CASES if c.error]))
+def test_unreadable_export_message_prints_no_value_of_the_file(suite, case):
+    run, info = suite.pool.result(LANES[case.file_format])[case.kind]
+    assert info["private_values"]
+    leaked = sorted(value for value in info["private_values"] if printed(value, run.output))
+    assert not leaked, f"{len(leaked)} value(s) of the file printed, e.g. {leaked[:3]}"
 
 
 @pytest.mark.parametrize("case", pytest_params([c for c in FILE_CASES if not c.error]))

@@ -6,7 +6,7 @@ seeds by an independent reader written here, not by the generator's own
 code: every listed dirty row must carry exactly its defect, every other row
 none; the eligible cohort re-derived from the files by the documented rules
 (center_b's and center_d's lines from administrations and assessments) must
-equal the generator's truth frame; the true lines (``_truth/true_lines``) must
+equal the generator's truth frame; the true lines (``<out>_truth/true_lines``) must
 cut the administrations exactly; calibration and the true hazard ratios are
 checked with lifelines at the embedded size and at 20,000 patients.
 """
@@ -39,6 +39,7 @@ from rwe_synth import (
 )
 from rwe_synth.__main__ import main
 from rwe_synth.exports import key_digits
+from rwe_synth.generator import truth_dir_for
 from rwe_synth.model import arm_sizes, center_counts, companion_sizes
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -148,7 +149,8 @@ def read_manifest(directory: Path) -> dict:
 
 
 def read_true_lines(directory: Path) -> pd.DataFrame:
-    return pd.read_csv(directory / "_truth" / "true_lines.csv", dtype=str, keep_default_na=False)
+    return pd.read_csv(truth_dir_for(directory) / "true_lines.csv", dtype=str,
+                       keep_default_na=False)
 
 
 def read_exports(directory: Path, file_format: str) -> dict[tuple[str, str], pd.DataFrame]:
@@ -489,14 +491,24 @@ def test_cli_rejects_a_bad_number_of_centers(tmp_path, capsys):
 
 
 def test_cli_writes_only_the_requested_centers(tmp_path):
-    assert main(["--patients", "40", "--centers", "2", "--seed", "3", "--out",
-                 str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
-        "_truth", "center_a", "center_b"]
+    out = tmp_path / "raw"
+    assert main(["--patients", "40", "--centers", "2", "--seed", "3", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["center_a", "center_b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "raw_truth"]
 
 
 def _files(directory: Path) -> list[Path]:
-    return sorted(p.relative_to(directory) for p in directory.rglob("*") if p.is_file())
+    """Every file the generator wrote for ``directory``: its exports and
+    manifest, then the true lines beside it (as ``truth/<file>``)."""
+    truth = truth_dir_for(directory)
+    return [*sorted(p.relative_to(directory) for p in directory.rglob("*") if p.is_file()),
+            *sorted(Path("truth") / p.relative_to(truth) for p in truth.rglob("*") if p.is_file())]
+
+
+def _bytes(directory: Path, relative: Path) -> bytes:
+    if relative.parts[0] == "truth":
+        return (truth_dir_for(directory) / relative.relative_to("truth")).read_bytes()
+    return (directory / relative).read_bytes()
 
 
 def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path, embedded_dir):
@@ -504,10 +516,10 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path, embe
     generate(EMBEDDED["n_patients"], EMBEDDED["n_centers"], EMBEDDED["seed"], again)
     generate(EMBEDDED["n_patients"], EMBEDDED["n_centers"], EMBEDDED["seed"] + 1, other)
     files = _files(embedded_dir)
-    assert len(files) == 10  # 8 exports, manifest.json, _truth/true_lines.csv
+    assert len(files) == 10  # 8 exports, manifest.json, truth/true_lines.csv
     for relative in files:
-        assert (again / relative).read_bytes() == (embedded_dir / relative).read_bytes()
-    differing = [r for r in files if (other / r).read_bytes() != (embedded_dir / r).read_bytes()]
+        assert _bytes(again, relative) == _bytes(embedded_dir, relative)
+    differing = [r for r in files if _bytes(other, r) != _bytes(embedded_dir, r)]
     assert len(differing) == len(files)
 
 
@@ -517,7 +529,7 @@ def test_committed_embedded_data_is_what_the_generator_writes(embedded_dir):
     raw = PROJECT_DIR / "data" / "raw"
     assert _files(raw) == _files(embedded_dir)
     for relative in _files(raw):
-        assert (raw / relative).read_bytes() == (embedded_dir / relative).read_bytes(), relative
+        assert _bytes(raw, relative) == _bytes(embedded_dir, relative), relative
 
 
 @pytest.mark.parametrize("line_history", ["default", "hard"])
@@ -527,10 +539,10 @@ def test_four_centers_are_deterministic(tmp_path, four_dir, hard_dir, line_histo
     generate(FOUR["n_patients"], FOUR["n_centers"], FOUR["seed"], again,
              line_history=line_history)
     files = _files(first)
-    assert len(files) == 18  # 8 + 8 OMOP tables, manifest.json, _truth/true_lines.csv
+    assert len(files) == 18  # 8 + 8 OMOP tables, manifest.json, truth/true_lines.csv
     assert _files(again) == files
     for relative in files:
-        assert (again / relative).read_bytes() == (first / relative).read_bytes(), relative
+        assert _bytes(again, relative) == _bytes(first, relative), relative
 
 
 def test_hard_histories_change_the_administrations_and_not_the_cohort(four_dir, hard_dir):
@@ -538,9 +550,9 @@ def test_hard_histories_change_the_administrations_and_not_the_cohort(four_dir, 
     (and third-line regimens) but leaves the patients, their second lines and
     their outcomes alone."""
     differing = {str(r) for r in _files(four_dir)
-                 if (four_dir / r).read_bytes() != (hard_dir / r).read_bytes()}
+                 if _bytes(four_dir, r) != _bytes(hard_dir, r)}
     assert {"center_b/drug_administrations.csv", "center_d/drug_exposure.csv",
-            "_truth/true_lines.csv", "manifest.json"} <= differing
+            "truth/true_lines.csv", "manifest.json"} <= differing
     assert not differing & {"center_b/patients.csv", "center_b/assessments.csv",
                             "center_d/person.csv", "center_d/measurement.csv",
                             "center_d/death.csv"}
@@ -1096,10 +1108,10 @@ def test_the_companion_population_only_appends_rows(tmp_path, monkeypatch, hard_
     generate(FOUR["n_patients"], FOUR["n_centers"], FOUR["seed"], without,
              line_history="hard")
     for relative in _files(without):
-        if relative.suffix != ".csv" or relative.parts[0] == "_truth":
+        if relative.suffix != ".csv" or relative.parts[0] == "truth":
             continue
-        before = (without / relative).read_bytes()
-        after = (hard_dir / relative).read_bytes()
+        before = _bytes(without, relative)
+        after = _bytes(hard_dir, relative)
         assert after.startswith(before), relative
         assert (after != before) == (relative.parts[0] in ("center_a", "center_b")), relative
     old, new = read_manifest(without), read_manifest(hard_dir)
@@ -1378,7 +1390,7 @@ def test_center_d_omop_tables_follow_the_cdm(four_dir, seeds):
 
 
 # ---------------------------------------------------------------------------
-# true lines (_truth/true_lines) and the hard line histories
+# true lines (<out>_truth/true_lines) and the hard line histories
 # ---------------------------------------------------------------------------
 
 

@@ -741,8 +741,8 @@ def center_d(tmp_path_factory) -> dict:
     steps["changed"] = {path for path, digest in file_digests(project).items()
                         if original.get(path) != digest}
     # the SQL layer and the data-quality gate: what a new center changes
-    build = dbt(project, ["build", "--select", "+dq_results", "--indirect-selection", "cautious"],
-                work / "build")
+    build = dbt(project, ["build", "--select", "+dq_results", "+run_inputs",
+                          "--indirect-selection", "cautious"], work / "build")
     assert build.returncode == 0, build.stdout[-6000:]
     steps["build"] = build
     steps["warehouse"] = work / "build" / "warehouse.duckdb"

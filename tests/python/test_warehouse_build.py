@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -84,6 +86,38 @@ def test_every_raw_row_is_accounted_for(build, manifest):
             lines = (RAW_DIR / center / f"{table}.csv").read_text(encoding="utf-8").splitlines()
             assert len(lines) - 1 == rows
             assert accounted[(center, table)] == rows, (center, table)
+
+
+def test_run_inputs_reads_exactly_the_declared_exports_and_counts_their_records(build,
+                                                                                manifest):
+    inputs = build.frame("select center_id, source_table, file_path, file_bytes, record_count "
+                         "from audit.run_inputs")
+    declared = {(center, table) for center, tables in manifest["row_counts"].items()
+                for table in tables}
+    assert set(zip(inputs["center_id"], inputs["source_table"], strict=True)) == declared
+    assert "manifest.json" not in set(inputs["file_path"])
+    for row in inputs.itertuples():
+        assert row.file_path == f"{row.center_id}/{row.source_table}.csv"
+        assert row.file_bytes == (RAW_DIR / row.file_path).stat().st_size
+        assert row.record_count == manifest["row_counts"][row.center_id][row.source_table]
+
+
+def test_row_balance_recounts_the_files_with_a_reader_of_its_own(build, tmp_path):
+    """assert_row_accounting_balances compares row_accounting with run_inputs'
+    count (Python's csv module), not with a count through the models' DuckDB
+    reader, which a misread file would satisfy; and it fails when they differ."""
+    compiled = (build.warehouse.parent / "target" / "compiled" / "rwe_warehouse" / "tests"
+                / "dbt" / "singular" / "assert_row_accounting_balances.sql").read_text()
+    assert '"audit"."run_inputs"' in compiled
+    assert not {"read_csv", "read_parquet", "read_blob"} & set(compiled.replace("(", " ").split())
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(build.warehouse, copy)
+    with duckdb.connect(str(copy)) as connection:
+        assert connection.sql(compiled).fetchall() == []
+        connection.execute("update audit.run_inputs set record_count = record_count + 1 "
+                           "where file_path = 'center_b/patients.csv'")
+        unbalanced = connection.sql(compiled).fetchall()
+    assert [row[:2] for row in unbalanced] == [("center_b", "patients")]
 
 
 def test_excluded_patients_are_excluded_for_their_reason(build, manifest):
@@ -186,7 +220,8 @@ def parquet_build(tmp_path_factory, manifest):
         capture_output=True, text=True, timeout=300)
     assert generated.returncode == 0, generated.stderr
     run = run_dbt(["build", "--select", "+analysis_cohort", "+adverse_events", "+quarantine",
-                   "+row_accounting", "--indirect-selection", "cautious"], root / "work",
+                   "+row_accounting", "+run_inputs", "--indirect-selection", "cautious"],
+                  root / "work",
                   raw_data_dir=root / "raw", extra_vars={"raw_file_format": "parquet"})
     assert run.returncode == 0, run.output[-6000:]
     return run

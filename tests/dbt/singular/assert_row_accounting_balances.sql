@@ -1,25 +1,17 @@
-{#- Nothing is lost silently: for every raw export, a direct count of its rows
-    equals the rows row_accounting gives it, and its rows_in. Returns the
-    exports that do not balance. -#}
+{#- Nothing is lost silently: for every raw export the build reads, the
+    records of its file equal the rows row_accounting gives it, and its
+    rows_in. The records are counted by audit.run_inputs with a reader that
+    shares nothing with the DuckDB reader the models use (Python's csv
+    module, a Parquet file's footer), so a file the models misread cannot
+    balance with itself. Returns the exports that do not balance. -#}
 with
 
-raw_counts as (
-    {%- set exports = [] -%}
-    {%- if execute -%}
-        {%- for src in graph.sources.values()
-              if src.package_name == project_name and src.meta.get('required_columns') -%}
-            {%- do exports.append(src) -%}
-        {%- endfor -%}
-    {%- endif %}
-    {% for src in exports %}
-        select
-            '{{ src.meta.get("center_id", src.source_name) }}' as center_id,
-            '{{ src.name }}' as source_table,
-            count(*) as raw_rows
-        from {{ raw_export_relation_sql(src) }} as export
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-    {% if not exports %}select 'none' as center_id, 'none' as source_table, 0 as raw_rows{% endif %}
+recounted as (
+    select
+        center_id,
+        source_table,
+        record_count as raw_rows
+    from {{ ref('run_inputs') }}
 ),
 
 accounted as (
@@ -35,17 +27,17 @@ accounted as (
 
 compared as (
     select
-        coalesce(raw_counts.center_id, accounted.center_id) as center_id,
-        coalesce(raw_counts.source_table, accounted.source_table) as source_table,
-        raw_counts.raw_rows,
+        coalesce(recounted.center_id, accounted.center_id) as center_id,
+        coalesce(recounted.source_table, accounted.source_table) as source_table,
+        recounted.raw_rows,
         accounted.accounted_rows,
         accounted.min_rows_in,
         accounted.max_rows_in
-    from raw_counts
+    from recounted
     full outer join accounted
         on
-            raw_counts.center_id = accounted.center_id
-            and raw_counts.source_table = accounted.source_table
+            recounted.center_id = accounted.center_id
+            and recounted.source_table = accounted.source_table
 )
 
 select * from compared

@@ -19,11 +19,13 @@ import duckdb
 
 from dbt_harness import DbtRun, run_dbt
 
-#: The SQL layer, the audit marts, the data-quality gate and the delivery checks. The statistics
+#: The SQL layer, the audit marts, the data-quality gate, the delivery checks
+#: and run_inputs, whose independent recount of the raw files
+#: assert_row_accounting_balances compares with row_accounting. The statistics
 #: models (python_models/statistics) are not needed to judge inputs, and
 #: "cautious" keeps out the tests of their tables.
 STUDY_BUILD = ["build", "--select", "+dq_results", "+quarantine", "+row_accounting",
-               "+delivery_gate", "--indirect-selection", "cautious"]
+               "+delivery_gate", "+run_inputs", "--indirect-selection", "cautious"]
 #: Seeds and the staging views: enough to pass (or fail) the raw-export gate
 #: and to read every raw row through its center's staging model.
 STAGING_BUILD = ["build", "--select", "+tag:staging", "--indirect-selection", "cautious"]
@@ -51,7 +53,8 @@ class BuildPool:
 
 
 def run_in_one_lane(cases: list, lane: Path, args: list[str],
-                    prepare: Callable[[object, Path], dict]) -> dict[str, tuple[DbtRun, dict]]:
+                    prepare: Callable[[object, Path], dict],
+                    extra_vars: dict | None = None) -> dict[str, tuple[DbtRun, dict]]:
     """Run ``args`` once per case, one after the other, each time on a fresh
     raw copy that ``prepare(case, raw_dir)`` breaks. All runs share the raw
     path, the vars and the target directory, so dbt parses the project once
@@ -61,11 +64,18 @@ def run_in_one_lane(cases: list, lane: Path, args: list[str],
     raw = lane / "raw"
     results = {}
     for case in cases:
-        shutil.rmtree(raw, ignore_errors=True)
+        _remove(raw)
         info = prepare(case, raw)
         results[case.kind] = (run_dbt([*args, "--partial-parse"], lane / "work",
-                                      raw_data_dir=raw), info)
+                                      raw_data_dir=raw, extra_vars=extra_vars), info)
     return results
+
+
+def _remove(raw: Path) -> None:
+    """Remove a raw copy, and a folder a case moved out of it (links are removed, not followed)."""
+    for outside in raw.parent.glob("outside_*"):
+        shutil.rmtree(outside)
+    shutil.rmtree(raw, ignore_errors=True)
 
 
 def query(run: DbtRun, sql: str, parameters: list | None = None) -> list[tuple]:
