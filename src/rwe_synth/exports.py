@@ -344,12 +344,16 @@ def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: Mode
     if used_ids is not None:
         # a later population's person must not share a national ID with
         # anyone: the warehouse would link the two records as one person
-        clash = np.isin(national_id, used_ids) | pd.Series(national_id).duplicated().to_numpy()
+        # pandas' isin hashes the text (numpy's isin on object arrays compares
+        # every pair: minutes at 200,000 patients)
+        used = pd.Index(used_ids)
+        clash = (pd.Index(national_id).isin(used)
+                 | pd.Series(national_id).duplicated().to_numpy())
         while clash.any():
             sequence[clash] = 2 * rng.integers(0, 500, int(clash.sum())) + male[clash]
             national_id = _national_id(region * 10 ** 11 + y * 10 ** 7 + m * 10 ** 5
                                        + d * 10 ** 3 + sequence)
-            clash = (np.isin(national_id, used_ids)
+            clash = (pd.Index(national_id).isin(used)
                      | pd.Series(national_id).duplicated().to_numpy())
 
     out = patients.assign(
