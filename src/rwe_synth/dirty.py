@@ -3,6 +3,8 @@
 Every recipe adds rows that no eligible patient's data depends on: exact
 copies placed after their original, copies of a row with one field broken,
 or an extra third-line record of an eligible patient who has no third line.
+They are drawn from the reference population's rows only (as before the
+companion population existed); the companion population's rows are clean.
 Staging quarantines each of them, so the clean cohort stays exactly N
 patients with exact arm sizes. The reason codes and the failing column are
 the ones the staging models report (``quarantine_reason``,
@@ -20,6 +22,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from rwe_synth.exports import ROW_KEY_STRIDE, CenterContext, ExportTable
+from rwe_synth.model import POPULATION_REFERENCE
 from rwe_synth.parameters import DAYS_PER_MONTH, ModelParameters
 from rwe_synth.vocabulary import CENTER_D_CODES, DRUG_INDEX, DRUGS, RESPONSES
 
@@ -57,11 +60,19 @@ def _pick(rng: np.random.Generator, pool: np.ndarray, count: int) -> np.ndarray:
     return np.sort(rng.choice(pool, size=min(count, len(pool)), replace=False))
 
 
-def _duplicates(table: ExportTable, rng: np.random.Generator, count: int, **_):
+def _duplicates(table: ExportTable, rng: np.random.Generator, count: int,
+                context: CenterContext, **_):
     rows = []
-    for index in _pick(rng, np.arange(table.data.num_rows), count):
+    for index in _pick(rng, _reference_rows(table, context), count):
         rows.append((_row(table, int(index)), int(table.sort_key[index]) + 1))
     return rows
+
+
+def _reference_rows(table: ExportTable, context: CenterContext) -> np.ndarray:
+    """Rows not of the companion population (whose rows are all clean)."""
+    companion = context.patients.loc[context.patients["population"] != POPULATION_REFERENCE,
+                                     "patient_index"]
+    return np.flatnonzero(~np.isin(table.patient_index, companion.to_numpy()))
 
 
 def _eligible_rows(table: ExportTable, context: CenterContext) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rwe_synth.model import rng_for
+from rwe_synth.model import POPULATION_REFERENCE, population_parts, rng_for
 from rwe_synth.omop_cdm import OMOP_COLUMNS
 from rwe_synth.parameters import DAYS_PER_MONTH, ModelParameters
 from rwe_synth.vocabulary import (
@@ -231,7 +231,10 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
 
     Keys are distinct random numbers at the documented width (``NX`` + 6,
     ``TJ-`` + 5, ``NM`` + 5 digits); a center with more patients than half
-    its key space gets one more digit per step (only for very large N).
+    its key space gets one more digit per step (only for very large N). The
+    reference population's identifiers are drawn first, as always; the
+    companion population's from its own stream, avoiding every key (ghost
+    keys included) and national ID drawn before.
 
     Returns
     -------
@@ -240,7 +243,41 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
         ``birth_day`` and ``national_id`` added, and per center a list of
         unused keys for dirty rows of unknown patients.
     """
-    rng = rng_for(seed, "identifiers")
+    parts, ghosts = [], {}
+    used_keys: dict[str, np.ndarray] = {}
+    used_ids = np.zeros(0, dtype=object)
+    for population, rows in population_parts(patients):
+        if population == POPULATION_REFERENCE:
+            part, ghosts = _identifiers(rows, seed, n_centers, params)
+            for center_id in params.center_ids(n_centers):
+                taken = np.concatenate([
+                    part.loc[part["center_id"] == center_id, "patient_key"].to_numpy(),
+                    np.asarray(ghosts[center_id], dtype=object)])
+                used_keys[center_id] = _key_numbers(taken)
+        else:
+            part, _ = _identifiers(rows, seed, n_centers, params, population, used_keys,
+                                   used_ids)
+        used_ids = np.concatenate([used_ids, part["national_id"].to_numpy()])
+        parts.append(part)
+    return (parts[0] if len(parts) == 1 else pd.concat(parts)), ghosts
+
+
+def _key_numbers(keys: np.ndarray) -> np.ndarray:
+    """The numbers of patient keys (the digits at their end)."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return pd.Series(keys, dtype=object).str.extract(r"(\d+)$")[0].astype(np.int64).to_numpy()
+
+
+def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: ModelParameters,
+                 population: int = POPULATION_REFERENCE,
+                 used_keys: dict[str, np.ndarray] | None = None,
+                 used_ids: np.ndarray | None = None
+                 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Identifiers of one population; ``used_keys`` (key numbers per center)
+    and ``used_ids`` are avoided, and only the first population (none used)
+    gets ghost keys."""
+    rng = rng_for(seed, "identifiers", population=population)
     n = len(patients)
     keys = np.empty(n, dtype=object)
     ghosts: dict[str, list[str]] = {}
@@ -248,15 +285,24 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
     for index, center_id in enumerate(params.center_ids(n_centers)):
         members = np.flatnonzero(center_index == index)
         prefix, digits = KEY_LAYOUT[center_id]
-        n_eligible = int((patients["status"].to_numpy()[members] == "eligible").sum())
-        n_ghosts = GHOST_KEYS + 2 * max(1, int(round(params.dirty_rows.rate * n_eligible)))
-        needed = len(members) + n_ghosts
-        digits = key_digits(needed, digits)
-        numbers = 10 ** (digits - 1) + rng.choice(9 * 10 ** (digits - 1), size=needed,
-                                                  replace=False)
-        as_text = np.char.add(prefix, numbers.astype(str)).astype(object)
-        keys[members] = as_text[: len(members)]
-        ghosts[center_id] = sorted(as_text[len(members):].tolist())
+        if used_keys is None:
+            n_eligible = int((patients["status"].to_numpy()[members] == "eligible").sum())
+            n_ghosts = GHOST_KEYS + 2 * max(1, int(round(params.dirty_rows.rate * n_eligible)))
+            needed = len(members) + n_ghosts
+            digits = key_digits(needed, digits)
+            numbers = 10 ** (digits - 1) + rng.choice(9 * 10 ** (digits - 1), size=needed,
+                                                      replace=False)
+            as_text = np.char.add(prefix, numbers.astype(str)).astype(object)
+            keys[members] = as_text[: len(members)]
+            ghosts[center_id] = sorted(as_text[len(members):].tolist())
+        elif len(members):
+            taken = used_keys[center_id]
+            digits = key_digits(len(members) + len(taken), digits)
+            space = 9 * 10 ** (digits - 1)
+            numbers = 10 ** (digits - 1) + rng.choice(
+                space, size=min(space, len(members) + len(taken)), replace=False)
+            numbers = numbers[~np.isin(numbers, taken)][: len(members)]
+            keys[members] = np.char.add(prefix, numbers.astype(str)).astype(object)
 
     surname = rng.integers(0, len(_SURNAMES), n)
     given_1 = rng.integers(0, len(_GIVEN), n)
@@ -291,11 +337,24 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
     y = birth.astype("datetime64[Y]").astype(np.int64) + 1970
     m = (birth.astype("datetime64[M]") - birth.astype("datetime64[Y]")).astype(np.int64) + 1
     d = (birth - birth.astype("datetime64[M]")).astype(np.int64) + 1
-    sequence = 2 * rng.integers(0, 500, n) + patients["is_male"].to_numpy().astype(np.int64)
-    body = region * 10 ** 11 + y * 10 ** 7 + m * 10 ** 5 + d * 10 ** 3 + sequence
-    digits_matrix = (body[:, None] // 10 ** np.arange(16, -1, -1)[None, :]) % 10
-    check = _ID_CHECK[(digits_matrix * _ID_WEIGHTS).sum(axis=1) % 11]
-    national_id = np.char.add(body.astype(str), check.astype(str)).astype(object)
+    male = patients["is_male"].to_numpy().astype(np.int64)
+    sequence = 2 * rng.integers(0, 500, n) + male
+    national_id = _national_id(region * 10 ** 11 + y * 10 ** 7 + m * 10 ** 5 + d * 10 ** 3
+                               + sequence)
+    if used_ids is not None:
+        # a later population's person must not share a national ID with
+        # anyone: the warehouse would link the two records as one person
+        # pandas' isin hashes the text (numpy's isin on object arrays compares
+        # every pair: minutes at 200,000 patients)
+        used = pd.Index(used_ids)
+        clash = (pd.Index(national_id).isin(used)
+                 | pd.Series(national_id).duplicated().to_numpy())
+        while clash.any():
+            sequence[clash] = 2 * rng.integers(0, 500, int(clash.sum())) + male[clash]
+            national_id = _national_id(region * 10 ** 11 + y * 10 ** 7 + m * 10 ** 5
+                                       + d * 10 ** 3 + sequence)
+            clash = (pd.Index(national_id).isin(used)
+                     | pd.Series(national_id).duplicated().to_numpy())
 
     out = patients.assign(
         patient_key=keys,
@@ -306,6 +365,13 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
         karnofsky=_karnofsky(rng, patients["ecog_ps"].to_numpy()),
     )
     return out, ghosts
+
+
+def _national_id(body: np.ndarray) -> np.ndarray:
+    """18-character national IDs: 17 digits and the ISO 7064 check character."""
+    digits_matrix = (body[:, None] // 10 ** np.arange(16, -1, -1)[None, :]) % 10
+    check = _ID_CHECK[(digits_matrix * _ID_WEIGHTS).sum(axis=1) % 11]
+    return np.char.add(body.astype(str), check.astype(str)).astype(object)
 
 
 def key_digits(n_keys: int, documented_digits: int) -> int:
@@ -326,10 +392,16 @@ def _karnofsky(rng: np.random.Generator, ecog: np.ndarray) -> np.ndarray:
 
 def center_context(patients: pd.DataFrame, center_id: str, ghosts: dict[str, list[str]]
                    ) -> CenterContext:
-    """The patients of one center, ranked by patient key."""
+    """The patients of one center, ranked by population, then patient key.
+
+    A registry appends: the companion population's records come after the
+    reference population's, so every reference row keeps its position (and
+    row number) in the export.
+    """
     members = patients.loc[patients["center_id"] == center_id].copy()
     key_number = members["patient_key"].str.extract(r"(\d+)$")[0].astype(np.int64)
-    members = members.assign(_key_number=key_number.to_numpy()).sort_values("_key_number")
+    members = members.assign(_key_number=key_number.to_numpy()).sort_values(
+        ["population", "_key_number"])
     rank = pd.Series(np.arange(len(members)), index=members["patient_index"].to_numpy())
     return CenterContext(center_id, members.set_index("patient_index", drop=False),
                          ghosts[center_id], rank)

@@ -46,9 +46,14 @@ from rwe_synth.line_history import (
     true_lines,
 )
 from rwe_synth.model import (
+    COMPANION_ELIGIBLE,
+    COMPANION_EXCLUSION_REASONS,
     DEFAULT_PARAMETERS,
+    POPULATION_COMPANION,
     STATUS_ELIGIBLE,
     cohort_truth,
+    companion_truth,
+    population_parts,
     rng_for,
     simulate_patients,
     validate_arguments,
@@ -56,6 +61,7 @@ from rwe_synth.model import (
 from rwe_synth.omop import center_d_tables, expand_administrations
 from rwe_synth.parameters import (
     AGE_CENTRE_YEARS,
+    COMPANION_TARGETS,
     DAYS_PER_MONTH,
     MODEL_TERMS,
     TARGETS,
@@ -149,9 +155,8 @@ def generate(
                 stream="administrations" if center_id == "center_b" else "omop_center")
             applied = None
             if hard:
-                administrations, applied = harden_administrations(
-                    administrations, center_lines, rng_for(seed, "line_history", center_index + 1),
-                    params)
+                administrations, applied = _harden(administrations, center_lines, seed,
+                                                   center_index, params)
             if center_id == "center_d":
                 administrations = expand_administrations(administrations, center_lines, params)
             truth_lines.append(_true_line_rows(context, administrations, applied))
@@ -196,6 +201,23 @@ def generate(
     (out / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
+
+
+def _harden(administrations: pd.DataFrame, lines: pd.DataFrame, seed: int,
+            center_index: int, params: ModelParameters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`harden_administrations` on each population, from its own stream."""
+    outputs, applied = [], []
+    for population, rows in population_parts(lines):
+        own = administrations if rows is lines else administrations.loc[
+            administrations["patient_index"].isin(rows["patient_index"].to_numpy())]
+        out, features = harden_administrations(
+            own, rows, rng_for(seed, "line_history", center_index + 1, population=population),
+            params)
+        outputs.append(out)
+        applied.append(features)
+    if len(outputs) == 1:
+        return outputs[0], applied[0]
+    return pd.concat(outputs, ignore_index=True), pd.concat(applied, ignore_index=True)
 
 
 def _true_line_rows(context, administrations: pd.DataFrame,
@@ -374,5 +396,63 @@ def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
             "parameters": params.to_dict(n_centers, line_history),
         },
         "targets": TARGETS,
+        "measured": measured_summary(truth),
+        "companion": companion_manifest(patients, params, truth),
+    }
+
+
+def companion_manifest(patients: pd.DataFrame, params: ModelParameters,
+                       reference_truth: pd.DataFrame) -> dict[str, Any]:
+    """The companion study's part of the manifest: its design as the
+    generator draws it, its cohort, the overlap with the reference cohort,
+    the companion population's excluded patients, targets and measured
+    figures (its true parameters are under ``truth.parameters.companion``)."""
+    companion = params.companion
+    truth = companion_truth(patients, params)
+    per_center = {
+        center: {arm: int(count) for arm, count in
+                 truth.loc[truth["center_id"] == center, "arm"].value_counts().sort_index()
+                 .items()}
+        for center in companion.center_ids if center in set(patients["center_id"])
+    }
+    added = patients.loc[patients["population"] == POPULATION_COMPANION]
+    excluded = added.loc[added["companion_status"] != COMPANION_ELIGIBLE,
+                         ["center_id", "patient_key", "companion_status"]]
+    excluded = excluded.sort_values(["center_id", "patient_key"])
+    thresholds = added["assignment_threshold"]
+    return {
+        "study_id": companion.study_id,
+        "source": companion.source,
+        "study_window": {"start_date": companion.study_window_start_date,
+                         "end_date": companion.study_window_end_date},
+        "data_cutoff_date": companion.data_cutoff_date,
+        "center_ids": [c for c in companion.center_ids if c in per_center],
+        "rule": {
+            "first_line": "platinum + etoposide + an ICI (drug classes platinum, etoposide, "
+                          "pd_1_inhibitor or pd_l1_inhibitor; first line ended in a "
+                          "documented progression)",
+            "index": "start of the second line, inside the study window",
+            "exposure": "the second line contains an ICI (is_ici: continuation beyond "
+                        "progression)",
+            "comparator": "no ICI in the second line (discontinuation)",
+            "exclusion_reasons_in_order": list(COMPANION_EXCLUSION_REASONS),
+        },
+        "cohort": {
+            "eligible_patients": int(len(truth)),
+            "per_arm": {arm: int((truth["arm"] == arm).sum()) for arm in ("ICI", "non-ICI")},
+            "per_center_per_arm": per_center,
+            "per_population": {name: int(count) for name, count in
+                               truth["population"].value_counts().sort_index().items()},
+            "in_reference_cohort": int(truth["patient_index"].isin(
+                reference_truth["patient_index"]).sum()),
+        },
+        "excluded_patients": [
+            {"center_id": row.center_id, "patient_key": row.patient_key,
+             "reason": row.companion_status}
+            for row in excluded.itertuples(index=False)
+        ],
+        "assignment_intercept_realised": (round(-float(thresholds.iloc[0]), 6)
+                                          if len(thresholds) else None),
+        "targets": COMPANION_TARGETS,
         "measured": measured_summary(truth),
     }

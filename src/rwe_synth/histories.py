@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rwe_synth.model import rng_for
+from rwe_synth.model import population_parts, rng_for
 from rwe_synth.parameters import ModelParameters
 from rwe_synth.vocabulary import AE_INDEX, DRUG_INDEX, DRUGS, SITE_NAMES
 
@@ -29,6 +29,13 @@ def _repeat_ranges(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, position
 
 
+def _by_population(frame: pd.DataFrame, build) -> pd.DataFrame:
+    """``build(rows, population)`` for each population of ``frame``, concatenated
+    (each population draws from its own streams)."""
+    parts = [build(rows, population) for population, rows in population_parts(frame)]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
 def build_lines(patients: pd.DataFrame, seed: int, params: ModelParameters) -> pd.DataFrame:
     """One row per patient and treatment line (1, 2 and, if given, 3).
 
@@ -42,9 +49,14 @@ def build_lines(patients: pd.DataFrame, seed: int, params: ModelParameters) -> p
     ``ecog_ps``, site flags ``site_<name>`` at the line start,
     ``had_thoracic_radiotherapy``, ``had_prophylactic_cranial_irradiation``,
     ``vital_offset`` (days from line start to death or last contact),
-    ``is_dead``.
+    ``is_dead``, ``population``.
     """
-    rng = rng_for(seed, "lines")
+    return _by_population(patients, lambda rows, population: _build_lines(
+        rows, seed, population))
+
+
+def _build_lines(patients: pd.DataFrame, seed: int, population: int) -> pd.DataFrame:
+    rng = rng_for(seed, "lines", population=population)
     n = len(patients)
     sites = np.column_stack([
         patients[f"has_{site}_metastases" if site in ("liver", "brain", "bone")
@@ -59,13 +71,13 @@ def build_lines(patients: pd.DataFrame, seed: int, params: ModelParameters) -> p
     empty = np.full(n, -1, dtype=np.int64)
     frames = []
 
-    # first line: etoposide + platinum (+ ICI); ICI maintenance to progression
+    # first line: platinum + etoposide (+ ICI); ICI maintenance to progression
     pfs1 = patients["first_line_pfs_days"].to_numpy()
     start1 = patients["first_line_start_day"].to_numpy()
     drop = rng.random(sites.shape) < 0.2
     frames.append(_line_frame(
         patients, 1, start1,
-        np.full(n, DRUG_INDEX["etoposide"]), patients["first_line_platinum"].to_numpy(),
+        patients["first_line_backbone_drug"].to_numpy(), patients["first_line_platinum"].to_numpy(),
         patients["first_line_ici_drug"].to_numpy(),
         patients["first_line_chemo_cycles"].to_numpy(), pfs1, pfs1,
         patients["first_line_best_response"].to_numpy(),
@@ -117,6 +129,7 @@ def build_lines(patients: pd.DataFrame, seed: int, params: ModelParameters) -> p
         vital_end - start3, is_dead,
     ).loc[has3])
     lines = pd.concat(frames, ignore_index=True)
+    lines["population"] = np.int8(population)
     return lines.sort_values(["patient_index", "line_number"], kind="stable",
                              ignore_index=True)
 
@@ -164,7 +177,8 @@ def build_administrations(lines: pd.DataFrame, patients: pd.DataFrame, seed: int
     cytotoxic drug an antiemetic is given (same day) and a growth factor
     (next day) with the stated probabilities.
 
-    ``stream`` names the random stream (each center draws its own).
+    ``stream`` names the random stream (each center draws its own; each
+    population too).
 
     Returns
     -------
@@ -172,8 +186,16 @@ def build_administrations(lines: pd.DataFrame, patients: pd.DataFrame, seed: int
         ``patient_index``, ``line_number``, ``day``, ``drug`` (code),
         ``dose_mg`` (float) and ``order`` (sort position within the patient).
     """
+    return _by_population(lines, lambda rows, population: _build_administrations(
+        rows, patients.loc[patients["population"].to_numpy() == population], seed, params,
+        stream, population))
+
+
+def _build_administrations(lines: pd.DataFrame, patients: pd.DataFrame, seed: int,
+                           params: ModelParameters, stream: str, population: int
+                           ) -> pd.DataFrame:
     tx = params.treatment
-    rng = rng_for(seed, stream)
+    rng = rng_for(seed, stream, population=population)
     slots = lines[["drug_1", "drug_2", "drug_3"]].to_numpy()
     line_index = np.repeat(np.arange(len(lines)), 3)
     slot = np.tile(np.arange(3), len(lines))
@@ -300,8 +322,15 @@ def build_adverse_events(patients: pd.DataFrame, lines: pd.DataFrame, seed: int,
         ``patient_index``, ``line_number``, ``term`` (AE key), ``grade``,
         ``day`` and ``order``.
     """
+    return _by_population(lines, lambda rows, population: _build_adverse_events(
+        patients.loc[patients["population"].to_numpy() == population], rows, seed, params,
+        population))
+
+
+def _build_adverse_events(patients: pd.DataFrame, lines: pd.DataFrame, seed: int,
+                          params: ModelParameters, population: int) -> pd.DataFrame:
     model = params.adverse_events
-    rng = rng_for(seed, "adverse_events")
+    rng = rng_for(seed, "adverse_events", population=population)
     frames = []
 
     second = lines.loc[lines["line_number"] == 2].reset_index(drop=True)

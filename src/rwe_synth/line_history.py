@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rwe_synth.model import rng_for
+from rwe_synth.model import population_parts, rng_for
 from rwe_synth.parameters import ModelParameters
 from rwe_synth.vocabulary import DRUGS
 
@@ -49,9 +49,16 @@ def rechallenge_third_lines(lines: pd.DataFrame, seed: int, params: ModelParamet
     last second-line cycle, gets the second-line drugs again in third line
     with probability ``p_third_line_rechallenge``. Returns a new lines frame.
     """
+    parts = [_rechallenge_third_lines(rows, seed, params, population)
+             for population, rows in population_parts(lines)]
+    return parts[0] if len(parts) == 1 else pd.concat(parts)
+
+
+def _rechallenge_third_lines(lines: pd.DataFrame, seed: int, params: ModelParameters,
+                             population: int) -> pd.DataFrame:
     hard = params.hard_line_history
     cycle = params.treatment.cycle_days
-    rng = rng_for(seed, "line_history", 0)
+    rng = rng_for(seed, "line_history", 0, population=population)
     second = lines.loc[lines["line_number"] == 2].set_index("patient_index")
     third = lines.loc[lines["line_number"] == 3]
     previous = second.reindex(third["patient_index"].to_numpy())

@@ -5,12 +5,20 @@ given the seed: each component draws from its own random stream
 (``numpy.random.SeedSequence([seed, stream])``), so changing one component
 does not shift the draws of another.
 
+The registry holds two populations (column ``population``): the reference
+study's patients (second line in its window, plus its extras), exactly as
+they always were, and the companion study's added patients
+(:class:`~rwe_synth.parameters.CompanionStudy`), whose components draw from
+streams of their own (``SeedSequence([seed, 17, stream])``), so adding them
+moves no draw of the reference population.
+
 Dates are integer day numbers since 1970-01-01 (``numpy.datetime64[D]``
 values); offsets (``*_offset``, ``*_days``) count days from a line start.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -20,6 +28,7 @@ from rwe_synth.parameters import (
     AGE_CENTRE_YEARS,
     DAYS_PER_MONTH,
     MODEL_TERMS,
+    AssignmentModel,
     ModelParameters,
 )
 from rwe_synth.vocabulary import DRUG_INDEX, SITE_NAMES
@@ -47,7 +56,27 @@ _STREAMS = {
     "dirty_rows": 14,
     "line_history": 15,
     "omop_center": 16,
+    "companion": 17,  # the namespace of the companion population's streams
 }
+
+#: The populations of the registry (column ``population``): the reference
+#: study's patients and the companion study's added patients.
+POPULATION_REFERENCE = 0
+POPULATION_COMPANION = 1
+POPULATION_NAMES = ("reference", "companion")
+
+#: Reasons a patient is not in the companion cohort (column
+#: ``companion_status``), in the order the rule checks them; 'eligible' otherwise.
+COMPANION_EXCLUSION_REASONS = (
+    "center_not_in_study",
+    "no_second_line",
+    "first_line_without_ici",
+    "first_line_not_platinum_etoposide",
+    "second_line_outside_study_window",
+)
+#: The companion population's extra (non-eligible) patients, per center and reason.
+COMPANION_EXTRA_REASONS = COMPANION_EXCLUSION_REASONS[1:]
+COMPANION_ELIGIBLE = "eligible"
 
 #: ``--line-history``: the default histories, or the harder variant for
 #: validating line derivation (:class:`~rwe_synth.parameters.HardLineHistoryModel`).
@@ -60,10 +89,31 @@ def day_number(iso_date: str) -> int:
     return int(np.datetime64(iso_date, "D").astype(np.int64))
 
 
-def rng_for(seed: int, stream: str, *substream: int) -> np.random.Generator:
-    """The random generator of one named component (and sub-stream) for a seed."""
-    return np.random.default_rng(
-        np.random.SeedSequence([int(seed), _STREAMS[stream], *map(int, substream)]))
+def rng_for(seed: int, stream: str, *substream: int,
+            population: int = POPULATION_REFERENCE) -> np.random.Generator:
+    """The random generator of one named component (and sub-stream) for a seed.
+
+    The companion population's components draw from their own streams
+    (``[seed, 17, stream, ...]``), the reference population's from
+    ``[seed, stream, ...]`` as always.
+    """
+    namespace = () if population == POPULATION_REFERENCE else (_STREAMS["companion"],)
+    return np.random.default_rng(np.random.SeedSequence(
+        [int(seed), *namespace, _STREAMS[stream], *map(int, substream)]))
+
+
+def population_parts(frame: pd.DataFrame):
+    """``(population, rows)`` for each population present in ``frame`` (in
+    population order), so a component draws each population from its own
+    streams and the reference population's draws stay what they were."""
+    codes = frame["population"].to_numpy()
+    for population in (POPULATION_REFERENCE, POPULATION_COMPANION):
+        mask = codes == population
+        if mask.all():
+            yield population, frame
+            return
+        if mask.any():
+            yield population, frame.loc[mask]
 
 
 def months_to_days(months: np.ndarray) -> np.ndarray:
@@ -79,12 +129,29 @@ def arm_sizes(n_patients: int) -> tuple[int, int]:
 
 def center_counts(n_patients: int, n_centers: int, params: ModelParameters) -> list[int]:
     """Eligible patients per center by the largest-remainder rule."""
-    shares = np.asarray(params.center_shares(n_centers), dtype=float)
+    return largest_remainder(params.center_shares(n_centers), n_patients)
+
+
+def largest_remainder(shares, n_patients: int) -> list[int]:
+    """``n_patients`` split by ``shares`` (summing to 1) by the largest-remainder rule."""
+    shares = np.asarray(shares, dtype=float)
     raw = shares * n_patients
     counts = np.floor(raw).astype(int)
     for index in np.argsort(-(raw - counts), kind="stable")[: n_patients - counts.sum()]:
         counts[index] += 1
     return counts.tolist()
+
+
+def companion_sizes(n_patients: int, params: ModelParameters) -> tuple[int, int]:
+    """The companion cohort's (continuation, discontinuation) sizes for ``n_patients``
+    reference-study patients: ``round(N * 118 / 496)`` and ``round(N * 211 / 496) -``
+    that (exactly 118 / 93 at 496)."""
+    design, companion = params.design, params.companion
+    n_total = int(round(n_patients * companion.published_patients
+                        / design.published_patients))
+    n_ici = int(round(n_patients * companion.published_continuation_patients
+                      / design.published_patients))
+    return n_ici, n_total - n_ici
 
 
 def linear_predictor(frame: pd.DataFrame, coefficients: Mapping[str, float]) -> np.ndarray:
@@ -127,12 +194,14 @@ def simulate_patients(
     seed: int,
     params: ModelParameters = DEFAULT_PARAMETERS,
 ) -> pd.DataFrame:
-    """Simulate every patient of the exports: the eligible cohort and extras.
+    """Simulate every patient of the exports: both populations of the registry.
 
     Parameters
     ----------
     n_patients : int
-        Number of eligible patients (second line inside the study window).
+        Number of eligible patients of the reference study (second line
+        inside its window); the companion cohort gets ``round(N * 211 / 496)``
+        (:func:`companion_sizes`).
     n_centers : int
         1 to 4; centers ``center_a``, ``center_b``, ``center_c``, ``center_d`` in order.
     seed : int
@@ -143,14 +212,42 @@ def simulate_patients(
     Returns
     -------
     pandas.DataFrame
-        One row per patient. The first ``n_patients`` rows are eligible
-        (``status == 'eligible'``); then the non-eligible extras
-        (``no_second_line``, ``second_line_outside_study_window``). Columns
-        hold covariates in contract names, arm, regimens (drug codes of
+        One row per patient. First the reference population (``population``
+        0): the ``n_patients`` eligible (``status == 'eligible'``), then its
+        non-eligible extras (``no_second_line``,
+        ``second_line_outside_study_window``); then the companion population
+        (``population`` 1, every ``status`` a reference-study exclusion).
+        ``companion_status`` is ``'eligible'`` for the companion cohort, else
+        the companion rule's first failed reason. Columns hold covariates in
+        contract names, arm, regimens (drug codes of
         :data:`rwe_synth.vocabulary.DRUGS`), dates as day numbers and the
         latent and observed outcomes.
     """
     validate_arguments(n_patients, n_centers, seed)
+    reference = simulate_reference_population(n_patients, n_centers, seed, params)
+    companion = simulate_companion_population(n_patients, n_centers, seed, params, reference)
+    return pd.concat([reference, companion], ignore_index=True)
+
+
+def _patients_with_identifiers(n_patients: int, n_centers: int, seed: int,
+                               params: ModelParameters, companion: bool = True
+                               ) -> pd.DataFrame:
+    """:func:`simulate_patients` with patient keys (the companion population
+    left out when ``companion`` is false: the reference population does not
+    depend on it)."""
+    from rwe_synth.exports import assign_identifiers
+
+    if companion:
+        patients = simulate_patients(n_patients, n_centers, seed, params)
+    else:
+        validate_arguments(n_patients, n_centers, seed)
+        patients = simulate_reference_population(n_patients, n_centers, seed, params)
+    return assign_identifiers(patients, seed, n_centers, params)[0]
+
+
+def simulate_reference_population(n_patients: int, n_centers: int, seed: int,
+                          params: ModelParameters) -> pd.DataFrame:
+    """The reference study's patients, drawn exactly as before the companion existed."""
     layout = _layout(n_patients, n_centers, seed, params)
     frame = _covariates(layout, seed, params)
     frame = _assign_treatment(frame, seed, params)
@@ -159,7 +256,90 @@ def simulate_patients(
     frame = _outcomes(frame, seed, params)
     frame = _third_line(frame, seed, params)
     frame = _patients_without_second_line(frame, seed, params)
+    frame["population"] = np.int8(POPULATION_REFERENCE)
+    frame["companion_status"] = companion_status(frame, params)
     return frame
+
+
+def companion_parameters(params: ModelParameters) -> ModelParameters:
+    """The parameters the companion population is drawn with: the reference
+    model with the companion's window and cut-off, first-line ICIs, treatment
+    choice, PFS, post-progression and response models."""
+    companion = params.companion
+    return dataclasses.replace(
+        params,
+        design=dataclasses.replace(
+            params.design, study_window_start_date=companion.study_window_start_date,
+            study_window_end_date=companion.study_window_end_date,
+            data_cutoff_date=companion.data_cutoff_date),
+        assignment=AssignmentModel(coefficients=dict(companion.assignment)),
+        treatment=dataclasses.replace(params.treatment,
+                                      first_line_ici=dict(companion.first_line_ici)),
+        pfs=companion.pfs,
+        post_progression=companion.post_progression,
+        response=companion.response,
+    )
+
+
+def simulate_companion_population(n_patients: int, n_centers: int, seed: int,
+                          params: ModelParameters, reference: pd.DataFrame) -> pd.DataFrame:
+    """The companion study's added patients, from the companion's own streams.
+
+    Sized so that the companion cohort (reference patients who meet its rule,
+    if any, plus these) has exactly :func:`companion_sizes` patients per arm
+    whenever the reference population does not already exceed them.
+    """
+    population = POPULATION_COMPANION
+    model = companion_parameters(params)
+    in_cohort = reference["companion_status"].to_numpy() == COMPANION_ELIGIBLE
+    already_ici = int(reference["is_ici"].to_numpy()[in_cohort].sum())
+    target_ici, target_non = companion_sizes(n_patients, params)
+    n_ici = max(0, target_ici - already_ici)
+    n_non = max(0, target_non - (int(in_cohort.sum()) - already_ici))
+    layout = _companion_layout(n_ici + n_non, n_centers, seed, params,
+                               first_index=len(reference))
+    status = layout["companion_status"].to_numpy()
+    frame = _covariates(layout, seed, model, population,
+                        first_line_ici=status != "first_line_without_ici")
+    frame = _assign_treatment(frame, seed, model, population,
+                              eligible=status == COMPANION_ELIGIBLE, n_ici=n_ici)
+    backbone = np.where(status == "first_line_not_platinum_etoposide",
+                        DRUG_INDEX[params.companion.other_first_line_backbone],
+                        DRUG_INDEX["etoposide"])
+    frame = _first_line(frame, seed, model, population, backbone=backbone)
+    frame = _companion_second_line_regimen(frame, seed, model, population)
+    frame = _outcomes(frame, seed, model, population)
+    frame = _third_line(frame, seed, model, population)
+    frame = _patients_without_second_line(frame, seed, model, population)
+    frame["population"] = np.int8(population)
+    return frame[reference.columns]
+
+
+def companion_status(patients: pd.DataFrame, params: ModelParameters) -> np.ndarray:
+    """The companion study's rule per patient: ``'eligible'`` or the first
+    reason (:data:`COMPANION_EXCLUSION_REASONS`) the patient fails.
+
+    Eligible: treated at one of the companion's centers, first line
+    platinum-etoposide plus an ICI, a second line (every first line of the
+    generator ends in a documented progression) starting inside the
+    companion's window.
+    """
+    companion = params.companion
+    start = patients["second_line_start_day"].to_numpy()
+    in_window = ((start >= day_number(companion.study_window_start_date))
+                 & (start <= day_number(companion.study_window_end_date)))
+    conditions = (
+        ~np.isin(patients["center_id"].to_numpy(), companion.center_ids),
+        patients["status"].to_numpy() == STATUS_NO_SECOND_LINE,
+        ~patients["had_first_line_ici"].to_numpy(dtype=bool),
+        patients["first_line_backbone_drug"].to_numpy() != DRUG_INDEX["etoposide"],
+        ~in_window,
+    )
+    status = np.full(len(patients), COMPANION_ELIGIBLE, dtype=object)
+    for reason, failed in zip(reversed(COMPANION_EXCLUSION_REASONS), reversed(conditions),
+                              strict=True):
+        status = np.where(failed, reason, status)
+    return status
 
 
 def truth_frame(
@@ -168,13 +348,14 @@ def truth_frame(
     seed: int,
     params: ModelParameters = DEFAULT_PARAMETERS,
 ) -> pd.DataFrame:
-    """The clean patient-level truth of the eligible cohort.
+    """The clean patient-level truth of the reference study's eligible cohort.
 
     One row per eligible patient, in the columns of the ``analysis_cohort``
     contract (docs/analysis-cohort-contract.md) plus ``patient_index``,
-    ``patient_key`` (the center's key in the raw export), ``pfs_event_type``
-    (progression / death / censored), the latent (uncensored) PFS and OS in
-    months and the true propensity score. Values
+    ``patient_key`` (the center's key in the raw export),
+    ``pfs_event_type`` (progression / death / censored), the latent
+    (uncensored) PFS and OS in months, the true propensity score and
+    ``population`` (``'reference'``; see :func:`companion_truth_frame`). Values
     are exactly what a correct pipeline derives from the raw exports written
     with the same arguments (whole days, months = days / 30.4375, censoring
     at the last contact or the data cut-off).
@@ -189,17 +370,54 @@ def truth_frame(
     pandas.DataFrame
         The truth frame, ``n_patients`` rows.
     """
-    from rwe_synth.exports import assign_identifiers
-
-    patients = simulate_patients(n_patients, n_centers, seed, params)
-    patients, _ = assign_identifiers(patients, seed, n_centers, params)
+    patients = _patients_with_identifiers(n_patients, n_centers, seed, params, companion=False)
     return cohort_truth(patients, params)
+
+
+def companion_truth_frame(
+    n_patients: int,
+    n_centers: int,
+    seed: int,
+    params: ModelParameters = DEFAULT_PARAMETERS,
+) -> pd.DataFrame:
+    """The clean patient-level truth of the companion study's cohort.
+
+    As :func:`truth_frame`, for the patients the companion's rule takes
+    (:func:`companion_status`): ``is_ici`` / ``arm`` 'ICI' = an ICI in the
+    second line (continuation), outcomes censored at the companion's
+    cut-off, ``population`` says which population (and so which outcome
+    model) the patient comes from. Exactly :func:`companion_sizes` patients
+    per arm (118 / 93 at 496).
+    """
+    return study_truth_frames(n_patients, n_centers, seed, params)["companion"]
+
+
+def study_truth_frames(n_patients: int, n_centers: int, seed: int,
+                       params: ModelParameters = DEFAULT_PARAMETERS
+                       ) -> dict[str, pd.DataFrame]:
+    """Both studies' truth frames from one simulation:
+    ``{'reference': truth_frame(...), 'companion': companion_truth_frame(...)}``."""
+    patients = _patients_with_identifiers(n_patients, n_centers, seed, params)
+    return {"reference": cohort_truth(patients, params),
+            "companion": companion_truth(patients, params)}
 
 
 def cohort_truth(patients: pd.DataFrame, params: ModelParameters = DEFAULT_PARAMETERS
                  ) -> pd.DataFrame:
-    """The truth frame of the eligible rows of :func:`simulate_patients`' output."""
-    eligible = patients.loc[patients["status"] == STATUS_ELIGIBLE]
+    """The truth frame of the reference study's eligible rows of
+    :func:`simulate_patients`' output."""
+    return _truth_rows(patients.loc[patients["status"] == STATUS_ELIGIBLE])
+
+
+def companion_truth(patients: pd.DataFrame, params: ModelParameters = DEFAULT_PARAMETERS
+                    ) -> pd.DataFrame:
+    """The truth frame of the companion study's cohort of :func:`simulate_patients`'
+    output (each population's outcomes are censored at its own records' end,
+    which is on or before the companion's cut-off)."""
+    return _truth_rows(patients.loc[patients["companion_status"] == COMPANION_ELIGIBLE])
+
+
+def _truth_rows(eligible: pd.DataFrame) -> pd.DataFrame:
     start = eligible["second_line_start_day"].to_numpy()
     response = eligible["best_response"].to_numpy()
     event_type = np.where(
@@ -248,6 +466,8 @@ def cohort_truth(patients: pd.DataFrame, params: ModelParameters = DEFAULT_PARAM
         "latent_pfs_months": eligible["pfs_latent_days"].to_numpy() / DAYS_PER_MONTH,
         "latent_os_months": eligible["os_latent_days"].to_numpy() / DAYS_PER_MONTH,
         "true_propensity_score": eligible["true_propensity_score"].to_numpy(),
+        "population": np.asarray(POPULATION_NAMES, dtype=object)[
+            eligible["population"].to_numpy(dtype=np.int64)],
     })
     return truth.reset_index(drop=True)
 
@@ -298,9 +518,63 @@ def _layout(n_patients: int, n_centers: int, seed: int, params: ModelParameters
     })
 
 
-def _covariates(frame: pd.DataFrame, seed: int, params: ModelParameters) -> pd.DataFrame:
+def _companion_layout(n_eligible: int, n_centers: int, seed: int, params: ModelParameters,
+                      first_index: int) -> pd.DataFrame:
+    """Centers, companion status and second-line starts of the companion population.
+
+    Its eligible patients are split over the companion's centers present in
+    the run (largest remainder of the companion's shares), each center then
+    gets ``max(minimum, round(rate * eligible))`` extra patients per reason
+    of :data:`COMPANION_EXTRA_REASONS`. Second lines start uniformly in the
+    companion's window, after it (up to the cut-off minus a margin) for
+    ``second_line_outside_study_window``; ``status`` is the reference
+    study's view (second line outside its window, or no second line).
+    """
+    companion = params.companion
+    center_ids = params.center_ids(n_centers)
+    present = [center for center in companion.center_ids if center in center_ids]
+    shares = np.asarray([companion.center_shares[companion.center_ids.index(center)]
+                         for center in present])
+    counts = largest_remainder(shares / shares.sum(), n_eligible)
+    rng = rng_for(seed, "layout", population=POPULATION_COMPANION)
+    center_slot = [rng.permutation(np.repeat(np.arange(len(present)), counts))]
+    companion_status = [np.full(n_eligible, COMPANION_ELIGIBLE, dtype=object)]
+    for slot, count in enumerate(counts):
+        n_extra = max(companion.extra_patients_minimum,
+                      int(round(companion.extra_patients_rate * count)))
+        for reason in COMPANION_EXTRA_REASONS:
+            companion_status.append(np.full(n_extra, reason, dtype=object))
+            center_slot.append(np.full(n_extra, slot))
+    status_all = np.concatenate(companion_status)
+    center_index = np.asarray([center_ids.index(center) for center in present],
+                              dtype=np.int8)[np.concatenate(center_slot).astype(np.int64)]
+    n_total = len(status_all)
+    window_start = day_number(companion.study_window_start_date)
+    window_end = day_number(companion.study_window_end_date)
+    start = rng.integers(window_start, window_end + 1, size=n_total)
+    late_start = rng.integers(
+        window_end + 1,
+        day_number(companion.data_cutoff_date) - companion.late_second_line_margin_days + 1,
+        size=n_total)
+    outside = status_all == "second_line_outside_study_window"
+    return pd.DataFrame({
+        "patient_index": np.arange(first_index, first_index + n_total, dtype=np.int64),
+        "center_index": center_index,
+        "center_id": np.asarray(center_ids, dtype=object)[center_index],
+        "status": np.where(status_all == "no_second_line", STATUS_NO_SECOND_LINE,
+                           STATUS_OUTSIDE_WINDOW).astype(object),
+        "companion_status": status_all,
+        "second_line_start_day": np.where(outside, late_start, start).astype(np.int64),
+    })
+
+
+def _covariates(frame: pd.DataFrame, seed: int, params: ModelParameters,
+                population: int = POPULATION_REFERENCE,
+                first_line_ici: np.ndarray | None = None) -> pd.DataFrame:
+    """Baseline covariates; ``first_line_ici`` (by design) replaces the drawn
+    first-line regimen (the companion population's)."""
     cov = params.covariates
-    rng = rng_for(seed, "covariates")
+    rng = rng_for(seed, "covariates", population=population)
     n = len(frame)
     age = np.clip(np.rint(rng.normal(cov.age_mean_years, cov.age_sd_years, n)),
                   cov.age_min_years, cov.age_max_years).astype(np.int64)
@@ -323,7 +597,8 @@ def _covariates(frame: pd.DataFrame, seed: int, params: ModelParameters) -> pd.D
                   - day_number("2020-01-01")) / 365.25
     p_first_line_ici = 1 / (1 + np.exp(-(cov.first_line_ici_logit_intercept
                                          + cov.first_line_ici_logit_per_year * years_2020)))
-    first_line_ici = rng.random(n) < p_first_line_ici
+    drawn = rng.random(n) < p_first_line_ici
+    first_line_ici = drawn if first_line_ici is None else np.asarray(first_line_ici, dtype=bool)
     median = np.where(first_line_ici, cov.first_line_pfs_median_months_chemo_ici,
                       cov.first_line_pfs_median_months_chemo)
     first_line_pfs_months = np.clip(median * np.exp(rng.normal(0, cov.first_line_pfs_log_sd, n)),
@@ -362,14 +637,24 @@ def site_matrix(frame: pd.DataFrame) -> np.ndarray:
     return frame[columns].to_numpy(dtype=bool)
 
 
-def _assign_treatment(frame: pd.DataFrame, seed: int, params: ModelParameters) -> pd.DataFrame:
-    rng = rng_for(seed, "assignment")
+def _assign_treatment(frame: pd.DataFrame, seed: int, params: ModelParameters,
+                      population: int = POPULATION_REFERENCE,
+                      eligible: np.ndarray | None = None, n_ici: int | None = None
+                      ) -> pd.DataFrame:
+    """Exactly ``n_ici`` of the ``eligible`` patients (default: the reference
+    study's, :func:`arm_sizes`) get an ICI: the highest latent scores."""
+    rng = rng_for(seed, "assignment", population=population)
     eta = linear_predictor(frame, params.assignment.coefficients)
     score = eta + rng.logistic(0.0, 1.0, len(frame))
-    eligible = (frame["status"] == STATUS_ELIGIBLE).to_numpy()
-    n_ici, n_non = arm_sizes(int(eligible.sum()))
+    if eligible is None:
+        eligible = (frame["status"] == STATUS_ELIGIBLE).to_numpy()
+        n_ici, n_non = arm_sizes(int(eligible.sum()))
+    else:
+        n_non = int(eligible.sum()) - n_ici
     ordered = np.sort(score[eligible])
-    if n_ici == 0:
+    if len(ordered) == 0:
+        threshold = 0.0
+    elif n_ici == 0:
         threshold = ordered[-1] + 1.0
     elif n_non == 0:
         threshold = ordered[0] - 1.0
@@ -402,9 +687,12 @@ def _map_codes(names: np.ndarray) -> np.ndarray:
     return np.asarray([lookup[name] for name in unique], dtype=np.int64)[inverse]
 
 
-def _first_line(frame: pd.DataFrame, seed: int, params: ModelParameters) -> pd.DataFrame:
+def _first_line(frame: pd.DataFrame, seed: int, params: ModelParameters,
+                population: int = POPULATION_REFERENCE,
+                backbone: np.ndarray | None = None) -> pd.DataFrame:
+    """First line: platinum + ``backbone`` (etoposide unless given) + the ICI if any."""
     tx = params.treatment
-    rng = rng_for(seed, "treatment")
+    rng = rng_for(seed, "treatment", population=population)
     n = len(frame)
     platinum = _map_codes(_choose(rng, tx.first_line_platinum, n))
     ici = np.where(frame["had_first_line_ici"], _map_codes(_choose(rng, tx.first_line_ici, n)),
@@ -424,8 +712,11 @@ def _first_line(frame: pd.DataFrame, seed: int, params: ModelParameters) -> pd.D
     probabilities = rsp.first_line_response_probabilities
     drawn = _choose(rng, probabilities, n)
     best1 = np.where(pfs1 <= first_assessment, "PD", drawn)
+    if backbone is None:
+        backbone = np.full(n, DRUG_INDEX["etoposide"], dtype=np.int64)
     return frame.assign(
         first_line_platinum=platinum,
+        first_line_backbone_drug=np.asarray(backbone, dtype=np.int64),
         first_line_ici_drug=ici,
         first_line_chemo_cycles=cycles,
         first_line_start_day=start1,
@@ -472,6 +763,48 @@ def _second_line_regimen(frame: pd.DataFrame, seed: int, params: ModelParameters
     )
 
 
+def _companion_second_line_regimen(frame: pd.DataFrame, seed: int, params: ModelParameters,
+                                   population: int) -> pd.DataFrame:
+    """Second line of the companion population: continuation (the first-line
+    ICI, or with probability ``1 - p_same_ici_in_continuation`` another one,
+    alone or with a partner) or discontinuation (a non-ICI drug).
+
+    Every regimen gives a drug new to the patient, so the line rule (a new
+    drug after a documented progression) finds it: a partner already given
+    in first line falls back to ``rechallenge_fallback``, the first-line ICI
+    alone gets ``continuation_fallback_partner`` (first-line maintenance
+    runs to the progression, so there is no > 120-day gap).
+    """
+    tx, companion = params.treatment, params.companion
+    rng = rng_for(seed, "second_line_regimen", population=population)
+    n = len(frame)
+    is_ici = frame["is_ici"].to_numpy()
+    first_ici = frame["first_line_ici_drug"].to_numpy()
+    same_ici = (rng.random(n) < companion.p_same_ici_in_continuation) & (first_ici >= 0)
+    ici_drug = np.where(same_ici, first_ici, _map_codes(_choose(rng, tx.second_line_ici, n)))
+    partner = np.where(is_ici, _choose(rng, companion.second_line_ici_partner, n),
+                       _choose(rng, companion.second_line_non_ici, n)).astype(object)
+    code = _map_codes(partner)
+    given_first = (code >= 0) & ((code == frame["first_line_backbone_drug"].to_numpy())
+                                 | (code == frame["first_line_platinum"].to_numpy()))
+    partner = np.where(given_first, tx.rechallenge_fallback, partner)
+    gap_ok = frame["first_line_gap_days"].to_numpy() >= tx.rechallenge_min_gap_days
+    nothing_new = is_ici & (ici_drug == first_ici) & (partner == "none") & ~gap_ok
+    partner = np.where(nothing_new, tx.continuation_fallback_partner, partner)
+    drug1 = np.where(is_ici, ici_drug, -1)
+    drug2 = _map_codes(partner)
+    drug3 = np.full(n, -1, dtype=np.int64)
+    cycles = _choose_int(rng, tx.chemotherapy_cycles, n)
+    return frame.assign(
+        second_line_drug_1=drug1,
+        second_line_drug_2=drug2,
+        second_line_drug_3=drug3,
+        second_line_chemo_cycles=cycles,
+        is_rechallenge=np.zeros(n, dtype=bool),
+        second_line_regimen=_regimen_names(np.stack([drug1, drug2, drug3], axis=1)),
+    )
+
+
 def _regimen_names(codes: np.ndarray) -> np.ndarray:
     """Generic names of each row's drug codes, sorted, joined by ' + '."""
     from rwe_synth.vocabulary import DRUGS
@@ -499,8 +832,9 @@ def pfs_linear_predictor(frame: pd.DataFrame, params: ModelParameters) -> np.nda
     return linear_predictor(frame, params.pfs.log_hr)
 
 
-def _outcomes(frame: pd.DataFrame, seed: int, params: ModelParameters) -> pd.DataFrame:
-    rng = rng_for(seed, "outcomes")
+def _outcomes(frame: pd.DataFrame, seed: int, params: ModelParameters,
+              population: int = POPULATION_REFERENCE) -> pd.DataFrame:
+    rng = rng_for(seed, "outcomes", population=population)
     n = len(frame)
     pfs_model = params.pfs
     pps_model = params.post_progression
@@ -521,7 +855,7 @@ def _outcomes(frame: pd.DataFrame, seed: int, params: ModelParameters) -> pd.Dat
     progression = is_pfs_event & ~death_first
 
     rsp = params.response
-    rrng = rng_for(seed, "response")
+    rrng = rng_for(seed, "response", population=population)
     first = (rsp.first_assessment_days
              + rsp.late_extra_days * (rrng.random(n) < rsp.p_first_assessment_late)
              + rrng.integers(0, rsp.jitter_days + 1, n))
@@ -564,9 +898,10 @@ def _outcomes(frame: pd.DataFrame, seed: int, params: ModelParameters) -> pd.Dat
     )
 
 
-def _third_line(frame: pd.DataFrame, seed: int, params: ModelParameters) -> pd.DataFrame:
+def _third_line(frame: pd.DataFrame, seed: int, params: ModelParameters,
+                population: int = POPULATION_REFERENCE) -> pd.DataFrame:
     tx = params.treatment
-    rng = rng_for(seed, "third_line")
+    rng = rng_for(seed, "third_line", population=population)
     n = len(frame)
     pfs = frame["pfs_latent_days"].to_numpy()
     os_latent = frame["os_latent_days"].to_numpy()
@@ -612,11 +947,11 @@ def _third_line(frame: pd.DataFrame, seed: int, params: ModelParameters) -> pd.D
     )
 
 
-def _patients_without_second_line(frame: pd.DataFrame, seed: int, params: ModelParameters
-                                  ) -> pd.DataFrame:
+def _patients_without_second_line(frame: pd.DataFrame, seed: int, params: ModelParameters,
+                                  population: int = POPULATION_REFERENCE) -> pd.DataFrame:
     """Vital status of every patient; extras without second line die or are
     lost after first-line progression."""
-    rng = rng_for(seed, "extras")
+    rng = rng_for(seed, "extras", population=population)
     n = len(frame)
     no_second = (frame["status"] == STATUS_NO_SECOND_LINE).to_numpy()
     start = frame["second_line_start_day"].to_numpy()
@@ -645,12 +980,19 @@ def _expit(x: np.ndarray) -> np.ndarray:
 
 
 __all__ = [
+    "COMPANION_EXCLUSION_REASONS",
     "MODEL_TERMS",
     "arm_sizes",
     "center_counts",
     "cohort_truth",
+    "companion_parameters",
+    "companion_sizes",
+    "companion_status",
+    "companion_truth",
+    "companion_truth_frame",
     "day_number",
     "linear_predictor",
     "simulate_patients",
+    "study_truth_frames",
     "truth_frame",
 ]

@@ -183,7 +183,8 @@ class PostProgressionModel:
 
     OS = PFS time + post-progression survival for progressors, OS = PFS time
     for deaths without progression. ``baseline_scale`` is calibrated so the
-    pooled median OS is ``target_pooled_median_os_months``.
+    pooled median OS is ``target_pooled_median_os_months`` (None: calibrated
+    to other targets, see :class:`CompanionStudy`).
     """
 
     shape: float = 1.10
@@ -205,7 +206,7 @@ class PostProgressionModel:
             "is_first_line_pfs_6_months_or_more": -0.20,
         }
     )
-    target_pooled_median_os_months: float = 8.0
+    target_pooled_median_os_months: float | None = 8.0
 
 
 @dataclass(frozen=True)
@@ -481,6 +482,149 @@ class HardLineHistoryModel:
     rechallenge_min_treatment_free_days: int = 60
 
 
+#: The model terms of the companion study: every patient of its cohort had a
+#: first-line ICI, so ``had_first_line_ici`` is constant there and has no effect.
+COMPANION_MODEL_TERMS: tuple[str, ...] = tuple(
+    term for term in MODEL_TERMS if term != "had_first_line_ici")
+
+
+@dataclass(frozen=True)
+class CompanionStudy:
+    """The companion study's patients: one registry, a second question.
+
+    Zhang et al., Front Immunol 2025, doi:10.3389/fimmu.2025.1666373 (abstract
+    only): ES-SCLC patients who progressed after first-line platinum-etoposide
+    plus an ICI and started a second line, at two of the reference study's
+    centers; ICI continuation in the second line (118) vs discontinuation
+    (93). The registry holds them as a second population (``population`` 1 in
+    :func:`rwe_synth.model.simulate_patients`), drawn from its own random
+    streams, with second lines in this study's window, which lies after the
+    reference study's window: no patient is in both cohorts, and the
+    reference study's patients and files keep every draw and row they had
+    (docs/generator.md, "One registry, two studies").
+
+    The covariate model, censoring, third lines and adverse events are the
+    reference study's; first-line chemo-immunotherapy is part of the
+    design; treatment choice, PFS, post-progression survival and response
+    have their own parameters, calibrated to the companion's abstract by
+    :mod:`rwe_synth.calibration` (``is_ici`` = the second line contains an
+    ICI = continuation).
+    """
+
+    study_id: str = "ici_continuation_second_line"
+    source: str = "Zhang et al., Front Immunol 2025, doi:10.3389/fimmu.2025.1666373"
+    #: Second-line start window and data cut-off: not in the abstract, chosen
+    #: after the reference study's window (2019-03-01 .. 2023-12-31) so the
+    #: two cohorts are disjoint. The registry's records of these patients
+    #: run to the cut-off; the reference study's records end at its own
+    #: cut-off (2024-06-30), as they always did.
+    study_window_start_date: str = "2024-01-01"
+    study_window_end_date: str = "2024-12-31"
+    data_cutoff_date: str = "2025-06-30"
+    published_patients: int = 211  # abstract: 211 patients
+    published_continuation_patients: int = 118  # abstract: 118 continuation / 93 not
+    #: The companion's two centers (Ningxia-like, Tianjin-like) and their
+    #: shares of its patients (chosen).
+    center_ids: tuple[str, ...] = ("center_a", "center_b")
+    center_shares: tuple[float, ...] = (0.55, 0.45)
+    #: Non-eligible extra patients per center and exclusion reason, as for
+    #: the reference study: max(minimum, round(rate * eligible patients)).
+    extra_patients_rate: float = 0.006
+    extra_patients_minimum: int = 2
+    #: Second line after the window: up to the cut-off minus this many days.
+    late_second_line_margin_days: int = 60
+    #: First-line ICI (with platinum-etoposide), 2023-2024 (chosen).
+    first_line_ici: dict[str, float] = field(
+        default_factory=lambda: {
+            "atezolizumab": 0.30,
+            "durvalumab": 0.20,
+            "serplulimab": 0.20,
+            "adebrelimab": 0.20,
+            "tislelizumab": 0.05,
+            "toripalimab": 0.05,
+        }
+    )
+    #: The backbone of the extra patients excluded for a first line that is
+    #: not platinum-etoposide: platinum + this drug + an ICI.
+    other_first_line_backbone: str = "irinotecan"
+    #: Continuation arm: the first-line ICI goes on with this probability,
+    #: else another ICI (TreatmentModel.second_line_ici); alone or with a
+    #: partner. A regimen with no drug new to the patient (the same ICI
+    #: alone) is never given: the first-line ICI runs to the progression, so
+    #: there is no > 120-day gap, and the partner falls back to
+    #: TreatmentModel.continuation_fallback_partner (a line change always
+    #: gives a new drug after a documented progression).
+    p_same_ici_in_continuation: float = 0.70
+    second_line_ici_partner: dict[str, float] = field(
+        default_factory=lambda: {
+            "none": 0.20,
+            "irinotecan": 0.15,
+            "topotecan": 0.15,
+            "paclitaxel": 0.12,
+            "docetaxel": 0.06,
+            "anlotinib": 0.32,
+        }
+    )
+    #: Discontinuation arm (no platinum-etoposide rechallenge: no > 120-day
+    #: gap after first-line maintenance). A partner given in first line
+    #: (irinotecan after a platinum-irinotecan first line) falls back to
+    #: TreatmentModel.rechallenge_fallback.
+    second_line_non_ici: dict[str, float] = field(
+        default_factory=lambda: {
+            "topotecan": 0.30,
+            "irinotecan": 0.18,
+            "paclitaxel": 0.12,
+            "docetaxel": 0.06,
+            "anlotinib": 0.34,
+        }
+    )
+    #: logit P(continuation | x) = alpha + sum(beta * x), exact arm sizes as
+    #: in AssignmentModel (chosen: continuation for fitter patients and after
+    #: a durable first-line benefit; moderate, about half the reference
+    #: study's sizes, so 1:1 matching with a 0.2-SD caliper keeps most of the
+    #: discontinuation arm, as the abstract's PSM figures suggest).
+    assignment: dict[str, float] = field(
+        default_factory=lambda: {
+            "age_years": -0.01,
+            "is_male": 0.0,
+            "is_ever_smoker": 0.05,
+            "is_ecog_2_or_more": -0.40,
+            "has_liver_metastases": -0.20,
+            "has_brain_metastases": -0.10,
+            "has_bone_metastases": 0.0,
+            "has_three_or_more_metastatic_sites": -0.10,
+            "had_thoracic_radiotherapy": 0.05,
+            "had_prophylactic_cranial_irradiation": 0.0,
+            "is_first_line_pfs_6_months_or_more": 0.25,
+        }
+    )
+    #: PFS from 2L start: the reference study's covariate effects,
+    #: ``is_ici`` (continuation) and the scale calibrated to 3.92 vs 2.15
+    #: months.
+    pfs: PfsModel = field(default_factory=lambda: PfsModel(
+        baseline_scale=0.2099,  # calibrated
+        log_hr={**PfsModel().log_hr, "had_first_line_ici": 0.0,
+                "is_ici": -0.6589},  # calibrated (HR 0.517)
+    ))
+    #: Survival after 2L progression: the reference study's covariate
+    #: effects; the scale calibrated to the discontinuation arm's median OS
+    #: (7.90 months) and ``is_ici`` to the abstract's OS log-rank P (0.016 at
+    #: 211 patients). Shape 2.2 (chosen; with the reference's 1.1 that P
+    #: would come with an OS gap of 3.1 months, the abstract has 0.76).
+    post_progression: PostProgressionModel = field(default_factory=lambda: PostProgressionModel(
+        shape=2.2,
+        baseline_scale=0.0126,  # calibrated
+        log_hr={**PostProgressionModel().log_hr, "is_ici": 0.1316},  # calibrated (HR 1.14)
+        target_pooled_median_os_months=None,  # calibrated to other targets (above)
+    ))
+    #: Response: the reference study's model, intercepts calibrated to ORR
+    #: 28.8 % vs 11.8 % and DCR 65.3 % vs 44.1 %.
+    response: ResponseModel = field(default_factory=lambda: ResponseModel(
+        disease_control_intercept={"ICI": 1.6304, "non-ICI": 1.2444},  # calibrated
+        objective_intercept={"ICI": -0.8726, "non-ICI": -1.3462},  # calibrated
+    ))
+
+
 @dataclass(frozen=True)
 class ModelParameters:
     """All parameters of the generator."""
@@ -497,6 +641,7 @@ class ModelParameters:
     dirty_rows: DirtyRowModel = field(default_factory=DirtyRowModel)
     fourth_center: FourthCenterModel = field(default_factory=FourthCenterModel)
     hard_line_history: HardLineHistoryModel = field(default_factory=HardLineHistoryModel)
+    companion: CompanionStudy = field(default_factory=CompanionStudy)
 
     def to_dict(self, n_centers: int = 4, line_history: str = "hard") -> dict[str, Any]:
         """The parameters of a run as JSON-ready nested dicts (tuples become lists).
@@ -560,6 +705,57 @@ TARGETS: dict[str, dict[str, Any]] = {
     "median_pfs_months_after_psm": {
         "value": {"ICI": 4.14, "non-ICI": 2.84},
         "source": "abstract: after 1:1 PSM 4.14 vs 2.84 months",
+        "tolerance": "not tested by the generator (an analysis result)",
+    },
+}
+
+
+#: The companion study's published figures (abstract, doi:10.3389/fimmu.2025.1666373)
+#: the companion population is calibrated to, with the tests' tolerances (4 x
+#: the standard deviation across seeds: 200 seeds at 496 reference patients (211
+#: companion), 20 at 20,000 (8,508); docs/generator.md). ``ICI`` is the
+#: continuation arm (an ICI in the second line), ``non-ICI`` discontinuation.
+COMPANION_TARGETS: dict[str, dict[str, Any]] = {
+    "arm_sizes": {
+        "value": {"ICI": 118, "non-ICI": 93},
+        "source": "abstract: 211 patients, ICI continuation 118 vs discontinuation 93",
+        "tolerance": "exact (round(N * 118 / 496) and round(N * 211 / 496) in all)",
+    },
+    "median_pfs_months": {
+        "value": {"ICI": 3.92, "non-ICI": 2.15},
+        "source": "abstract: median 2L-PFS 3.92 vs 2.15 months, P < 0.001",
+        "tolerance": {"n_211": {"ICI": 1.9, "non-ICI": 1.1},
+                      "n_8508": {"ICI": 0.30, "non-ICI": 0.20}},
+    },
+    "median_os_months": {
+        "value": {"ICI": 8.66, "non-ICI": 7.90},
+        "source": "abstract: median 2L-OS 8.66 vs 7.90 months, P = 0.016",
+        "tolerance": {"n_211": {"non-ICI": 2.3}, "n_8508": {"non-ICI": 0.32}},
+        "note": ("the continuation arm's OS median is not a calibration target: the OS "
+                 "log-rank P is (os_log_rank_p); the model's median is about 9.5 months"),
+    },
+    "os_log_rank_p": {
+        "value": 0.016,
+        "source": "abstract: median 2L-OS 8.66 vs 7.90 months, P = 0.016",
+        "tolerance": "calibration target of the expected log-rank statistic at 211 patients",
+    },
+    "objective_response_rate": {
+        "value": {"ICI": 0.288, "non-ICI": 0.118},
+        "source": "abstract: 2L-ORR 28.8 % vs 11.8 %, P = 0.003",
+        "tolerance": {"n_211": {"ICI": 0.17, "non-ICI": 0.14},
+                      "n_8508": {"ICI": 0.031, "non-ICI": 0.023}},
+    },
+    "disease_control_rate": {
+        "value": {"ICI": 0.653, "non-ICI": 0.441},
+        "source": "abstract: 2L-DCR 65.3 % vs 44.1 %, P = 0.002",
+        "tolerance": {"n_211": {"ICI": 0.18, "non-ICI": 0.21},
+                      "n_8508": {"ICI": 0.028, "non-ICI": 0.039}},
+    },
+    "after_psm": {
+        "value": {"median_os_months": {"ICI": 10.31, "non-ICI": 8.95},
+                  "median_pfs_months": {"ICI": 4.22, "non-ICI": 2.12}},
+        "source": "abstract: after 1:1 PSM 2L-OS 10.31 vs 8.95 months (P = 0.027), "
+                  "2L-PFS 4.22 vs 2.12 months (P < 0.001)",
         "tolerance": "not tested by the generator (an analysis result)",
     },
 }

@@ -26,12 +26,21 @@ import pyarrow.parquet as pq
 import pytest
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from scipy.special import expit
+from scipy.stats import norm
 
-from rwe_synth import TARGETS, ModelParameters, generate, seed_coverage_problems, truth_frame
+from rwe_synth import (
+    COMPANION_TARGETS,
+    TARGETS,
+    ModelParameters,
+    companion_truth_frame,
+    generate,
+    seed_coverage_problems,
+    truth_frame,
+)
 from rwe_synth.__main__ import main
 from rwe_synth.exports import key_digits
 from rwe_synth.generator import truth_dir_for
-from rwe_synth.model import arm_sizes, center_counts
+from rwe_synth.model import arm_sizes, center_counts, companion_sizes
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SEEDS_DIR = PROJECT_DIR / "seeds" / "terminology"
@@ -45,6 +54,20 @@ MONTH = 30.4375
 CUTOFF = date.fromisoformat(PARAMS.design.data_cutoff_date)
 WINDOW = (date.fromisoformat(PARAMS.design.study_window_start_date),
           date.fromisoformat(PARAMS.design.study_window_end_date))
+#: The companion study (docs/generator.md, "One registry, two studies"): its
+#: window, cut-off, centers and first-line rule, written here from the docs.
+COMPANION = PARAMS.companion
+COMPANION_WINDOW = (date.fromisoformat(COMPANION.study_window_start_date),
+                    date.fromisoformat(COMPANION.study_window_end_date))
+COMPANION_CUTOFF = date.fromisoformat(COMPANION.data_cutoff_date)
+ICI_CLASSES = {"pd_1_inhibitor", "pd_l1_inhibitor"}
+REFERENCE_STUDY = {"window": WINDOW, "cutoff": CUTOFF,
+                   "centers": {"center_a", "center_b", "center_c", "center_d"},
+                   "first_line": lambda classes: True}
+COMPANION_STUDY = {"window": COMPANION_WINDOW, "cutoff": COMPANION_CUTOFF,
+                   "centers": {"center_a", "center_b"},
+                   "first_line": lambda classes: {"platinum", "etoposide"} <= classes
+                   and bool(classes & ICI_CLASSES)}
 COX_TERMS = [
     "is_ici", "age_years", "is_male", "is_ecog_2_or_more", "is_ever_smoker",
     "has_liver_metastases", "has_brain_metastases", "has_bone_metastases",
@@ -103,6 +126,16 @@ def embedded_truth() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def large_truth() -> pd.DataFrame:
     return truth_frame(LARGE_N, 3, LARGE_SEED)
+
+
+@pytest.fixture(scope="module")
+def embedded_companion() -> pd.DataFrame:
+    return companion_truth_frame(EMBEDDED["n_patients"], EMBEDDED["n_centers"], EMBEDDED["seed"])
+
+
+@pytest.fixture(scope="module")
+def large_companion() -> pd.DataFrame:
+    return companion_truth_frame(LARGE_N, 3, LARGE_SEED)
 
 
 @pytest.fixture(scope="module")
@@ -771,16 +804,17 @@ def _without_dirty(exports, manifest) -> dict[tuple[str, str], pd.DataFrame]:
 
 
 def _outcomes(start: date, progression: date | None, death: date | None,
-              last_progression_free: date | None, last_contact: date) -> dict:
+              last_progression_free: date | None, last_contact: date,
+              cutoff: date = CUTOFF) -> dict:
     """PFS / OS by the contract's rules (docs/analysis-cohort-contract.md)."""
     pfs_event = min(d for d in (progression, death) if d) if (progression or death) else None
-    pfs_end = pfs_event if pfs_event and pfs_event <= CUTOFF else min(
-        last_progression_free or last_contact, CUTOFF)
-    os_end = death if death and death <= CUTOFF else min(last_contact, CUTOFF)
+    pfs_end = pfs_event if pfs_event and pfs_event <= cutoff else min(
+        last_progression_free or last_contact, cutoff)
+    os_end = death if death and death <= cutoff else min(last_contact, cutoff)
     return {"pfs_months": (pfs_end - start).days / MONTH,
-            "is_pfs_event": bool(pfs_event and pfs_event <= CUTOFF),
+            "is_pfs_event": bool(pfs_event and pfs_event <= cutoff),
             "os_months": (os_end - start).days / MONTH,
-            "is_os_event": bool(death and death <= CUTOFF)}
+            "is_os_event": bool(death and death <= cutoff)}
 
 
 def _drug_lookup(seeds) -> dict[str, tuple[str, bool, str]]:
@@ -789,8 +823,10 @@ def _drug_lookup(seeds) -> dict[str, tuple[str, bool, str]]:
             for row in drugs.itertuples()}
 
 
-def _line_level(frame: pd.DataFrame, center: str, seeds) -> pd.DataFrame:
-    """Eligible patients of a line-level export (center_a / center_c)."""
+def _line_level(frame: pd.DataFrame, center: str, seeds, study=REFERENCE_STUDY
+                ) -> pd.DataFrame:
+    """Eligible patients of a line-level export (center_a / center_c) by a
+    study's rules (window, cut-off, first-line drug classes)."""
     drugs = _drug_lookup(seeds)
     sites = dict(zip(seeds["terminology__metastatic_sites"]["source_term"],
                      seeds["terminology__metastatic_sites"]["site"], strict=True))
@@ -821,6 +857,7 @@ def _line_level(frame: pd.DataFrame, center: str, seeds) -> pd.DataFrame:
                 second["pci"] == "Y"
             response = second["best_response"]
             first_line_ici = any(drugs[t.lower()][1] for t in first["regimen"].split(" + "))
+            first_classes = {drugs[t.lower()][2] for t in first["regimen"].split(" + ")}
         else:
             start = parse_date(second["start_date"], "YYYYMMDD")
             first_start = parse_date(first["start_date"], "YYYYMMDD")
@@ -843,7 +880,9 @@ def _line_level(frame: pd.DataFrame, center: str, seeds) -> pd.DataFrame:
                        "无法评估": "NE"}
             response = chinese[second["response"]]
             first_line_ici = any(drugs[t.lower()][1] for t in first["regimen_pinyin"].split("+"))
-        if not (WINDOW[0] <= start <= WINDOW[1]):
+            first_classes = {drugs[t.lower()][2] for t in first["regimen_pinyin"].split("+")}
+        window = study["window"]
+        if not (window[0] <= start <= window[1]) or not study["first_line"](first_classes):
             continue
         site_set = {sites[t] for t in site_tokens}
         rows.append({
@@ -859,7 +898,7 @@ def _line_level(frame: pd.DataFrame, center: str, seeds) -> pd.DataFrame:
             "had_first_line_ici": first_line_ici,
             "first_line_pfs_months": (first_progression - first_start).days / MONTH,
             "best_response": response,
-            **_outcomes(start, progression, death, last_pf, last_contact),
+            **_outcomes(start, progression, death, last_pf, last_contact, study["cutoff"]),
         })
     return pd.DataFrame(rows)
 
@@ -952,8 +991,9 @@ def derive_lines(admin: pd.DataFrame, assess: pd.DataFrame, gap_days: int = 120
     return pd.DataFrame(out)
 
 
-def _center_b(tables, seeds) -> pd.DataFrame:
+def _center_b(tables, seeds, study=REFERENCE_STUDY) -> pd.DataFrame:
     drugs = _drug_lookup(seeds)
+    classes = {generic: drug_class for generic, _, drug_class in drugs.values()}
     kps = dict(zip(seeds["terminology__karnofsky_to_ecog"]["karnofsky_score"],
                    seeds["terminology__karnofsky_to_ecog"]["ecog_ps"], strict=True))
     lines = derive_center_b_lines(tables[("center_b", "drug_administrations")],
@@ -965,7 +1005,9 @@ def _center_b(tables, seeds) -> pd.DataFrame:
         if 2 not in by_line.index or by_line.at[1, "progression"] is None:
             continue
         start = by_line.at[2, "start"]
-        if not (WINDOW[0] <= start <= WINDOW[1]):
+        window = study["window"]
+        first_classes = {classes[g] for g in by_line.at[1, "regimen"].split(" + ")}
+        if not (window[0] <= start <= window[1]) or not study["first_line"](first_classes):
             continue
         base = patients.loc[patient]
         death = parse_date(base["death_date"], "DD/MM/YYYY") if base["death_date"] else None
@@ -985,7 +1027,7 @@ def _center_b(tables, seeds) -> pd.DataFrame:
                                       - by_line.at[1, "start"]).days / MONTH,
             "best_response": by_line.at[2, "best_response"],
             **_outcomes(start, by_line.at[2, "progression"], death, None,
-                        parse_date(base["last_followup"], "DD/MM/YYYY")),
+                        parse_date(base["last_followup"], "DD/MM/YYYY"), study["cutoff"]),
         })
     return pd.DataFrame(rows)
 
@@ -1011,6 +1053,223 @@ def test_cohort_derived_from_the_files_equals_the_truth_frame(
             assert np.allclose(expected.astype(float), got.astype(float)), column
         else:
             assert (expected.astype(str) == got.astype(str)).all(), column
+
+
+# ---------------------------------------------------------------------------
+# one registry, two studies: the companion cohort
+# ---------------------------------------------------------------------------
+
+#: rwe_synth 1.0.0's embedded exports (data rows, SHA-256 of the file), from
+#: the manifest committed before the companion population existed.
+VERSION_1_0_0_FILES = {
+    "center_a/treatment_lines.csv": (
+        551, "70a5bb4efcbcc58d81e00ea0be781c45f8a8f6074b66cab21b71f816744bd0e6"),
+    "center_a/adverse_events.csv": (
+        687, "f079a1a0a078009c37d543d6acbac4ec2fded45d9b1891e54f345993e8c9c660"),
+    "center_b/patients.csv": (
+        181, "357f0a254137f5fcd5d7f35a5aa51624583ff0b9e48af8363f384a8ba6e972d2"),
+    "center_b/drug_administrations.csv": (
+        5237, "a230fa21bd8a136b7bba5a98280204bedaa7514e28e45ef0773aebf5c8ddf387"),
+    "center_b/assessments.csv": (
+        1581, "9972ab13057e39fa4c7d1b9e47ecf73f7760ba9e616c685849c64af27f9acd66"),
+    "center_b/adverse_events.csv": (
+        524, "00120987bce38e430600f932ec63d72d74c518b8d8bc9122009036f6cff9120a"),
+    "center_c/lines.csv": (
+        247, "0fc82dbd159d85e2537a8264806cf7ea39923a92911ca6f176dd480c2da72768"),
+    "center_c/adverse_events.csv": (
+        308, "112102c21fa00730c13e4b8dce6d6e3c7acf8a24c667f5f6eded98e2c1272322"),
+}
+
+
+def test_the_embedded_reference_rows_are_those_of_version_1_0_0(embedded_dir, manifest):
+    """Every export begins with exactly the rows rwe_synth 1.0.0 wrote (same
+    bytes, so same row ids and dirty rows): the companion population only
+    appends rows, so the reference study reads what it always read."""
+    import hashlib
+
+    for path, (rows, digest) in VERSION_1_0_0_FILES.items():
+        lines = (embedded_dir / path).read_bytes().split(b"\n")
+        assert hashlib.sha256(b"\n".join(lines[: rows + 1]) + b"\n").hexdigest() == digest, path
+    added = {entry["path"]: entry["rows"] for entry in manifest["files"]}
+    assert all(added[path] >= rows for path, (rows, _) in VERSION_1_0_0_FILES.items())
+    assert added["center_a/treatment_lines.csv"] > 551 and added["center_c/lines.csv"] == 247
+
+
+def test_the_companion_population_only_appends_rows(tmp_path, monkeypatch, hard_dir):
+    """A run without the companion population (the generator as it was)
+    writes, file by file, exactly the first rows of the full run: same
+    patients, keys, administrations, supportive drugs, dirty rows and row
+    ids, in four centers with the hard line histories too."""
+    import rwe_synth.model as model
+
+    monkeypatch.setattr(model, "simulate_companion_population",
+                        lambda n, centers, seed, params, reference: reference.iloc[0:0])
+    without = tmp_path / "without"
+    generate(FOUR["n_patients"], FOUR["n_centers"], FOUR["seed"], without,
+             line_history="hard")
+    for relative in _files(without):
+        if relative.suffix != ".csv" or relative.parts[0] == "truth":
+            continue
+        before = _bytes(without, relative)
+        after = _bytes(hard_dir, relative)
+        assert after.startswith(before), relative
+        assert (after != before) == (relative.parts[0] in ("center_a", "center_b")), relative
+    old, new = read_manifest(without), read_manifest(hard_dir)
+    assert old["dirty_rows"] == new["dirty_rows"]
+    assert old["cohort"] == new["cohort"] and old["measured"] == new["measured"]
+    assert {e["patient_key"] for e in old["excluded_patients"]} < {
+        e["patient_key"] for e in new["excluded_patients"]}
+
+
+def test_the_companion_cohort_is_118_93_and_disjoint_from_the_reference_cohort(
+        embedded_truth, embedded_companion, manifest):
+    counts = embedded_companion["arm"].value_counts().to_dict()
+    assert counts == COMPANION_TARGETS["arm_sizes"]["value"] == {"ICI": 118, "non-ICI": 93}
+    assert companion_sizes(496, PARAMS) == (118, 93)
+    cohort = manifest["companion"]["cohort"]
+    assert cohort["eligible_patients"] == 211
+    assert cohort["per_arm"] == counts
+    assert cohort["in_reference_cohort"] == 0
+    reference = set(zip(embedded_truth["center_id"], embedded_truth["patient_key"], strict=True))
+    companion = set(zip(embedded_companion["center_id"], embedded_companion["patient_key"],
+                        strict=True))
+    assert not reference & companion
+    assert set(embedded_companion["center_id"]) == COMPANION_STUDY["centers"]
+    start = embedded_companion["second_line_start_date"].dt.date
+    assert start.between(*COMPANION_WINDOW).all()
+    assert embedded_companion["had_first_line_ici"].all()
+    # the few reference-population members are its extras with a 2024 second
+    # line (before the reference study's cut-off, so their records end there)
+    members = embedded_companion.loc[embedded_companion["population"] == "reference"]
+    assert cohort["per_population"] == {"companion": 211 - len(members),
+                                        "reference": len(members)}
+    assert (members["second_line_start_date"].dt.date <= CUTOFF).all()
+    assert (members["os_months"] <= (CUTOFF - COMPANION_WINDOW[0]).days / MONTH).all()
+    # sizes scale with N; exact whenever the reference population does not
+    # already hold more of them
+    for n_patients, n_centers in ((133, 3), (1000, 2), (300, 4)):
+        truth = companion_truth_frame(n_patients, n_centers, 5)
+        n_ici, n_non = companion_sizes(n_patients, PARAMS)
+        assert truth["arm"].value_counts().to_dict() == {"ICI": n_ici, "non-ICI": n_non}
+    only_a = companion_truth_frame(200, 1, 3)
+    assert set(only_a["center_id"]) == {"center_a"} and len(only_a) == round(200 * 211 / 496)
+
+
+def test_companion_cohort_derived_from_the_files_equals_its_truth_frame(
+        exports, manifest, seeds, embedded_companion):
+    """The companion's rule (centers a and b, first line platinum + etoposide +
+    an ICI, second line in its window, outcomes to its cut-off) applied to
+    the files by the independent reader gives the companion truth frame."""
+    tables = _without_dirty(exports, manifest)
+    derived = pd.concat([
+        _line_level(tables[("center_a", "treatment_lines")], "center_a", seeds,
+                    COMPANION_STUDY),
+        _center_b(tables, seeds, COMPANION_STUDY),
+    ], ignore_index=True)
+    assert len(derived) == 211
+    assert derived["is_ici"].sum() == 118
+    _assert_same_cohort(derived, embedded_companion)
+    # the companion population's extra patients, each failing one rule
+    excluded = pd.DataFrame(manifest["companion"]["excluded_patients"])
+    assert set(excluded["reason"]) == {"no_second_line", "first_line_without_ici",
+                                       "first_line_not_platinum_etoposide",
+                                       "second_line_outside_study_window"}
+    assert (excluded.groupby("reason")["center_id"].nunique() == 2).all()
+    assert not set(excluded["patient_key"]) & set(derived["patient_key"])
+
+
+@pytest.mark.parametrize("size", ["n_211", "n_8508"])
+def test_companion_medians_orr_and_dcr_are_near_its_abstract(size, embedded_companion,
+                                                            large_companion):
+    truth = embedded_companion if size == "n_211" else large_companion
+    for arm, group in truth.groupby("arm"):
+        checks = {
+            "median_pfs_months": _km_median(group, "pfs_months", "is_pfs_event"),
+            "median_os_months": _km_median(group, "os_months", "is_os_event"),
+            "objective_response_rate": group["is_objective_response"].mean(),
+            "disease_control_rate": group["is_disease_control"].mean(),
+        }
+        for name, value in checks.items():
+            tolerance = COMPANION_TARGETS[name]["tolerance"][size].get(arm)
+            if tolerance is None:  # the continuation arm's OS median is not a target
+                continue
+            target = COMPANION_TARGETS[name]["value"][arm]
+            assert abs(value - target) <= tolerance, (size, arm, name, value, target)
+
+
+def test_companion_os_log_rank_statistic_is_the_abstracts_at_its_size(large_companion):
+    """OS is calibrated to the abstract's log-rank P (0.016 at 211 patients):
+    at 8,508 patients the statistic scaled to 211 has SD about 0.16."""
+    from lifelines.statistics import logrank_test
+
+    ici = large_companion["is_ici"]
+    test = logrank_test(large_companion.loc[ici, "os_months"],
+                        large_companion.loc[~ici, "os_months"],
+                        large_companion.loc[ici, "is_os_event"],
+                        large_companion.loc[~ici, "is_os_event"])
+    scaled = math.sqrt(test.test_statistic * 211 / len(large_companion))
+    target = float(norm.isf(COMPANION_TARGETS["os_log_rank_p"]["value"] / 2))
+    assert abs(scaled - target) < 4 * math.sqrt(211 / len(large_companion)), (scaled, target)
+
+
+def test_companion_true_log_hazard_ratios_are_recovered_by_cox(large_companion):
+    """The companion population's PFS is Weibull PH in its own parameters:
+    Cox (Efron) on its eligible patients recovers each true log-HR within
+    4 SE (had_first_line_ici is constant there and has no effect)."""
+    from rwe_synth.parameters import COMPANION_MODEL_TERMS
+
+    terms = list(COMPANION_MODEL_TERMS)
+    cohort = large_companion.loc[large_companion["population"] == "companion"]
+    data = cohort[terms + ["pfs_months", "is_pfs_event"]].astype(float)
+    fitted = CoxPHFitter().fit(data, "pfs_months", "is_pfs_event")
+    for term in terms:
+        true = COMPANION.pfs.log_hr[term]
+        assert abs(fitted.params_[term] - true) < 4 * fitted.standard_errors_[term], (
+            term, fitted.params_[term], true)
+    x = np.column_stack([np.ones(len(cohort))] + [
+        cohort[t].astype(float) - (60 if t == "age_years" else 0) for t in COMPANION.assignment])
+    beta, se = _logistic_fit(x, cohort["is_ici"].astype(float).to_numpy())
+    for index, term in enumerate(COMPANION.assignment, start=1):
+        assert abs(beta[index] - COMPANION.assignment[term]) < 4 * se[index], (term, beta[index])
+
+
+def test_companion_post_progression_log_hazard_ratios_are_recovered_by_cox(large_companion):
+    """OS is PFS plus a Weibull PH survival after progression with its own
+    log-HRs (continuation: +0.13, calibrated to the abstract's OS P): Cox
+    (Efron) on the latent post-progression times of the companion
+    population's progressors recovers each within 4 SE, and the continuation
+    effect has its stated sign and size (PFS HR 0.52, post-progression HR 1.14)."""
+    from rwe_synth.parameters import COMPANION_MODEL_TERMS
+
+    terms = list(COMPANION_MODEL_TERMS)
+    cohort = large_companion.loc[large_companion["population"] == "companion"]
+    after = cohort["latent_os_months"] - cohort["latent_pfs_months"]
+    progressors = cohort.loc[after > 0].assign(after_months=after[after > 0], is_death=1.0)
+    data = progressors[terms + ["after_months", "is_death"]].astype(float)
+    fitted = CoxPHFitter().fit(data, "after_months", "is_death")
+    true = COMPANION.post_progression.log_hr
+    for term in terms:
+        assert abs(fitted.params_[term] - true[term]) < 4 * fitted.standard_errors_[term], (
+            term, fitted.params_[term], true[term])
+    assert COMPANION.pfs.log_hr["is_ici"] < -0.5 and 0 < true["is_ici"] < 0.3
+
+
+def test_docs_companion_table_is_the_embedded_registrys(embedded_companion):
+    """docs/generator.md's table "companion cohort on the embedded data vs
+    abstract" is what rwe_synth.companion_figures measures on the embedded
+    registry (the warehouse's harmonised layer gives the same patients:
+    test_warehouse_build)."""
+    from rwe_synth.companion_figures import figures, markdown_table
+
+    cohort = embedded_companion.assign(
+        patient_id=embedded_companion["center_id"] + ":" + embedded_companion["patient_key"],
+        tie_break_key=embedded_companion["center_id"] + ":" + embedded_companion["patient_key"])
+    measured = figures(cohort)
+    assert measured["patients"] == {"ICI": 118, "non-ICI": 93}
+    assert measured["median_pfs_months"]["p"] < 0.001
+    assert measured["median_pfs_months"]["ICI"] > measured["median_pfs_months"]["non-ICI"]
+    assert markdown_table(measured) in (PROJECT_DIR / "docs" / "generator.md").read_text(
+        encoding="utf-8")
 
 
 def _center_d(tables, seeds) -> pd.DataFrame:
@@ -1299,7 +1558,8 @@ def test_regimens_keep_lines_recoverable_by_the_gap_rule(large_truth):
     from rwe_synth.model import simulate_patients
     from rwe_synth.vocabulary import DRUG_INDEX
 
-    patients = simulate_patients(5_000, 3, 99)
+    everyone = simulate_patients(5_000, 3, 99)
+    patients = everyone.loc[everyone["population"] == 0]
     rechallenge = patients.loc[patients["is_rechallenge"]]
     assert len(rechallenge) > 50
     assert (rechallenge["first_line_gap_days"] > 120).all()
@@ -1317,6 +1577,27 @@ def test_regimens_keep_lines_recoverable_by_the_gap_rule(large_truth):
     assert regimens.map(lambda drugs: len(set(drugs) & icis) == 1).all()
     assert not large_truth.loc[~large_truth["is_ici"], "second_line_regimen"].str.contains(
         "|".join(icis)).any()
+    # the companion population: first-line ICIs of its own list, no rechallenge,
+    # and every second line gives a drug the first line did not
+    added = everyone.loc[everyone["population"] == 1]
+    assert len(added) > 2_000
+    assert set(added["first_line_ici_drug"]) - {-1} == {
+        DRUG_INDEX[name] for name in COMPANION.first_line_ici}
+    assert not added["is_rechallenge"].any()
+    first = added[["first_line_platinum", "first_line_backbone_drug", "first_line_ici_drug"]]
+    second = added[["second_line_drug_1", "second_line_drug_2", "second_line_drug_3"]]
+    new_drug = [bool(set(b) - {-1} - set(a)) for a, b in zip(first.to_numpy(), second.to_numpy(),
+                                                              strict=True)]
+    assert all(new_drug)
+    continuation = added.loc[added["is_ici"] & (added["companion_status"] == "eligible")]
+    same = (continuation["second_line_drug_1"] == continuation["first_line_ici_drug"]).mean()
+    # the first-line ICI goes on, or another drawn ICI happens to be the same one
+    switch = PARAMS.treatment.second_line_ici
+    by_chance = sum(share * switch[name] / sum(switch.values())
+                    for name, share in COMPANION.first_line_ici.items())
+    keep = COMPANION.p_same_ici_in_continuation
+    p = keep + (1 - keep) * by_chance
+    assert abs(same - p) < 4 * math.sqrt(p * (1 - p) / len(continuation))
 
 
 # ---------------------------------------------------------------------------

@@ -166,6 +166,31 @@ def test_harmonised_cohort_equals_the_generators_truth(build, manifest):
                                   rtol=1e-9, atol=1e-9)
 
 
+def test_companion_cohort_read_from_the_harmonised_layer_equals_its_truth(build, manifest):
+    """The companion study's rule applied to the harmonised layer (every
+    patient, not only the reference study's) gives the generator's companion
+    cohort: 118 / 93, same patients, arms, outcomes and responses."""
+    from rwe_synth import companion_truth_frame
+    from rwe_synth.companion_figures import cohort_from_warehouse
+
+    arguments = manifest["generator"]["args"]
+    truth = companion_truth_frame(arguments["patients"], arguments["centers"],
+                                  arguments["seed"])
+    truth["patient_id"] = [
+        hashlib.sha256(f"{TEST_PSEUDONYM_KEY}|{center}|{key}".encode()).hexdigest()[:24]
+        for center, key in zip(truth["center_id"], truth["patient_key"], strict=True)
+    ]
+    cohort = cohort_from_warehouse(build.frame)
+    assert cohort["is_ici"].value_counts().to_dict() == {True: 118, False: 93}
+    columns = ["patient_id", "is_ici", "age_years", "is_first_line_pfs_6_months_or_more",
+               "pfs_months", "is_pfs_event", "os_months", "is_os_event",
+               "is_objective_response", "is_disease_control"]
+    expected = truth[columns].sort_values("patient_id", ignore_index=True)
+    actual = cohort[columns].sort_values("patient_id", ignore_index=True)
+    pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_exact=False,
+                                  rtol=1e-9, atol=1e-9)
+
+
 def test_second_line_provenance_names_a_raw_second_line_row(build):
     """Each patient's provenance key points at a raw row of the export that
     holds second lines at its center (first administration at center B)."""
