@@ -27,6 +27,7 @@ def model(dbt, session):
         ("safety_summary", dbt.ref("safety_summary")),
         ("subgroup_hr", dbt.ref("subgroup_hr")),
         ("row_accounting", dbt.ref("row_accounting")),
+        ("line_derivation_agreement", dbt.ref("line_derivation_agreement")),
     ]
     patient_level = [
         ("analysis_cohort", dbt.ref("analysis_cohort")),
