@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from dbt_harness import PROJECT_DIR, TEST_PSEUDONYM_KEY, run_dbt
 
+from dbt_harness import PROJECT_DIR, TEST_PSEUDONYM_KEY, run_dbt
 from rwe_study.line_agreement import line_agreement_table
 from rwe_synth import generate
 

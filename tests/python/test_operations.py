@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 AGGREGATE_TABLES = {"covariate_balance", "km_estimates", "survival_summary", "cox_results",
                     "response_summary", "safety_summary", "subgroup_hr", "row_accounting",
-                    "run_info"}
+                    "line_derivation_agreement", "run_info"}
 PATIENT_LEVEL_TABLES = {"analysis_cohort", "matched_cohort", "adverse_events", "ps_scores",
                         "matched_pairs", "quarantine", "dq_results", "run_info"}
 # Columns that legitimately differ between two builds of the same inputs. The
