@@ -4,7 +4,14 @@
     unkeyed hash of a hospital record number can be reversed by enumeration.
 -#}
 {% macro pseudonymise(center_id, patient_key_column) -%}
-    {{ return(adapter.dispatch('pseudonymise', 'rwe_warehouse')(center_id, patient_key_column)) }}
+    {{ return(pseudonymise_by_column("'" ~ center_id ~ "'", patient_key_column)) }}
+{%- endmacro %}
+
+{#- The same pseudonym with the center (namespace) read from a column or
+    expression: for a table that lists several centers' patient keys (the
+    generator's true lines, read only in staging). -#}
+{% macro pseudonymise_by_column(center_id_expression, patient_key_column) -%}
+    {{ return(adapter.dispatch('pseudonymise', 'rwe_warehouse')(center_id_expression, patient_key_column)) }}
 {%- endmacro %}
 
 {% macro _pseudonym_key() -%}
@@ -22,14 +29,14 @@
     sets it as a DuckDB variable on every connection (and refuses a missing or
     short key), so it appears in no compiled SQL, log line, dbt artifact or
     stored view definition. -#}
-{% macro duckdb__pseudonymise(center_id, patient_key_column) -%}
-    substr(sha256(concat(getvariable('rwe_pseudonym_key'), '|', '{{ center_id }}', '|', trim({{ patient_key_column }}))), 1, 24)
+{% macro duckdb__pseudonymise(center_id_expression, patient_key_column) -%}
+    substr(sha256(concat(getvariable('rwe_pseudonym_key'), '|', {{ center_id_expression }}, '|', trim({{ patient_key_column }}))), 1, 24)
 {%- endmacro %}
 
 {#- Other engines inline the key (Spark has no session variable dbt can bind
     as a parameter): keep their target/ and logs/ private. On Databricks use a
     secret scope (secret('<scope>', '<key>')) instead; see docs/portability.md. -#}
 
-{% macro default__pseudonymise(center_id, patient_key_column) -%}
-    substr(sha2(concat('{{ _pseudonym_key() }}', '|', '{{ center_id }}', '|', trim({{ patient_key_column }})), 256), 1, 24)
+{% macro default__pseudonymise(center_id_expression, patient_key_column) -%}
+    substr(sha2(concat('{{ _pseudonym_key() }}', '|', {{ center_id_expression }}, '|', trim({{ patient_key_column }})), 256), 1, 24)
 {%- endmacro %}

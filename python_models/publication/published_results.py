@@ -46,6 +46,7 @@ def model(dbt, session):
         ("center_heterogeneity", dbt.ref("center_heterogeneity")),
         ("censoring_reasons", dbt.ref("censoring_reasons")),
         ("row_accounting", dbt.ref("row_accounting")),
+        ("line_derivation_agreement", dbt.ref("line_derivation_agreement")),
     ]
     patient_level = [
         ("analysis_cohort", dbt.ref("analysis_cohort")),

@@ -56,6 +56,15 @@ RESULT_COLUMNS: dict[str, tuple[str, ...]] = {
         "ae_term", "grade_band", "arm", "patients", "arm_n", "percent", "is_suppressed",
         "count_method", "min_cell_count", "suppression_rule", "built_at"),
 }
+# Tables the report shows when the database has them: the validation of the
+# line-of-therapy derivation is empty or absent on real data.
+OPTIONAL_TABLES: dict[str, tuple[str, ...]] = {
+    "line_derivation_agreement": (
+        "center_id", "true_line_count", "patients", "share_same_line_count",
+        "share_line_starts_within_tolerance", "share_same_regimens",
+        "line_start_tolerance_days", "is_suppressed", "suppressed_cells", "min_cell_count",
+        "suppression_rule", "built_at"),
+}
 # Landmark columns depend on the study's landmark_months (6 and 12 by default).
 OPTIONAL_COLUMNS: dict[str, re.Pattern[str]] = {
     "survival_summary": re.compile(r"^survival_\d+(?:\.\d+)?_months(?:_ci_lower|_ci_upper)?$"),
@@ -118,7 +127,8 @@ def load_results(database: str | os.PathLike[str], schema: str = "main") -> dict
     Returns
     -------
     dict of str to DataFrame
-        One frame per table name of :data:`RESULT_COLUMNS`.
+        One frame per table name of :data:`RESULT_COLUMNS`, plus each table of
+        :data:`OPTIONAL_TABLES` the database has with all its columns.
 
     Raises
     ------
@@ -177,6 +187,13 @@ def load_results(database: str | os.PathLike[str], schema: str = "main") -> dict
                                            f"{_quote(schema)}.{_quote(table)}").df()
                 frame.columns = [column.lower() for column in frame.columns]
                 results[table] = frame
+        for table, columns in OPTIONAL_TABLES.items():
+            lower = {column.lower() for column in present.get(table, [])}
+            if not set(columns) <= lower:
+                continue
+            selected = ", ".join(_quote(column) for column in columns)
+            results[table] = connection.execute(
+                f"select {selected} from {_quote(catalog)}.{_quote(schema)}.{_quote(table)}").df()
         return results
     finally:
         connection.close()
@@ -323,6 +340,12 @@ def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None
         "<h2>6. Censoring</h2>",
         *diagnostics.censoring_section(results),
         "</section>",
+        *([
+            '<section id="section-line-derivation">',
+            "<h2>7. Validation: lines of therapy derived from administrations</h2>",
+            tables.line_agreement_table(results["line_derivation_agreement"]),
+            "</section>",
+        ] if not results.get("line_derivation_agreement", pd.DataFrame()).empty else []),
         "</main>",
         '<footer id="report-footer">',
         "<h2>Methods and provenance</h2>",

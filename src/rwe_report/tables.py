@@ -491,6 +491,47 @@ def response_table(response: pd.DataFrame) -> str:
     return html_table(table_id, caption, head, body)
 
 
+def line_agreement_table(agreement: pd.DataFrame) -> str:
+    """Agreement of derived lines of therapy with the generator's true lines.
+
+    Parameters
+    ----------
+    agreement : DataFrame
+        ``line_derivation_agreement``.
+
+    Returns
+    -------
+    str
+        ``<table id="table-line-derivation">``: per center and number of true
+        lines, patients and the shares with the same line count, starts within
+        the tolerance and the same regimens.
+    """
+    table_id = "table-line-derivation"
+    tolerance = ", ".join(str(int(v)) for v in _ordered_unique(
+        agreement.get("line_start_tolerance_days", [])))
+    caption = ("Lines of therapy derived from drug administrations against the synthetic "
+               "data's true lines (validation; docs/line-of-therapy.md): patients by number "
+               "of true lines and the share whose derived lines have the same count, every "
+               f"start within {tolerance or '?'} days, and the same drugs in every line."
+               + _suppression_note(agreement))
+    if agreement.empty:
+        return _empty_table(table_id, caption, "line_derivation_agreement has no rows.")
+    head = [[th(text, scope="col") for text in
+             ["Center", "True lines", "Patients", "Same line count", "Starts within tolerance",
+              "Same regimens"]]]
+    body = []
+    for row in agreement.sort_values(["center_id", "true_line_count"]).to_dict("records"):
+        cells = [td_text(row["center_id"]), td(format_count(row["true_line_count"])),
+                 td(_count_or_suppressed(row, "patients"))]
+        for share in ("share_same_line_count", "share_line_starts_within_tolerance",
+                      "share_same_regimens"):
+            hidden = is_suppressed_cell(row, share)
+            cells.append(td(SUPPRESSED if hidden else format_percent(row[share]),
+                            css_class="suppressed" if hidden else None))
+        body.append(cells)
+    return html_table(table_id, caption, head, body)
+
+
 def safety_cell_text(row: Mapping[str, Any] | None) -> str:
     """Text of one safety cell: ``n (x.x%)``, or ``suppressed``.
 

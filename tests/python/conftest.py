@@ -12,7 +12,8 @@ if str(SRC) not in sys.path:
 
 
 #: Test files that share the session's embedded build run in one xdist worker.
-EMBEDDED_BUILD_READERS = {"test_diagnostics_build", "test_operations", "test_warehouse_build"}
+EMBEDDED_BUILD_READERS = {"test_diagnostics_build", "test_line_derivation", "test_operations",
+                          "test_warehouse_build"}
 
 
 def pytest_collection_modifyitems(items):

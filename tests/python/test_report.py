@@ -593,3 +593,28 @@ def test_a_version_without_the_diagnostics_tables_still_reports_and_says_so(tabl
     for table in ("study_diagnostics", "rmst_estimates", "evalues", "center_heterogeneity",
                   "censoring_reasons"):
         assert f"<code>{table}</code> table" in document
+
+
+def test_line_derivation_agreement_is_shown_when_published_and_hides_small_cells(
+        tmp_path: Path, tables, report: Path) -> None:
+    from rwe_study.line_agreement import line_agreement_table
+
+    compared = pd.DataFrame({
+        "center_id": ["center_b"] * 43,
+        "true_line_count": [1] * 3 + [2] * 30 + [3] * 10,
+        # 3 one-line patients (small), 30 two-line all agreeing, 10 three-line: 7 agree
+        "has_same_line_count": [True] * 40 + [False] * 3,
+        "has_line_starts_within_tolerance": [True] * 40 + [False] * 3,
+        "has_same_regimens": [True] * 40 + [False] * 3})
+    agreement = line_agreement_table(compared, 7, MIN_CELL_COUNT).assign(built_at=BUILT_AT)
+    database = write_database(tmp_path / "with_agreement.duckdb",
+                              {**tables, "line_derivation_agreement": agreement})
+    shown = write_report(database, tmp_path / "report.html")
+    cells = [text for _, text in _cells(shown, "table-line-derivation")][6:]  # after the head
+    assert cells[:6] == ["center_b", "1", "suppressed", "suppressed", "suppressed", "suppressed"]
+    assert cells[6:12] == ["center_b", "2", "30", "100.0%", "100.0%", "100.0%"]
+    # 3 of 10 disagree: the share would give that small count back
+    assert cells[12:15] == ["center_b", "3", "10"] and "70.0%" not in cells
+    assert "within 7 days" in shown.read_text(encoding="utf-8")
+    # a database without the table (real data, older versions) has no such section
+    assert "section-line-derivation" not in report.read_text(encoding="utf-8")

@@ -246,7 +246,8 @@ def parquet_build(tmp_path_factory, manifest):
         capture_output=True, text=True, timeout=300)
     assert generated.returncode == 0, generated.stderr
     run = run_dbt(["build", "--select", "+analysis_cohort", "+adverse_events", "+quarantine",
-                   "+row_accounting", "+run_inputs", "--indirect-selection", "cautious"],
+                   "+row_accounting", "+run_inputs", "+line_derivation_agreement",
+                   "--indirect-selection", "cautious"],
                   root / "work",
                   raw_data_dir=root / "raw", extra_vars={"raw_file_format": "parquet"})
     assert run.returncode == 0, run.output[-6000:]
@@ -254,7 +255,7 @@ def parquet_build(tmp_path_factory, manifest):
 
 
 @pytest.mark.parametrize("table", ["analysis_cohort", "adverse_events", "quarantine",
-                                   "row_accounting"])
+                                   "row_accounting", "line_derivation_agreement"])
 def test_parquet_exports_publish_the_same_tables_as_csv(build, parquet_build, table):
     """A production loader may deliver Parquet: same rows, same values (only
     the file names in provenance columns differ)."""

@@ -4,7 +4,10 @@
       a day starts a new line when it is the patient's first day, or when it
       comes more than var line_gap_days after the previous day, or when a
       progression ('PD' assessment) was documented after the previous day and
-      on or before this one AND this day gives a drug the previous day did not.
+      on or before this one AND this day gives a drug the previous day did not
+      (a switch) or comes at least var line_restart_after_progression_days
+      after the previous day (a restart, e.g. a platinum re-challenge, with
+      the same drugs). The rule against published ones: docs/line-of-therapy.md.
     One row per patient per administration day, with its line number. -#}
 with
 
@@ -88,6 +91,14 @@ flagged as (
             when
                 progressions_since_previous_day.progression_count > 0
                 and drugs_new_on_day.new_drug_count > 0 then 1
+            when
+                progressions_since_previous_day.progression_count > 0
+                and {{ dbt.datediff(
+                    'days_sequenced.previous_administration_date',
+                    'days_sequenced.administration_date',
+                    'day'
+                ) }}
+                >= {{ var('line_restart_after_progression_days') }} then 1
             else 0
         end as starts_new_line
     from days_sequenced

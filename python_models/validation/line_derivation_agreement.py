@@ -1,0 +1,17 @@
+"""line_derivation_agreement: derived lines of therapy against the true ones.
+
+Aggregates int_line_derivation_compared (one row per patient of a center with
+true lines) by center and number of true lines, small cells suppressed
+(rwe_study.line_agreement). Empty when the build has no true lines (real data).
+"""
+
+from rwe_study.line_agreement import line_agreement_table
+from rwe_warehouse.provenance import with_run_stamp
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    params = dbt.config.get("meta")
+    compared = dbt.ref("int_line_derivation_compared").df()
+    return with_run_stamp(line_agreement_table(
+        compared, int(params["line_start_tolerance_days"]), int(params["min_cell_count"])))
