@@ -36,7 +36,8 @@ AGGREGATE_TABLES = {"covariate_balance", "km_estimates", "survival_summary", "co
                     "response_summary", "safety_summary", "subgroup_hr", "row_accounting",
                     "study_diagnostics", "rmst_estimates", "evalues", "weighting_estimates",
                     "weighted_balance", "weighted_km_estimates", "subgroup_balance",
-                    "center_heterogeneity", "censoring_reasons", "line_derivation_agreement", "run_info"}
+                    "center_heterogeneity", "censoring_reasons", "line_derivation_agreement",
+                    "run_info"}
 PATIENT_LEVEL_TABLES = {"analysis_cohort", "matched_cohort", "adverse_events", "ps_scores",
                         "matched_pairs", "quarantine", "dq_results", "run_info"}
 # Columns that legitimately differ between two builds of the same inputs. The
