@@ -1,13 +1,18 @@
-{#- Every patient seen in any valid record, indexed to the start of second
-    line, with the first rule of eligibility they fail (exclusion_reason is
-    null for the eligible). Eligible: a second line starting inside the study
-    window, after a first line with documented progression, with follow-up
-    after the index date and every baseline covariate recorded; a person
-    already eligible under another record (same national ID) is excluded.
+{#- One row per study (studies/<study_id>.yml) and patient seen in any valid
+    record, indexed to the study's index line (the second line), with the
+    first rule of the study's eligibility they fail (exclusion_reason is null
+    for the eligible). Eligible: a center of the study, a second line starting
+    inside the study's window, after a first line with documented progression
+    (if the spec requires it) whose drug classes meet the spec's prior-line
+    rule, a second line in one of the two arms (the spec's rules on its drug
+    classes), follow-up after the index date and every baseline covariate
+    recorded; a person already eligible under another record (same national
+    ID) is excluded.
     Before those rules: a key filed in two spellings, a quarantined record
     among the lines that define the index, or lines out of order exclude the
     patient (the lines left cannot be trusted); records of one person that
     disagree on sex or birth year exclude every record of that person. -#}
+{%- set specs = study_specs() %}
 with
 
 lines as (
@@ -24,6 +29,10 @@ patient_keys as (
 
 treatment_histories as (
     select * from {{ ref('int_treatment_histories_checked') }}
+),
+
+line_classes as (
+    select * from {{ ref('int_treatment_line_drug_classes') }}
 ),
 
 patients_seen as (
@@ -60,8 +69,23 @@ second_lines as (
     where line_number = 2
 ),
 
+first_line_classes as (
+    select * from line_classes
+    where line_number = 1
+),
+
+second_line_classes as (
+    select * from line_classes
+    where line_number = 2
+),
+
 indexed as (
+    {%- for spec in specs %}
+    {%- set eligibility = spec['eligibility'] %}
+    {%- set exposed = study_rule_sql(spec['exposure']['index_line'], 'second_line_classes') %}
+    {%- set comparator = study_rule_sql(spec['comparator']['index_line'], 'second_line_classes') %}
     select
+        '{{ spec["study_id"] }}' as study_id,
         patients.patient_id,
         baselines.person_link_id,
         patients.center_id,
@@ -69,7 +93,10 @@ indexed as (
         second_lines.source_table as second_line_source_table,
         second_lines.source_row_number as second_line_source_row_number,
         second_lines.regimen_name as second_line_regimen,
-        second_lines.is_ici_regimen as is_ici,
+        {#- the exposure flag (both studies: the second line contains an ICI);
+            null without a second line -#}
+        case when second_line_classes.treatment_line_id is not null then {{ exposed }} end
+            as is_ici,
         second_lines.best_response,
         second_lines.progression_date as second_line_progression_date,
         second_lines.last_progression_free_date as second_line_last_progression_free_date,
@@ -93,23 +120,38 @@ indexed as (
             when patients.is_key_spelled_two_ways then 'patient_key_spelled_two_ways'
             when treatment_histories.has_quarantined_index_record then 'incomplete_treatment_history'
             when treatment_histories.has_line_order_violation then 'line_order_violation'
+            {%- if eligibility['centers'] != 'all' %}
+            when patients.center_id not in ('{{ eligibility["centers"] | join("', '") }}')
+                then 'center_not_in_study'
+            {%- endif %}
             when second_lines.patient_id is null then 'no_second_line'
             when baselines.patient_id is null then 'no_baseline_record'
+            {%- if eligibility['prior_line'].get('requires_progression', false) %}
             when first_lines.progression_date is null then 'no_first_line_progression'
+            {%- endif %}
+            {%- set prior_rule = eligibility['prior_line'] %}
+            {%- if prior_rule.get('all_of') or prior_rule.get('any_of') or prior_rule.get('none_of') %}
+            when not coalesce({{ study_rule_sql(prior_rule, 'first_line_classes') }}, false)
+                then 'first_line_regimen_not_eligible'
+            {%- endif %}
             when
                 second_lines.line_start_date
-                < cast('{{ var("study_window_start_date") }}' as date)
+                < cast('{{ eligibility["study_window_start_date"] }}' as date)
                 or second_lines.line_start_date
-                > cast('{{ var("study_window_end_date") }}' as date)
+                > cast('{{ eligibility["study_window_end_date"] }}' as date)
                 then 'second_line_outside_study_window'
+            when not coalesce({{ exposed }} or {{ comparator }}, false)
+                then 'second_line_in_neither_arm'
+            {%- if eligibility['requires_follow_up'] %}
             when baselines.death_date is null and baselines.last_contact_date is null
                 then 'no_follow_up'
             {#- center B keeps vital status apart from the lines, so only here
-                can follow-up end before the derived second-line start -#}
+                can follow-up end before the derived second-line start #}
             when
                 baselines.death_date < second_lines.line_start_date
                 or baselines.last_contact_date < second_lines.line_start_date
                 then 'follow_up_before_second_line'
+            {%- endif %}
             when
                 baselines.birth_year is null
                 or baselines.sex is null
@@ -133,6 +175,14 @@ indexed as (
         on patients.patient_id = baselines.patient_id
     left join treatment_histories
         on patients.patient_id = treatment_histories.patient_id
+    left join first_line_classes
+        on patients.patient_id = first_line_classes.patient_id
+    left join second_line_classes
+        on patients.patient_id = second_line_classes.patient_id
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
 person_checked as (
@@ -143,10 +193,14 @@ person_checked as (
         coalesce(
             indexed.person_link_id is not null
             and (
-                min(indexed.sex) over (partition by indexed.person_link_id)
-                != max(indexed.sex) over (partition by indexed.person_link_id)
-                or min(indexed.birth_year) over (partition by indexed.person_link_id)
-                != max(indexed.birth_year) over (partition by indexed.person_link_id)
+                min(indexed.sex) over (partition by indexed.study_id, indexed.person_link_id)
+                != max(indexed.sex) over (partition by indexed.study_id, indexed.person_link_id)
+                or min(indexed.birth_year) over (
+                    partition by indexed.study_id, indexed.person_link_id
+                )
+                != max(indexed.birth_year) over (
+                    partition by indexed.study_id, indexed.person_link_id
+                )
             ),
             false
         ) as has_conflicting_person_records
@@ -166,6 +220,7 @@ ranked as (
                 and not person_checked.has_conflicting_person_records
                 then row_number() over (
                     partition by
+                        person_checked.study_id,
                         person_checked.person_link_id,
                         person_checked.first_failed_rule,
                         person_checked.has_conflicting_person_records
@@ -181,6 +236,7 @@ ranked as (
 
 final as (
     select
+        study_id,
         patient_id,
         person_link_id,
         center_id,
