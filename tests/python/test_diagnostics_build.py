@@ -1,10 +1,10 @@
 """The diagnostics and sensitivity tables as the build writes them (issue 21).
 
-Three kinds of check: each built table equals its ``rwe_study.diagnostics``
-function on the built cohort (the wrapper passes the right inputs and
-parameters); its numbers agree with an independent computation here
-(lifelines, numpy, closed forms; tolerances stated); and a cohort generated
-to violate overlap makes the diagnostics fail and flags the primary
+Three kinds of check, for every study spec (each on its own rows): each
+built table equals its ``rwe_study.diagnostics`` function on the built
+cohort (the wrapper passes the right inputs and parameters); its numbers
+agree with an independent computation here (lifelines, numpy, closed
+forms; tolerances stated); and a cohort generated to violate overlap makes the diagnostics fail and flags the primary
 estimates while the build still succeeds.
 """
 
@@ -15,10 +15,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 from scipy import stats
+from study_harness import REFERENCE_STUDY, built_parameters, study_ids, study_table
 
 from dbt_harness import PROJECT_DIR, run_dbt
 from rwe_study import diagnostics as wiring
@@ -27,22 +27,33 @@ from rwe_synth.parameters import AssignmentModel, ModelParameters
 
 pytestmark = pytest.mark.slow
 
-PARAMS = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())[
-    "models"]["rwe_warehouse"]["statistics"]["+meta"]
-CONFIG = PARAMS["diagnostics"]
-CUTOFF = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"][
-    "data_cutoff_date"]
 TIGHT = {"rtol": 1e-9, "atol": 1e-12}
+TABLES = ["analysis_cohort", "matched_cohort", "ps_scores", "matched_pairs",
+          "study_diagnostics", "survival_summary", "cox_results", "subgroup_hr",
+          "rmst_estimates", "evalues", "weighting_estimates", "weighted_balance",
+          "weighted_km_estimates", "subgroup_balance", "center_heterogeneity",
+          "censoring_reasons", "covariate_balance"]
+
+
+def _study(build, study_id: str) -> dict:
+    """One study's tables, and its parameters under "params" (diagnostics block
+    under "config", cut-off under "cutoff")."""
+    params = built_parameters(build, study_id)
+    return {**{table: study_table(build, table, study_id) for table in TABLES},
+            "params": params, "config": params["diagnostics"],
+            "cutoff": params["data_cutoff_date"]}
+
+
+@pytest.fixture(scope="module", params=study_ids())
+def built(embedded_build, request):
+    return _study(embedded_build, request.param)
 
 
 @pytest.fixture(scope="module")
-def built(embedded_build):
-    tables = ["analysis_cohort", "matched_cohort", "ps_scores", "matched_pairs",
-              "study_diagnostics", "survival_summary", "cox_results", "subgroup_hr",
-              "rmst_estimates", "evalues", "weighting_estimates", "weighted_balance",
-              "weighted_km_estimates", "subgroup_balance", "center_heterogeneity",
-              "censoring_reasons", "covariate_balance"]
-    return {table: embedded_build.frame(f"select * from marts.{table}") for table in tables}
+def reference_built(embedded_build):
+    """The reference study's tables (the saved R output and the no-overlap
+    variant are of that study)."""
+    return _study(embedded_build, REFERENCE_STUDY)
 
 
 def _same(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -54,21 +65,22 @@ def _same(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
 def test_every_built_table_equals_its_function_on_the_built_cohort(built):
     cohort, matched = built["analysis_cohort"], built["matched_cohort"]
     scores = built["ps_scores"]
-    covariates = PARAMS["propensity_covariates"]
+    covariates = built["params"]["propensity_covariates"]
     _same(built["study_diagnostics"], wiring.study_diagnostics_table(
-        scores, built["matched_pairs"], matched, covariates, CONFIG, PARAMS["alpha"]))
+        scores, built["matched_pairs"], matched, covariates, built["config"],
+        built["params"]["alpha"]))
     _same(built["rmst_estimates"], wiring.rmst_table(
-        cohort, matched, CONFIG["rmst_taus_months"], PARAMS["landmark_months"],
-        PARAMS["alpha"], PARAMS["min_cell_count"]))
+        cohort, matched, built["config"]["rmst_taus_months"], built["params"]["landmark_months"],
+        built["params"]["alpha"], built["params"]["min_cell_count"]))
     _same(built["weighting_estimates"], wiring.weighting_summary(
-        cohort, matched, scores, covariates, CONFIG["weight_methods"]))
+        cohort, matched, scores, covariates, built["config"]["weight_methods"]))
     _same(built["subgroup_balance"], wiring.subgroup_balance_table(
-        cohort, PARAMS["subgroups"], covariates, PARAMS["min_cell_count"]))
+        cohort, built["params"]["subgroups"], covariates, built["params"]["min_cell_count"]))
     _same(built["center_heterogeneity"], wiring.center_heterogeneity_table(
-        cohort, PARAMS["alpha"], PARAMS["min_cell_count"]))
+        cohort, built["params"]["alpha"], built["params"]["min_cell_count"]))
     _same(built["censoring_reasons"], wiring.censoring_table(
-        cohort, CUTOFF, CONFIG["lost_to_follow_up_days"],
-        CONFIG["censoring_interval_months"], PARAMS["min_cell_count"]))
+        cohort, built["cutoff"], built["config"]["lost_to_follow_up_days"],
+        built["config"]["censoring_interval_months"], built["params"]["min_cell_count"]))
 
 
 def test_diagnostics_agree_with_an_independent_computation(built):
@@ -78,7 +90,7 @@ def test_diagnostics_agree_with_an_independent_computation(built):
     events = matched["is_pfs_event"].astype(bool)
     # balance: the largest |SMD| after matching, recomputed with numpy
     smds = []
-    for covariate in PARAMS["propensity_covariates"]:
+    for covariate in built["params"]["propensity_covariates"]:
         x_t = matched.loc[treated, covariate].astype(float)
         x_c = matched.loc[~treated, covariate].astype(float)
         if matched[covariate].dtype == bool:
@@ -95,7 +107,7 @@ def test_diagnostics_agree_with_an_independent_computation(built):
     ps_c = scores.loc[~scores["is_treated"], "propensity_score"].to_numpy()
     pairs = (ps_t[:, None] > ps_c[None, :]).mean() + 0.5 * (ps_t[:, None] == ps_c[None, :]).mean()
     assert diagnostics.loc["propensity_c_statistic", "value"] == pytest.approx(pairs, rel=1e-9)
-    z = stats.norm.ppf(0.975) + stats.norm.ppf(CONFIG["power"])
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(built["config"]["power"])
     share = treated.mean()
     assert diagnostics.loc["minimum_detectable_hr", "value"] == pytest.approx(
         np.exp(-z / np.sqrt(events.sum() * share * (1 - share))), rel=1e-12)
@@ -103,8 +115,8 @@ def test_diagnostics_agree_with_an_independent_computation(built):
     assert diagnostics.loc["events_control", "value"] == (events & ~treated).sum()
     # the PH test is that of the matched univariate treatment model in cox_results
     cox = built["cox_results"]
-    row = cox[(cox["cohort"] == CONFIG["primary_cohort"])
-              & (cox["endpoint"] == CONFIG["primary_endpoint"])
+    row = cox[(cox["cohort"] == built["config"]["primary_cohort"])
+              & (cox["endpoint"] == built["config"]["primary_endpoint"])
               & (cox["model"] == "univariate") & (cox["term"] == "is_ici")]
     assert diagnostics.loc["ph_test_p_value", "value"] == pytest.approx(
         row["ph_test_p_value"].iloc[0], rel=1e-12)
@@ -116,7 +128,7 @@ def test_primary_estimates_carry_the_diagnostics_verdict(built):
     verdict = bool((thresholded["passed"] == True).all())  # noqa: E712 - nullable column
     for table, extra in (("survival_summary", None), ("cox_results", "term")):
         frame = built[table]
-        primary = frame["endpoint"] == CONFIG["primary_endpoint"]
+        primary = frame["endpoint"] == built["config"]["primary_endpoint"]
         if extra:
             primary &= frame[extra] == "is_ici"
         assert (frame.loc[primary, "diagnostics_passed"] == verdict).all()
@@ -133,14 +145,14 @@ def test_rmst_and_milestones_agree_with_lifelines(built):
         for arm in ("ICI", "non-ICI"):
             rows = cohort[cohort["arm"] == arm]
             curves[arm] = KaplanMeierFitter().fit(rows[duration], rows[event])
-        for tau in CONFIG["rmst_taus_months"]:
+        for tau in built["config"]["rmst_taus_months"]:
             for arm, fitter in curves.items():
                 row = rmst[(rmst["cohort"] == "all") & (rmst["endpoint"] == endpoint)
                            & (rmst["measure"] == "rmst") & (rmst["arm"] == arm)
                            & (rmst["time_months"] == tau)]
                 assert row["estimate"].iloc[0] == pytest.approx(
                     restricted_mean_survival_time(fitter, t=tau), rel=1e-9)
-        for landmark in PARAMS["landmark_months"]:
+        for landmark in built["params"]["landmark_months"]:
             row = rmst[(rmst["cohort"] == "all") & (rmst["endpoint"] == endpoint)
                        & (rmst["measure"] == "survival_difference")
                        & (rmst["time_months"] == landmark)].iloc[0]
@@ -198,7 +210,7 @@ def test_censoring_reasons_count_every_censored_patient(built):
     the suppressed cells add up to the censored patients; the cut-off reason
     is exactly the patients whose follow-up ends on the cut-off."""
     censoring, cohort = built["censoring_reasons"], built["analysis_cohort"]
-    cutoff = pd.Timestamp(CUTOFF)
+    cutoff = pd.Timestamp(built["cutoff"])
     for endpoint, (_, event) in wiring.ENDPOINTS.items():
         end = pd.to_datetime(cohort[wiring.END_DATE_COLUMNS[endpoint]])
         for arm in ("ICI", "non-ICI"):
@@ -243,33 +255,36 @@ def no_overlap_build(tmp_path_factory):
 
 
 def test_without_overlap_the_diagnostics_fail_and_flag_the_primary_estimates(
-        no_overlap_build, built):
+        no_overlap_build, reference_built):
     """The build exits 0; the overlap and matching diagnostics that pass on
     the embedded data fail here, and the primary estimates say so."""
     assert no_overlap_build.returncode == 0, no_overlap_build.output[-4000:]
-    diagnostics = no_overlap_build.frame("select * from marts.study_diagnostics").set_index(
-        "diagnostic")
-    embedded = built["study_diagnostics"].set_index("diagnostic")
+    diagnostics = no_overlap_build.frame(
+        "select * from marts.study_diagnostics "
+        f"where study_id = '{REFERENCE_STUDY}'").set_index("diagnostic")
+    embedded = reference_built["study_diagnostics"].set_index("diagnostic")
     for name in ("equipoise_share", "share_treated_matched"):
         assert bool(embedded.loc[name, "passed"])
         assert not bool(diagnostics.loc[name, "passed"]), name
     assert diagnostics.loc["propensity_c_statistic", "value"] > embedded.loc[
         "propensity_c_statistic", "value"]
     summary = no_overlap_build.frame(
-        "select endpoint, diagnostics_passed from marts.survival_summary")
+        "select endpoint, diagnostics_passed from marts.survival_summary "
+        f"where study_id = '{REFERENCE_STUDY}'")
     assert (summary.loc[summary["endpoint"] == "PFS", "diagnostics_passed"] == False).all()  # noqa: E712
     cox = no_overlap_build.frame("select endpoint, term, diagnostics_passed "
-                                 "from marts.cox_results where term = 'is_ici'")
+                                 "from marts.cox_results where term = 'is_ici' "
+                                 f"and study_id = '{REFERENCE_STUDY}'")
     assert (cox.loc[cox["endpoint"] == "PFS", "diagnostics_passed"] == False).all()  # noqa: E712
 
 
-def test_rmst_of_the_embedded_study_equals_saved_r_output(built):
+def test_rmst_of_the_embedded_study_equals_saved_r_output(reference_built):
     """``reference/rmst_embedded.R``: R survfit rmean and se(rmean) per arm and the
     survRM2 difference on the built cohort's survival columns (1e-9). The saved
     input must still be the build's cohort: a changed generator fails here first."""
     reference = PROJECT_DIR / "tests" / "python" / "reference"
     saved = pd.read_csv(reference / "data" / "embedded_survival.csv")
-    cohort = built["analysis_cohort"]
+    cohort = reference_built["analysis_cohort"]
     rebuilt = pd.DataFrame({
         "treated": cohort["is_ici"].astype(int), "pfs_months": cohort["pfs_months"],
         "pfs_event": cohort["is_pfs_event"].astype(int), "os_months": cohort["os_months"],
@@ -277,7 +292,7 @@ def test_rmst_of_the_embedded_study_equals_saved_r_output(built):
         list(saved.columns), ignore_index=True)
     pd.testing.assert_frame_equal(rebuilt, saved, check_dtype=False, rtol=1e-12)
     expected = pd.read_csv(reference / "rmst_embedded.csv")
-    rmst = built["rmst_estimates"]
+    rmst = reference_built["rmst_estimates"]
     rmst = rmst[rmst["cohort"] == "all"]
     for _, row in expected.iterrows():
         at = rmst[(rmst["endpoint"] == row["endpoint"]) & (rmst["time_months"] == row["tau"])]

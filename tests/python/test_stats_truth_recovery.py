@@ -30,8 +30,8 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 from scipy import stats
+from study_harness import REFERENCE_STUDY, file_parameters
 
 from dbt_harness import PROJECT_DIR
 from rwe_stats._cox import fit_cox
@@ -48,8 +48,7 @@ ALPHA = 0.001
 
 @pytest.fixture(scope="module")
 def terms() -> list[str]:
-    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    terms = project["models"]["rwe_warehouse"]["statistics"]["+meta"]["cox_terms"]
+    terms = file_parameters(REFERENCE_STUDY)["cox_terms"]
     manifest = json.loads((PROJECT_DIR / "data/raw/manifest.json").read_text(encoding="utf-8"))
     published = manifest["truth"]["parameters"]
     # the embedded data's manifest states the generator's parameters
