@@ -704,10 +704,10 @@ def test_count_guard_names_the_dropped_entry(tmp_path):
     path = _write_suite(tmp_path, {"type": "expect_column_values_to_be_purple",
                                    "kwargs": {"column": "arm"}, "severity": "critical",
                                    "meta": {"reason": "unknown type"}})
-    with pytest.raises(SuiteLoadError, match="has 11 expectations but Great Expectations "
-                                             "loaded only 10") as raised:
+    with pytest.raises(SuiteLoadError, match="has 12 expectations but Great Expectations "
+                                             "loaded only 11") as raised:
         load_suite(path)
-    assert "expectation 10 (expect_column_values_to_be_purple)" in str(raised.value)
+    assert "expectation 11 (expect_column_values_to_be_purple)" in str(raised.value)
     assert "not found" in str(raised.value)
 
 
