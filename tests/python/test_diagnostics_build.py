@@ -4,8 +4,9 @@ Three kinds of check, for every study spec (each on its own rows): each
 built table equals its ``rwe_study.diagnostics`` function on the built
 cohort (the wrapper passes the right inputs and parameters); its numbers
 agree with an independent computation here (lifelines, numpy, closed
-forms; tolerances stated); and a cohort generated to violate overlap makes the diagnostics fail and flags the primary
-estimates while the build still succeeds.
+forms; tolerances stated); and a cohort generated to violate overlap makes
+the diagnostics fail and flags the primary estimates while the build still
+succeeds.
 """
 
 from __future__ import annotations
