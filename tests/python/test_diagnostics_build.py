@@ -88,7 +88,8 @@ def test_diagnostics_agree_with_an_independent_computation(built):
     diagnostics = built["study_diagnostics"].set_index("diagnostic")
     matched, scores = built["matched_cohort"], built["ps_scores"]
     treated = matched["is_ici"].astype(bool)
-    events = matched["is_pfs_event"].astype(bool)
+    # events of the primary endpoint (the spec's endpoints.primary) in the primary cohort
+    events = matched[wiring.ENDPOINTS[built["config"]["primary_endpoint"]][1]].astype(bool)
     # balance: the largest |SMD| after matching, recomputed with numpy
     smds = []
     for covariate in built["params"]["propensity_covariates"]:

@@ -20,8 +20,8 @@ dated as (
         second_line_start_date,
         case study_id
             {%- for spec in study_specs() %}
-            when '{{ spec["study_id"] }}'
-                then cast('{{ spec["eligibility"]["data_cutoff_date"] }}' as date)
+                when '{{ spec["study_id"] }}'
+                    then cast('{{ spec["eligibility"]["data_cutoff_date"] }}' as date)
             {%- endfor %}
         end as data_cutoff_date,
         case
@@ -46,6 +46,7 @@ ends as (
         death_date is not null and death_date <= data_cutoff_date as is_os_event,
         {#- an event after the cut-off means event-free at the cut-off, even
             when the last contact before it was earlier -#}
+
         case
             when pfs_event_date <= data_cutoff_date then pfs_event_date
             when pfs_event_date > data_cutoff_date then data_cutoff_date

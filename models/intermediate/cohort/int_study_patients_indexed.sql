@@ -81,107 +81,109 @@ second_line_classes as (
 
 indexed as (
     {%- for spec in specs %}
-    {%- set eligibility = spec['eligibility'] %}
-    {%- set exposed = study_rule_sql(spec['exposure']['index_line'], 'second_line_classes') %}
-    {%- set comparator = study_rule_sql(spec['comparator']['index_line'], 'second_line_classes') %}
-    select
-        '{{ spec["study_id"] }}' as study_id,
-        patients.patient_id,
-        baselines.person_link_id,
-        patients.center_id,
-        second_lines.line_start_date as second_line_start_date,
-        second_lines.source_table as second_line_source_table,
-        second_lines.source_row_number as second_line_source_row_number,
-        second_lines.regimen_name as second_line_regimen,
-        {#- the exposure flag (both studies: the second line contains an ICI);
-            null without a second line -#}
-        case when second_line_classes.treatment_line_id is not null then {{ exposed }} end
-            as is_ici,
-        second_lines.best_response,
-        second_lines.progression_date as second_line_progression_date,
-        second_lines.last_progression_free_date as second_line_last_progression_free_date,
-        second_lines.next_line_start_date as third_line_start_date,
-        first_lines.line_start_date as first_line_start_date,
-        first_lines.progression_date as first_line_progression_date,
-        first_lines.is_ici_regimen as had_first_line_ici,
-        baselines.birth_year,
-        baselines.sex,
-        baselines.ecog_ps,
-        baselines.is_ever_smoker,
-        baselines.has_liver_metastases,
-        baselines.has_brain_metastases,
-        baselines.has_bone_metastases,
-        baselines.metastatic_site_count,
-        baselines.had_thoracic_radiotherapy,
-        baselines.had_prophylactic_cranial_irradiation,
-        baselines.death_date,
-        baselines.last_contact_date,
-        case
-            when patients.is_key_spelled_two_ways then 'patient_key_spelled_two_ways'
-            when treatment_histories.has_quarantined_index_record then 'incomplete_treatment_history'
-            when treatment_histories.has_line_order_violation then 'line_order_violation'
-            {%- if eligibility['centers'] != 'all' %}
-            when patients.center_id not in ('{{ eligibility["centers"] | join("', '") }}')
-                then 'center_not_in_study'
-            {%- endif %}
-            when second_lines.patient_id is null then 'no_second_line'
-            when baselines.patient_id is null then 'no_baseline_record'
-            {%- if eligibility['prior_line'].get('requires_progression', false) %}
-            when first_lines.progression_date is null then 'no_first_line_progression'
-            {%- endif %}
-            {%- set prior_rule = eligibility['prior_line'] %}
-            {%- if prior_rule.get('all_of') or prior_rule.get('any_of') or prior_rule.get('none_of') %}
-            when not coalesce({{ study_rule_sql(prior_rule, 'first_line_classes') }}, false)
-                then 'first_line_regimen_not_eligible'
-            {%- endif %}
-            when
-                second_lines.line_start_date
-                < cast('{{ eligibility["study_window_start_date"] }}' as date)
-                or second_lines.line_start_date
-                > cast('{{ eligibility["study_window_end_date"] }}' as date)
-                then 'second_line_outside_study_window'
-            when not coalesce({{ exposed }} or {{ comparator }}, false)
-                then 'second_line_in_neither_arm'
-            {%- if eligibility['requires_follow_up'] %}
-            when baselines.death_date is null and baselines.last_contact_date is null
-                then 'no_follow_up'
-            {#- center B keeps vital status apart from the lines, so only here
-                can follow-up end before the derived second-line start #}
-            when
-                baselines.death_date < second_lines.line_start_date
-                or baselines.last_contact_date < second_lines.line_start_date
-                then 'follow_up_before_second_line'
-            {%- endif %}
-            when
-                baselines.birth_year is null
-                or baselines.sex is null
-                or baselines.ecog_ps is null
-                or baselines.is_ever_smoker is null
-                or baselines.has_liver_metastases is null
-                or baselines.has_brain_metastases is null
-                or baselines.has_bone_metastases is null
-                or baselines.metastatic_site_count is null
-                or baselines.had_thoracic_radiotherapy is null
-                or baselines.had_prophylactic_cranial_irradiation is null
-                or first_lines.is_ici_regimen is null
-                then 'missing_baseline_covariate'
-        end as first_failed_rule
-    from patients
-    left join second_lines
-        on patients.patient_id = second_lines.patient_id
-    left join first_lines
-        on patients.patient_id = first_lines.patient_id
-    left join baselines
-        on patients.patient_id = baselines.patient_id
-    left join treatment_histories
-        on patients.patient_id = treatment_histories.patient_id
-    left join first_line_classes
-        on patients.patient_id = first_line_classes.patient_id
-    left join second_line_classes
-        on patients.patient_id = second_line_classes.patient_id
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        {%- set eligibility = spec['eligibility'] %}
+        {%- set exposed = study_rule_sql(spec['exposure']['index_line'], 'second_line_classes') %}
+        {%- set comparator = study_rule_sql(spec['comparator']['index_line'], 'second_line_classes') %}
+        select
+            '{{ spec["study_id"] }}' as study_id,
+            patients.patient_id,
+            baselines.person_link_id,
+            patients.center_id,
+            second_lines.line_start_date as second_line_start_date,
+            second_lines.source_table as second_line_source_table,
+            second_lines.source_row_number as second_line_source_row_number,
+            second_lines.regimen_name as second_line_regimen,
+            {#- the exposure flag (both studies: the second line contains an ICI);
+                null without a second line -#}
+            case when second_line_classes.treatment_line_id is not null then {{ exposed }} end
+                as is_ici,
+            second_lines.best_response,
+            second_lines.progression_date as second_line_progression_date,
+            second_lines.last_progression_free_date as second_line_last_progression_free_date,
+            second_lines.next_line_start_date as third_line_start_date,
+            first_lines.line_start_date as first_line_start_date,
+            first_lines.progression_date as first_line_progression_date,
+            first_lines.is_ici_regimen as had_first_line_ici,
+            baselines.birth_year,
+            baselines.sex,
+            baselines.ecog_ps,
+            baselines.is_ever_smoker,
+            baselines.has_liver_metastases,
+            baselines.has_brain_metastases,
+            baselines.has_bone_metastases,
+            baselines.metastatic_site_count,
+            baselines.had_thoracic_radiotherapy,
+            baselines.had_prophylactic_cranial_irradiation,
+            baselines.death_date,
+            baselines.last_contact_date,
+            case
+                when patients.is_key_spelled_two_ways then 'patient_key_spelled_two_ways'
+                when treatment_histories.has_quarantined_index_record then 'incomplete_treatment_history'
+                when treatment_histories.has_line_order_violation then 'line_order_violation'
+                {%- if eligibility['centers'] != 'all' %}
+                    when patients.center_id not in ('{{ eligibility["centers"] | join("', '") }}')
+                        then 'center_not_in_study'
+                {%- endif %}
+                when second_lines.patient_id is null then 'no_second_line'
+                when baselines.patient_id is null then 'no_baseline_record'
+                {%- if eligibility['prior_line'].get('requires_progression', false) %}
+                    when first_lines.progression_date is null then 'no_first_line_progression'
+                {%- endif %}
+                {%- set prior_rule = eligibility['prior_line'] %}
+                {%- if prior_rule.get('all_of') or prior_rule.get('any_of') or prior_rule.get('none_of') %}
+                    when not coalesce({{ study_rule_sql(prior_rule, 'first_line_classes') }}, false)
+                        then 'first_line_regimen_not_eligible'
+                {%- endif %}
+                when
+                    second_lines.line_start_date
+                    < cast('{{ eligibility["study_window_start_date"] }}' as date)
+                    or second_lines.line_start_date
+                    > cast('{{ eligibility["study_window_end_date"] }}' as date)
+                    then 'second_line_outside_study_window'
+                when not coalesce({{ exposed }} or {{ comparator }}, false)
+                    then 'second_line_in_neither_arm'
+                {%- if eligibility['requires_follow_up'] %}
+                    when baselines.death_date is null and baselines.last_contact_date is null
+                        then 'no_follow_up'
+                {#- center B keeps vital status apart from the lines, so only here
+                    can follow-up end before the derived second-line start #}
+                    when
+                        baselines.death_date < second_lines.line_start_date
+                        or baselines.last_contact_date < second_lines.line_start_date
+                        then 'follow_up_before_second_line'
+                {%- endif %}
+                when
+                    baselines.birth_year is null
+                    or baselines.sex is null
+                    or baselines.ecog_ps is null
+                    or baselines.is_ever_smoker is null
+                    or baselines.has_liver_metastases is null
+                    or baselines.has_brain_metastases is null
+                    or baselines.has_bone_metastases is null
+                    or baselines.metastatic_site_count is null
+                    or baselines.had_thoracic_radiotherapy is null
+                    or baselines.had_prophylactic_cranial_irradiation is null
+                    or first_lines.is_ici_regimen is null
+                    then 'missing_baseline_covariate'
+            end as first_failed_rule
+        from patients
+        left join second_lines
+            on patients.patient_id = second_lines.patient_id
+        left join first_lines
+            on patients.patient_id = first_lines.patient_id
+        left join baselines
+            on patients.patient_id = baselines.patient_id
+        left join treatment_histories
+            on patients.patient_id = treatment_histories.patient_id
+        {%- if prior_rule.get('all_of') or prior_rule.get('any_of') or prior_rule.get('none_of') %}
+            left join first_line_classes
+                on patients.patient_id = first_line_classes.patient_id
+        {%- endif %}
+        left join second_line_classes
+            on patients.patient_id = second_line_classes.patient_id
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 
@@ -195,9 +197,10 @@ person_checked as (
             and (
                 min(indexed.sex) over (partition by indexed.study_id, indexed.person_link_id)
                 != max(indexed.sex) over (partition by indexed.study_id, indexed.person_link_id)
-                or min(indexed.birth_year) over (
-                    partition by indexed.study_id, indexed.person_link_id
-                )
+                or min(indexed.birth_year)
+                    over (
+                        partition by indexed.study_id, indexed.person_link_id
+                    )
                 != max(indexed.birth_year) over (
                     partition by indexed.study_id, indexed.person_link_id
                 )

@@ -22,8 +22,9 @@ line_drugs as (
         drugs.drug_class
     from lines
     inner join drugs
-        on {{ dbt.concat(["' + '", 'lines.regimen_name', "' + '"]) }}
-        like {{ dbt.concat(["'% + '", 'drugs.generic_name', "' + %'"]) }}
+        on
+            {{ dbt.concat(["' + '", 'lines.regimen_name', "' + '"]) }}
+            like {{ dbt.concat(["'% + '", 'drugs.generic_name', "' + %'"]) }}
 ),
 
 final as (
@@ -31,11 +32,11 @@ final as (
         lines.treatment_line_id,
         lines.patient_id,
         lines.line_number,
-        coalesce(lines.is_ici_regimen, false) as has_ici,
         {%- for drug_class in study_drug_classes() %}
-        coalesce(max(case when line_drugs.drug_class = '{{ drug_class }}' then 1 end) = 1, false)
-            as has_{{ drug_class }}{{ ',' if not loop.last }}
+            coalesce(max(case when line_drugs.drug_class = '{{ drug_class }}' then 1 end) = 1, false)
+                as has_{{ drug_class }},
         {%- endfor %}
+        coalesce(lines.is_ici_regimen, false) as has_ici
     from lines
     left join line_drugs
         on lines.treatment_line_id = line_drugs.treatment_line_id
