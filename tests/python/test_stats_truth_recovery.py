@@ -142,7 +142,8 @@ def test_the_companion_specs_cox_model_recovers_its_true_log_hazard_ratios():
     estimate = np.log(table["hr"].to_numpy())
     se = (np.log(table["ci_upper"].to_numpy()) - estimate) / stats.norm.ppf(0.975)
     expected = np.array([truth[term] for term in terms])
-    assert (np.abs(estimate - expected) < 4 * se).all(), dict(zip(terms, estimate - expected, strict=True))
+    errors = dict(zip(terms, estimate - expected, strict=True))
+    assert (np.abs(estimate - expected) < 4 * se).all(), errors
     # and it would not accept the reference study's ICI effect
     reference = DEFAULT_PARAMETERS.pfs.log_hr["is_ici"]
     assert abs(estimate[0] - reference) > 4 * se[0]
