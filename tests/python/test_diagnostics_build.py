@@ -22,6 +22,7 @@ from scipy import stats
 from study_harness import REFERENCE_STUDY, built_parameters, study_ids, study_table
 
 from dbt_harness import PROJECT_DIR, run_dbt
+from rwe_stats.rmst import largest_common_tau
 from rwe_study import diagnostics as wiring
 from rwe_synth.generator import generate
 from rwe_synth.parameters import AssignmentModel, ModelParameters
@@ -147,9 +148,12 @@ def test_rmst_and_milestones_agree_with_lifelines(built):
         for arm in ("ICI", "non-ICI"):
             rows = cohort[cohort["arm"] == arm]
             curves[arm] = KaplanMeierFitter().fit(rows[duration], rows[event])
-        # a tau beyond the shorter arm's follow-up is reported, not estimated
-        # (the companion study's 24 months after a 2024 window and a mid-2025 cut-off)
-        follow_up = min(cohort.loc[cohort["arm"] == arm, duration].max() for arm in curves)
+        # a tau beyond the largest survRM2 accepts (largest_common_tau, checked
+        # against survRM2 in test_stats_rmst) is reported, not estimated: the
+        # companion study's 24 months after a 2024 window and a mid-2025 cut-off
+        arms = [cohort[cohort["arm"] == arm] for arm in ("ICI", "non-ICI")]
+        follow_up = largest_common_tau(*(values for frame in arms for values in (
+            frame[duration].to_numpy(), frame[event].to_numpy(dtype=bool))))
         for tau in built["config"]["rmst_taus_months"]:
             for arm, fitter in curves.items():
                 row = rmst[(rmst["cohort"] == "all") & (rmst["endpoint"] == endpoint)

@@ -72,7 +72,8 @@ def _database_tables(database: Path) -> dict[str, pd.DataFrame]:
     with duckdb.connect(str(database), read_only=True) as connection:
         names = [row[0] for row in connection.sql(
             "select table_name from information_schema.tables order by table_name").fetchall()]
-        run_ids = connection.sql("select run_id from run_info").fetchall()
+        # one run_info row per study, every one naming the version's build
+        run_ids = connection.sql("select distinct run_id from run_info").fetchall()
         assert run_ids == [(database.parent.name if database.parent.name != "restricted"
                             else database.parent.parent.name,)]
         return _frames(connection, {name: f'"{name}"' for name in names})
