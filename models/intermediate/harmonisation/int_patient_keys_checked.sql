@@ -7,11 +7,8 @@
     is_key_spelled_two_ways: another key of the center is the same after
     folding case and spaces ('TJ-10246' and 'tj-10246'), so part of this
     patient's records may be filed under the other spelling. -#}
-{%- set dependent_exports = [ref('stg_center_b__drug_administrations'),
-                             ref('stg_center_b__assessments')] -%}
-{%- for model_name in var('adverse_event_models') -%}
-    {%- do dependent_exports.append(ref(model_name)) -%}
-{%- endfor -%}
+{%- set dependent_exports = center_refs('drug_administrations')
+    + center_refs('assessments') + center_refs('adverse_events') -%}
 
 with
 
