@@ -189,16 +189,24 @@ def add_new_center(project: Path) -> None:
     project_yml.write_text("".join(lines), encoding="utf-8")
 
 
-def set_line_derivation(project: Path, parameters: dict[str, int]) -> Path:
-    """Give center_e its own line_derivation parameters in its own mapping (the
-    source-level meta of its sources file)."""
-    [mapping] = [path for path in sorted((project / "models/staging" / NEW_CENTER).glob("*.yml"))
+def set_line_derivation(project: Path, center_id: str, line_derivation) -> Path:
+    """Give ``center_id`` its own line_derivation block in its own mapping (the
+    source-level meta of the sources file in its folder); that file."""
+    [mapping] = [path for path in sorted((project / "models/staging" / center_id).glob("*.yml"))
                  if "sources:" in path.read_text(encoding="utf-8")]
     document = yaml.safe_load(mapping.read_text(encoding="utf-8"))
     [source] = document["sources"]
-    source.setdefault("config", {}).setdefault("meta", {})["line_derivation"] = parameters
+    source.setdefault("config", {}).setdefault("meta", {})["line_derivation"] = line_derivation
     mapping.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return mapping
+
+
+def copy_project(destination: Path) -> Path:
+    """The project without its data, environments and build outputs."""
+    shutil.copytree(PROJECT_DIR, destination,
+                    ignore=lambda directory, names: (set(names) & NOT_COPIED
+                                                     if Path(directory) == PROJECT_DIR else set()))
+    return destination
 
 
 def file_digests(root: Path) -> dict[str, str]:
@@ -218,10 +226,7 @@ def dbt(project: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess
 def onboarded(tmp_path_factory):
     """A project copy with center_e added and built (the selected models)."""
     workdir = tmp_path_factory.mktemp("second_administration_center")
-    project = workdir / "project"
-    shutil.copytree(PROJECT_DIR, project,
-                    ignore=lambda directory, names: (set(names) & NOT_COPIED
-                                                     if Path(directory) == PROJECT_DIR else set()))
+    project = copy_project(workdir / "project")
     shutil.copytree(PROJECT_DIR / "data/raw", workdir / "raw")
     write_new_center_exports(workdir / "raw")
     before = file_digests(project)
@@ -313,7 +318,8 @@ def test_each_administration_center_derives_lines_with_its_own_parameters(onboar
     template_before = query(workdir, days.format(TEMPLATE_CENTER))
     assert query(workdir, days.format(NEW_CENTER)) == template_before
     # shorter than a 21-day cycle: every cycle of center_e starts a line
-    set_line_derivation(project, {"line_gap_days": 14, "line_restart_after_progression_days": 10})
+    set_line_derivation(project, NEW_CENTER,
+                        {"line_gap_days": 14, "line_restart_after_progression_days": 10})
     run = dbt(project, workdir, "run", "-s", "int_administration_days_lined")
     assert run.returncode == 0, run.stdout[-4000:]
     assert query(workdir, days.format(TEMPLATE_CENTER)) == template_before
@@ -322,3 +328,19 @@ def test_each_administration_center_derives_lines_with_its_own_parameters(onboar
     [(template_starts,)] = query(workdir, starts.format(TEMPLATE_CENTER))
     [(new_starts,)] = query(workdir, starts.format(NEW_CENTER))
     assert new_starts > 2 * template_starts
+
+
+@pytest.mark.parametrize(("line_derivation", "key", "message"), [
+    ({"line_gap_dayz": 90}, "line_derivation.line_gap_dayz", "unknown parameter"),
+    ({"line_gap_days": "120 days"}, "line_derivation.line_gap_days",
+     "must be a whole number of days"),
+])
+def test_a_bad_line_derivation_stops_the_build_naming_the_mapping_and_key(
+        tmp_path, line_derivation, key, message):
+    project = copy_project(tmp_path / "project")
+    shutil.copytree(PROJECT_DIR / "data/raw", tmp_path / "raw")
+    mapping = set_line_derivation(project, TEMPLATE_CENTER, line_derivation)
+    run = dbt(project, tmp_path, "compile", "-s", "int_administration_days_lined")
+    assert run.returncode != 0
+    relative = str(mapping.relative_to(project))
+    assert f"{relative}, key '{key}': {message}" in run.stdout
