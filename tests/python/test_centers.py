@@ -344,3 +344,19 @@ def test_a_bad_line_derivation_stops_the_build_naming_the_mapping_and_key(
     assert run.returncode != 0
     relative = str(mapping.relative_to(project))
     assert f"{relative}, key '{key}': {message}" in run.stdout
+
+
+@pytest.mark.parametrize(("centers", "message"), [
+    ({"center_a": "line_records", "center_b": "spreadsheets", "center_c": "line_records"},
+     "dbt_project.yml vars 'centers', key 'center_b': unknown shape 'spreadsheets'"),
+    ({"center_a": "line_records", "center_c": "line_records"},
+     "No center registered in dbt_project.yml vars 'centers' yields staging models of kind"),
+])
+def test_a_bad_registration_stops_dbt_when_it_parses(tmp_path, centers, message):
+    run = subprocess.run([str(DBT), "parse", "--target-path", str(tmp_path / "target"),
+                          "--log-path", str(tmp_path / "logs"),
+                          "--vars", yaml.safe_dump({"centers": centers})],
+                         cwd=PROJECT_DIR, env=dbt_env(tmp_path / "warehouse.duckdb"),
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode != 0
+    assert message in run.stdout
