@@ -146,9 +146,8 @@
     {%- if eligibility['study_window_start_date'] > eligibility['study_window_end_date'] -%}
         {{ _study_spec_error(file, k ~ '.eligibility.study_window_end_date', 'contradictory rules: the window ends before it starts') }}
     {%- endif -%}
-    {%- if eligibility['data_cutoff_date'] < eligibility['study_window_end_date'] -%}
-        {{ _study_spec_error(file, k ~ '.eligibility.data_cutoff_date', 'contradictory rules: the cut-off is before the window ends') }}
-    {%- endif -%}
+    {#- a cut-off before the window's end is allowed: the follow-up tests
+        (non_negative) name the patients it leaves without follow-up -#}
     {%- if eligibility['centers'] != 'all' -%}
         {{ _check_list(file, k ~ '.eligibility.centers', eligibility['centers'], none, 'center') }}
     {%- endif -%}
