@@ -17,6 +17,7 @@ Rows that cannot be estimated stay in their table with
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -372,8 +373,9 @@ def weighted_km_table(cohort: pd.DataFrame, weights: pd.DataFrame,
 
 
 WEIGHTING_COLUMNS = ["analysis", "endpoint", "n_treated", "n_control", "ess_treated",
-                     "ess_control", "max_abs_smd", "hr", "ci_lower", "ci_upper", "p_value", "ci_method", "variance_method",
-                     "ties_method", "weight_method", "ess_method", *STATUS_COLUMNS]
+                     "ess_control", "max_abs_smd", "hr", "ci_lower", "ci_upper", "p_value",
+                     "ci_method", "variance_method", "ties_method", "weight_method",
+                     "ess_method", *STATUS_COLUMNS]
 MATCHING_WEIGHTS = "1:1 matching (weight 1 for matched patients, 0 otherwise)"
 
 
@@ -413,8 +415,9 @@ def weighting_summary(cohort: pd.DataFrame, matched: pd.DataFrame, weights: pd.D
     and endpoint: patients per arm, Kish effective sample size per arm
     (matching: the patients), the largest |SMD| over the baseline
     covariates (unsuppressed: one number; the same on both endpoints'
-    rows) and the hazard ratio of ICI vs non-ICI. Matching: the Cox model of the matched cohort with the
-    robust variance clustered on ``pair_id`` (the ``survival_summary``
+    rows) and the hazard ratio of ICI vs non-ICI. Matching: the Cox model
+    of the matched cohort with the robust variance clustered on
+    ``pair_id`` (the ``survival_summary``
     matched HR: R ``coxph(..., cluster = pair_id)``). Weighting: the Cox
     model with the weights as case weights and the robust (Lin-Wei
     sandwich) variance, each patient a cluster -- R ``coxph(Surv(t, e) ~
@@ -434,9 +437,9 @@ def weighting_summary(cohort: pd.DataFrame, matched: pd.DataFrame, weights: pd.D
                 "ess_control": float((~treated).sum()), "max_abs_smd": float(smd.max()),
                 "weight_method": MATCHING_WEIGHTS, "ess_method": "matched patients"}
     for endpoint, (duration, event) in ENDPOINTS.items():
-        hr = _treatment_hr(matched_frame, event, lambda: hazard_ratio(
-            matched_frame, duration, event, TREATMENT_COLUMN, cluster_col=PAIR_COLUMN,
-            alpha=alpha))
+        hr = _treatment_hr(matched_frame, event, partial(
+            hazard_ratio, matched_frame, duration, event, TREATMENT_COLUMN,
+            cluster_col=PAIR_COLUMN, alpha=alpha))
         rows.append(matching | {"endpoint": endpoint} | hr)
     for method, frame in _weighted_frames(cohort, weights, weight_methods):
         ess = effective_sample_size(frame, TREATMENT_COLUMN, "weight", method,
@@ -452,8 +455,9 @@ def weighting_summary(cohort: pd.DataFrame, matched: pd.DataFrame, weights: pd.D
                      "weight_method": str(ess["weight_method"].iloc[0]),
                      "ess_method": str(ess["ess_method"].iloc[0])}
         for endpoint, (duration, event) in ENDPOINTS.items():
-            hr = _treatment_hr(frame, event, lambda: weighted_hazard_ratio(
-                frame, duration, event, TREATMENT_COLUMN, "weight", method, alpha=alpha))
+            hr = _treatment_hr(frame, event, partial(
+                weighted_hazard_ratio, frame, duration, event, TREATMENT_COLUMN, "weight",
+                method, alpha=alpha))
             rows.append(weighting | {"endpoint": endpoint} | hr)
     result = pd.DataFrame(rows).reindex(columns=WEIGHTING_COLUMNS)
     return result.assign(ci_method=wald_ci_method(alpha))
@@ -524,8 +528,8 @@ CENTER_COLUMNS = ["endpoint", "estimate_type", "center_id", "n", "events", "hr",
 def _center_row(frame: pd.DataFrame, duration: str, event: str, alpha: float,
                 z: float) -> dict[str, Any]:
     row = {"n": len(frame), "events": int(frame[event].astype(bool).sum())}
-    return row | _log_scale(_treatment_hr(frame, event, lambda: hazard_ratio(
-        frame, duration, event, TREATMENT_COLUMN, alpha=alpha)), z)
+    return row | _log_scale(_treatment_hr(frame, event, partial(
+        hazard_ratio, frame, duration, event, TREATMENT_COLUMN, alpha=alpha)), z)
 
 
 def _log_scale(hr: dict[str, Any], z: float) -> dict[str, Any]:
@@ -576,9 +580,9 @@ def center_heterogeneity_table(cohort: pd.DataFrame, alpha: float,
                       "p_value": pooled["random_p_value"]} | pooled
         stratified_row = {"endpoint": endpoint, "estimate_type": "stratified", "center_id": None,
                           "n": len(frame), "events": int(frame[event].astype(bool).sum())}
-        stratified_row |= _log_scale(_treatment_hr(frame, event, lambda: hazard_ratio(
-            frame, duration, event, TREATMENT_COLUMN, alpha=alpha, strata_col=CENTER_COLUMN),
-            strata_col=CENTER_COLUMN), z)
+        stratified_row |= _log_scale(_treatment_hr(frame, event, partial(
+            hazard_ratio, frame, duration, event, TREATMENT_COLUMN, alpha=alpha,
+            strata_col=CENTER_COLUMN), strata_col=CENTER_COLUMN), z)
         tables.append(pd.concat([centers, pd.DataFrame([pooled_row, stratified_row])],
                                 ignore_index=True))
     result = _suppress_center_counts(pd.concat(tables, ignore_index=True), min_cell_count)
