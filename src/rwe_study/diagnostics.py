@@ -306,11 +306,13 @@ def propensity_weight_table(scores: pd.DataFrame,
     ``weighted_km_estimates`` and ``weighting_estimates`` read it instead of
     each recomputing the weights.
     """
+    if not weight_methods:
+        raise ValueError("diagnostics.weight_methods is empty: name at least one weighting")
     tables = [propensity_weights(scores, method).assign(weighting=method)
               for method in weight_methods]
-    if not tables:
-        raise ValueError("diagnostics.weight_methods is empty: name at least one weighting")
-    return pd.concat(tables, ignore_index=True)[PS_WEIGHT_COLUMNS]
+    # stacked column by column, in the table's order: no row reindexing of 2 n text ids
+    return pd.DataFrame({column: np.concatenate([table[column].to_numpy() for table in tables])
+                         for column in PS_WEIGHT_COLUMNS})
 
 
 def _weighted_frames(cohort: pd.DataFrame, weights: pd.DataFrame,
