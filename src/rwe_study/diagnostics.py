@@ -419,11 +419,11 @@ def weighting_summary(cohort: pd.DataFrame, matched: pd.DataFrame, weights: pd.D
     covariates (unsuppressed: one number; the same on both endpoints'
     rows) and the hazard ratio of ICI vs non-ICI. Matching: the Cox model
     of the matched cohort with the robust variance clustered on
-    ``pair_id`` (the ``survival_summary``
-    matched HR: R ``coxph(..., cluster = pair_id)``). Weighting: the Cox
-    model with the weights as case weights and the robust (Lin-Wei
-    sandwich) variance, each patient a cluster -- R ``coxph(Surv(t, e) ~
-    treated, weights = w, robust = TRUE)``
+    ``pair_id`` (the ``survival_summary`` matched HR: R ``coxph(...,
+    cluster = pair_id)``). Weighting: the Cox model with the weights as
+    case weights and the robust (Lin-Wei sandwich) variance, each patient
+    a cluster -- R ``coxph(Surv(t, e) ~ treated, weights = w, robust =
+    TRUE)``
     (:func:`rwe_stats.weighting.weighted_hazard_ratio`); Efron ties and
     Wald CIs on the robust SE throughout; the weights taken as known. An HR
     that cannot be estimated is a not-estimable row (:func:`_treatment_hr`).
