@@ -9,7 +9,7 @@ def model(dbt, session):
     dbt.ref("dq_results")
     params = dbt.config.get("meta")
     cohort = dbt.ref("analysis_cohort").select(*columns_read("weighting_estimates", params)).df()
-    scores = dbt.ref("ps_scores").select("patient_id", "is_treated", "propensity_score").df()
-    return with_run_stamp(weighted_km_table(cohort, scores,
+    weights = dbt.ref("ps_weights").select("patient_id", "weighting", "weight").df()
+    return with_run_stamp(weighted_km_table(cohort, weights,
                                             diagnostics_config(params)["weight_methods"],
                                             params["alpha"], params["min_cell_count"]))
