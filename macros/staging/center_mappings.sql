@@ -8,6 +8,10 @@
 {#- The source node of a center's export table `kind`, or an error naming
     what is missing. -#}
 {% macro center_source_node(center_id, kind) %}
+    {%- if graph.get('sources') is none -%}
+        {#- a dbt unit test compiles without the project's graph -#}
+        {{ return(_center_source_node_from_file(center_id, kind)) }}
+    {%- endif -%}
     {%- set node = graph.sources.get('source.' ~ project_name ~ '.' ~ center_id ~ '.' ~ kind) -%}
     {%- if node is none -%}
         {{ exceptions.raise_compiler_error(
@@ -137,4 +141,22 @@
     `export`, else the source identifier (its file name). -#}
 {% macro export_name(node) %}
     {{ return(node.meta.get('export') or node.identifier) }}
+{% endmacro %}
+
+{#- What dbt's graph holds of a mapping table (meta with the source's meta
+    merged in, identifier, file path), read from the mapping file itself:
+    dbt compiles a unit test without the project's graph. -#}
+{% macro _center_source_node_from_file(center_id, kind) %}
+    {%- set path = 'models/staging/' ~ center_id ~ '/_' ~ center_id ~ '__mapping.yml' -%}
+    {%- set document = fromyaml(read_project_text_file(path)) -%}
+    {%- for src in document.get('sources', []) if src['name'] == center_id -%}
+        {%- for table in src.get('tables', []) if table['name'] == kind -%}
+            {%- set meta = {} -%}
+            {%- do meta.update(src.get('config', {}).get('meta', {})) -%}
+            {%- do meta.update(table.get('config', {}).get('meta', {})) -%}
+            {{ return({'meta': meta, 'identifier': table.get('identifier', kind), 'name': kind,
+                       'source_name': center_id, 'original_file_path': path}) }}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error("Center '" ~ center_id ~ "': no table '" ~ kind ~ "' in " ~ path) }}
 {% endmacro %}
