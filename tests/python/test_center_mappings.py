@@ -198,3 +198,20 @@ def test_an_unregistered_center_is_not_read(project):
     assert result.returncode == 0, output
     assert "stg_center_a__line_records" in output and "stg_center_b__patients" in output, output
     assert "center_c" not in output, output
+
+
+def test_print_export_contracts_prints_the_one_contract_as_json(project):
+    """rwe_onboard reads the contract from this output: every kind of every
+    shape has a contract, and every field the three mappings name is in it."""
+    result = _dbt(project, ["run-operation", "print_export_contracts", "--quiet"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    printed = json.loads(result.stdout)
+    kinds = {kind for shape_kinds in printed["shapes"].values() for kind in shape_kinds}
+    assert kinds == set(printed["contracts"])
+    assert "DD/MM/YYYY" in printed["date_layouts"]
+    for mapping_file in sorted((project / "models" / "staging").glob("*/_*__mapping.yml")):
+        for table in yaml.safe_load(mapping_file.read_text(encoding="utf-8"))["sources"][0]["tables"]:
+            fields = {field["name"] for field in printed["contracts"][table["name"]]["fields"]}
+            for column, spec in table["config"]["meta"]["columns"].items():
+                field = spec["field"] if isinstance(spec, dict) else spec
+                assert field is None or field in fields, (mapping_file.name, column, field)
