@@ -109,7 +109,8 @@
     models/staging/<center_id>/_<center_id>__mapping.yml), each key left out
     taking the var of the same name. The rule: docs/line-of-therapy.md.
     Read from the graph, which is filled only when dbt executes; while it
-    parses the vars stand in (the values do not change the refs). -#}
+    parses the vars stand in (the values do not change the refs), and in a
+    unit test, whose graph has no sources, the vars it sets do. -#}
 {% macro center_line_derivation(center_id) %}
     {%- set parameter_names = ['line_gap_days', 'line_restart_after_progression_days'] -%}
     {%- set parameters = {} -%}
@@ -117,7 +118,9 @@
         {%- do parameters.update({name: var(name)}) -%}
     {%- endfor -%}
     {%- if execute -%}
-        {%- set mapping_tables = graph.sources.values() | selectattr('source_name', 'equalto', center_id) | list -%}
+        {#- A unit test's graph has no sources: its vars (overrides) stand in. -#}
+        {%- set mapping_tables = (graph.get('sources') or {}).values()
+            | selectattr('source_name', 'equalto', center_id) | list -%}
         {%- if mapping_tables -%}
             {%- set mapping_file = mapping_tables[0].original_file_path -%}
             {%- set overrides = (mapping_tables[0].source_meta or {}).get('line_derivation') or {} -%}

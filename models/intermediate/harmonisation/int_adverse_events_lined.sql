@@ -1,10 +1,8 @@
 {#- Adverse events from every center in one shape, each tied to a treatment
-    line: exported with the line (centers A, C) or placed by date between
-    the derived line's start and the next line's start (center B). -#}
-{%- set adverse_event_exports = [] -%}
-{%- for model_name in var('adverse_event_models') -%}
-    {%- do adverse_event_exports.append(ref(model_name)) -%}
-{%- endfor -%}
+    line: exported with the line (line-level centers) or placed by date
+    between the derived line's start and the next line's start
+    (administration-level centers). -#}
+{%- set adverse_event_exports = center_refs('adverse_events') -%}
 
 with
 

@@ -1,10 +1,6 @@
-{#- Line-level exports (one row per treatment line) from every center that
-    delivers them, in one shape: the staging models listed in var
-    line_record_models. -#}
-{%- set line_level_exports = [] -%}
-{%- for model_name in var('line_record_models') -%}
-    {%- do line_level_exports.append(ref(model_name)) -%}
-{%- endfor -%}
+{#- Line-level exports (one row per treatment line) from every registered
+    center that delivers them, in one shape (macros/centers.sql). -#}
+{%- set line_level_exports = center_refs('line_records') -%}
 
 with
 

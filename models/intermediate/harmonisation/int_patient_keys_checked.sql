@@ -1,17 +1,14 @@
 {#- Every patient key of every center, once, with two checks:
     has_patient_record: the key has a patient record (a line record of a
-    line-level export, or a row of center B's patients export), quarantined
+    line-level export, or a row of a patients export), quarantined
     or not. Administrations, assessments and adverse events of a key without
     one are orphans: quarantined as no_patient_record, never lines of a
     patient no export describes.
     is_key_spelled_two_ways: another key of the center is the same after
     folding case and spaces ('TJ-10246' and 'tj-10246'), so part of this
     patient's records may be filed under the other spelling. -#}
-{%- set dependent_exports = [ref('stg_center_b__drug_administrations'),
-                             ref('stg_center_b__assessments')] -%}
-{%- for model_name in var('adverse_event_models') -%}
-    {%- do dependent_exports.append(ref(model_name)) -%}
-{%- endfor -%}
+{%- set dependent_exports = center_refs('drug_administrations')
+    + center_refs('assessments') + center_refs('adverse_events') -%}
 
 with
 
@@ -19,8 +16,8 @@ line_records as (
     select * from {{ ref('int_line_records_unioned') }}
 ),
 
-center_b_patients as (
-    select * from {{ ref('stg_center_b__patients') }}
+patient_records as (
+    {{ union_center_models('patients') }}
 ),
 
 keys_seen as (
@@ -39,7 +36,7 @@ keys_seen as (
         patient_id,
         folded_patient_id,
         1 as is_patient_record
-    from center_b_patients
+    from patient_records
     where folded_patient_id is not null
 
     {% for export in dependent_exports %}
