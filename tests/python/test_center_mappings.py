@@ -186,14 +186,10 @@ def test_appending_a_seed_row_for_one_center_passes_the_seed_tests(project):
 
 def test_an_unregistered_center_is_not_read(project):
     """center_c left out of the registration: its sources, staging models
-    and their unit tests are disabled (the shared layer's model lists are
-    narrowed here too)."""
+    and their unit tests are disabled."""
     result = _dbt(project, ["ls", "--resource-type", "source", "model", "unit_test", "-s", "staging",
                             "--output", "name"],
-                  extra_vars={"centers": {"center_a": "line_records", "center_b": "administrations"},
-                              "line_record_models": ["stg_center_a__line_records"],
-                              "adverse_event_models": ["stg_center_a__adverse_events",
-                                                       "stg_center_b__adverse_events"]})
+                  extra_vars={"centers": {"center_a": "line_records", "center_b": "administrations"}})
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "stg_center_a__line_records" in output and "stg_center_b__patients" in output, output
