@@ -74,7 +74,8 @@ def _build(root: Path, name: str):
     intermediate layer, row_accounting, run_inputs) and their tests."""
     warehouse = root / f"{name}.duckdb"
     command = [str(DBT), "build", "--select", "+assert_raw_rows_balance_per_file",
-               "+assert_row_accounting_balances", "resource_type:seed", "--target-path", str(root / f"target_{name}"),
+               "+assert_row_accounting_balances", "resource_type:seed",
+               "--target-path", str(root / f"target_{name}"),
                "--log-path", str(root / f"logs_{name}")]
     completed = subprocess.run(command, cwd=root, env=dbt_env(warehouse), capture_output=True,
                                text=True, timeout=900)
