@@ -14,7 +14,9 @@
                 known: an empty value is an unknown code (unknown_code);
                 optional: an empty value is allowed (null)
       seed      for code and yes_no: the terminology seed, its spelling
-                column and the columns it gives
+                column and the columns it gives; per_center: true when
+                the seed has a center_id column (spellings two centers
+                use differently; none today)
       range     for whole_number and relative_time: the accepted values
       reason    for code: the quarantine reason of an unknown value
       after     for dates: the field it must not precede (date_order_violation)

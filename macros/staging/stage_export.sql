@@ -245,7 +245,7 @@ select * from final
     {%- elif type in ('code', 'yes_no') -%}
         {%- set seed = field['seed'] -%}
         {%- set alias = 'code_' ~ name -%}
-        {%- do joins.append((alias, seed['seed'], terminology_match(raw, alias, seed['term'], center_id))) -%}
+        {%- do joins.append((alias, seed['seed'], terminology_match(raw, alias, seed, center_id))) -%}
         {%- set outputs = seed.get('as') or [name] -%}
         {%- for give in seed['gives'] -%}
             {%- do parsed_columns.append(alias ~ '.' ~ give ~ ' as ' ~ outputs[loop.index0]) -%}
@@ -276,10 +276,14 @@ select * from final
 {% endmacro %}
 
 {#- The join condition of a raw code with a terminology seed: trimmed, case
-    ignored; a seed row with a center_id holds for that center only. -#}
-{% macro terminology_match(raw, alias, term_column, center_id) -%}
-    lower(trim({{ raw }})) = lower(trim({{ alias }}.{{ term_column }}))
+    ignored. A seed the contract marks per_center has a center_id column
+    (its last): a row with a center_id holds for that center only, an empty
+    one for every center. -#}
+{% macro terminology_match(raw, alias, seed, center_id) -%}
+    lower(trim({{ raw }})) = lower(trim({{ alias }}.{{ seed['term'] }}))
+    {%- if seed.get('per_center') %}
         and ({{ alias }}.center_id is null or {{ alias }}.center_id = '{{ center_id }}')
+    {%- endif %}
 {%- endmacro %}
 
 {#- (output column, expression over `checked`) of a kind, in the fixed

@@ -162,11 +162,11 @@ def test_two_mapping_files_with_one_center_id_fail_at_parse(project):
     assert "center_b" in output and str(duplicate) in output and str(MAPPING_B) in output, output
 
 
-def test_a_spelling_with_two_meanings_for_one_center_fails_the_seed_test(project):
+def test_a_spelling_with_two_meanings_fails_the_seed_test(project):
     seed = Path("seeds/terminology/terminology__sex_codes.csv")
 
     def add_row(path: Path):
-        path.write_text(path.read_text(encoding="utf-8") + "M,female,center_b\n", encoding="utf-8")
+        path.write_text(path.read_text(encoding="utf-8") + "M,female\n", encoding="utf-8")
     with Edited(project, seed, add_row):
         result = _dbt(project, ["build", "-s", "terminology__sex_codes"])
     output = result.stdout + result.stderr
@@ -174,11 +174,11 @@ def test_a_spelling_with_two_meanings_for_one_center_fails_the_seed_test(project
     assert "one_meaning_per_spelling_terminology__sex_codes" in output, output
 
 
-def test_appending_a_seed_row_for_one_center_passes_the_seed_tests(project):
+def test_appending_a_seed_row_passes_the_seed_tests(project):
     seed = Path("seeds/terminology/terminology__sex_codes.csv")
 
     def add_row(path: Path):
-        path.write_text(path.read_text(encoding="utf-8") + "mann,male,center_b\n", encoding="utf-8")
+        path.write_text(path.read_text(encoding="utf-8") + "mann,male\n", encoding="utf-8")
     with Edited(project, seed, add_row):
         result = _dbt(project, ["build", "-s", "terminology__sex_codes"])
     assert result.returncode == 0, result.stdout + result.stderr
