@@ -79,11 +79,34 @@
     {%- set exports = [] -%}
     {%- if execute -%}
         {%- for src in graph.sources.values()
-              if src.package_name == project_name and src.meta.get('required_columns') -%}
+              if src.package_name == project_name
+                 and (src.meta.get('required_columns') or src.meta.get('columns')) -%}
             {%- do exports.append(src) -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(exports | sort(attribute='unique_id')) }}
+{% endmacro %}
+
+{#- The columns an export must carry: a mapping's `columns` (every column
+    of the export, docs/center-mapping.md), else the older required_columns. -#}
+{% macro raw_export_required_columns(src) %}
+    {%- if src.meta.get('columns') -%}
+        {{ return(src.meta['columns'].keys() | list) }}
+    {%- endif -%}
+    {{ return(src.meta['required_columns']) }}
+{% endmacro %}
+
+{#- The date columns and their layouts: the mapping's columns with a
+    `layout`, else the older date_columns. -#}
+{% macro raw_export_date_columns(src) %}
+    {%- if src.meta.get('columns') -%}
+        {%- set layouts = {} -%}
+        {%- for column, entry in src.meta['columns'].items() if entry is mapping and entry.get('layout') -%}
+            {%- do layouts.update({column: entry['layout']}) -%}
+        {%- endfor -%}
+        {{ return(layouts) }}
+    {%- endif -%}
+    {{ return(src.meta.get('date_columns', {})) }}
 {% endmacro %}
 
 {#- True when a header name looks like a column name (a letter or
@@ -96,7 +119,7 @@
     (blanks trimmed, case ignored). Else its first line may be a data row,
     and no name of it may be printed. -#}
 {% macro _is_recognised_header(src, header) %}
-    {%- set required = src.meta['required_columns'] | map('lower') | list -%}
+    {%- set required = raw_export_required_columns(src) | map('lower') | list -%}
     {{ return(header | map('trim') | map('lower') | select('in', required) | list | length > 0) }}
 {% endmacro %}
 
@@ -114,7 +137,7 @@
     {%- if not _is_recognised_header(src, header) -%}
         {{ return('line 1 does not look like the header: none of its ' ~ header | length
                   ~ ' fields is a required column of this export ('
-                  ~ src.meta['required_columns'] | join(', ') ~ '); is the header row missing?') }}
+                  ~ raw_export_required_columns(src) | join(', ') ~ '); is the header row missing?') }}
     {%- endif -%}
     {%- set first_field = {} -%}
     {%- for name in header | map('trim') | map('lower') -%}
@@ -140,9 +163,9 @@
     {%- endif -%}
 
     {%- set columns = run_query('select * from ' ~ relation_sql ~ ' as export where 1 = 0').column_names -%}
-    {%- set missing = src.meta['required_columns'] | reject('in', columns) | list -%}
+    {%- set missing = raw_export_required_columns(src) | reject('in', columns) | list -%}
     {%- if missing -%}
-        {%- set others = columns | reject('in', src.meta['required_columns'])
+        {%- set others = columns | reject('in', raw_export_required_columns(src))
                          | reject('in', ['source_row_number', 'source_file_name']) | list -%}
         {%- set shown = [] -%}
         {%- if _is_recognised_header(src, columns) -%}
@@ -163,7 +186,7 @@
 
     {#- one scan per export: its rows and, per date column, its filled values,
         the values its layout reads and what the others look like -#}
-    {%- set date_columns = src.meta.get('date_columns', {}) -%}
+    {%- set date_columns = raw_export_date_columns(src) -%}
     {%- set measures = ['count(*) as row_count'] -%}
     {%- for column, layout in date_columns.items() -%}
         {%- set parsed = parse_date(column, layout) -%}
