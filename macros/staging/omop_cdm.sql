@@ -369,6 +369,8 @@ select * from final
         'drug_administrations': ['drug_exposure'],
         'assessments': ['measurement'],
         'adverse_events': ['condition_occurrence', 'observation'],
+        'attribute_rows': ['observation_period', 'measurement', 'observation', 'condition_occurrence',
+                           'procedure_occurrence', 'death'],
     } -%}
     {%- if kind not in tables -%}
         {{ exceptions.raise_compiler_error(
@@ -389,8 +391,10 @@ select * from final
         {{ return(_omop_drug_administrations(center_id, relations)) }}
     {%- elif kind == 'assessments' -%}
         {{ return(_omop_assessments(center_id, relations)) }}
-    {%- else -%}
+    {%- elif kind == 'adverse_events' -%}
         {{ return(_omop_adverse_events(center_id, relations)) }}
+    {%- else -%}
+        {{ return(_omop_attribute_rows(center_id, relations)) }}
     {%- endif -%}
 {% endmacro %}
 
@@ -685,4 +689,38 @@ final as (
 )
 
 select * from final
+{% endmacro %}
+
+{#- The raw rows no row of the four kinds stands for, so that row_accounting
+    sees every raw row once: rows read as attributes of a patient (ECOG,
+    sites, smoking, radiotherapy, death, last contact) or of an adverse event
+    (its grade), which share their patient's outcome, and rows the warehouse
+    does not read (a diagnosis no seed lists, a measurement the mapping's
+    row_kinds do not name), excluded as record_not_read. One row per raw row,
+    with the columns int_raw_rows_accounted reads. -#}
+{% macro _omop_attribute_rows(center_id, relations) %}
+with
+
+attribute_rows as (
+    {%- for table, relation in relations.items() %}
+    select
+        patient_id,
+        center_id,
+        source_table,
+        source_file_name,
+        source_row_number,
+        quarantine_reason,
+        failing_column,
+        patient_key_source_column,
+        case when row_use = 'not_read' then 'record_not_read' end as row_exclusion_reason
+    from {{ relation }}
+    where row_use not in ('response', 'adverse_event')
+    {%- if not loop.last %}
+
+    union all
+    {% endif %}
+    {%- endfor %}
+)
+
+select * from attribute_rows
 {% endmacro %}
