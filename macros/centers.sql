@@ -67,7 +67,82 @@
 {% macro center_refs(kind) %}
     {%- set relations = [] -%}
     {%- for center_id in centers_with_kind(kind) -%}
-        {%- do relations.append(ref('stg_' ~ center_id ~ '__' ~ kind)) -%}
+        {%- do relations.append(center_ref(center_id, kind)) -%}
     {%- endfor -%}
     {{ return(relations) }}
+{% endmacro %}
+
+{#- The relation of one center's staging model of one kind (the naming rule
+    stg_<center_id>__<kind> lives only here). -#}
+{% macro center_ref(center_id, kind) %}
+    {{ return(ref('stg_' ~ center_id ~ '__' ~ kind)) }}
+{% endmacro %}
+
+{#- The rows of every registered center's stg_<center_id>__<kind>, as one
+    query (for a CTE: `name as ({{ union_center_models('kind') }})`). The
+    staging models of one kind have the same columns in the same order (one
+    contract renders them), so `select *` unions them. A model that reads a
+    kind no registered center yields cannot be built: it stops naming the
+    kind rather than returning an empty relation of unknown columns. -#}
+{% macro union_center_models(kind) %}
+    {%- set relations = center_refs(kind) -%}
+    {%- if relations | length == 0 -%}
+        {%- set shapes = [] -%}
+        {%- for shape, kinds in center_shape_kinds().items() if kind in kinds -%}
+            {%- do shapes.append(shape) -%}
+        {%- endfor -%}
+        {{ exceptions.raise_compiler_error(
+            "No center registered in dbt_project.yml vars 'centers' yields staging models of kind '"
+            ~ kind ~ "' (shapes yielding it: " ~ (shapes | sort | join(', ')) ~ ")") }}
+    {%- endif -%}
+    {%- for relation in relations %}
+    select * from {{ relation }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{% endmacro %}
+
+{#- The line-of-therapy derivation parameters of one center (a center whose
+    lines are derived from administrations): the `line_derivation:` block of
+    its mapping (config.meta of source <center_id> in
+    models/staging/<center_id>/_<center_id>__mapping.yml), each key left out
+    taking the var of the same name. The rule: docs/line-of-therapy.md.
+    Read from the graph, which is filled only when dbt executes; while it
+    parses the vars stand in (the values do not change the refs), and in a
+    unit test, whose graph has no sources, the vars it sets do. -#}
+{% macro center_line_derivation(center_id) %}
+    {%- set parameter_names = ['line_gap_days', 'line_restart_after_progression_days'] -%}
+    {%- set parameters = {} -%}
+    {%- for name in parameter_names -%}
+        {%- do parameters.update({name: var(name)}) -%}
+    {%- endfor -%}
+    {%- if execute -%}
+        {#- A unit test's graph has no sources: its vars (overrides) stand in. -#}
+        {%- set mapping_tables = (graph.get('sources') or {}).values()
+            | selectattr('source_name', 'equalto', center_id) | list -%}
+        {%- if mapping_tables -%}
+            {%- set mapping_file = mapping_tables[0].original_file_path -%}
+            {%- set overrides = (mapping_tables[0].source_meta or {}).get('line_derivation') or {} -%}
+            {%- if overrides is not mapping -%}
+                {{ exceptions.raise_compiler_error(
+                    mapping_file ~ ", key 'line_derivation': must map parameter names ("
+                    ~ (parameter_names | join(', ')) ~ ") to whole numbers of days") }}
+            {%- endif -%}
+            {%- for name, value in overrides.items() -%}
+                {%- if name not in parameter_names -%}
+                    {{ exceptions.raise_compiler_error(
+                        mapping_file ~ ", key 'line_derivation." ~ name ~ "': unknown parameter (known: "
+                        ~ (parameter_names | join(', ')) ~ ")") }}
+                {%- endif -%}
+                {%- if value is not number or value is boolean or value != (value | int) or value < 0 -%}
+                    {{ exceptions.raise_compiler_error(
+                        mapping_file ~ ", key 'line_derivation." ~ name
+                        ~ "': must be a whole number of days, 0 or more") }}
+                {%- endif -%}
+                {%- do parameters.update({name: value | int}) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(parameters) }}
 {% endmacro %}

@@ -104,8 +104,9 @@ indexed as (
                 then 'second_line_outside_study_window'
             when baselines.death_date is null and baselines.last_contact_date is null
                 then 'no_follow_up'
-            {#- center B keeps vital status apart from the lines, so only here
-                can follow-up end before the derived second-line start -#}
+            {#- administration-level centers keep vital status apart from the
+                lines, so only there can follow-up end before the derived
+                second-line start -#}
             when
                 baselines.death_date < second_lines.line_start_date
                 or baselines.last_contact_date < second_lines.line_start_date

@@ -23,6 +23,18 @@ patient_keys as (
     select * from {{ ref('int_patient_keys_checked') }}
 ),
 
+drug_administrations as (
+    {{ union_center_models('drug_administrations') }}
+),
+
+assessments as (
+    {{ union_center_models('assessments') }}
+),
+
+patient_records as (
+    {{ union_center_models('patients') }}
+),
+
 rows_with_row_rules as (
     select
         center_id,
@@ -71,7 +83,7 @@ rows_with_row_rules as (
         cast(null as {{ dbt.type_string() }}) as national_id_source_column,
         case when drug_class = 'supportive' then 'supportive_medication' end
             as row_exclusion_reason
-    from {{ ref('stg_center_b__drug_administrations') }}
+    from drug_administrations
 
     union all
 
@@ -87,7 +99,7 @@ rows_with_row_rules as (
         cast(null as {{ dbt.type_string() }}) as national_id_status,
         cast(null as {{ dbt.type_string() }}) as national_id_source_column,
         cast(null as {{ dbt.type_string() }}) as row_exclusion_reason
-    from {{ ref('stg_center_b__assessments') }}
+    from assessments
 
     union all
 
@@ -103,7 +115,7 @@ rows_with_row_rules as (
         national_id_status,
         national_id_source_column,
         cast(null as {{ dbt.type_string() }}) as row_exclusion_reason
-    from {{ ref('stg_center_b__patients') }}
+    from patient_records
 ),
 
 rows_with_key_rule as (

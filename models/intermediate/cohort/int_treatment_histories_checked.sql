@@ -23,7 +23,7 @@ line_records as (
 ),
 
 administrations as (
-    select * from {{ ref('stg_center_b__drug_administrations') }}
+    select * from ({{ union_center_models('drug_administrations') }}) as center_administrations
     where
         quarantine_reason is not null
         and quarantine_reason != 'duplicate_row'

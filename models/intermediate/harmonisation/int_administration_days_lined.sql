@@ -2,22 +2,38 @@
     administrations, not lines). Rule, applied per patient to administration
     days in date order (supportive drugs ignored):
       a day starts a new line when it is the patient's first day, or when it
-      comes more than var line_gap_days after the previous day, or when a
+      comes more than line_gap_days after the previous day, or when a
       progression ('PD' assessment) was documented after the previous day and
       on or before this one AND this day gives a drug the previous day did not
-      (a switch) or comes at least var line_restart_after_progression_days
-      after the previous day (a restart, e.g. a platinum re-challenge, with
-      the same drugs). The rule against published ones: docs/line-of-therapy.md.
+      (a switch) or comes at least line_restart_after_progression_days after
+      the previous day (a restart, e.g. a platinum re-challenge, with the same
+      drugs). The rule against published ones: docs/line-of-therapy.md.
+    The two parameters are the center's own (its mapping's line_derivation,
+    else the vars: center_line_derivation in macros/centers.sql), carried on
+    each administration so every center is derived with its own.
     One row per patient per administration day, with its line number. -#}
 with
 
 administrations as (
-    select * from {{ ref('stg_center_b__drug_administrations') }}
-    where quarantine_reason is null and drug_class != 'supportive'
+    {% for center_id in centers_with_kind('drug_administrations') %}
+        {%- set line_derivation = center_line_derivation(center_id) %}
+        select
+            patient_id,
+            center_id,
+            administration_date,
+            source_row_number,
+            drug_generic_name,
+            {{ line_derivation['line_gap_days'] }} as line_gap_days,
+            {{ line_derivation['line_restart_after_progression_days'] }}
+                as line_restart_after_progression_days
+        from {{ center_ref(center_id, 'drug_administrations') }}
+        where quarantine_reason is null and drug_class != 'supportive'
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 assessments as (
-    select * from {{ ref('stg_center_b__assessments') }}
+    select * from ({{ union_center_models('assessments') }}) as center_assessments
     where quarantine_reason is null
 ),
 
@@ -26,9 +42,16 @@ administration_days as (
         patient_id,
         center_id,
         administration_date,
+        line_gap_days,
+        line_restart_after_progression_days,
         min(source_row_number) as first_source_row_number
     from administrations
-    group by patient_id, center_id, administration_date
+    group by
+        patient_id,
+        center_id,
+        administration_date,
+        line_gap_days,
+        line_restart_after_progression_days
 ),
 
 days_sequenced as (
@@ -87,7 +110,7 @@ flagged as (
                     'days_sequenced.administration_date',
                     'day'
                 ) }}
-                > {{ var('line_gap_days') }} then 1
+                > days_sequenced.line_gap_days then 1
             when
                 progressions_since_previous_day.progression_count > 0
                 and drugs_new_on_day.new_drug_count > 0 then 1
@@ -98,7 +121,7 @@ flagged as (
                     'days_sequenced.administration_date',
                     'day'
                 ) }}
-                >= {{ var('line_restart_after_progression_days') }} then 1
+                >= days_sequenced.line_restart_after_progression_days then 1
             else 0
         end as starts_new_line
     from days_sequenced

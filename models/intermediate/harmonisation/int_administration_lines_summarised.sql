@@ -9,12 +9,12 @@ days as (
 ),
 
 administrations as (
-    select * from {{ ref('stg_center_b__drug_administrations') }}
+    select * from ({{ union_center_models('drug_administrations') }}) as center_administrations
     where quarantine_reason is null and drug_class != 'supportive'
 ),
 
 assessments as (
-    select * from {{ ref('stg_center_b__assessments') }}
+    select * from ({{ union_center_models('assessments') }}) as center_assessments
     where quarantine_reason is null
 ),
 

@@ -1,6 +1,7 @@
 {#- Adverse events from every center in one shape, each tied to a treatment
-    line: exported with the line (centers A, C) or placed by date between
-    the derived line's start and the next line's start (center B). -#}
+    line: exported with the line (line-level centers) or placed by date
+    between the derived line's start and the next line's start
+    (administration-level centers). -#}
 {%- set adverse_event_exports = center_refs('adverse_events') -%}
 
 with

@@ -1,6 +1,7 @@
 {#- One row per patient: baseline attributes and vital status. Line-level
     centers record them per line, so the second-line record is the baseline
-    (attributes at the index date); center B records them once per patient. -#}
+    (attributes at the index date); administration-level centers record
+    them once per patient. -#}
 with
 
 line_records as (
@@ -8,8 +9,8 @@ line_records as (
     where quarantine_reason is null and line_number = 2
 ),
 
-center_b_patients as (
-    select * from {{ ref('stg_center_b__patients') }}
+patient_records as (
+    select * from ({{ union_center_models('patients') }}) as center_patients
     where quarantine_reason is null
 ),
 
@@ -50,7 +51,7 @@ from_patient_records as (
         had_prophylactic_cranial_irradiation,
         death_date,
         last_contact_date
-    from center_b_patients
+    from patient_records
 ),
 
 unioned as (

@@ -1,6 +1,6 @@
 {#- Every patient key of every center, once, with two checks:
     has_patient_record: the key has a patient record (a line record of a
-    line-level export, or a row of center B's patients export), quarantined
+    line-level export, or a row of a patients export), quarantined
     or not. Administrations, assessments and adverse events of a key without
     one are orphans: quarantined as no_patient_record, never lines of a
     patient no export describes.
@@ -16,8 +16,8 @@ line_records as (
     select * from {{ ref('int_line_records_unioned') }}
 ),
 
-center_b_patients as (
-    select * from {{ ref('stg_center_b__patients') }}
+patient_records as (
+    {{ union_center_models('patients') }}
 ),
 
 keys_seen as (
@@ -36,7 +36,7 @@ keys_seen as (
         patient_id,
         folded_patient_id,
         1 as is_patient_record
-    from center_b_patients
+    from patient_records
     where folded_patient_id is not null
 
     {% for export in dependent_exports %}
