@@ -315,11 +315,9 @@ checked as (
 
 final as (
     select
-        ---------- keys (null when person_id names no patient key)
-        case
-            when center_patient_key is not null
-                then {{ pseudonymise(center_id, 'center_patient_key') }}
-        end as patient_id,
+        ---------- keys (a person_id that names no patient key links no
+        ---------- patient record: no_patient_record downstream)
+        {{ pseudonymise(center_id, 'center_patient_key') }} as patient_id,
         {{ folded_patient_id(center_id, 'center_patient_key') }} as folded_patient_id,
         ---------- provenance
         '{{ center_id }}' as center_id,
