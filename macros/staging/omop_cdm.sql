@@ -54,7 +54,12 @@
             ~ (omop_cdm_tables().keys() | join(', ')) ~ ")") }}
     {%- endif -%}
     {%- set node = nodes[0] -%}
-    {%- set meta = node.meta -%}
+    {%- set meta = center_mapping(node) -%}
+    {%- if meta['shape'] != 'omop_cdm' -%}
+        {{ mapping_error(node, 'sources.' ~ center_id ~ '.config.meta.shape',
+                         "stg_" ~ center_id ~ "__" ~ table ~ " renders an omop_cdm table, the mapping says '"
+                         ~ meta['shape'] ~ "'") }}
+    {%- endif -%}
     {%- set where = node.original_file_path ~ ", table '" ~ table ~ "'" -%}
     {%- set columns = meta.get('columns') -%}
     {%- if columns is not mapping -%}
@@ -79,9 +84,10 @@
                'layouts': layouts, 'row_kinds': row_kinds, 'file': node.original_file_path}) }}
 {% endmacro %}
 
-{#- A raw code matched with a terminology seed's spelling column. -#}
+{#- A raw code matched with a seed that has no center_id column (the
+    metastatic sites, matched the same way for every center). -#}
 {% macro omop_term_match(raw, alias, term_column) -%}
-    lower(trim({{ raw }})) = lower({{ alias }}.{{ term_column }})
+    lower(trim({{ raw }})) = lower(trim({{ alias }}.{{ term_column }}))
 {%- endmacro %}
 
 {#- One CDM table's staging model (step 1 above). -#}
@@ -165,7 +171,7 @@
         {%- do reads.append(safe_cast_whole_number('source.year_of_birth') ~ ' as birth_year') -%}
         {%- do reads.append('sex_codes.sex') -%}
         {%- do joins.append(('sex_codes', 'terminology__sex_codes',
-                             omop_term_match('source.gender_source_value', 'sex_codes', 'source_term'))) -%}
+                             terminology_match('source.gender_source_value', 'sex_codes', 'source_term', center_id))) -%}
         {%- do rules['date_after_build_date'].append(('year_of_birth',
             'birth_year > extract(year from ' ~ build_date() ~ ')')) -%}
         {%- do rules['unknown_code'].append(('year_of_birth',
@@ -183,7 +189,7 @@
         {%- do reads.append('drug_names.is_ici') -%}
         {%- do reads.append('source.drug_source_value as drug_source_value__text') -%}
         {%- do joins.append(('drug_names', 'terminology__drug_names',
-                             omop_term_match('source.drug_source_value', 'drug_names', 'source_name'))) -%}
+                             terminology_match('source.drug_source_value', 'drug_names', 'source_name', center_id))) -%}
         {%- do rules['missing_required_value'].append(('drug_source_value',
             "nullif(trim(drug_source_value__text), '') is null")) -%}
         {%- do rules['unknown_code'].append(('drug_source_value', ('unknown_drug', 'drug_generic_name is null'))) -%}
@@ -197,7 +203,7 @@
         {%- do joins.append(('site_codes', 'terminology__metastatic_sites',
                              omop_term_match('source.condition_source_value', 'site_codes', 'source_term'))) -%}
         {%- do joins.append(('ae_terms', 'terminology__adverse_event_terms',
-                             omop_term_match('source.condition_source_value', 'ae_terms', 'source_term'))) -%}
+                             terminology_match('source.condition_source_value', 'ae_terms', 'source_term', center_id))) -%}
 
     {%- elif table == 'measurement' -%}
         {%- do reads.append('source.value_as_number as value_as_number__text') -%}
@@ -205,7 +211,7 @@
                             ~ safe_cast_whole_number('source.value_as_number') ~ ' end as ecog_ps') -%}
         {%- do reads.append("case when " ~ row_use ~ " = 'response' then responses.response_code end as response_code") -%}
         {%- do joins.append(('responses', 'terminology__recist_responses',
-                             omop_term_match('source.value_source_value', 'responses', 'source_term'))) -%}
+                             terminology_match('source.value_source_value', 'responses', 'source_term', center_id))) -%}
         {%- do rules['unknown_code'].append(('value_as_number',
             "row_use = 'ecog_ps' and (ecog_ps is null or ecog_ps not between 0 and 4)")) -%}
         {%- do rules['unknown_code'].append(('value_source_value',
@@ -217,9 +223,9 @@
         {%- do reads.append("nullif(trim(source.observation_event_id), '') as observation_event_id") -%}
         {%- do reads.append("linked_conditions.condition_occurrence_id as linked_condition_occurrence_id") -%}
         {%- do joins.append(('smoking', 'terminology__yes_no_codes',
-                             omop_term_match('source.value_source_value', 'smoking', 'source_term'))) -%}
+                             terminology_match('source.value_source_value', 'smoking', 'source_term', center_id))) -%}
         {%- do joins.append(('grades', 'terminology__ctcae_grades',
-                             omop_term_match('source.value_as_number', 'grades', 'source_term'))) -%}
+                             terminology_match('source.value_as_number', 'grades', 'source_term', center_id))) -%}
         {%- do rules['missing_required_value'].append(('observation_event_id',
             "row_use = 'ctcae_grade' and observation_event_id is null")) -%}
         {%- do rules['unknown_code'].append(('value_source_value',
