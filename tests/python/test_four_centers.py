@@ -12,13 +12,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
+import subprocess
 from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from dbt_harness import PROJECT_DIR, TEST_PSEUDONYM_KEY, run_dbt
+from dbt_harness import DBT, PROJECT_DIR, TEST_PSEUDONYM_KEY, dbt_env, run_dbt
 from rwe_synth import generate, truth_frame
 
 pytestmark = pytest.mark.slow
@@ -207,3 +209,43 @@ def test_the_three_center_demo_does_not_read_center_d(tmp_path):
     paths = run.output.split()
     assert "models/staging/center_b/_center_b__mapping.yml" in paths
     assert not [path for path in paths if path.startswith("models/staging/center_d/")]
+
+
+def test_a_cdm_column_the_export_lacks_stops_the_gate(raw_dir, tmp_path):
+    """The raw-export gate checks center_d's files once it is registered."""
+    broken = tmp_path / "raw"
+    shutil.copytree(raw_dir, broken)
+    death = broken / "center_d" / "death.csv"
+    rows = [line.split(",") for line in death.read_text(encoding="utf-8").splitlines()]
+    death.write_text("\n".join(",".join(row[:1] + row[2:]) for row in rows) + "\n",
+                     encoding="utf-8")
+    run = run_dbt(["run", "-s", "stg_center_d__death"], tmp_path / "work", raw_data_dir=broken,
+                  extra_vars={"centers": FOUR_CENTERS})
+    assert run.returncode != 0
+    assert "center 'center_d', table 'death'" in run.output
+    assert "missing required column(s) death_date" in run.output
+
+
+def test_an_unknown_row_kind_fails_naming_the_mapping_file_and_key(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("dbt_project.yml", "profiles.yml", "macros", "models", "python_models", "seeds",
+                 "tests", "src", "expectations"):
+        source = PROJECT_DIR / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, project / name)
+    mapping = project / "models/staging/center_d/_center_d__mapping.yml"
+    text = mapping.read_text(encoding="utf-8")
+    assert "PS-ECOG: ecog_ps" in text
+    mapping.write_text(text.replace("PS-ECOG: ecog_ps", "PS-ECOG: ecog_score"), encoding="utf-8")
+    command = [str(DBT), "compile", "-s", "stg_center_d__measurement", "--target-path",
+               str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+               "--vars", json.dumps({"centers": FOUR_CENTERS})]
+    run = subprocess.run(command, cwd=project, env=dbt_env(tmp_path / "warehouse.duckdb"),
+                         capture_output=True, text=True, timeout=600)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "models/staging/center_d/_center_d__mapping.yml" in output
+    assert "row_kinds.PS-ECOG': unknown kind 'ecog_score'" in output
