@@ -435,6 +435,7 @@ attribute_rows as (
     select
         attributes.patient_id,
         attributes.row_use,
+        attributes.source_row_number,
         attributes.{{ date_column }} as attribute_date,
         {{ 'attributes.ecog_ps' if 'ecog_ps' in columns else 'cast(null as ' ~ dbt.type_int() ~ ')' }}
             as ecog_ps,
@@ -468,7 +469,8 @@ latest_values as (
         ecog_ps,
         is_ever_smoker,
         row_number() over (
-            partition by patient_id, row_use order by attribute_date desc
+            partition by patient_id, row_use
+            order by attribute_date desc, source_row_number desc
         ) as recency_rank
     from attribute_rows
     where row_use in ('ecog_ps', 'is_ever_smoker')
