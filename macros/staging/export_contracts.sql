@@ -149,13 +149,16 @@
                'date_order_violation', 'conflicting_row_id', 'duplicate_row']) }}
 {% endmacro %}
 
-{#- `dbt run-operation print_export_contracts`: the contracts as JSON on
-    stdout (with --quiet, nothing else), for rwe_onboard. -#}
+{#- `dbt run-operation print_export_contracts --quiet`: as JSON on stdout
+    (nothing else), for rwe_onboard: the contracts per kind, the ladder's
+    steps, the kinds of each shape (macros/centers.sql) and the date layouts
+    (macros/adapters/parse_date.sql). -#}
 {% macro print_export_contracts() %}
     {%- set contracts = {} -%}
     {%- for kind, contract in export_contracts().items() -%}
         {%- do contracts.update({kind: contract}) -%}
     {%- endfor -%}
     {{ print(tojson({'contracts': contracts, 'ladder': quality_ladder_steps(),
-                     'shapes': center_shape_kinds()}, sort_keys=true)) }}
+                     'shapes': center_shape_kinds(), 'date_layouts': _date_layouts()},
+                    sort_keys=true)) }}
 {% endmacro %}

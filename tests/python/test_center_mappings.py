@@ -116,8 +116,8 @@ def test_required_field_unmapped_fails_naming_file_and_key(project):
 
 def test_unknown_layout_fails_at_compile_naming_the_column(project):
     def change(document):
-        _table(document, "assessments")["config"]["meta"]["columns"]["assessment_date"]["layout"] = \
-            "MM/DD/YY"
+        columns = _table(document, "assessments")["config"]["meta"]["columns"]
+        columns["assessment_date"]["layout"] = "MM/DD/YY"
     with Edited(project, MAPPING_B, _edit_mapping(change)):
         _compile_fails(project, "stg_center_b__assessments", str(MAPPING_B),
                        "columns.assessment_date.layout", "unknown date layout 'MM/DD/YY'")
@@ -125,8 +125,8 @@ def test_unknown_layout_fails_at_compile_naming_the_column(project):
 
 def test_layout_that_reads_no_value_stops_the_gate_naming_file_and_column(project):
     def change(document):
-        _table(document, "assessments")["config"]["meta"]["columns"]["assessment_date"]["layout"] = \
-            "YYYY-MM-DD"
+        columns = _table(document, "assessments")["config"]["meta"]["columns"]
+        columns["assessment_date"]["layout"] = "YYYY-MM-DD"
     with Edited(project, MAPPING_B, _edit_mapping(change)):
         result = _dbt(project, ["run", "-s", "stg_center_b__assessments"])
     output = result.stdout + result.stderr
@@ -186,15 +186,30 @@ def test_appending_a_seed_row_for_one_center_passes_the_seed_tests(project):
 
 def test_an_unregistered_center_is_not_read(project):
     """center_c left out of the registration: its sources, staging models
-    and their unit tests are disabled (the shared layer's model lists are
-    narrowed here too)."""
-    result = _dbt(project, ["ls", "--resource-type", "source", "model", "unit_test", "-s", "staging",
-                            "--output", "name"],
-                  extra_vars={"centers": {"center_a": "line_records", "center_b": "administrations"},
-                              "line_record_models": ["stg_center_a__line_records"],
-                              "adverse_event_models": ["stg_center_a__adverse_events",
-                                                       "stg_center_b__adverse_events"]})
+    and their unit tests are disabled."""
+    registered = {"center_a": "line_records", "center_b": "administrations"}
+    result = _dbt(project, ["ls", "--resource-type", "source", "model", "unit_test",
+                            "-s", "staging", "--output", "name"],
+                  extra_vars={"centers": registered})
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "stg_center_a__line_records" in output and "stg_center_b__patients" in output, output
     assert "center_c" not in output, output
+
+
+def test_print_export_contracts_prints_the_one_contract_as_json(project):
+    """rwe_onboard reads the contract from this output: every kind of every
+    shape has a contract, and every field the three mappings name is in it."""
+    result = _dbt(project, ["run-operation", "print_export_contracts", "--quiet"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    printed = json.loads(result.stdout)
+    kinds = {kind for shape_kinds in printed["shapes"].values() for kind in shape_kinds}
+    assert kinds == set(printed["contracts"])
+    assert "DD/MM/YYYY" in printed["date_layouts"]
+    for mapping_file in sorted((project / "models" / "staging").glob("*/_*__mapping.yml")):
+        mapping = yaml.safe_load(mapping_file.read_text(encoding="utf-8"))
+        for table in mapping["sources"][0]["tables"]:
+            fields = {field["name"] for field in printed["contracts"][table["name"]]["fields"]}
+            for column, spec in table["config"]["meta"]["columns"].items():
+                field = spec["field"] if isinstance(spec, dict) else spec
+                assert field is None or field in fields, (mapping_file.name, column, field)
