@@ -19,25 +19,39 @@
     What each CDM table gives is defined once, in omop_cdm_tables().
 -#}
 
-{#- Per CDM table: the column that links it to person (person itself: the
-    patient key) and the fields read, by type. The row kinds of measurement,
-    observation and procedure_occurrence come from the mapping's row_kinds
-    (the network's own source values); a condition is a metastatic site or an
-    adverse event when a seed knows its code. -#}
+{#- Per CDM table: the CDM fields the warehouse reads (a mapping must map
+    each, to itself; every other column is `~`) and how a row's kind is
+    known. The row kinds of measurement, observation and
+    procedure_occurrence come from the mapping's row_kinds (the network's own
+    source values); a condition is a metastatic site or an adverse event when
+    a seed knows its code. -#}
 {% macro omop_cdm_tables() %}
     {{ return({
-        'person': {'row_use': 'person'},
-        'observation_period': {'row_use': 'observation_period'},
-        'drug_exposure': {'row_use': 'drug_administration'},
-        'condition_occurrence': {'row_use': 'seeds'},
+        'person': {'row_use': 'person',
+                   'fields': ['person_id', 'year_of_birth', 'person_source_value', 'gender_source_value']},
+        'observation_period': {'row_use': 'observation_period',
+                               'fields': ['observation_period_id', 'person_id', 'observation_period_start_date',
+                                          'observation_period_end_date']},
+        'drug_exposure': {'row_use': 'drug_administration',
+                          'fields': ['drug_exposure_id', 'person_id', 'drug_exposure_start_date',
+                                     'drug_exposure_end_date', 'drug_source_value']},
+        'condition_occurrence': {'row_use': 'seeds',
+                                 'fields': ['condition_occurrence_id', 'person_id', 'condition_start_date',
+                                            'condition_source_value']},
         'measurement': {'row_use': 'row_kinds', 'kind_column': 'measurement_source_value',
-                        'kinds': ['ecog_ps', 'response']},
+                        'kinds': ['ecog_ps', 'response'],
+                        'fields': ['measurement_id', 'person_id', 'measurement_date', 'value_as_number',
+                                   'measurement_source_value', 'value_source_value']},
         'observation': {'row_use': 'row_kinds', 'kind_column': 'observation_source_value',
-                        'kinds': ['is_ever_smoker', 'ctcae_grade']},
+                        'kinds': ['is_ever_smoker', 'ctcae_grade'],
+                        'fields': ['observation_id', 'person_id', 'observation_date', 'value_as_number',
+                                   'observation_source_value', 'value_source_value', 'observation_event_id']},
         'procedure_occurrence': {'row_use': 'row_kinds', 'kind_column': 'procedure_source_value',
                                  'kinds': ['had_thoracic_radiotherapy',
-                                           'had_prophylactic_cranial_irradiation']},
-        'death': {'row_use': 'death'},
+                                           'had_prophylactic_cranial_irradiation'],
+                                 'fields': ['procedure_occurrence_id', 'person_id', 'procedure_date',
+                                            'procedure_source_value']},
+        'death': {'row_use': 'death', 'fields': ['person_id', 'death_date']},
     }) }}
 {% endmacro %}
 
@@ -60,25 +74,38 @@
                          "stg_" ~ center_id ~ "__" ~ table ~ " renders an omop_cdm table, the mapping says '"
                          ~ meta['shape'] ~ "'") }}
     {%- endif -%}
-    {%- set where = node.original_file_path ~ ", table '" ~ table ~ "'" -%}
     {%- set columns = meta.get('columns') -%}
     {%- if columns is not mapping -%}
-        {{ exceptions.raise_compiler_error(where ~ ", key 'columns': must map every column of the export") }}
+        {{ mapping_error(node, "tables." ~ table ~ ".columns", "must map every column of the export") }}
     {%- endif -%}
+    {%- set spec = omop_cdm_tables()[table] -%}
     {%- set layouts = {} -%}
     {%- set read = [] -%}
     {%- for column, entry in columns.items() if entry is not none -%}
+        {%- set field = entry['field'] if entry is mapping else entry -%}
+        {%- if field != column or field not in spec['fields'] -%}
+            {{ mapping_error(node, "tables." ~ table ~ ".columns." ~ column,
+                             "an omop_cdm table maps a column to the CDM field of its own name, one of "
+                             ~ (spec['fields'] | join(', ')) ~ "; got '" ~ field ~ "' (map other columns to ~)") }}
+        {%- endif -%}
+        {%- if column.endswith('_date') and not (entry is mapping and entry.get('layout')) -%}
+            {{ mapping_error(node, "tables." ~ table ~ ".columns." ~ column,
+                             "a date needs its layout: {field: " ~ column ~ ", layout: YYYY-MM-DD}") }}
+        {%- endif -%}
         {%- do read.append(column) -%}
         {%- if entry is mapping and entry.get('layout') -%}
             {%- do layouts.update({column: entry['layout']}) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- set spec = omop_cdm_tables()[table] -%}
+    {%- for field in spec['fields'] if field not in read -%}
+        {{ mapping_error(node, "tables." ~ table ~ ".columns." ~ field,
+                         "required CDM field not mapped (the warehouse reads it)") }}
+    {%- endfor -%}
     {%- set row_kinds = meta.get('row_kinds', {}) -%}
     {%- for source_value, kind in row_kinds.items() if kind not in spec.get('kinds', []) -%}
-        {{ exceptions.raise_compiler_error(
-            where ~ ", key 'row_kinds." ~ source_value ~ "': unknown kind '" ~ kind ~ "' (known: "
-            ~ (spec.get('kinds', []) | join(', ') or 'none for this table') ~ ")") }}
+        {{ mapping_error(node, "tables." ~ table ~ ".row_kinds." ~ source_value,
+                         "unknown kind '" ~ kind ~ "' (known: "
+                         ~ (spec.get('kinds', []) | join(', ') or 'none for this table') ~ ")") }}
     {%- endfor -%}
     {{ return({'row_id': meta.get('row_id'), 'columns': columns.keys() | list, 'read': read,
                'layouts': layouts, 'row_kinds': row_kinds, 'file': node.original_file_path}) }}

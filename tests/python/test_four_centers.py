@@ -226,9 +226,9 @@ def test_a_cdm_column_the_export_lacks_stops_the_gate(raw_dir, tmp_path):
     assert "missing required column(s) death_date" in run.output
 
 
-def test_an_unknown_row_kind_fails_naming_the_mapping_file_and_key(tmp_path):
-    project = tmp_path / "project"
-    project.mkdir()
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory) -> Path:
+    project = tmp_path_factory.mktemp("mapping_project")
     for name in ("dbt_project.yml", "profiles.yml", "macros", "models", "python_models", "seeds",
                  "tests", "src", "expectations"):
         source = PROJECT_DIR / name
@@ -236,16 +236,35 @@ def test_an_unknown_row_kind_fails_naming_the_mapping_file_and_key(tmp_path):
             shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, project / name)
-    mapping = project / "models/staging/center_d/_center_d__mapping.yml"
+    return project
+
+
+@pytest.mark.parametrize(("before", "after", "model", "message"), [
+    ("PS-ECOG: ecog_ps", "PS-ECOG: ecog_score", "measurement",
+     "key tables.measurement.row_kinds.PS-ECOG: unknown kind 'ecog_score'"),
+    ("value_as_number: value_as_number\n              value_as_string: ~",
+     "value_as_number: ~\n              value_as_string: ~", "observation",
+     "key tables.observation.columns.value_as_number: required CDM field not mapped"),
+    ("death_date: {field: death_date, layout: YYYY-MM-DD}", "death_date: death_date", "death",
+     "key tables.death.columns.death_date: a date needs its layout"),
+    ("route_source_value: ~", "route_source_value: route", "drug_exposure",
+     "key tables.drug_exposure.columns.route_source_value: an omop_cdm table maps a column to"
+     " the CDM field of its own name"),
+])
+def test_a_bad_cdm_mapping_fails_naming_the_mapping_file_and_key(project_copy, tmp_path, before,
+                                                                 after, model, message):
+    mapping = project_copy / "models/staging/center_d/_center_d__mapping.yml"
     text = mapping.read_text(encoding="utf-8")
-    assert "PS-ECOG: ecog_ps" in text
-    mapping.write_text(text.replace("PS-ECOG: ecog_ps", "PS-ECOG: ecog_score"), encoding="utf-8")
-    command = [str(DBT), "compile", "-s", "stg_center_d__measurement", "--target-path",
-               str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-               "--vars", json.dumps({"centers": FOUR_CENTERS})]
-    run = subprocess.run(command, cwd=project, env=dbt_env(tmp_path / "warehouse.duckdb"),
-                         capture_output=True, text=True, timeout=600)
-    output = run.stdout + run.stderr
+    assert text.count(before) == 1
+    mapping.write_text(text.replace(before, after), encoding="utf-8")
+    try:
+        command = [str(DBT), "compile", "-s", f"stg_center_d__{model}", "--target-path",
+                   str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+                   "--vars", json.dumps({"centers": FOUR_CENTERS})]
+        run = subprocess.run(command, cwd=project_copy, env=dbt_env(tmp_path / "warehouse.duckdb"),
+                             capture_output=True, text=True, timeout=600)
+    finally:
+        mapping.write_text(text, encoding="utf-8")
+    output = " ".join((run.stdout + run.stderr).split())
     assert run.returncode != 0
-    assert "models/staging/center_d/_center_d__mapping.yml" in output
-    assert "row_kinds.PS-ECOG': unknown kind 'ecog_score'" in output
+    assert f"Center mapping models/staging/center_d/_center_d__mapping.yml, {message}" in output
