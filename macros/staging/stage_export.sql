@@ -57,6 +57,8 @@
     {%- else -%}
         {%- do rules['duplicate_row'].append((key_column, 'copy_number > 1')) -%}
     {%- endif -%}
+    {%- set several_files = mapping['files'] is string
+                            and ('*' in mapping['files'] or '?' in mapping['files']) -%}
     {%- set ladder = [] -%}
     {%- for step in quality_ladder_steps() -%}
         {%- for column, condition in rules[step] -%}
@@ -67,13 +69,25 @@
 with
 
 source as (
+    {%- if several_files %}
+    {#- several files: the reader numbers the rows of all files in turn
+        (dbt_project.yml, external_location); number them per file -#}
+    select
+        numbered.*,
+        numbered.source_row_number
+        - min(numbered.source_row_number) over (partition by numbered.source_file_name) + 1
+            as row_number_in_file
+    from {{ source_relation }} as numbered
+    {%- else %}
     select * from {{ source_relation }}
+    {%- endif %}
 ),
 
 parsed as (
     select
         source.source_file_name,
-        cast(source.source_row_number as {{ dbt.type_int() }}) as source_row_number,
+        cast(source.{{ 'row_number_in_file' if several_files else 'source_row_number' }}
+            as {{ dbt.type_int() }}) as source_row_number,
         {%- for expression in parsed_columns %}
         {{ expression }},
         {%- endfor %}
