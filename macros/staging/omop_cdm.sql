@@ -107,8 +107,8 @@
                          "unknown kind '" ~ kind ~ "' (known: "
                          ~ (spec.get('kinds', []) | join(', ') or 'none for this table') ~ ")") }}
     {%- endfor -%}
-    {{ return({'row_id': meta.get('row_id'), 'columns': columns.keys() | list, 'read': read,
-               'layouts': layouts, 'row_kinds': row_kinds, 'file': node.original_file_path}) }}
+    {{ return({'row_id': meta.get('row_id'), 'columns': columns.keys() | list, 'layouts': layouts,
+               'row_kinds': row_kinds, 'files': node.identifier}) }}
 {% endmacro %}
 
 {#- A raw code matched with a seed that has no center_id column (the
@@ -283,11 +283,23 @@
         {%- endfor -%}
     {%- endfor -%}
     {%- do ladder.append(('conflicting_row_id', row_id, 'has_conflicting_row_id')) -%}
-    {%- do ladder.append(('duplicate_row', row_id, 'copy_number > 1')) %}
+    {%- do ladder.append(('duplicate_row', row_id, 'copy_number > 1')) -%}
+    {%- set several_files = '*' in mapping['files'] or '?' in mapping['files'] %}
 with
 
 source as (
+    {%- if several_files %}
+    {#- several files (a glob identifier): the reader numbers the rows of all
+        files in turn; number them per file, as stage_export does -#}
+    select
+        numbered.*,
+        numbered.source_row_number
+        - min(numbered.source_row_number) over (partition by numbered.source_file_name) + 1
+            as row_number_in_file
+    from {{ source_relation }} as numbered
+    {%- else %}
     select * from {{ source_relation }}
+    {%- endif %}
 ),
 {%- if table != 'person' %}
 
@@ -314,7 +326,8 @@ linked_conditions as (
 parsed as (
     select
         source.source_file_name,
-        cast(source.source_row_number as {{ dbt.type_int() }}) as source_row_number,
+        cast(source.{{ 'row_number_in_file' if several_files else 'source_row_number' }}
+            as {{ dbt.type_int() }}) as source_row_number,
         {{ key_expression }} as center_patient_key,
         source.person_id as source_person_id,
         {{ row_use }} as row_use,
