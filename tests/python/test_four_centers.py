@@ -17,6 +17,7 @@ import subprocess
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -268,3 +269,49 @@ def test_a_bad_cdm_mapping_fails_naming_the_mapping_file_and_key(project_copy, t
     output = " ".join((run.stdout + run.stderr).split())
     assert run.returncode != 0
     assert f"Center mapping models/staging/center_d/_center_d__mapping.yml, {message}" in output
+
+
+def test_a_cdm_table_in_several_files_is_numbered_per_file(project_copy, raw_dir, manifest,
+                                                           tmp_path):
+    """measurement delivered as two files (identifier measurement_*): each
+    dirty row is quarantined at its row number within its own file."""
+    split = tmp_path / "raw"
+    shutil.copytree(raw_dir, split)
+    export = split / "center_d" / "measurement.csv"
+    header, *rows = export.read_text(encoding="utf-8").splitlines(keepends=True)
+    half = len(rows) // 2
+    (split / "center_d" / "measurement_1.csv").write_text(header + "".join(rows[:half]),
+                                                           encoding="utf-8")
+    (split / "center_d" / "measurement_2.csv").write_text(header + "".join(rows[half:]),
+                                                           encoding="utf-8")
+    export.unlink()
+    mapping = project_copy / "models/staging/center_d/_center_d__mapping.yml"
+    text = mapping.read_text(encoding="utf-8")
+    anchor = "      - name: measurement\n"
+    assert text.count(anchor) == 1
+    mapping.write_text(text.replace(anchor, anchor + "        identifier: measurement_*\n"),
+                       encoding="utf-8")
+    env = dbt_env(tmp_path / "warehouse.duckdb")
+    dbt_vars = json.dumps({"centers": FOUR_CENTERS, "raw_data_dir": str(split)})
+    try:
+        for args in (["seed"], ["run", "-s", "stg_center_d__measurement"]):
+            command = [str(DBT), *args, "--target-path", str(tmp_path / "target"),
+                       "--log-path", str(tmp_path / "logs"), "--vars", dbt_vars]
+            run = subprocess.run(command, cwd=project_copy, env=env, capture_output=True,
+                                 text=True, timeout=600)
+            assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    finally:
+        mapping.write_text(text, encoding="utf-8")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+        quarantined = set(connection.sql(
+            "select regexp_extract(source_file_name, '[^/]+$'), source_row_number, "
+            "failing_column, quarantine_reason from staging.stg_center_d__measurement "
+            "where quarantine_reason is not null").fetchall())
+    expected = {
+        (f"measurement_{1 if row['source_row_number'] <= half else 2}.csv",
+         row["source_row_number"] - (0 if row["source_row_number"] <= half else half),
+         row["column"], row["reason"])
+        for row in manifest["dirty_rows"]
+        if row["center_id"] == "center_d" and row["table"] == "measurement"}
+    assert any(name == "measurement_2.csv" for name, *_ in expected)
+    assert quarantined == expected
