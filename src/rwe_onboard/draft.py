@@ -107,9 +107,10 @@ class TableDraft:
     seed_rows: dict[str, list[str]] = field(default_factory=dict)
 
 
-def format_profiles(project_dir: Path, samples: list[Path]) -> str:
+def format_profiles(project_dir: Path, samples: list[Path],
+                    reference: Reference | None = None) -> str:
     """The profile of each sample as a table (identifiers never show values)."""
-    reference = load_reference(project_dir)
+    reference = reference or load_reference(project_dir)
     out = []
     for sample in samples:
         profile = profile_export(_read_sample(sample), list(reference.layouts))
@@ -138,10 +139,11 @@ def _read_sample(path: Path):
 
 
 def draft_center(project_dir: Path, center: str, shape: str, samples: list[Path], *,
-                 force: bool = False, echo: Callable[[str], None] = print) -> Path:
+                 force: bool = False, echo: Callable[[str], None] = print,
+                 reference: Reference | None = None) -> Path:
     """Write the draft mapping of ``center`` and print its TODOs and seed rows."""
     check_center_id(center)
-    reference = load_reference(project_dir)
+    reference = reference or load_reference(project_dir)
     if shape not in reference.shapes:
         raise OnboardingError(f"unknown shape {shape!r}; known: {', '.join(reference.shapes)}")
     target = mapping_path(project_dir, center)
@@ -157,7 +159,8 @@ def draft_center(project_dir: Path, center: str, shape: str, samples: list[Path]
     echo("\n".join(f"  {line}" for line in todos))
     for table in tables:
         for seed, rows in table.seed_rows.items():
-            echo(f"append to seeds/terminology/{seed}.csv (replace each TODO; {table.name}):")
+            echo(f"append to seeds/terminology/{seed}.csv, each TODO replaced by its meaning "
+                 f"(a spelling left out quarantines its rows; from {table.name}):")
             echo("\n".join(f"  {row}" for row in rows))
     echo(f"then register the center in dbt_project.yml (vars: centers: {center}: {shape}) "
          f"and run python -m rwe_onboard precheck --center {center} <exports>")
@@ -256,7 +259,8 @@ def _entry(column: ColumnProfile, spec: dict) -> object:
     elif spec["type"] == "whole_number" and column.number_affix:
         options["strip"] = column.number_affix.upper()
     elif spec["type"] == "national_id":
-        share = sum(bool(PRC_RESIDENT_ID.fullmatch(v.strip())) for v in values) / max(len(values), 1)
+        share = sum(bool(PRC_RESIDENT_ID.fullmatch(v.strip())) for v in values) / max(
+            len(values), 1)
         options["scheme"] = "prc_resident_id" if share >= FIT else TODO
     elif spec["type"] == "relative_time":
         header = normalise_header(column.name)
