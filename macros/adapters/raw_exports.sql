@@ -214,3 +214,20 @@
 {% macro duckdb__safe_cast(field, type) -%}
     try_cast({{ field }} as {{ type }})
 {%- endmacro %}
+
+{#- The text of a file of the project (a path relative to the project
+    root), for the unit tests of staging, which dbt compiles without the
+    project's graph (macros/staging/center_mappings.sql). -#}
+{% macro read_project_text_file(path) -%}
+    {{ return(adapter.dispatch('read_project_text_file', 'rwe_warehouse')(path)) }}
+{%- endmacro %}
+
+{% macro duckdb__read_project_text_file(path) -%}
+    {{ return(run_query("select content from read_text('" ~ path ~ "')").rows[0]['content']) }}
+{%- endmacro %}
+
+{% macro default__read_project_text_file(path) -%}
+    {{ exceptions.raise_compiler_error(
+        "read_project_text_file has no implementation for adapter '" ~ adapter.type()
+        ~ "': run the unit tests of staging on DuckDB (the build itself needs no file access).") }}
+{%- endmacro %}

@@ -1,5 +1,5 @@
 {#- One row per raw export this build reads: the project's sources whose meta
-    lists required_columns (raw_exports(), the exports the on-run-start gate
+    maps columns (raw_exports(), the exports the on-run-start gate
     checks). run_inputs fingerprints and recounts exactly these files. -#}
 with
 
@@ -8,7 +8,7 @@ declared as (
     {% for src in exports %}
         select
             '{{ src.meta["center_id"] }}' as center_id,
-            '{{ src.name }}' as source_table,
+            '{{ export_name(src) }}' as source_table,
             '{{ raw_export_file_name(src) }}' as file_path
         {% if not loop.last %}union all{% endif %}
     {% endfor %}

@@ -1,0 +1,1 @@
+{{ stage_export('center_a', 'line_records') }}
