@@ -96,7 +96,9 @@ _YAML_WORDS = {"yes", "no", "on", "off", "true", "false", "null", "y", "n", "~"}
 class TableDraft:
     """The drafted mapping of one export table."""
 
+    #: the file name without extension (the dbt source identifier)
     name: str
+    #: the staging model kind it feeds (the source table's name)
     kind: str
     kind_note: str
     #: raw column -> field name, a mapping with options, None (not read) or TODO
@@ -275,7 +277,7 @@ def _entry(column: ColumnProfile, spec: dict) -> object:
 
 def _collect_seed_rows(column: ColumnProfile, spec: dict, vocabulary: Vocabulary,
                        seed_rows: dict[str, list[str]]) -> None:
-    seed = spec.get("seed")
+    seed = spec.get("seed") or spec.get("items_seed")
     if not seed or not column.spellings:
         return
     for spelling in column.spellings:
@@ -341,11 +343,12 @@ def render_mapping(center: str, shape: str, tables: list[TableDraft],
                   "line_restart_after_progression_days: ...}  (default: the vars)"]
     lines.append("    tables:")
     for table in tables:
-        lines += [f"      - name: {_scalar(table.name)}",
-                  "        description: TODO one row per what",
+        lines.append(f"      - name: {table.kind}  # the kind it feeds; {table.kind_note}")
+        if table.name != table.kind:
+            lines.append(f"        identifier: {_scalar(table.name)}  # the file name")
+        lines += ["        description: TODO one row per what",
                   "        config:",
-                  "          meta:",
-                  f"            kind: {table.kind}  # {table.kind_note}"]
+                  "          meta:"]
         if table.row_id:
             lines.append(f"            row_id: {_scalar(table.row_id)}")
         lines.append("            columns:")
@@ -364,7 +367,8 @@ def _check_reads_back(text: str, center: str, tables: list[TableDraft]) -> None:
     """The text must read as the data it was written from (no header can add a key)."""
     document = yaml.safe_load(text)
     source = document["sources"][0]
-    read = {t["name"]: t["config"]["meta"]["columns"] for t in source["tables"]}
+    read = {t.get("identifier", t["name"]): t["config"]["meta"]["columns"]
+            for t in source["tables"]}
     if source["name"] != center or read != {t.name: t.columns for t in tables}:
         raise OnboardingError("internal error: the draft mapping does not read back as "
                               "written; please report it with the samples' headers")

@@ -37,6 +37,7 @@ class MappedTable:
 
     name: str
     kind: str
+    #: the file name without extension, or a glob (the dbt source identifier)
     files: str
     #: raw column -> {'field': ..., options} (None: delivered, not read)
     columns: dict[str, dict | None]
@@ -58,7 +59,8 @@ def read_mapping(path: Path, reference: Reference) -> list[MappedTable]:
             raise OnboardingError(f"{path}: tables[{entry['name']}].kind: unknown kind {kind!r}")
         columns = {str(c): ({"field": e} if isinstance(e, str) else e)
                    for c, e in (meta.get("columns") or {}).items()}
-        table = MappedTable(entry["name"], kind, str(meta.get("files") or entry["name"]), columns)
+        files = entry.get("identifier") or meta.get("files") or entry["name"]
+        table = MappedTable(entry["name"], kind, str(files), columns)
         mapped = {e["field"] for e in columns.values() if e}
         fields = reference.fields(kind)
         unknown = sorted(mapped - set(fields))
@@ -155,7 +157,7 @@ def _value_problem(text: str | None, entry: dict, spec: dict, reference: Referen
         if layout is None:
             return f"the mapping declares no known layout for {field}"
         return None if layout.read(text) else f"not a date in layout {layout.name} ({field})"
-    seed = spec.get("seed") or entry.get("seed")
+    seed = spec.get("seed") or spec.get("items_seed")
     if entry.get("scale") == "karnofsky":
         seed = spec.get("karnofsky_seed")
     if kind in ("code", "yes_no") or (seed and kind == "whole_number"):

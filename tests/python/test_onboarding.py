@@ -46,7 +46,13 @@ def committed_mapping(center: str) -> dict:
 
 
 def tables_of(document: dict) -> dict[str, dict]:
+    """Kind (the source table's name) -> meta."""
     return {t["name"]: t["config"]["meta"] for t in document["sources"][0]["tables"]}
+
+
+def identifiers(document: dict) -> dict[str, str]:
+    """Kind -> file name."""
+    return {t["name"]: t.get("identifier", t["name"]) for t in document["sources"][0]["tables"]}
 
 
 def entry_of(entry: object) -> dict:
@@ -95,12 +101,12 @@ def test_draft_of_a_demo_center_equals_its_committed_mapping(center, reference, 
     samples = sorted((RAW / center).glob("*.csv"))
     path = draft_center(project, "center_new", DEMO[center], samples, echo=lambda _: None,
                         reference=reference)
-    drafted, committed = tables_of(yaml.safe_load(path.read_text())), tables_of(
-        committed_mapping(center))
+    drafted_file, committed_file = yaml.safe_load(path.read_text()), committed_mapping(center)
+    drafted, committed = tables_of(drafted_file), tables_of(committed_file)
     assert set(drafted) == set(committed)
     mismatches, todos, compared = [], 0, 0
     for name, meta in committed.items():
-        assert drafted[name]["kind"] == meta.get("kind", name)
+        assert identifiers(drafted_file)[name] == identifiers(committed_file)[name]
         assert list(drafted[name]["columns"]) == list(meta["columns"])  # header order
         for column, entry in meta["columns"].items():
             guess = drafted[name]["columns"][column]
@@ -193,7 +199,7 @@ def complete(mapping: Path) -> None:
     source = document["sources"][0]
     source["description"] = "center_e: a second administration-level center (test)."
     for table in source["tables"]:
-        table["description"] = f"center_e's {table['config']['meta']['kind']}."
+        table["description"] = f"center_e's {table['name']}."
         columns = table["config"]["meta"]["columns"]
         for column, entry in columns.items():
             if entry == TODO:
@@ -221,7 +227,7 @@ def test_a_new_administration_center_from_draft_to_a_clean_precheck(reference, t
                            echo=lambda _: None, reference=reference)
     complete(mapping)
     drafted = tables_of(yaml.safe_load(mapping.read_text(encoding="utf-8")))
-    assert {meta["kind"] for meta in drafted.values()} == set(reference.shapes["administrations"])
+    assert set(drafted) == set(reference.shapes["administrations"])
     before_seeds = precheck(project, "center_e", list(exports.values()), reference)
     assert any("terminology__sex_codes" in p.message for p in before_seeds)
     append_seed_rows(project, "center_e")
