@@ -143,7 +143,8 @@ def _read_sample(path: Path):
 def draft_center(project_dir: Path, center: str, shape: str, samples: list[Path], *,
                  force: bool = False, echo: Callable[[str], None] = print,
                  reference: Reference | None = None) -> Path:
-    """Write the draft mapping of ``center`` and print its TODOs and seed rows."""
+    """Write the draft mapping of ``center`` (and the one-line staging model of each kind,
+    ``{{ stage_export(center, kind) }}``), print its TODOs and the seed rows to append."""
     check_center_id(center)
     reference = reference or load_reference(project_dir)
     if shape not in reference.shapes:
@@ -156,6 +157,11 @@ def draft_center(project_dir: Path, center: str, shape: str, samples: list[Path]
     text = render_mapping(center, shape, tables, profiles)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
+    for kind in sorted({t.kind for t in tables} - {TODO}):
+        # the staging model of a kind is one line, rendered by dbt from the mapping
+        model = target.parent / f"stg_{center}__{kind}.sql"
+        model.write_text(f"{{{{ stage_export('{center}', '{kind}') }}}}\n", encoding="utf-8")
+        echo(f"wrote {model}")
     todos = [line.strip() for line in text.splitlines() if TODO in line]
     echo(f"wrote {target} ({len(todos)} line(s) with TODO):")
     echo("\n".join(f"  {line}" for line in todos))

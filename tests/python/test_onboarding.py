@@ -17,13 +17,16 @@ import csv
 import io
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 import pytest
 import yaml
-from onboarding.center_e import SEED_ROWS, build_center_e
+from onboarding.center_e import FILES, SEED_ROWS, build_center_e
 
-from dbt_harness import PROJECT_DIR
+from dbt_harness import DBT, PROJECT_DIR, dbt_env
 from rwe_onboard import __main__ as cli
 from rwe_onboard.contract import OnboardingError, load_reference
 from rwe_onboard.draft import HEADER_WORDS, TODO, draft_center
@@ -129,8 +132,13 @@ def test_draft_lists_the_seed_rows_of_unknown_spellings_and_writes_nothing_else(
     printed: list[str] = []
     path = draft_center(project, "center_e", "administrations", list(exports.values()),
                         echo=printed.append, reference=reference)
-    assert {p for p in project.rglob("*") if p.is_file()} - before == {path}
-    assert path == project / "models/staging/center_e/_center_e__mapping.yml"
+    folder = project / "models" / "staging" / "center_e"
+    assert path == folder / "_center_e__mapping.yml"
+    models = {folder / f"stg_center_e__{kind}.sql": kind
+              for kind in reference.shapes["administrations"]}
+    assert {p for p in project.rglob("*") if p.is_file()} - before == {path, *models}
+    for model, kind in models.items():  # one line each: dbt renders staging from the mapping
+        assert model.read_text() == f"{{{{ stage_export('center_e', '{kind}') }}}}\n"
     out = "\n".join(printed)
     for seed, spellings in SEED_ROWS.items():
         assert f"seeds/terminology/{seed}.csv" in out
@@ -236,6 +244,52 @@ def test_a_new_administration_center_from_draft_to_a_clean_precheck(reference, t
     expected = {(table, row) for table, row, _c in _broken("center_b")}
     names = {Path(path).stem: table for table, path in exports.items()}
     assert {(names[Path(p.file).stem], p.row) for p in problems} == expected
+
+
+#: Top-level entries of the repository a project copy leaves out.
+NOT_COPIED = {".venv", ".venv-spark", ".git", "target", "warehouse", "logs", ".pytest_cache",
+              ".ruff_cache", ".secrets", "portability"}
+#: Staging columns that name the center or its files (pseudonyms are keyed by center).
+CENTER_NAMED = {"patient_id", "folded_patient_id", "center_id", "source_file_name",
+                "source_table"}
+
+
+@pytest.mark.slow
+def test_the_completed_center_e_builds_as_center_b(reference, tmp_path):
+    """Draft, complete, seed rows, one registration (--vars): center_e's staging models
+    build, and equal center_b's row for row (center_e is center_b's export renamed)."""
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR, project, ignore=lambda d, names: set(names) & NOT_COPIED
+                    if Path(d) == PROJECT_DIR else set())
+    exports = build_center_e(RAW / "center_b", project / "data" / "raw" / "center_e")
+    mapping = draft_center(project, "center_e", "administrations", list(exports.values()),
+                           echo=lambda _: None, reference=reference)
+    complete(mapping)
+    append_seed_rows(project, "center_e")
+    kinds = reference.shapes["administrations"]
+    centers = {**DEMO, "center_e": "administrations"}
+    models = [f"stg_{c}__{k}" for c in ("center_b", "center_e") for k in kinds]
+    warehouse = tmp_path / "warehouse.duckdb"
+    build = subprocess.run(
+        [str(DBT), "build", "--select", "path:seeds/terminology", *models,
+         "--indirect-selection", "cautious",
+         "--vars", json.dumps({"centers": centers}), "--target-path", str(tmp_path / "target"),
+         "--log-path", str(tmp_path / "logs")],
+        cwd=project, env=dbt_env(warehouse), capture_output=True, text=True, timeout=900)
+    assert build.returncode == 0, build.stdout[-4000:]
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        for kind in kinds:
+            center_b, center_e = (
+                connection.sql(f"select * from staging.stg_{c}__{kind} order by "
+                               "source_row_number").df().drop(columns=CENTER_NAMED,
+                                                              errors="ignore")
+                for c in ("center_b", "center_e"))
+            renamed = {new: old for old, new in FILES[kind][1].items()}
+            for column in center_e.columns:  # raw column names, for messages
+                if column == "failing_column" or column.endswith("_source_column"):
+                    center_e[column] = center_e[column].replace(renamed)
+            assert len(center_b) > 0 and center_b["quarantine_reason"].notna().any()
+            pd.testing.assert_frame_equal(center_b, center_e, check_dtype=False)
 
 
 def _broken(center: str) -> set[tuple[str, int, str]]:
