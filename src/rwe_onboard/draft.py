@@ -5,9 +5,10 @@ kind whose contract fields its headers match best), then for each column the
 contract field (by header words, kept only when the values fit the field's
 type), the date layout, list delimiter, whole-number prefix, relative-time
 unit, Karnofsky scale and national-ID scheme the values show. What it cannot
-infer is ``TODO``; a mapping with a TODO does not compile, so nothing half
-guessed is ever built. The spellings the terminology seeds do not know yet
-become seed rows to append (printed, with ``TODO`` for their meaning).
+infer is ``TODO``; a TODO left in a column or kind does not compile, and
+precheck refuses any, so nothing half guessed is ever built. The spellings the
+terminology seeds do not know yet become seed rows to append (printed, with
+``TODO`` for their meaning).
 
 The field list, types and seeds come from the export contract
 (:func:`rwe_onboard.contract.load_reference`); :data:`HEADER_WORDS` only
@@ -331,8 +332,8 @@ def render_mapping(center: str, shape: str, tables: list[TableDraft],
         "",
         f"# Draft mapping of {center}, written by `python -m rwe_onboard draft` from "
         f"{len(tables)} sample(s).",
-        "# Resolve every TODO (docs/center-mapping.md, docs/onboarding-a-center.md): a TODO",
-        "# does not compile, so nothing half-guessed is built.",
+        "# Resolve every to-do below (docs/onboarding-a-center.md): one left in a column or",
+        "# kind fails dbt at compile time, and precheck refuses a mapping with any left.",
         "sources:",
         f"  - name: {center}",
         "    description: TODO one sentence - who sends the exports, one row per what",
