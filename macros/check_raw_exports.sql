@@ -28,7 +28,16 @@
             {{ raw_export_check_failed("Raw export check failed for " ~ problem) }}
         {%- endif -%}
         {%- for src in exports -%}
-            {{ _check_one_raw_export(src) }}
+            {%- set files = export_file_views(src) -%}
+            {%- if not files -%}
+                {{ raw_export_check_failed("Raw export check failed for center '" ~ src.meta['center_id']
+                    ~ "', table '" ~ export_name(src) ~ "': no file matches '" ~ src.identifier ~ "' in "
+                    ~ var('raw_data_dir', 'data/raw') ~ '/' ~ src.meta['center_id']
+                    ~ " (" ~ src.original_file_path ~ ", identifier)") }}
+            {%- endif -%}
+            {%- for file in files -%}
+                {{ _check_one_raw_export(file) }}
+            {%- endfor -%}
         {%- endfor -%}
     {%- endif -%}
     select 1 as raw_exports_checked

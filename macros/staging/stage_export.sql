@@ -264,7 +264,8 @@ select * from final
 {#- The join condition of a raw code with a terminology seed: trimmed, case
     ignored; a seed row with a center_id holds for that center only. -#}
 {% macro terminology_match(raw, alias, term_column, center_id) -%}
-    lower(trim({{ raw }})) = lower({{ alias }}.{{ term_column }})
+    lower(trim({{ raw }})) = lower(trim({{ alias }}.{{ term_column }}))
+        and ({{ alias }}.center_id is null or {{ alias }}.center_id = '{{ center_id }}')
 {%- endmacro %}
 
 {#- (output column, expression over `checked`) of a kind, in the fixed
