@@ -150,6 +150,12 @@ def draft_center(project_dir: Path, center: str, shape: str, samples: list[Path]
     reference = reference or load_reference(project_dir)
     if shape not in reference.shapes:
         raise OnboardingError(f"unknown shape {shape!r}; known: {', '.join(reference.shapes)}")
+    if shape == "omop_cdm":
+        raise OnboardingError(
+            "an omop_cdm center's tables and fields are the CDM's: start from center_d's "
+            "mapping (models/staging/center_d/_center_d__mapping.yml), change center_id, the "
+            "date layouts and row_kinds, then `draft` is not needed; `profile` shows the "
+            "samples and `precheck` checks them (docs/onboarding-a-center.md)")
     target = mapping_path(project_dir, center)
     if target.exists() and not force:
         raise OnboardingError(f"{target} exists; pass --force to replace it with a new draft")

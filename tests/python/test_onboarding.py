@@ -142,8 +142,8 @@ def test_draft_lists_the_seed_rows_of_unknown_spellings_and_writes_nothing_else(
     out = "\n".join(printed)
     for seed, spellings in SEED_ROWS.items():
         assert f"seeds/terminology/{seed}.csv" in out
-        for spelling in spellings:
-            assert f"\n  {spelling},TODO" in out
+        for spelling in spellings:  # a row of this center's, its meaning to fill in
+            assert f"\n  {spelling},center_e,TODO" in out
     with pytest.raises(OnboardingError, match="exists"):
         draft_center(project, "center_e", "administrations", list(exports.values()),
                      echo=lambda _: None, reference=reference)
@@ -222,8 +222,9 @@ def append_seed_rows(project: Path, center: str) -> None:
         path = project / "seeds" / "terminology" / f"{seed}.csv"
         header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
         with path.open("a", encoding="utf-8", newline="") as handle:
+            value = next(c for c in header[1:] if c != "center_id")
             for spelling, meaning in meanings.items():
-                row = {header[0]: spelling, header[1]: meaning, "center_id": center}
+                row = {header[0]: spelling, value: meaning, "center_id": center}
                 csv.writer(handle, lineterminator="\n").writerow(
                     [row.get(column, "") for column in header])
 
