@@ -122,7 +122,8 @@ def format_profiles(project_dir: Path, samples: list[Path],
                    "spellings / delimiter")
         for column in profile.columns.values():
             looks = column.kind + (f" {column.date_layout}" if column.date_layout else "")
-            looks += f" (prefix/suffix {column.number_affix!r})" if column.number_affix else ""
+            if column.kind == "integer" and column.number_affix:
+                looks += f" around {column.number_affix!r}"
             shown = ("(identifier: withheld)" if column.is_identifier
                      else ", ".join(column.spellings[:8])
                      + (" ..." if len(column.spellings) > 8 else ""))
