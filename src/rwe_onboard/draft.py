@@ -153,10 +153,10 @@ def draft_center(project_dir: Path, center: str, shape: str, samples: list[Path]
         raise OnboardingError(f"unknown shape {shape!r}; known: {', '.join(reference.shapes)}")
     if shape == "omop_cdm":
         raise OnboardingError(
-            "an omop_cdm center's tables and fields are the CDM's: start from center_d's "
-            "mapping (models/staging/center_d/_center_d__mapping.yml), change center_id, the "
-            "date layouts and row_kinds, then `draft` is not needed; `profile` shows the "
-            "samples and `precheck` checks them (docs/onboarding-a-center.md)")
+            "an omop_cdm center's tables and fields are the CDM's, so there is nothing to "
+            "draft: copy center_d's mapping (models/staging/center_d/_center_d__mapping.yml) "
+            "and change center_id, the date layouts and row_kinds; `profile` lists the "
+            "samples' spellings, `precheck` checks the files (docs/onboarding-a-center.md)")
     target = mapping_path(project_dir, center)
     if target.exists() and not force:
         raise OnboardingError(f"{target} exists; pass --force to replace it with a new draft")
@@ -173,11 +173,15 @@ def draft_center(project_dir: Path, center: str, shape: str, samples: list[Path]
     todos = [line.strip() for line in text.splitlines() if TODO in line]
     echo(f"wrote {target} ({len(todos)} line(s) with TODO):")
     echo("\n".join(f"  {line}" for line in todos))
+    seed_rows: dict[str, list[str]] = {}
     for table in tables:
         for seed, rows in table.seed_rows.items():
-            echo(f"append to seeds/terminology/{seed}.csv, each TODO replaced by its meaning "
-                 f"(a spelling left out quarantines its rows; from {table.name}):")
-            echo("\n".join(f"  {row}" for row in rows))
+            known = seed_rows.setdefault(seed, [])
+            known += [row for row in rows if row not in known]
+    for seed, rows in seed_rows.items():
+        echo(f"append to seeds/terminology/{seed}.csv, each TODO replaced by its meaning "
+             "(a spelling left out quarantines its rows):")
+        echo("\n".join(f"  {row}" for row in rows))
     echo(f"then register the center in dbt_project.yml (vars: centers: {center}: {shape}) "
          f"and run python -m rwe_onboard precheck --center {center} <exports>")
     return target
