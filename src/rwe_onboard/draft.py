@@ -203,8 +203,11 @@ def draft_tables(profiles: list[FileProfile], reference: Reference, shape: str,
             tables.append(TableDraft(profile.name, TODO, f"one of {', '.join(kinds)}",
                                      {c: TODO for c in profile.columns}, None, []))
             continue
+        fields = reference.fields(kind)
+        matched = sum(_field_for(c, fields) is not None for c in profile.columns.values())
         tables.append(_draft_table(profile, kind, reference, vocabulary,
-                                   f"guessed: {scores[(profile.name, kind)]} header(s) match"))
+                                   f"guessed: {matched} of {len(profile.columns)} headers "
+                                   "name its fields"))
     return tables
 
 
