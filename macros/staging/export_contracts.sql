@@ -20,6 +20,9 @@
       range     for whole_number and relative_time: the accepted values
       reason    for code: the quarantine reason of an unknown value
       after     for dates: the field it must not precede (date_order_violation)
+      items_seed for list: the seed each item is decoded with downstream
+                (int_line_records_classified); read by rwe_onboard's draft
+                and precheck, not by staging
     The order of the fields is the order of the rules inside each step of
     the quality ladder (quality_ladder_steps).
 -#}
@@ -69,8 +72,12 @@
                  'observed': 'progression_observed', 'unit_ranges': {'days': [-36525, 36525], 'months': [-1200, 1200]}},
                 {'name': 'death_time', 'type': 'relative_time', 'mapping': 'one_of', 'value': 'required',
                  'observed': 'death_observed', 'unit_ranges': {'days': [-36525, 36525], 'months': [-1200, 1200]}},
-                {'name': 'regimen', 'type': 'list', 'mapping': 'required', 'value': 'optional'},
-                {'name': 'metastatic_sites', 'type': 'list', 'mapping': 'optional', 'value': 'optional'},
+                {'name': 'regimen', 'type': 'list', 'mapping': 'required', 'value': 'optional',
+                 'items_seed': {'seed': 'terminology__drug_names', 'term': 'source_name',
+                                'gives': ['generic_name', 'drug_class', 'is_ici']}},
+                {'name': 'metastatic_sites', 'type': 'list', 'mapping': 'optional', 'value': 'optional',
+                 'items_seed': {'seed': 'terminology__metastatic_sites', 'term': 'source_term',
+                                'gives': ['site']}},
                 national_id,
             ],
         },
