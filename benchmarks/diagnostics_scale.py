@@ -10,17 +10,26 @@ Markdown rows for benchmarks/RESULTS.md plus JSON: seconds per table
 two sizes or more, the log-log slope of time against n beside the slope n
 log n would give.
 
-Usage: ``python benchmarks/diagnostics_scale.py <warehouse.duckdb> [...]``.
-Run it on a quiet machine: with other processes on the two cores the times
-say more about them than about the code.
+``ps_weights`` (the weights computed once) is timed first; the three
+weighting tables then read the weights it made, as their models read the
+table. ``weighting_estimates`` includes the matched and weighted Cox HRs,
+``center_heterogeneity`` the center-stratified Cox model.
+
+Usage: ``python benchmarks/diagnostics_scale.py <warehouse.duckdb> [...]``, or
+``--generated 100000 1000000`` to time cohorts made by the generator instead
+of builds (:func:`isolated_stages.generated_warehouse`, plus the
+``survival_summary``, ``cox_results`` and ``subgroup_hr`` the E-values read,
+computed by ``rwe_study.tables`` as the build does). Run it on a quiet
+machine: with other processes on the two cores the times say more about
+them than about the code.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -28,6 +37,7 @@ import duckdb
 import yaml
 
 from rwe_study import diagnostics as wiring
+from rwe_study import tables
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 REPEATS = 3
@@ -39,13 +49,47 @@ def _params() -> tuple[dict, str]:
         "data_cutoff_date"]
 
 
-def time_tables(database: str) -> dict:
+def _timed(function, inputs) -> tuple[float, object]:
+    """Median seconds of ``REPEATS`` calls, and the last call's result."""
+    walls = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        result = function(*inputs)
+        walls.append(time.perf_counter() - start)
+    return statistics.median(walls), result
+
+
+def generated_warehouse(patients: int, params: dict) -> duckdb.DuckDBPyConnection:
+    """A generated cohort's warehouse with every table the diagnostics models read."""
+    from isolated_stages import generated_warehouse as statistics_inputs
+
+    con = statistics_inputs(patients, 1, params)
+    cohort = con.sql("select * from marts.analysis_cohort").df()
+    matched = con.sql("select * from marts.matched_cohort").df()
+    alpha = params["alpha"]
+    made = {
+        "survival_summary": tables.survival_summary(cohort, matched, alpha,
+                                                    params["landmark_months"]),
+        "cox_results": tables.cox_results(cohort, matched, params["cox_terms"], alpha),
+        "subgroup_hr": tables.subgroup_table(cohort, params["subgroups"], alpha,
+                                             params["min_cell_count"]),
+    }
+    for name, frame in made.items():
+        con.register("frame", frame)
+        con.execute(f"create table marts.{name} as select * from frame")
+        con.unregister("frame")
+    return con
+
+
+def time_tables(database: str | duckdb.DuckDBPyConnection) -> dict:
     """Seconds per new table on one warehouse (the inputs read first, not timed)."""
     params, cutoff = _params()
     config = wiring.diagnostics_config(params)
     alpha, k = params["alpha"], params["min_cell_count"]
     covariates = params["propensity_covariates"]
-    with duckdb.connect(database, read_only=True) as con:
+    connection = (duckdb.connect(database, read_only=True) if isinstance(database, str)
+                  else database)
+    with connection as con:
         def read(table: str, model: str | None = None, source: str = "analysis_cohort"):
             columns = "*" if model is None else ", ".join(
                 f'"{column}"' for column in wiring.columns_read(model, params, source))
@@ -54,6 +98,11 @@ def time_tables(database: str) -> dict:
         rows = con.execute("select count(*) from marts.analysis_cohort").fetchall()[0][0]
         scores = read("ps_scores")
         pairs = read("matched_pairs")
+        seconds = {}
+        seconds["ps_weights"], weights = _timed(wiring.propensity_weight_table, (
+            scores[["patient_id", "is_treated", "propensity_score"]],
+            config["weight_methods"]))
+        weights = weights[["patient_id", "weighting", "weight"]]
         steps = {
             "study_diagnostics": (wiring.study_diagnostics_table, (
                 scores, pairs, read("matched_cohort", "study_diagnostics", "matched_cohort"),
@@ -69,13 +118,13 @@ def time_tables(database: str) -> dict:
                 config["rare_outcome_threshold"])),
             "weighting_estimates": (wiring.weighting_summary, (
                 read("analysis_cohort", "weighting_estimates"),
-                read("matched_cohort", "weighting_estimates", "matched_cohort"), scores,
-                covariates, config["weight_methods"])),
+                read("matched_cohort", "weighting_estimates", "matched_cohort"), weights,
+                covariates, config["weight_methods"], alpha)),
             "weighted_balance": (wiring.weighted_balance_table, (
-                read("analysis_cohort", "weighting_estimates"), scores, covariates,
+                read("analysis_cohort", "weighting_estimates"), weights, covariates,
                 config["weight_methods"], k)),
             "weighted_km_estimates": (wiring.weighted_km_table, (
-                read("analysis_cohort", "weighting_estimates"), scores,
+                read("analysis_cohort", "weighting_estimates"), weights,
                 config["weight_methods"], alpha, k)),
             "subgroup_balance": (wiring.subgroup_balance_table, (
                 read("analysis_cohort", "subgroup_balance"), params["subgroups"], covariates,
@@ -86,15 +135,10 @@ def time_tables(database: str) -> dict:
                 read("analysis_cohort", "censoring_reasons"), cutoff,
                 config["lost_to_follow_up_days"], config["censoring_interval_months"], k)),
         }
-        seconds = {}
         for name, (function, inputs) in steps.items():
-            walls = []
-            for _ in range(REPEATS):
-                start = time.perf_counter()
-                function(*inputs)
-                walls.append(time.perf_counter() - start)
-            seconds[name] = statistics.median(walls)
-    return {"database": database, "rows": rows, "seconds": seconds}
+            seconds[name], _ = _timed(function, inputs)
+    label = database if isinstance(database, str) else "generated"
+    return {"database": label, "rows": rows, "seconds": seconds}
 
 
 def slopes(results: list[dict]) -> dict:
@@ -118,7 +162,14 @@ def markdown(results: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-    measured = [time_tables(database) for database in sys.argv[1:]]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("warehouses", nargs="*", help="built warehouses (DuckDB files)")
+    parser.add_argument("--generated", type=int, nargs="+", metavar="PATIENTS", default=[],
+                        help="time generated cohorts of these sizes instead")
+    args = parser.parse_args()
+    measured = [time_tables(database) for database in args.warehouses]
+    measured += [time_tables(generated_warehouse(patients, _params()[0]))
+                 for patients in args.generated]
     print(markdown(measured))
     print(json.dumps({"sizes": measured,
                       "slopes": slopes(measured) if len(measured) > 1 else None}))

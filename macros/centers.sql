@@ -18,7 +18,8 @@
     {{ return({
         'line_records': ['line_records', 'adverse_events'],
         'administrations': ['patients', 'drug_administrations', 'assessments', 'adverse_events'],
-        'omop_cdm': ['patients', 'drug_administrations', 'assessments', 'adverse_events'],
+        'omop_cdm': ['patients', 'drug_administrations', 'assessments', 'adverse_events',
+                     'attribute_rows'],
     }) }}
 {% endmacro %}
 

@@ -1,6 +1,6 @@
 {#-
     on-run-start gate: every raw export declared in a center's sources YAML
-    (tables whose meta lists required_columns, raw_exports()) must exist as a
+    (the tables of the registered centers' mappings, raw_exports()) must exist as a
     file of its own (raw_export_file_problem: no link, nothing undeclared
     beside it, a readable header of a sane width with no repeated name, the
     documented CSV or an all-text Parquet file), carry every required
@@ -28,7 +28,16 @@
             {{ raw_export_check_failed("Raw export check failed for " ~ problem) }}
         {%- endif -%}
         {%- for src in exports -%}
-            {{ _check_one_raw_export(src) }}
+            {%- set files = export_file_views(src) -%}
+            {%- if not files -%}
+                {{ raw_export_check_failed("Raw export check failed for center '" ~ src.meta['center_id']
+                    ~ "', table '" ~ export_name(src) ~ "': no file matches '" ~ src.identifier ~ "' in "
+                    ~ var('raw_data_dir', 'data/raw') ~ '/' ~ src.meta['center_id']
+                    ~ " (" ~ src.original_file_path ~ ", identifier)") }}
+            {%- endif -%}
+            {%- for file in files -%}
+                {{ _check_one_raw_export(file) }}
+            {%- endfor -%}
         {%- endfor -%}
     {%- endif -%}
     select 1 as raw_exports_checked
@@ -72,14 +81,15 @@
     {{ return('') }}
 {% endmacro %}
 
-{#- The raw exports the build reads: the project's sources whose meta lists
-    required_columns. The gate checks them, raw_export_files lists them for
+{#- The raw exports the build reads: the tables of the registered centers'
+    mappings (sources whose meta maps columns; an unregistered center's
+    sources are disabled, so not in the graph). The gate checks them, raw_export_files lists them for
     run_inputs, and assert_row_accounting_balances recounts them. -#}
 {% macro raw_exports() %}
     {%- set exports = [] -%}
     {%- if execute -%}
         {%- for src in graph.sources.values()
-              if src.package_name == project_name and src.meta.get('required_columns') -%}
+              if src.package_name == project_name and src.meta.get('columns') -%}
             {%- do exports.append(src) -%}
         {%- endfor -%}
     {%- endif -%}
@@ -96,7 +106,7 @@
     (blanks trimmed, case ignored). Else its first line may be a data row,
     and no name of it may be printed. -#}
 {% macro _is_recognised_header(src, header) %}
-    {%- set required = src.meta['required_columns'] | map('lower') | list -%}
+    {%- set required = export_required_columns(src) | map('lower') | list -%}
     {{ return(header | map('trim') | map('lower') | select('in', required) | list | length > 0) }}
 {% endmacro %}
 
@@ -114,7 +124,7 @@
     {%- if not _is_recognised_header(src, header) -%}
         {{ return('line 1 does not look like the header: none of its ' ~ header | length
                   ~ ' fields is a required column of this export ('
-                  ~ src.meta['required_columns'] | join(', ') ~ '); is the header row missing?') }}
+                  ~ export_required_columns(src) | join(', ') ~ '); is the header row missing?') }}
     {%- endif -%}
     {%- set first_field = {} -%}
     {%- for name in header | map('trim') | map('lower') -%}
@@ -132,7 +142,7 @@
 {% macro _check_one_raw_export(src) %}
     {%- set center_id = src.meta.get('center_id', src.source_name) -%}
     {%- set relation_sql = raw_export_relation_sql(src) -%}
-    {%- set where = "center '" ~ center_id ~ "', table '" ~ src.name ~ "' ("
+    {%- set where = "center '" ~ center_id ~ "', table '" ~ export_name(src) ~ "' ("
         ~ raw_export_location(src) ~ ")" -%}
     {%- set problem = raw_export_file_problem(src) -%}
     {%- if problem -%}
@@ -140,9 +150,9 @@
     {%- endif -%}
 
     {%- set columns = run_query('select * from ' ~ relation_sql ~ ' as export where 1 = 0').column_names -%}
-    {%- set missing = src.meta['required_columns'] | reject('in', columns) | list -%}
+    {%- set missing = export_required_columns(src) | reject('in', columns) | list -%}
     {%- if missing -%}
-        {%- set others = columns | reject('in', src.meta['required_columns'])
+        {%- set others = columns | reject('in', export_required_columns(src))
                          | reject('in', ['source_row_number', 'source_file_name']) | list -%}
         {%- set shown = [] -%}
         {%- if _is_recognised_header(src, columns) -%}
@@ -163,7 +173,7 @@
 
     {#- one scan per export: its rows and, per date column, its filled values,
         the values its layout reads and what the others look like -#}
-    {%- set date_columns = src.meta.get('date_columns', {}) -%}
+    {%- set date_columns = export_date_columns(src) -%}
     {%- set measures = ['count(*) as row_count'] -%}
     {%- for column, layout in date_columns.items() -%}
         {%- set parsed = parse_date(column, layout) -%}
@@ -230,4 +240,18 @@
               ~ " (delivery_limits.date_column_unreadable_share); "
               ~ (seen['count'] ~ " look like " ~ seen['label'] if seen['label']
                  else "they look like no known date layout")) }}
+{% endmacro %}
+
+{#- Every column a mapping lists is required in the export, in mapping order. -#}
+{% macro export_required_columns(src) %}
+    {{ return(src.meta['columns'].keys() | list) }}
+{% endmacro %}
+
+{#- {raw column: layout} of the mapping's date columns. -#}
+{% macro export_date_columns(src) %}
+    {%- set dates = {} -%}
+    {%- for column, spec in src.meta['columns'].items() if spec is mapping and spec.get('layout') -%}
+        {%- do dates.update({column: spec['layout']}) -%}
+    {%- endfor -%}
+    {{ return(dates) }}
 {% endmacro %}

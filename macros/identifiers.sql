@@ -59,16 +59,24 @@
     delivery checks (a mangled export stops the build there);
     national_id_source_column, the raw column, for those checks' messages. -#}
 {% macro person_link_columns(national_id, scheme, source_column) -%}
+    {{ person_link_id(national_id, scheme) }} as person_link_id,
+    {{ national_id_status(national_id, scheme) }} as national_id_status,
+    '{{ source_column }}' as national_id_source_column
+{%- endmacro %}
+
+{% macro person_link_id(national_id, scheme) -%}
     case
         when {{ national_id_is_valid(national_id, scheme) }}
             then {{ pseudonymise('person', national_id) }}
-    end as person_link_id,
+    end
+{%- endmacro %}
+
+{% macro national_id_status(national_id, scheme) -%}
     case
         when {{ national_id }} is null then 'missing'
         when {{ national_id_is_valid(national_id, scheme) }} then 'valid'
         else 'invalid'
-    end as national_id_status,
-    '{{ source_column }}' as national_id_source_column
+    end
 {%- endmacro %}
 
 {#- A keyed pseudonym of the patient key after folding case and removing

@@ -40,7 +40,9 @@
 {%- endmacro %}
 
 {#- Where a file-based reader finds the export, relative to raw_data_dir:
-    <center_id>/<identifier>.<raw_file_format>. -#}
+    <center_id>/<identifier>.<raw_file_format> (for one file of a table
+    delivered as several, export_file_views gives each file its own
+    identifier). -#}
 {% macro raw_export_file_name(src) -%}
     {{ return(src.meta['center_id'] ~ '/' ~ src.identifier ~ '.' ~ var('raw_file_format', 'csv')) }}
 {%- endmacro %}
@@ -64,7 +66,9 @@
 {% macro duckdb__raw_export_unexpected_files(exports) -%}
     {%- set files = [] -%}
     {%- for src in exports if src.meta.get('external_location') -%}
-        {%- do files.append(raw_export_file_name(src)) -%}
+        {%- for file in export_file_views(src) -%}
+            {%- do files.append(raw_export_file_name(file)) -%}
+        {%- endfor -%}
     {%- endfor -%}
     {%- if not files -%}
         {{ return('') }}
@@ -213,4 +217,60 @@
     here because the raw exports are what it protects; see docs/bad-inputs.md.) -#}
 {% macro duckdb__safe_cast(field, type) -%}
     try_cast({{ field }} as {{ type }})
+{%- endmacro %}
+
+{#- The text of a file of the project (a path relative to the project
+    root), for the unit tests of staging, which dbt compiles without the
+    project's graph (macros/staging/center_mappings.sql). -#}
+{% macro read_project_text_file(path) -%}
+    {{ return(adapter.dispatch('read_project_text_file', 'rwe_warehouse')(path)) }}
+{%- endmacro %}
+
+{% macro duckdb__read_project_text_file(path) -%}
+    {{ return(run_query("select content from read_text('" ~ path ~ "')").rows[0]['content']) }}
+{%- endmacro %}
+
+{% macro default__read_project_text_file(path) -%}
+    {{ exceptions.raise_compiler_error(
+        "read_project_text_file has no implementation for adapter '" ~ adapter.type()
+        ~ "': run the unit tests of staging on DuckDB (the build itself needs no file access).") }}
+{%- endmacro %}
+
+{#- The files of an export table, each as the source seen through that one
+    file (a dict with the source's attributes and the file's stem as
+    identifier), so the gate checks every file on its own. A table's
+    identifier may be a glob (lines_*): a center may deliver one table as
+    several files. -#}
+{% macro export_file_views(src) -%}
+    {%- set stems = adapter.dispatch('export_file_stems', 'rwe_warehouse')(src) -%}
+    {%- set views = [] -%}
+    {%- for stem in stems -%}
+        {%- do views.append({'meta': src.meta, 'identifier': stem, 'name': src.name,
+                             'source_name': src.source_name, 'schema': src.schema,
+                             'database': src.database, 'unique_id': src.unique_id,
+                             'original_file_path': src.original_file_path}) -%}
+    {%- endfor -%}
+    {{ return(views) }}
+{%- endmacro %}
+
+{#- Loaded tables: one table per source (no globs). -#}
+{% macro default__export_file_stems(src) -%}
+    {{ return([src.identifier]) }}
+{%- endmacro %}
+
+{#- Files read in place: the stems of the files a glob identifier matches,
+    in name order (the order the reader reads them). -#}
+{% macro duckdb__export_file_stems(src) -%}
+    {%- if not src.meta.get('external_location') or not modules.re.search('[*?]', src.identifier) -%}
+        {{ return([src.identifier]) }}
+    {%- endif -%}
+    {%- set extension = '.' ~ var('raw_file_format', 'csv') -%}
+    {%- set folder = var('raw_data_dir', 'data/raw') ~ '/' ~ src.meta['center_id'] ~ '/' -%}
+    {%- set rows = run_query("select file from glob('" ~ folder ~ src.identifier ~ extension
+                             ~ "') order by file").rows -%}
+    {%- set stems = [] -%}
+    {%- for row in rows -%}
+        {%- do stems.append(row['file'].split('/')[-1][:-(extension | length)]) -%}
+    {%- endfor -%}
+    {{ return(stems) }}
 {%- endmacro %}

@@ -55,6 +55,7 @@ def model(dbt, session):
         ("matched_cohort", dbt.ref("matched_cohort")),
         ("adverse_events", dbt.ref("adverse_events")),
         ("ps_scores", dbt.ref("ps_scores")),
+        ("ps_weights", dbt.ref("ps_weights")),
         ("matched_pairs", dbt.ref("matched_pairs")),
         ("quarantine", dbt.ref("quarantine")),
         # observed_value can list up to 20 offending row values (ages, ids)

@@ -11,9 +11,8 @@ def model(dbt, session):
     params = parameters_by_study(dbt.ref("study_specs").df())
     cohort = dbt.ref("analysis_cohort").select(
         *columns_for_every_study(columns_read, "weighting_estimates", params)).df()
-    scores = dbt.ref("ps_scores").select(
-        "study_id", "patient_id", "is_treated", "propensity_score").df()
+    weights = dbt.ref("ps_weights").select("study_id", "patient_id", "weighting", "weight").df()
     return with_run_stamp(per_study(params, lambda study_id, study: weighted_balance_table(
-        study_rows(cohort, study_id), study_rows(scores, study_id),
+        study_rows(cohort, study_id), study_rows(weights, study_id),
         study["propensity_covariates"], diagnostics_config(study)["weight_methods"],
         study["min_cell_count"])))

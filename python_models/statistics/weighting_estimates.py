@@ -1,4 +1,5 @@
-"""weighting_estimates: ATT and overlap weighting beside matching, per study."""
+"""weighting_estimates: ATT and overlap weighting beside 1:1 matching (ESS, balance, HR), per
+study."""
 
 from rwe_study.diagnostics import columns_read, diagnostics_config, weighting_summary
 from rwe_study.studies import columns_for_every_study, parameters_by_study, per_study, study_rows
@@ -14,8 +15,8 @@ def model(dbt, session):
     matched = dbt.ref("matched_cohort").select(
         *columns_for_every_study(columns_read, "weighting_estimates", params,
                                  "matched_cohort")).df()
-    scores = dbt.ref("ps_scores").select(
-        "study_id", "patient_id", "is_treated", "propensity_score").df()
+    weights = dbt.ref("ps_weights").select("study_id", "patient_id", "weighting", "weight").df()
     return with_run_stamp(per_study(params, lambda study_id, study: weighting_summary(
-        study_rows(cohort, study_id), study_rows(matched, study_id), study_rows(scores, study_id),
-        study["propensity_covariates"], diagnostics_config(study)["weight_methods"])))
+        study_rows(cohort, study_id), study_rows(matched, study_id),
+        study_rows(weights, study_id), study["propensity_covariates"],
+        diagnostics_config(study)["weight_methods"], study["alpha"])))

@@ -1,216 +1,200 @@
-"""Validate a raw export against its center's contract before it enters the warehouse.
+"""Check exports against a center's mapping before they enter the warehouse.
 
-Structural checks come from the center's sources YAML (the same metadata the
-on-run-start gate reads): the file is readable UTF-8 CSV with data rows,
-every required column is present, and every value of a declared date column
-is a date in the declared layout. When the center has a mapping
-(``_<center>__mapping.yml``, written by the scaffold) the row checks of the
-staging model's quality ladder run as well: non-empty keys, whole numbers in
-range (ECOG 0..4, line >= 1), codes and list tokens known to the terminology
-seeds after lower/trim, events not before the line start, and no exact
-duplicate rows. Every problem names file, row (1-based data row, header
-excluded: the warehouse's ``source_row_number``) and column. The file is read
-strictly (:mod:`rwe_onboard.reader`): a ragged row, an unclosed quote, a
-non-UTF-8 byte, a byte-order mark and blank lines are problems too, each at
-its data row.
+Per export (matched to the mapping's table by its ``files`` name or glob):
+the file is readable as the raw-export gate reads it (:mod:`rwe_onboard.reader`),
+every column the mapping lists is present and no other, and per row every
+mapped value reads as its field's type: dates in the declared layout, whole
+numbers (after ``strip``) in the field's range, spellings known to the field's
+terminology seed (rows of this center or of every center), required values
+filled. Each problem names center, file, row (1-based data row, as the
+warehouse's ``source_row_number``) and column, and never the raw value.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from rwe_onboard.contract import (
-    FIELD_BY_NAME,
     OnboardingError,
-    header_problems,
+    Reference,
+    check_center_id,
+    load_mapping_file,
+    load_reference,
     mapping_path,
-    parse_date,
-    sources_path,
-    validate_center_id,
-    validate_table_name,
 )
-from rwe_onboard.mapping import Mapping, is_empty, list_tokens, load_mapping, read_integer
+from rwe_onboard.profile import split_list
 from rwe_onboard.reader import Problem, read_export
-from rwe_onboard.vocabulary import Vocabulary, normalise_code
+from rwe_onboard.vocabulary import Vocabulary
 
 
 @dataclass
-class Contract:
-    """What the project declares about one export of a center."""
+class MappedTable:
+    """One export table of a mapping."""
 
-    center_id: str
-    table: str
-    required_columns: list[str]
-    date_columns: dict[str, str]
-    mapping: Mapping | None
-
-
-def load_contract(project_dir: Path, center_id: str, table: str) -> Contract:
-    """The declared contract of ``center_id``'s export ``table``."""
-    validate_center_id(center_id)
-    validate_table_name(table)
-    path = sources_path(project_dir, center_id)
-    if not path.is_file():
-        known = sorted(p.name for p in (project_dir / "models" / "staging").iterdir()
-                       if p.is_dir() and (p / f"_{p.name}__sources.yml").is_file())
-        raise OnboardingError(f"unknown center {center_id!r}: {path} does not exist "
-                              f"(known centers: {', '.join(known)})")
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    tables = {}
-    for source in document.get("sources") or []:
-        for entry in source.get("tables") or []:
-            meta = (entry.get("config") or {}).get("meta") or entry.get("meta") or {}
-            tables[entry["name"]] = meta
-    if table not in tables:
-        raise OnboardingError(f"{center_id} declares no table {table!r} in {path} (it "
-                              f"declares {', '.join(sorted(tables))}); pass --table")
-    meta = tables[table]
-    mapping = None
-    if mapping_path(project_dir, center_id).is_file():
-        candidate = load_mapping(mapping_path(project_dir, center_id))
-        if candidate.table == table and not candidate.todos:
-            mapping = candidate
-    return Contract(center_id, table, list(meta.get("required_columns") or []),
-                    dict(meta.get("date_columns") or {}), mapping)
+    name: str
+    kind: str
+    #: the file name without extension, or a glob (the dbt source identifier)
+    files: str
+    #: raw column -> {'field': ..., options} (None: delivered, not read)
+    columns: dict[str, dict | None]
 
 
-def precheck(project_dir: Path, center_id: str, file: Path, table: str | None = None
-             ) -> list[Problem]:
-    """Every problem of ``file`` as an export of ``center_id``, sorted by row and column."""
-    table = table or file.stem
-    contract = load_contract(project_dir, center_id, table)
-    name = str(file)
-    export = read_export(file, name)
-    problems: list[Problem] = export.problems + export.notices
-    header = export.header
-    if not header:
-        return sorted(problems)
-    unusable = header_problems(header)
-    if unusable:
-        # columns cannot be named reliably: report the header, check nothing else by name
-        problems += [Problem(name, 0, "*", message) for message in unusable]
-        return sorted(problems)
-    if len(header) == 1 and ";" in header[0]:
-        problems.append(Problem(name, 0, "*", "the header is one column containing ';': the "
-                                "warehouse reads comma-separated files"))
-    for column in contract.required_columns:
-        if column not in header:
-            problems.append(Problem(name, 0, column, "required column is missing"))
-    if export.row_count == 0:
-        problems.append(Problem(name, 0, "*", "the export has no data rows"))
-        return sorted(problems)
-    rows = export.records()  # rows with a structural problem are reported above, not here
-    for column, layout in contract.date_columns.items():
-        if column not in header:
-            continue
-        filled = parsed = 0
-        for number, row in rows:
-            value = row[column]
-            if is_empty(value):
+def read_mapping(path: Path, reference: Reference) -> list[MappedTable]:
+    """The tables of a mapping file; :class:`OnboardingError` for TODOs or unmapped fields."""
+    document = load_mapping_file(path)
+    todos = list(_todos(document, ""))
+    if todos:
+        raise OnboardingError(f"{path} still has TODO at: {', '.join(todos)}; resolve them "
+                              "first (docs/onboarding-a-center.md)")
+    source = document["sources"][0]
+    shape = ((source.get("config") or {}).get("meta") or {}).get("shape")
+    tables = []
+    for entry in source.get("tables") or []:
+        meta = (entry.get("config") or {}).get("meta") or {}
+        kind = meta.get("kind") or entry["name"]
+        columns = {str(c): ({"field": e} if isinstance(e, str) else e)
+                   for c, e in (meta.get("columns") or {}).items()}
+        files = entry.get("identifier") or meta.get("files") or entry["name"]
+        table = MappedTable(entry["name"], kind, str(files), columns)
+        if kind not in reference.contracts:
+            if shape == "omop_cdm":
+                # a CDM table (person, drug_exposure, ...): its fields are the CDM's
+                # (macros/staging/omop_cdm.sql); columns and date layouts are checked
+                tables.append(table)
                 continue
-            filled += 1
-            if parse_date(value, layout) is None:
-                problems.append(Problem(name, number, column,
-                                        f"{value!r} is not a date in layout {layout}"))
-            else:
-                parsed += 1
-        if filled and not parsed:
-            problems.append(Problem(name, 0, column, f"no value is a date in layout {layout}: "
-                                    "the build would stop at the raw-export gate"))
-    if contract.mapping is not None:
-        vocabulary = Vocabulary(project_dir)
-        for number, row in rows:
-            problems += _row_problems(name, number, row, contract, vocabulary)
-    problems += _duplicates(name, rows, header, contract.mapping)
-    return sorted(set(problems))
+            raise OnboardingError(f"{path}: tables[{entry['name']}]: unknown kind {kind!r}")
+        mapped = {e["field"] for e in columns.values() if e}
+        fields = reference.fields(kind)
+        unknown = sorted(mapped - set(fields))
+        missing = [n for n, s in fields.items() if s["mapping"] == "required" and n not in mapped]
+        missing += [" or ".join(g) for g in reference.contracts[kind].get("one_of") or []
+                    if not mapped & set(g)]
+        if unknown or missing:
+            raise OnboardingError(
+                f"{path}: tables[{table.name}].columns: "
+                + "; ".join(([f"unknown field(s) {unknown}"] if unknown else [])
+                            + ([f"required field(s) unmapped: {missing}"] if missing else [])))
+        tables.append(table)
+    return tables
 
 
-def _row_problems(name: str, number: int, row: dict, contract: Contract,
+def _todos(node: object, where: str):
+    """Key paths whose value (or key) still says TODO."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{where}.{key}" if where else str(key)
+            if str(key).startswith("TODO"):
+                yield path
+            yield from _todos(value, path)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _todos(value, f"{where}[{index}]")
+    elif isinstance(node, str) and node.strip().upper().startswith("TODO"):
+        yield where
+
+
+def precheck(project_dir: Path, center: str, exports: list[Path],
+             reference: Reference | None = None) -> list[Problem]:
+    """Every problem of ``exports`` as exports of ``center``, sorted by file, row, column."""
+    check_center_id(center)
+    path = mapping_path(project_dir, center)
+    if not path.is_file():
+        raise OnboardingError(f"{center} has no mapping ({path}): draft one with "
+                              "`python -m rwe_onboard draft`")
+    reference = reference or load_reference(project_dir)
+    tables = read_mapping(path, reference)
+    vocabulary = Vocabulary(project_dir, center)
+    problems: list[Problem] = []
+    for export in exports:
+        table = next((t for t in tables if fnmatch.fnmatchcase(export.stem, t.files)), None)
+        if table is None:
+            problems.append(Problem(str(export), 0, "*", "the file name matches no table of "
+                                    f"{path.name} ({', '.join(t.files for t in tables)})", center))
+            continue
+        problems += [Problem(p.file, p.row, p.column, p.message, center)
+                     for p in _check_export(export, table, reference, vocabulary)]
+    return sorted(problems)
+
+
+def _check_export(export: Path, table: MappedTable, reference: Reference,
                   vocabulary: Vocabulary) -> list[Problem]:
-    """The quality-ladder checks of one row (all of them, not only the first)."""
-    mapping = contract.mapping
-    found: list[Problem] = []
-
-    def problem(field: str, message: str) -> None:
-        found.append(Problem(name, number, mapping.column(field), message))
-
-    def value(field: str) -> str | None:
-        column = mapping.column(field)
-        return row.get(column) if column else None
-
-    for field in ("patient_key", "line_start_date", "line_number", "regimen"):
-        if mapping.column(field) in row and is_empty(value(field)):
-            problem(field, f"missing required value ({field})")
-    for field, low, high in (("line_number", 1, None), ("ecog_ps", 0, 4)):
-        text = value(field)
-        if mapping.column(field) not in row or is_empty(text):
-            continue
-        number_value = read_integer(text, mapping.fields[field].strip)
-        if number_value is None:
-            problem(field, f"{text!r} is not a whole number"
-                    + (f" once {list(mapping.fields[field].strip)} is removed"
-                       if mapping.fields[field].strip else ""))
-        elif number_value < low or (high is not None and number_value > high):
-            problem(field, f"{text!r} is outside {low}..{high}" if high is not None
-                    else f"{text!r} is below {low}")
-    if mapping.column("birth_year") in row and not is_empty(value("birth_year")):
-        if read_integer(value("birth_year"), ()) is None:
-            problem("birth_year", f"{value('birth_year')!r} is not a year")
-    for field in ("sex", "is_ever_smoker", "had_thoracic_radiotherapy",
-                  "had_prophylactic_cranial_irradiation", "best_response"):
-        if mapping.column(field) not in row:
-            continue
-        text = value(field)
-        seed = FIELD_BY_NAME[field].seed
-        if is_empty(text):
-            if field == "sex":
-                problem(field, f"empty: sex is required (a code of {seed})")
-            continue
-        if not vocabulary.knows(seed, text):
-            problem(field, f"unknown code {normalise_code(text)!r} (not in {seed})")
-    for field in ("regimen", "metastatic_sites"):
-        if mapping.column(field) not in row:
-            continue
-        seed = FIELD_BY_NAME[field].seed
-        tokens = list_tokens(value(field), mapping.fields[field].delimiter)
-        what = "drug" if field == "regimen" else "code"
-        for token in dict.fromkeys(tokens):
-            if token == "":
-                problem(field, f"empty {what} in the list (check the delimiter "
-                        f"{mapping.fields[field].delimiter!r})")
-            elif not vocabulary.knows(seed, token):
-                problem(field, f"unknown {what} {token!r} (not in {seed})")
-            # a token listed twice is one known token for the warehouse: no problem
-    start_layout = contract.date_columns.get(mapping.column("line_start_date") or "")
-    start = parse_date(value("line_start_date"), start_layout) if start_layout else None
-    if start is not None:
-        for field in ("progression_date", "last_progression_free_date", "death_date",
-                      "last_contact_date"):
-            column = mapping.column(field)
-            layout = contract.date_columns.get(column or "")
-            event = parse_date(value(field), layout) if layout else None
-            if event is not None and event < start:
-                problem(field, f"{value(field)!r} is before the line start "
-                        f"{value('line_start_date')!r}")
-    return found
+    read = read_export(export)
+    name = read.name
+    problems = read.problems + read.notices
+    if not read.header:
+        return problems
+    problems += [Problem(name, 0, c, "column missing: the mapping lists it")
+                 for c in table.columns if c not in read.header]
+    problems += [Problem(name, 0, c, "column not in the mapping: add it (~ if not read)")
+                 for c in read.header if c not in table.columns]
+    fields = reference.fields(table.kind) if table.kind in reference.contracts else {}
+    checks = [(column, entry, fields.get(entry["field"]) or _cdm_field(entry))
+              for column, entry in table.columns.items() if entry and column in read.header]
+    for number, row in read.records():
+        for column, entry, spec in checks:
+            message = _value_problem(row[column], entry, spec, reference, vocabulary)
+            if message:
+                problems.append(Problem(name, number, column, message))
+    for column, entry, _spec in checks:
+        layout = entry.get("layout")
+        dates = [row[column] for _n, row in read.records() if row[column]]
+        if layout and dates and not any(reference.layout(layout).read(v) for v in dates):
+            problems.append(Problem(name, 0, column, f"no value reads in layout {layout}: the "
+                                    "raw-export gate stops the build"))
+    return problems
 
 
-def _duplicates(name: str, rows: list[tuple[int, dict]], header: list[str],
-                mapping: Mapping | None) -> list[Problem]:
-    """Rows equal to an earlier row in every column but the export's row id."""
-    row_id = mapping.column("row_id") if mapping is not None else None
-    key_columns = [c for c in header if c != row_id]
-    column = row_id or (mapping.column("patient_key") if mapping is not None else None) or "*"
-    first_seen: dict[tuple, int] = {}
-    found = []
-    for number, row in rows:
-        key = tuple(row[c] for c in key_columns)
-        if key in first_seen:
-            found.append(Problem(name, number, column,
-                                 f"exact duplicate of row {first_seen[key]}"))
-        else:
-            first_seen[key] = number
-    return found
+def _cdm_field(entry: dict) -> dict:
+    """An OMOP CDM field the contract does not list: a date when it has a layout."""
+    return {"name": entry["field"], "type": "date" if entry.get("layout") else "text",
+            "value": "optional"}
+
+
+def _value_problem(text: str | None, entry: dict, spec: dict, reference: Reference,
+                   vocabulary: Vocabulary) -> str | None:
+    """Why a raw value cannot be read as its field (never quoting it), or None."""
+    kind, field = spec["type"], spec["name"]
+    if text is None or not text.strip():
+        if spec["value"] == "required" or entry.get("required"):
+            return f"missing required value ({field})"
+        if spec["value"] == "known":
+            return f"empty, but {field} needs a known spelling"
+        return None
+    if kind == "date":
+        layout = reference.layout(entry.get("layout", ""))
+        if layout is None:
+            return f"the mapping declares no known layout for {field}"
+        return None if layout.read(text) else f"not a date in layout {layout.name} ({field})"
+    seed = spec.get("seed") or spec.get("items_seed")
+    if entry.get("scale") == "karnofsky":
+        seed = spec.get("karnofsky_seed")
+    if kind in ("code", "yes_no") or (seed and kind == "whole_number"):
+        if not vocabulary.knows(seed["seed"], text, seed["term"]):
+            return f"spelling not in {seed['seed']} ({field})"
+        return None
+    if kind == "list" and seed:
+        unknown = sum(not vocabulary.knows(seed["seed"], t, seed["term"])
+                      for t in split_list(text, entry.get("delimiter") or "|"))
+        return f"{unknown} item(s) not in {seed['seed']} ({field})" if unknown else None
+    if kind == "whole_number":
+        strip = str(entry.get("strip") or "")
+        value = re.sub(re.escape(strip), "", text.strip(), flags=re.IGNORECASE).strip() \
+            if strip else text.strip()
+        if not re.fullmatch(r"[+-]?[0-9]+(\.0*)?", value):
+            return f"not a whole number ({field})"
+        low, high = (spec.get("range") or [None, None])
+        number = int(float(value))
+        if (low is not None and number < low) or (high is not None and number > high):
+            return f"outside {low}..{'' if high is None else high} ({field})"
+    if kind == "relative_time":
+        try:
+            number = float(text)
+        except ValueError:
+            return f"not a number ({field})"
+        if not math.isfinite(number):
+            return f"not a number ({field})"
+    return None

@@ -30,19 +30,22 @@ SHOWN = 20
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One problem of an export: ``<file>:<row>:<column>: <message>``.
+    """One problem of an export: ``<center>: <file>:<row>:<column>: <message>``.
 
     ``row`` is the 1-based data row (header excluded), 0 for the file or its
-    header; ``column`` is ``*`` when no single column can be named.
+    header; ``column`` is ``*`` when no single column can be named. The
+    message never holds a raw value.
     """
 
     file: str
     row: int
     column: str
     message: str
+    center: str = ""
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.row}:{self.column}: {self.message}"
+        where = f"{self.center}: " if self.center else ""
+        return f"{where}{self.file}:{self.row}:{self.column}: {self.message}"
 
 
 @dataclass

@@ -34,15 +34,17 @@ DIAGNOSTIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "evalues": ("source_table", "cohort", "endpoint", "model", "subgroup", "level", "hr",
                 "ci_lower", "ci_upper", "rr_rule", "evalue", "evalue_ci", "evalue_method",
                 "estimation_status"),
-    "weighting_estimates": ("analysis", "n_treated", "n_control", "ess_treated", "ess_control",
-                            "max_abs_smd", "weight_method"),
+    "weighting_estimates": ("analysis", "endpoint", "n_treated", "n_control", "ess_treated",
+                            "ess_control", "max_abs_smd", "hr", "ci_lower", "ci_upper",
+                            "variance_method", "weight_method", "estimation_status",
+                            "status_reason"),
     "subgroup_balance": ("subgroup", "level", "max_abs_smd", "covariate_of_max",
                          "estimation_status", "status_reason"),
     "center_heterogeneity": ("endpoint", "estimate_type", "center_id", "n", "events", "hr",
                              "ci_lower", "ci_upper", "q", "q_p_value", "i2_percent",
                              "i2_ci_lower_percent", "i2_ci_upper_percent", "tau2", "fixed_hr",
                              "fixed_ci_lower", "fixed_ci_upper", "estimation_status",
-                             "status_reason", "is_suppressed", "suppressed_cells"),
+                             "status_reason", "is_suppressed", "suppressed_cells", "strata"),
     "censoring_reasons": ("endpoint", "arm", "interval_start_months", "interval_end_months",
                           "censoring_reason", "n_censored", "is_suppressed", "censoring_rule"),
 }
@@ -180,22 +182,42 @@ def evalue_section(results: Mapping[str, pd.DataFrame]) -> list[str]:
           th("HR (95% CI)"), th("E-value"), th("E-value, CI")]], body)]
 
 
+def _hr_text(row: pd.Series) -> str:
+    """HR (CI) of an estimated row, else the reason it was not estimated."""
+    if row["estimation_status"] == "estimated":
+        return format_estimate_ci(row["hr"], row["ci_lower"], row["ci_upper"])
+    return f"not estimable: {row['status_reason']}"
+
+
 def weighting_section(results: Mapping[str, pd.DataFrame]) -> list[str]:
-    """Matching beside ATT and overlap weighting."""
+    """Matching beside ATT and overlap weighting, with each analysis's hazard ratios."""
     if "weighting_estimates" not in results:
         return [_missing_note("table-weighting", "weighting_estimates")]
-    body = [[th(row["analysis"], scope="row"), td(format_count(row["n_treated"])),
-             td(format_count(row["n_control"])), td(format_number(row["ess_treated"], 1)),
-             td(format_number(row["ess_control"], 1)), td(format_number(row["max_abs_smd"], 3)),
-             td_text(row["weight_method"])]
-            for _, row in results["weighting_estimates"].iterrows()]
+    table = results["weighting_estimates"]
+    endpoints = list(dict.fromkeys(table["endpoint"]))
+    body = []
+    for analysis, rows in table.groupby("analysis", sort=False):
+        first = rows.iloc[0]
+        by_endpoint = rows.set_index("endpoint")
+        body.append([th(analysis, scope="row"), td(format_count(first["n_treated"])),
+                     td(format_count(first["n_control"])),
+                     td(format_number(first["ess_treated"], 1)),
+                     td(format_number(first["ess_control"], 1)),
+                     td(format_number(first["max_abs_smd"], 3)),
+                     *[td(_hr_text(by_endpoint.loc[endpoint])) for endpoint in endpoints],
+                     td_text(first["weight_method"])])
+    variances = "; ".join(f"{analysis}: {rows['variance_method'].dropna().iloc[0]}"
+                          for analysis, rows in table.groupby("analysis", sort=False)
+                          if rows["variance_method"].notna().any())
     return [html_table(
         "table-weighting",
         "1:1 matching beside propensity-score weighting (same propensity model): patients, "
-        "effective sample size (Kish) and largest |SMD| per analysis. Weighted KM curves: "
-        "table weighted_km_estimates (robust, infinitesimal-jackknife variance).",
+        "effective sample size (Kish), largest |SMD| and the hazard ratio of ICI vs non-ICI "
+        f"per analysis (Cox, Efron ties, Wald CI on the robust SE; {variances}). Weighted KM "
+        "curves: table weighted_km_estimates (robust, infinitesimal-jackknife variance).",
         [[th("analysis"), th("ICI patients"), th("non-ICI patients"), th("ESS ICI"),
-          th("ESS non-ICI"), th("max |SMD|"), th("weights")]], body)]
+          th("ESS non-ICI"), th("max |SMD|"),
+          *[th(f"HR {endpoint} (95% CI)") for endpoint in endpoints], th("weights")]], body)]
 
 
 def center_section(results: Mapping[str, pd.DataFrame]) -> list[str]:
@@ -208,8 +230,10 @@ def center_section(results: Mapping[str, pd.DataFrame]) -> list[str]:
     for endpoint, block in centers.groupby("endpoint", sort=False):
         pooled = block[block["estimate_type"] == "pooled"].iloc[0]
         per_center = block[block["estimate_type"] == "center"]
-        labels = [*per_center["center_id"].astype(str), "pooled (DL random effects)"]
-        frame = pd.concat([per_center, block[block["estimate_type"] == "pooled"]])
+        stratified = block[block["estimate_type"] == "stratified"]
+        labels = [*per_center["center_id"].astype(str), "pooled (DL random effects)",
+                  *(["stratified by center (Cox)"] if len(stratified) else [])]
+        frame = pd.concat([per_center, block[block["estimate_type"] == "pooled"], stratified])
         frame = frame[["hr", "ci_lower", "ci_upper"]].set_axis(labels)
         heterogeneity = (f"Q = {format_number(pooled['q'])}, p = "
                          f"{format_p_value(pooled['q_p_value'])}; I2 = "
@@ -222,17 +246,18 @@ def center_section(results: Mapping[str, pd.DataFrame]) -> list[str]:
         blocks.append(_figure(f"figure-forest-centers-{endpoint.lower()}", png, endpoint,
                               heterogeneity))
         for _, row in block.iterrows():
-            name = row["center_id"] if row["estimate_type"] == "center" else "pooled"
-            hr = (format_estimate_ci(row["hr"], row["ci_lower"], row["ci_upper"])
-                  if row["estimation_status"] == "estimated"
-                  else f"not estimable: {row['status_reason']}")
+            name = {"center": row["center_id"], "pooled": "pooled",
+                    "stratified": "stratified by center"}[row["estimate_type"]]
+            hr = _hr_text(row)
             body.append([td_text(endpoint), td_text(name), td(format_count(row["n"])),
                          td(format_count(row["events"])), td(hr),
                          td(heterogeneity if row["estimate_type"] == "pooled" else "")])
     blocks.append(html_table(
         "table-centers",
         "Hazard ratio of ICI vs non-ICI within each center (Cox, Efron ties, model-based "
-        "variance) and pooled (DerSimonian-Laird random effects), with Cochran's Q and I^2.",
+        "variance) and pooled (DerSimonian-Laird random effects), with Cochran's Q and I^2; "
+        "sensitivity model: one Cox model stratified by center (a baseline hazard per center, "
+        "R coxph(... + strata(center)), model-based variance).",
         [[th("endpoint"), th("center"), th("patients"), th("events"), th("HR (95% CI)"),
           th("heterogeneity")]], body))
     return blocks
@@ -243,8 +268,10 @@ def _figure(figure_id: str, png: bytes, endpoint: str, heterogeneity: str) -> st
 
     return figure_html(figure_id, png,
                        f"Forest plot of the hazard ratio of ICI vs non-ICI per center, {endpoint},"
-                       " log scale, with the pooled random-effects estimate",
-                       f"Per-center hazard ratios and the DL pooled HR, {endpoint}; "
+                       " log scale, with the pooled random-effects estimate and the Cox model "
+                       "stratified by center",
+                       "Per-center hazard ratios, the DL pooled HR and the center-stratified "
+                       f"Cox HR, {endpoint}; "
                        f"{heterogeneity}.")
 
 

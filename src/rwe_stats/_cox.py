@@ -26,6 +26,7 @@ from lifelines import CoxPHFitter
 from scipy import sparse, stats
 
 from rwe_stats._checks import numeric_matrix, positive_weights, require_columns
+from rwe_stats._status import NotEstimableError
 from rwe_stats._times import SurvivalTimes, survival_times
 
 TIES_METHOD = "efron"
@@ -112,8 +113,8 @@ def fit_cox(frame: pd.DataFrame, duration_col: str, event_col: str, terms: Seque
         beta, model_variance, log_likelihood = _fit_with_lifelines(times, sums.x)
         efron = sums.at(beta)
     else:
-        raise ValueError(f"the Cox model of {terms} did not converge or its information is "
-                         "singular (separation or collinear terms?)")
+        raise NotEstimableError(f"the Cox model of {terms} did not converge or its information "
+                                "is singular (separation or collinear terms?)", "separation")
     variance = model_variance
     if robust:
         clusters = None if cluster_col is None else _cluster_codes(frame, cluster_col)

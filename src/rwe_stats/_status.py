@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["ESTIMATED", "NOT_ESTIMABLE", "REASONS", "STATUS_COLUMNS", "estimated",
-           "not_estimable", "status_of"]
+__all__ = ["ESTIMATED", "NOT_ESTIMABLE", "REASONS", "STATUS_COLUMNS", "NotEstimableError",
+           "estimated", "not_estimable", "status_of"]
 
 ESTIMATED = "estimated"
 NOT_ESTIMABLE = "not_estimable"
@@ -37,8 +37,28 @@ REASONS = {
     "no_matched_pairs": "no treated patient was matched",
     "no_balance_rows": "no covariate has a finite standardised mean difference",
     "no_events": "the cohort has no events",
+    "no_events_in_arm": "an arm has no events: the hazard ratio would be 0 or infinite",
+    "no_informative_stratum": "no stratum (center) has patients of both arms: a stratified model "
+                              "has no within-stratum comparison",
+    "separation": "the Cox model did not converge or its information is singular (separation: "
+                  "the likelihood rises toward an infinite hazard ratio)",
     "not_supplied": "the value was not computed by the caller",
 }
+
+
+class NotEstimableError(ValueError):
+    """A model the data cannot estimate (not invalid input): its table writes a row with ``reason``.
+
+    A ``ValueError`` (callers that do not make rows keep failing as before);
+    callers that make rows catch this class only, never ``ValueError`` at
+    large, so invalid input still stops the build.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unknown status reason {reason!r}")
+        super().__init__(message)
+        self.reason = reason
 
 
 def estimated() -> dict[str, object]:

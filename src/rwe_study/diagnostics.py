@@ -16,14 +16,15 @@ Rows that cannot be estimated stay in their table with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rwe_stats._status import STATUS_COLUMNS, estimated, not_estimable
+from rwe_stats._status import STATUS_COLUMNS, NotEstimableError, estimated, not_estimable
 from rwe_stats.balance import standardized_mean_differences
 from rwe_stats.censoring import censoring_reasons_over_time
 from rwe_stats.diagnostics import study_diagnostics
@@ -37,12 +38,13 @@ from rwe_stats.disclosure import (
 )
 from rwe_stats.evalue import evalues_for_table
 from rwe_stats.heterogeneity import center_heterogeneity
-from rwe_stats.regression import cox_table
+from rwe_stats.regression import cox_table, wald_ci_method
 from rwe_stats.rmst import milestone_survival_difference, rmst_by_arm, rmst_contrasts
 from rwe_stats.survival import hazard_ratio
 from rwe_stats.weighting import (
     effective_sample_size,
     propensity_weights,
+    weighted_hazard_ratio,
     weighted_kaplan_meier_table,
     weighted_standardized_mean_differences,
 )
@@ -103,7 +105,7 @@ def columns_read(table: str, params: Mapping[str, Any],
     }
     if table not in reads:
         raise ValueError(f"columns_read knows {sorted(reads)}, not {table!r}")
-    paired = source == "matched_cohort" and table == "study_diagnostics"
+    paired = source == "matched_cohort" and table in ("study_diagnostics", "weighting_estimates")
     return list(dict.fromkeys([*tie_break, *reads[table], *([PAIR_COLUMN] if paired else [])]))
 
 
@@ -288,22 +290,51 @@ def evalue_table(survival: pd.DataFrame, cox: pd.DataFrame, subgroups: pd.DataFr
 
 # --------------------------------------------------------------------------- weighting
 
-def _weighted_frames(cohort: pd.DataFrame, scores: pd.DataFrame,
+PS_WEIGHT_COLUMNS = ["patient_id", "weighting", "is_treated", "propensity_score", "weight",
+                     "weight_method"]
+
+
+def propensity_weight_table(scores: pd.DataFrame,
+                            weight_methods: Sequence[str]) -> pd.DataFrame:
+    """``ps_weights``: each patient's weight under each weighting, computed once.
+
+    One row per patient and weighting (``diagnostics.weight_methods``, in
+    that order; patients in ``ps_scores``' order): the propensity score of
+    ``ps_scores`` turned into the weight by
+    :func:`rwe_stats.weighting.propensity_weights`. Patient-level
+    (restricted, like ``ps_scores``): ``weighted_balance``,
+    ``weighted_km_estimates`` and ``weighting_estimates`` read it instead of
+    each recomputing the weights.
+    """
+    if not weight_methods:
+        raise ValueError("diagnostics.weight_methods is empty: name at least one weighting")
+    tables = [propensity_weights(scores, method).assign(weighting=method)
+              for method in weight_methods]
+    # stacked column by column, in the table's order: no row reindexing of 2 n text ids
+    return pd.DataFrame({column: np.concatenate([table[column].to_numpy() for table in tables])
+                         for column in PS_WEIGHT_COLUMNS})
+
+
+def _weighted_frames(cohort: pd.DataFrame, weights: pd.DataFrame,
                      weight_methods: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
-    """The cohort in tie-break order with each method's weight as column ``weight``."""
+    """The cohort in tie-break order with each method's weight (``ps_weights``) as ``weight``."""
     frame = _canonical(cohort, [*cohort.columns])
     weighted = []
     for method in weight_methods:
-        weights = propensity_weights(scores, method).set_index("patient_id")["weight"]
-        weight = weights.reindex(frame["patient_id"]).to_numpy()
+        rows = weights.loc[(weights["weighting"] == method).to_numpy()]
+        if rows.empty:
+            raise ValueError(f"ps_weights has no rows of weighting {method!r} "
+                             "(diagnostics.weight_methods)")
+        weight = rows.set_index("patient_id")["weight"].reindex(frame["patient_id"]).to_numpy(
+            dtype=float)
         if np.isnan(weight).any():
-            raise ValueError("ps_scores lacks a propensity score for some analysis_cohort "
+            raise ValueError(f"ps_weights lacks a {method} weight for some analysis_cohort "
                              "patients")
         weighted.append((method, frame.assign(weight=weight)))
     return weighted
 
 
-def weighted_balance_table(cohort: pd.DataFrame, scores: pd.DataFrame,
+def weighted_balance_table(cohort: pd.DataFrame, weights: pd.DataFrame,
                            covariates: Sequence[str], weight_methods: Sequence[str],
                            min_cell_count: int) -> pd.DataFrame:
     """``weighted_balance``: SMD of every covariate under each weighting.
@@ -316,11 +347,11 @@ def weighted_balance_table(cohort: pd.DataFrame, scores: pd.DataFrame,
     """
     tables = [weighted_standardized_mean_differences(
         frame, TREATMENT_COLUMN, list(covariates), "weight", f"{method} weighted", method)
-        for method, frame in _weighted_frames(cohort, scores, weight_methods)]
+        for method, frame in _weighted_frames(cohort, weights, weight_methods)]
     return suppress_balance_table(pd.concat(tables, ignore_index=True), min_cell_count)
 
 
-def weighted_km_table(cohort: pd.DataFrame, scores: pd.DataFrame,
+def weighted_km_table(cohort: pd.DataFrame, weights: pd.DataFrame,
                       weight_methods: Sequence[str], alpha: float,
                       min_cell_count: int) -> pd.DataFrame:
     """``weighted_km_estimates``: weighted Kaplan-Meier curves per weighting, endpoint, arm.
@@ -331,7 +362,7 @@ def weighted_km_table(cohort: pd.DataFrame, scores: pd.DataFrame,
     than ``min_cell_count`` patients (unweighted) are at risk.
     """
     tables = []
-    for method, frame in _weighted_frames(cohort, scores, weight_methods):
+    for method, frame in _weighted_frames(cohort, weights, weight_methods):
         for endpoint, (duration, event) in ENDPOINTS.items():
             table = weighted_kaplan_meier_table(frame, duration, event, ARM_COLUMN, "weight",
                                                 method, variance="robust", alpha=alpha)
@@ -343,44 +374,95 @@ def weighted_km_table(cohort: pd.DataFrame, scores: pd.DataFrame,
     return truncate_km_table(result, min_cell_count, leading)
 
 
-WEIGHTING_COLUMNS = ["analysis", "n_treated", "n_control", "ess_treated", "ess_control",
-                     "max_abs_smd", "weight_method", "ess_method"]
+WEIGHTING_COLUMNS = ["analysis", "endpoint", "n_treated", "n_control", "ess_treated",
+                     "ess_control", "max_abs_smd", "hr", "ci_lower", "ci_upper", "p_value",
+                     "ci_method", "variance_method", "ties_method", "weight_method",
+                     "ess_method", *STATUS_COLUMNS]
+MATCHING_WEIGHTS = "1:1 matching (weight 1 for matched patients, 0 otherwise)"
 
 
-def weighting_summary(cohort: pd.DataFrame, matched: pd.DataFrame, scores: pd.DataFrame,
-                      covariates: Sequence[str], weight_methods: Sequence[str]) -> pd.DataFrame:
-    """``weighting_estimates``: each weighting beside 1:1 matching.
+def _treatment_hr(frame: pd.DataFrame, event: str, fit: Callable[[], pd.DataFrame],
+                  strata_col: str | None = None) -> dict[str, Any]:
+    """The one-row result of ``fit`` (a hazard ratio of ICI vs non-ICI on ``frame``), or why not.
 
-    One row per analysis (``matched``, then each weighting): patients per
-    arm, Kish effective sample size per arm (matching: the patients), and
-    the largest |SMD| over the baseline covariates (unsuppressed: one
-    number). The weighted HRs are to come from the Cox core's case weights
-    (docs/methods.md, "Weighting").
+    Failures as rows: an empty arm, no events, an arm without events, no
+    stratum of ``strata_col`` with both arms, or a fit that cannot converge
+    (:class:`rwe_stats._status.NotEstimableError`) give the not-estimable
+    status and its reason; invalid input still raises.
     """
+    treated = frame[TREATMENT_COLUMN].astype(bool).to_numpy()
+    events = frame[event].astype(bool).to_numpy()
+    if treated.all() or not treated.any():
+        return not_estimable("empty_arm")
+    if not events.any():
+        return not_estimable("no_events")
+    if not (events & treated).any() or not (events & ~treated).any():
+        return not_estimable("no_events_in_arm")
+    if strata_col is not None:
+        strata = frame[strata_col].to_numpy()
+        if not np.intersect1d(strata[treated], strata[~treated]).size:
+            return not_estimable("no_informative_stratum")
+    try:
+        return fit().iloc[0].to_dict() | estimated()
+    except NotEstimableError as failure:
+        return not_estimable(failure.reason)
+
+
+def weighting_summary(cohort: pd.DataFrame, matched: pd.DataFrame, weights: pd.DataFrame,
+                      covariates: Sequence[str], weight_methods: Sequence[str],
+                      alpha: float) -> pd.DataFrame:
+    """``weighting_estimates``: each weighting beside 1:1 matching, with its hazard ratio.
+
+    One row per analysis (``matched``, then each weighting of ``ps_weights``)
+    and endpoint: patients per arm, Kish effective sample size per arm
+    (matching: the patients), the largest |SMD| over the baseline
+    covariates (unsuppressed: one number; the same on both endpoints'
+    rows) and the hazard ratio of ICI vs non-ICI. Matching: the Cox model
+    of the matched cohort with the robust variance clustered on
+    ``pair_id`` (the ``survival_summary`` matched HR: R ``coxph(...,
+    cluster = pair_id)``). Weighting: the Cox model with the weights as
+    case weights and the robust (Lin-Wei sandwich) variance, each patient
+    a cluster -- R ``coxph(Surv(t, e) ~ treated, weights = w, robust =
+    TRUE)``
+    (:func:`rwe_stats.weighting.weighted_hazard_ratio`); Efron ties and
+    Wald CIs on the robust SE throughout; the weights taken as known. An HR
+    that cannot be estimated is a not-estimable row (:func:`_treatment_hr`).
+    """
+    endpoints = [column for pair in ENDPOINTS.values() for column in pair]
     rows = []
-    matched_frame = _canonical(matched, [TREATMENT_COLUMN, *covariates])
+    matched_frame = _canonical(matched, [TREATMENT_COLUMN, PAIR_COLUMN, *covariates, *endpoints])
     treated = matched_frame[TREATMENT_COLUMN].astype(bool)
     smd = standardized_mean_differences(matched_frame, TREATMENT_COLUMN, list(covariates),
                                         "matched")["smd"].abs()
-    rows.append({"analysis": "matched", "n_treated": int(treated.sum()),
-                 "n_control": int((~treated).sum()), "ess_treated": float(treated.sum()),
-                 "ess_control": float((~treated).sum()), "max_abs_smd": float(smd.max()),
-                 "weight_method": "1:1 matching (weight 1 for matched patients, 0 otherwise)",
-                 "ess_method": "matched patients"})
-    for method, frame in _weighted_frames(cohort, scores, weight_methods):
+    matching = {"analysis": "matched", "n_treated": int(treated.sum()),
+                "n_control": int((~treated).sum()), "ess_treated": float(treated.sum()),
+                "ess_control": float((~treated).sum()), "max_abs_smd": float(smd.max()),
+                "weight_method": MATCHING_WEIGHTS, "ess_method": "matched patients"}
+    for endpoint, (duration, event) in ENDPOINTS.items():
+        hr = _treatment_hr(matched_frame, event, partial(
+            hazard_ratio, matched_frame, duration, event, TREATMENT_COLUMN,
+            cluster_col=PAIR_COLUMN, alpha=alpha))
+        rows.append(matching | {"endpoint": endpoint} | hr)
+    for method, frame in _weighted_frames(cohort, weights, weight_methods):
         ess = effective_sample_size(frame, TREATMENT_COLUMN, "weight", method,
                                     arm_labels=ARM_LABELS).set_index("arm")
         smd = weighted_standardized_mean_differences(
             frame, TREATMENT_COLUMN, list(covariates), "weight", method, method)["smd"].abs()
-        rows.append({"analysis": f"{method} weighted",
+        weighting = {"analysis": f"{method} weighted",
                      "n_treated": int(ess.loc["ICI", "n"]),
                      "n_control": int(ess.loc["non-ICI", "n"]),
                      "ess_treated": float(ess.loc["ICI", "ess"]),
                      "ess_control": float(ess.loc["non-ICI", "ess"]),
                      "max_abs_smd": float(smd.max()),
                      "weight_method": str(ess["weight_method"].iloc[0]),
-                     "ess_method": str(ess["ess_method"].iloc[0])})
-    return pd.DataFrame(rows, columns=WEIGHTING_COLUMNS)
+                     "ess_method": str(ess["ess_method"].iloc[0])}
+        for endpoint, (duration, event) in ENDPOINTS.items():
+            hr = _treatment_hr(frame, event, partial(
+                weighted_hazard_ratio, frame, duration, event, TREATMENT_COLUMN, "weight",
+                method, alpha=alpha))
+            rows.append(weighting | {"endpoint": endpoint} | hr)
+    result = pd.DataFrame(rows).reindex(columns=WEIGHTING_COLUMNS)
+    return result.assign(ci_method=wald_ci_method(alpha))
 
 
 # --------------------------------------------------------------------------- subgroups
@@ -441,26 +523,24 @@ def subgroup_balance_table(cohort: pd.DataFrame, subgroups: Mapping[str, str],
 # --------------------------------------------------------------------------- centers
 
 CENTER_COLUMNS = ["endpoint", "estimate_type", "center_id", "n", "events", "hr", "ci_lower",
-                  "ci_upper", "p_value", "log_hr", "se", "variance_method", "ties_method"]
+                  "ci_upper", "p_value", "log_hr", "se", "variance_method", "ties_method",
+                  "strata"]
 
 
 def _center_row(frame: pd.DataFrame, duration: str, event: str, alpha: float,
                 z: float) -> dict[str, Any]:
-    treated = frame[TREATMENT_COLUMN].astype(bool)
-    events = frame[event].astype(bool)
-    row = {"n": len(frame), "events": int(events.sum())}
-    if treated.all() or not treated.any():
-        return row | not_estimable("empty_arm")
-    if not events.any():
-        return row | not_estimable("no_events")
-    hr = hazard_ratio(frame, duration, event, TREATMENT_COLUMN, alpha=alpha).iloc[0]
-    log_hr = float(np.log(hr["hr"]))
+    row = {"n": len(frame), "events": int(frame[event].astype(bool).sum())}
+    return row | _log_scale(_treatment_hr(frame, event, partial(
+        hazard_ratio, frame, duration, event, TREATMENT_COLUMN, alpha=alpha)), z)
+
+
+def _log_scale(hr: dict[str, Any], z: float) -> dict[str, Any]:
+    """``hr`` with ``log_hr`` and its ``se`` (none when the HR was not estimated)."""
+    if pd.isna(hr.get("hr")):
+        return hr
     # the Wald interval is exp(log_hr +/- z se): its log-width gives se back exactly
-    se = float((np.log(hr["ci_upper"]) - np.log(hr["ci_lower"])) / (2 * z))
-    return row | {"hr": hr["hr"], "ci_lower": hr["ci_lower"], "ci_upper": hr["ci_upper"],
-                  "p_value": hr["p_value"], "log_hr": log_hr, "se": se,
-                  "variance_method": hr["variance_method"],
-                  "ties_method": hr["ties_method"]} | estimated()
+    return hr | {"log_hr": float(np.log(hr["hr"])),
+                 "se": float((np.log(hr["ci_upper"]) - np.log(hr["ci_lower"])) / (2 * z))}
 
 
 def center_heterogeneity_table(cohort: pd.DataFrame, alpha: float,
@@ -472,10 +552,16 @@ def center_heterogeneity_table(cohort: pd.DataFrame, alpha: float,
     Wald CI: R ``coxph`` per center), then one ``pooled`` row with Q, I^2,
     tau^2 (DerSimonian-Laird, Q-profile CIs) and the fixed-effect and DL
     random-effects pooled HRs (:func:`rwe_stats.heterogeneity.center_heterogeneity`;
-    its ``hr``/CI columns are the random-effects estimate). A center with
-    an empty arm or no events is a not-estimable row and is left out of
-    the pooling. Center patient and event counts of 1 to
-    ``min_cell_count - 1`` are suppressed.
+    its ``hr``/CI columns are the random-effects estimate), then one
+    ``stratified`` row: the sensitivity model with a baseline hazard per
+    center, R ``coxph(Surv(t, e) ~ treated + strata(center))`` (Efron ties,
+    model-based variance, Wald CI; ``strata`` names it), the within-center
+    comparison as one likelihood instead of a meta-analysis. A center (or
+    the stratified model) with an empty arm, no events, an arm without
+    events or a fit that cannot converge is a not-estimable row
+    (:func:`_treatment_hr`); such centers are left out of the pooling.
+    Center patient and event counts of 1 to ``min_cell_count - 1`` are
+    suppressed (the pooled and stratified rows' totals are public).
     """
     z = float(stats.norm.ppf(1 - alpha / 2))
     frame = _canonical(cohort, [TREATMENT_COLUMN, CENTER_COLUMN, *ENDPOINTS["PFS"],
@@ -494,7 +580,13 @@ def center_heterogeneity_table(cohort: pd.DataFrame, alpha: float,
                       "hr": pooled["random_hr"], "ci_lower": pooled["random_ci_lower"],
                       "ci_upper": pooled["random_ci_upper"],
                       "p_value": pooled["random_p_value"]} | pooled
-        tables.append(pd.concat([centers, pd.DataFrame([pooled_row])], ignore_index=True))
+        stratified_row = {"endpoint": endpoint, "estimate_type": "stratified", "center_id": None,
+                          "n": len(frame), "events": int(frame[event].astype(bool).sum())}
+        stratified_row |= _log_scale(_treatment_hr(frame, event, partial(
+            hazard_ratio, frame, duration, event, TREATMENT_COLUMN, alpha=alpha,
+            strata_col=CENTER_COLUMN), strata_col=CENTER_COLUMN), z)
+        tables.append(pd.concat([centers, pd.DataFrame([pooled_row, stratified_row])],
+                                ignore_index=True))
     result = _suppress_center_counts(pd.concat(tables, ignore_index=True), min_cell_count)
     for column in ("k_centers", "k_not_estimable", "q_df"):
         result[column] = result[column].astype("Int64")

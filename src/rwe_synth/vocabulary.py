@@ -303,7 +303,8 @@ def seed_coverage_problems(center_ids: Iterable[str], seeds_dir: Path = SEEDS_DI
     """Spellings the generator writes that the seeds do not map as the generator means.
 
     Every spelling written for the centers must be a row of its seed
-    (matched like staging: ``lower(trim())``) whose meaning columns equal
+    (matched like staging: ``lower(trim())``, a row with a ``center_id``
+    only for that center) whose meaning columns equal
     the generator's meaning. Extra seed rows are fine.
 
     Returns
@@ -316,7 +317,8 @@ def seed_coverage_problems(center_ids: Iterable[str], seeds_dir: Path = SEEDS_DI
     for code in written_codes(center_ids):
         key, meaning_columns = SEED_COLUMNS[code.seed]
         rows = [row for row in seeds[code.seed]
-                if row[key].strip().lower() == code.spelling.strip().lower()]
+                if row[key].strip().lower() == code.spelling.strip().lower()
+                and (row.get("center_id") or "").strip() in ("", code.center_id)]
         expected = dict(zip(meaning_columns, code.meaning, strict=True))
         if not rows:
             problems.append(

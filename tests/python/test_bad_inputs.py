@@ -1483,11 +1483,10 @@ def printed(value: str, output: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", output) is not None
 
 
-#: The staging model of an export is named by its kind (macros/centers.sql):
-#: the line-level exports are kind line_records whatever their file is called.
-LINE_RECORD_EXPORTS = {("center_a", "treatment_lines"), ("center_c", "lines")}
-STAGING_MODELS = {(center, table): f"stg_{center}__"
-                  + ("line_records" if (center, table) in LINE_RECORD_EXPORTS else table)
+#: The staging model of an export is named by its kind (docs/center-mapping.md):
+#: the line-level exports of centers A and C are line_records.
+KIND_OF_EXPORT = {"treatment_lines": "line_records", "lines": "line_records"}
+STAGING_MODELS = {(center, table): f"stg_{center}__{KIND_OF_EXPORT.get(table, table)}"
                   for center, table in PATIENT_KEY}
 
 

@@ -30,7 +30,7 @@ from rwe_synth.parameters import AssignmentModel, ModelParameters
 pytestmark = pytest.mark.slow
 
 TIGHT = {"rtol": 1e-9, "atol": 1e-12}
-TABLES = ["analysis_cohort", "matched_cohort", "ps_scores", "matched_pairs",
+TABLES = ["analysis_cohort", "matched_cohort", "ps_scores", "ps_weights", "matched_pairs",
           "study_diagnostics", "survival_summary", "cox_results", "subgroup_hr",
           "rmst_estimates", "evalues", "weighting_estimates", "weighted_balance",
           "weighted_km_estimates", "subgroup_balance", "center_heterogeneity",
@@ -74,8 +74,15 @@ def test_every_built_table_equals_its_function_on_the_built_cohort(built):
     _same(built["rmst_estimates"], wiring.rmst_table(
         cohort, matched, built["config"]["rmst_taus_months"], built["params"]["landmark_months"],
         built["params"]["alpha"], built["params"]["min_cell_count"]))
+    config, params = built["config"], built["params"]
+    _same(built["ps_weights"], wiring.propensity_weight_table(scores, config["weight_methods"]))
+    weights = built["ps_weights"]
     _same(built["weighting_estimates"], wiring.weighting_summary(
-        cohort, matched, scores, covariates, built["config"]["weight_methods"]))
+        cohort, matched, weights, covariates, config["weight_methods"], params["alpha"]))
+    _same(built["weighted_balance"], wiring.weighted_balance_table(
+        cohort, weights, covariates, config["weight_methods"], params["min_cell_count"]))
+    _same(built["weighted_km_estimates"], wiring.weighted_km_table(
+        cohort, weights, config["weight_methods"], params["alpha"], params["min_cell_count"]))
     _same(built["subgroup_balance"], wiring.subgroup_balance_table(
         cohort, built["params"]["subgroups"], covariates, built["params"]["min_cell_count"]))
     _same(built["center_heterogeneity"], wiring.center_heterogeneity_table(
@@ -248,7 +255,7 @@ def test_weighting_ess_and_balance_agree_with_hand_computation(built):
     scores = built["ps_scores"]
     control = scores.loc[~scores["is_treated"], "propensity_score"]
     weights = control / (1 - control)
-    row = built["weighting_estimates"].set_index("analysis").loc["ATT weighted"]
+    row = built["weighting_estimates"].set_index("analysis").loc["ATT weighted"].iloc[0]
     assert row["ess_control"] == pytest.approx(weights.sum() ** 2 / (weights ** 2).sum(),
                                                rel=1e-9)
     # overlap weights balance every propensity covariate exactly (Li et al. 2018)
@@ -296,6 +303,17 @@ def test_without_overlap_the_diagnostics_fail_and_flag_the_primary_estimates(
                                  "from marts.cox_results where term = 'is_ici' "
                                  f"and study_id = '{REFERENCE_STUDY}'")
     assert (cox.loc[cox["endpoint"] == "PFS", "diagnostics_passed"] == False).all()  # noqa: E712
+    # the sensitivity analyses still have every planned row, each estimated or with a reason
+    weighting = no_overlap_build.frame("select * from marts.weighting_estimates "
+                                       f"where study_id = '{REFERENCE_STUDY}'")
+    assert len(weighting) == 2 * (1 + len(reference_built["config"]["weight_methods"]))
+    estimated = weighting["estimation_status"] == "estimated"
+    assert (estimated == weighting["hr"].notna()).all()
+    assert weighting.loc[~estimated, "status_reason"].notna().all()
+    centers = no_overlap_build.frame("select * from marts.center_heterogeneity "
+                                     "where estimate_type = 'stratified' "
+                                     f"and study_id = '{REFERENCE_STUDY}'")
+    assert sorted(centers["endpoint"]) == ["OS", "PFS"]
 
 
 def test_rmst_of_the_embedded_study_equals_saved_r_output(reference_built):
@@ -325,3 +343,48 @@ def test_rmst_of_the_embedded_study_equals_saved_r_output(reference_built):
         assert difference["estimate"] == pytest.approx(row["difference"], rel=1e-9)
         assert difference["ci_lower"] == pytest.approx(row["difference_ci_lower"], rel=1e-9)
         assert difference["ci_upper"] == pytest.approx(row["difference_ci_upper"], rel=1e-9)
+
+
+def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved_r_output(built):
+    """``reference/cox_embedded.R`` on the built cohort's treatment, center, PFS, OS and
+    ps_weights columns: coxph(weights = w, robust = TRUE) per weighting and coxph(... +
+    strata(center)), Efron ties. The weighted fits agree to 1e-9 relative (HR, CI, p on
+    the robust SE); R stops the unweighted stratified fit at its default convergence:
+    1e-9 absolute on the log HR, 1e-9 relative on the SE. The saved input must still be
+    the build's (a changed generator or weight fails here first). The matched row is the
+    survival_summary matched HR (clustered on pair_id), the same number (1e-12)."""
+    reference = PROJECT_DIR / "tests" / "python" / "reference"
+    saved = pd.read_csv(reference / "data" / "embedded_weighted.csv")
+    cohort, weights = built["analysis_cohort"], built["ps_weights"]
+    by_weighting = weights.pivot(index="patient_id", columns="weighting", values="weight")
+    rebuilt = pd.DataFrame({
+        "treated": cohort["is_ici"].astype(int), "center": cohort["center_id"].astype(str),
+        "pfs_months": cohort["pfs_months"], "pfs_event": cohort["is_pfs_event"].astype(int),
+        "os_months": cohort["os_months"], "os_event": cohort["is_os_event"].astype(int),
+        "att_weight": by_weighting.loc[cohort["patient_id"], "ATT"].to_numpy(),
+        "overlap_weight": by_weighting.loc[cohort["patient_id"], "overlap"].to_numpy()}
+    ).sort_values(list(saved.columns), ignore_index=True)
+    pd.testing.assert_frame_equal(rebuilt, saved, check_dtype=False, rtol=1e-12)
+    expected = pd.read_csv(reference / "cox_embedded.csv").set_index(["endpoint", "model"])
+    weighting = built["weighting_estimates"].set_index(["analysis", "endpoint"])
+    for endpoint in ("PFS", "OS"):
+        for analysis, model in (("ATT weighted", "att_weight"),
+                                ("overlap weighted", "overlap_weight")):
+            row, r_row = weighting.loc[(analysis, endpoint)], expected.loc[(endpoint, model)]
+            for name in ("hr", "ci_lower", "ci_upper", "p_value"):
+                assert row[name] == pytest.approx(r_row[name], rel=1e-9), (analysis, name)
+        centers = built["center_heterogeneity"]
+        stratified = centers[(centers["endpoint"] == endpoint)
+                             & (centers["estimate_type"] == "stratified")].iloc[0]
+        r_row = expected.loc[(endpoint, "strata_center")]
+        assert stratified["log_hr"] == pytest.approx(r_row["coef"], abs=1e-9)
+        assert stratified["se"] == pytest.approx(r_row["se"], rel=1e-9)
+        assert stratified["p_value"] == pytest.approx(r_row["p_value"], rel=1e-6)
+        assert (stratified["n"], stratified["events"]) == (r_row["n"], r_row["events"])
+        summary = built["survival_summary"]
+        matched = summary[(summary["cohort"] == "matched")
+                          & (summary["endpoint"] == endpoint)].iloc[0]
+        row = weighting.loc[("matched", endpoint)]
+        assert row["hr"] == pytest.approx(matched["hr_ici_vs_non_ici"], rel=1e-12)
+        assert row["ci_lower"] == pytest.approx(matched["hr_ci_lower"], rel=1e-12)
+        assert row["variance_method"] == matched["hr_variance_method"]

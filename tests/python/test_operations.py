@@ -39,7 +39,7 @@ AGGREGATE_TABLES = {"covariate_balance", "km_estimates", "survival_summary", "co
                     "center_heterogeneity", "censoring_reasons", "line_derivation_agreement",
                     "study_specs", "run_info"}
 PATIENT_LEVEL_TABLES = {"analysis_cohort", "matched_cohort", "adverse_events", "ps_scores",
-                        "matched_pairs", "quarantine", "dq_results", "run_info"}
+                        "ps_weights", "matched_pairs", "quarantine", "dq_results", "run_info"}
 # Columns that legitimately differ between two builds of the same inputs. The
 # code fingerprint is not an input these tests hold fixed: the working tree
 # may change between two builds of one test run.

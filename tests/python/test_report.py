@@ -586,6 +586,65 @@ def test_failing_diagnostics_open_the_report_in_a_banner_failing_rows_first(tabl
     assert 'role="alert"' not in passing
 
 
+def _weighting_rows() -> pd.DataFrame:
+    rows = []
+    for analysis, ess in (("matched", 60.0), ("ATT weighted", 71.4)):
+        for endpoint, hr in (("PFS", 0.61), ("OS", 0.74)):
+            rows.append({"analysis": analysis, "endpoint": endpoint, "n_treated": 60,
+                         "n_control": 140 if analysis != "matched" else 60,
+                         "ess_treated": 60.0, "ess_control": ess, "max_abs_smd": 0.042,
+                         "hr": hr, "ci_lower": hr - 0.1, "ci_upper": hr + 0.1,
+                         "variance_method": f"robust ({analysis})",
+                         "weight_method": f"weights of {analysis}",
+                         "estimation_status": "estimated", "status_reason": None})
+    rows[-1] |= {"hr": None, "ci_lower": None, "ci_upper": None, "variance_method": None,
+                 "estimation_status": "not_estimable", "status_reason": "no_events_in_arm"}
+    return pd.DataFrame(rows)
+
+
+def _center_rows() -> pd.DataFrame:
+    common = {"endpoint": "PFS", "estimation_status": "estimated", "status_reason": None,
+              "is_suppressed": False, "suppressed_cells": ""}
+    rows = [{"estimate_type": "center", "center_id": "center_a", "n": 120, "events": 90,
+             "hr": 0.6, "ci_lower": 0.4, "ci_upper": 0.9},
+            {"estimate_type": "center", "center_id": "center_b", "n": 80, "events": 60,
+             "hr": 0.7, "ci_lower": 0.45, "ci_upper": 1.1},
+            {"estimate_type": "pooled", "center_id": None, "n": 200, "events": 150,
+             "hr": 0.64, "ci_lower": 0.48, "ci_upper": 0.85, "q": 0.3, "q_p_value": 0.58,
+             "i2_percent": 0.0, "i2_ci_lower_percent": 0.0, "i2_ci_upper_percent": 90.0,
+             "tau2": 0.0, "fixed_hr": 0.64, "fixed_ci_lower": 0.48, "fixed_ci_upper": 0.85},
+            {"estimate_type": "stratified", "center_id": None, "n": 200, "events": 150,
+             "hr": 0.63, "ci_lower": 0.47, "ci_upper": 0.84,
+             "strata": "center_id (separate baseline hazards; R + strata(center_id))"}]
+    from rwe_report.diagnostics import DIAGNOSTIC_COLUMNS
+
+    return pd.DataFrame([common | row for row in rows]).reindex(
+        columns=DIAGNOSTIC_COLUMNS["center_heterogeneity"])
+
+
+def test_weighted_hrs_sit_beside_the_matched_hr_and_the_stratified_cox_beside_the_centers(
+        tmp_path: Path, tables) -> None:
+    """Issue 21: the weighting table prints each analysis's HR per endpoint (a not-estimable
+    one as its reason); the center table and forest carry the center-stratified Cox row."""
+    path = write_database(tmp_path / "rwe_results.duckdb",
+                          {**tables, "weighting_estimates": _weighting_rows(),
+                           "center_heterogeneity": _center_rows()})
+    shown = write_report(path, tmp_path / "report.html")
+    weighting = [text for _, text in _cells(shown, "table-weighting")]
+    assert weighting[:9] == ["analysis", "ICI patients", "non-ICI patients", "ESS ICI",
+                             "ESS non-ICI", "max |SMD|", "HR PFS (95% CI)", "HR OS (95% CI)",
+                             "weights"]
+    matched, weighted = weighting[9:18], weighting[18:27]
+    assert matched[0] == "matched" and matched[6].startswith("0.61 (0.51")
+    assert weighted[0] == "ATT weighted" and weighted[5] == "0.042"
+    assert weighted[7] == "not estimable: no_events_in_arm"
+    centers = [text for _, text in _cells(shown, "table-centers")]
+    stratified = centers.index("stratified by center")
+    assert centers[stratified + 1:stratified + 4] == ["200", "150", "0.63 (0.47\u20130.84)"]
+    document = shown.read_text(encoding="utf-8")
+    assert "strata(center)" in document and "figure-forest-centers-pfs" in document
+
+
 def test_a_version_without_the_diagnostics_tables_still_reports_and_says_so(tables) -> None:
     from rwe_report import render_report
 

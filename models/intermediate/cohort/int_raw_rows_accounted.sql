@@ -119,6 +119,26 @@ rows_with_row_rules as (
         national_id_source_column,
         cast(null as {{ dbt.type_string() }}) as row_exclusion_reason
     from patient_records
+    {#- raw rows that no row of the kinds above stands for (an omop_cdm
+        center's ECOG, sites, grades, death ...): they follow their patient -#}
+    {%- for relation in center_refs('attribute_rows') %}
+
+    union all
+
+    select
+        center_id,
+        source_table,
+        source_file_name,
+        source_row_number,
+        patient_id,
+        quarantine_reason,
+        failing_column,
+        patient_key_source_column,
+        cast(null as {{ dbt.type_string() }}) as national_id_status,
+        cast(null as {{ dbt.type_string() }}) as national_id_source_column,
+        row_exclusion_reason
+    from {{ relation }}
+    {%- endfor %}
 ),
 
 rows_with_key_rule as (

@@ -2,6 +2,10 @@
     line: exported with the line (line-level centers) or placed by date
     between the derived line's start and the next line's start
     (administration-level centers). -#}
+{#- A raw row is keyed by center, table, file and row number (a center may
+    deliver one table as several files, each numbered from 1); files are
+    compared with `is not distinct from` so unit-test fixtures may leave the
+    file out. -#}
 {%- set adverse_event_exports = center_refs('adverse_events') -%}
 
 with
@@ -34,6 +38,7 @@ dated_to_line as (
     select
         unioned.center_id,
         unioned.source_table,
+        unioned.source_file_name,
         unioned.source_row_number,
         max(lines.line_number) as line_number
     from unioned
@@ -46,7 +51,7 @@ dated_to_line as (
                 or unioned.ae_onset_date < lines.next_line_start_date
             )
     where unioned.line_number is null
-    group by unioned.center_id, unioned.source_table, unioned.source_row_number
+    group by unioned.center_id, unioned.source_table, unioned.source_file_name, unioned.source_row_number
 ),
 
 final as (
@@ -68,6 +73,7 @@ final as (
         on
             unioned.center_id = dated_to_line.center_id
             and unioned.source_table = dated_to_line.source_table
+            and unioned.source_file_name is not distinct from dated_to_line.source_file_name
             and unioned.source_row_number = dated_to_line.source_row_number
 )
 

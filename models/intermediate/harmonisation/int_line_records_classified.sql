@@ -1,6 +1,10 @@
 {#- Line-level records with their drug list and metastatic-site list decoded
     through the terminology seeds. A token no seed knows quarantines the row
     (unknown_drug / unknown_code) instead of being dropped silently. -#}
+{#- A raw row is keyed by center, table, file and row number (a center may
+    deliver one table as several files, each numbered from 1); files are
+    compared with `is not distinct from` so unit-test fixtures may leave the
+    file out. -#}
 with
 
 records as (
@@ -33,6 +37,7 @@ drug_matches as (
     select
         valid_records.center_id,
         valid_records.source_table,
+        valid_records.source_file_name,
         valid_records.source_row_number,
         drug_names.generic_name,
         drug_names.is_ici,
@@ -48,6 +53,7 @@ regimen_drugs as (
     select distinct
         center_id,
         source_table,
+        source_file_name,
         source_row_number,
         generic_name,
         is_ici
@@ -58,6 +64,7 @@ regimens as (
     select
         regimen_drugs.center_id,
         regimen_drugs.source_table,
+        regimen_drugs.source_file_name,
         regimen_drugs.source_row_number,
         {{ dbt.listagg('regimen_drugs.generic_name', "' + '", 'order by regimen_drugs.generic_name') }}
             as regimen_name,
@@ -66,6 +73,7 @@ regimens as (
     group by
         regimen_drugs.center_id,
         regimen_drugs.source_table,
+        regimen_drugs.source_file_name,
         regimen_drugs.source_row_number
 ),
 
@@ -73,16 +81,18 @@ matched_drug_tokens as (
     select
         center_id,
         source_table,
+        source_file_name,
         source_row_number,
         sum(token_occurrences) as matched_drug_count
     from drug_matches
-    group by center_id, source_table, source_row_number
+    group by center_id, source_table, source_file_name, source_row_number
 ),
 
 site_matches as (
     select
         valid_records.center_id,
         valid_records.source_table,
+        valid_records.source_file_name,
         valid_records.source_row_number,
         metastatic_sites.site,
         {{ token_occurrences('metastatic_sites.source_term', 'valid_records.metastatic_site_list') }}
@@ -96,6 +106,7 @@ sites as (
     select
         center_id,
         source_table,
+        source_file_name,
         source_row_number,
         sum(token_occurrences) as matched_site_count,
         count(distinct site) as metastatic_site_count,
@@ -103,7 +114,7 @@ sites as (
         max(case when site = 'brain' then 1 else 0 end) = 1 as has_brain_metastases,
         max(case when site = 'bone' then 1 else 0 end) = 1 as has_bone_metastases
     from site_matches
-    group by center_id, source_table, source_row_number
+    group by center_id, source_table, source_file_name, source_row_number
 ),
 
 classified as (
@@ -124,16 +135,19 @@ classified as (
         on
             records.center_id = regimens.center_id
             and records.source_table = regimens.source_table
+            and records.source_file_name is not distinct from regimens.source_file_name
             and records.source_row_number = regimens.source_row_number
     left join matched_drug_tokens
         on
             records.center_id = matched_drug_tokens.center_id
             and records.source_table = matched_drug_tokens.source_table
+            and records.source_file_name is not distinct from matched_drug_tokens.source_file_name
             and records.source_row_number = matched_drug_tokens.source_row_number
     left join sites
         on
             records.center_id = sites.center_id
             and records.source_table = sites.source_table
+            and records.source_file_name is not distinct from sites.source_file_name
             and records.source_row_number = sites.source_row_number
 ),
 

@@ -1,15 +1,23 @@
 {#- Identifiers stop inside staging: no relation the project builds, staging
-    tables included (they are persisted), may carry a column whose name marks
-    a direct identifier; staging reads them from the raw exports and keeps
-    only the pseudonym and derived values. Returns each offending relation
+    tables included (they are persisted), may carry a column whose name a
+    center's mapping lists as a direct identifier (identifier_columns);
+    staging reads them from the raw exports and keeps only the pseudonym and
+    derived values. Returns each offending relation
     and column. It runs after the published marts. -#}
 -- depends_on: {{ ref('analysis_cohort') }}
 -- depends_on: {{ ref('adverse_events') }}
 -- depends_on: {{ ref('quarantine') }}
 -- depends_on: {{ ref('row_accounting') }}
-{%- set denylist = ['name', 'patient_name', 'national_id', 'id_card_no', 'id_number',
-                    'birth_date', 'dob', 'mrn', 'case_no', 'patient_key',
-                    'center_patient_key'] -%}
+{#- the direct identifiers each center's mapping lists (identifier_columns),
+    and the patient key as staging names it before pseudonymising -#}
+{%- set denylist = ['center_patient_key'] -%}
+{%- if execute -%}
+    {%- for src in graph.sources.values() if src.package_name == project_name -%}
+        {%- for column in src.meta.get('identifier_columns', []) if column | lower not in denylist -%}
+            {%- do denylist.append(column | lower) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+{%- endif -%}
 {%- set offenders = [] -%}
 {%- if execute -%}
     {%- for node in graph.nodes.values()

@@ -3,15 +3,18 @@
     rows_in. The records are counted by audit.run_inputs with a reader that
     shares nothing with the DuckDB reader the models use (Python's csv
     module, a Parquet file's footer), so a file the models misread cannot
-    balance with itself. Returns the exports that do not balance. -#}
+    balance with itself. A table delivered as several files is summed here;
+    assert_raw_rows_balance_per_file checks each file. Returns the exports
+    that do not balance. -#}
 with
 
 recounted as (
     select
         center_id,
         source_table,
-        record_count as raw_rows
+        sum(record_count) as raw_rows
     from {{ ref('run_inputs') }}
+    group by center_id, source_table
 ),
 
 accounted as (

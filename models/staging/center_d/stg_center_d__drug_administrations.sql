@@ -1,0 +1,1 @@
+{{ stage_omop_kind('center_d', 'drug_administrations') }}

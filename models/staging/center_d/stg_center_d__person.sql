@@ -1,0 +1,1 @@
+{{ stage_omop_table('center_d', 'person') }}
