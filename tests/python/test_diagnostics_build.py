@@ -345,7 +345,7 @@ def test_rmst_of_the_embedded_study_equals_saved_r_output(reference_built):
         assert difference["ci_upper"] == pytest.approx(row["difference_ci_upper"], rel=1e-9)
 
 
-def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved_r_output(built):
+def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved_r_output(reference_built):
     """``reference/cox_embedded.R`` on the built cohort's treatment, center, PFS, OS and
     ps_weights columns: coxph(weights = w, robust = TRUE) per weighting and coxph(... +
     strata(center)), Efron ties. The weighted fits agree to 1e-9 relative (HR, CI, p on
@@ -355,7 +355,7 @@ def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved
     survival_summary matched HR (clustered on pair_id), the same number (1e-12)."""
     reference = PROJECT_DIR / "tests" / "python" / "reference"
     saved = pd.read_csv(reference / "data" / "embedded_weighted.csv")
-    cohort, weights = built["analysis_cohort"], built["ps_weights"]
+    cohort, weights = reference_built["analysis_cohort"], reference_built["ps_weights"]
     by_weighting = weights.pivot(index="patient_id", columns="weighting", values="weight")
     rebuilt = pd.DataFrame({
         "treated": cohort["is_ici"].astype(int), "center": cohort["center_id"].astype(str),
@@ -366,14 +366,14 @@ def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved
     ).sort_values(list(saved.columns), ignore_index=True)
     pd.testing.assert_frame_equal(rebuilt, saved, check_dtype=False, rtol=1e-12)
     expected = pd.read_csv(reference / "cox_embedded.csv").set_index(["endpoint", "model"])
-    weighting = built["weighting_estimates"].set_index(["analysis", "endpoint"])
+    weighting = reference_built["weighting_estimates"].set_index(["analysis", "endpoint"])
     for endpoint in ("PFS", "OS"):
         for analysis, model in (("ATT weighted", "att_weight"),
                                 ("overlap weighted", "overlap_weight")):
             row, r_row = weighting.loc[(analysis, endpoint)], expected.loc[(endpoint, model)]
             for name in ("hr", "ci_lower", "ci_upper", "p_value"):
                 assert row[name] == pytest.approx(r_row[name], rel=1e-9), (analysis, name)
-        centers = built["center_heterogeneity"]
+        centers = reference_built["center_heterogeneity"]
         stratified = centers[(centers["endpoint"] == endpoint)
                              & (centers["estimate_type"] == "stratified")].iloc[0]
         r_row = expected.loc[(endpoint, "strata_center")]
@@ -381,7 +381,7 @@ def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved
         assert stratified["se"] == pytest.approx(r_row["se"], rel=1e-9)
         assert stratified["p_value"] == pytest.approx(r_row["p_value"], rel=1e-6)
         assert (stratified["n"], stratified["events"]) == (r_row["n"], r_row["events"])
-        summary = built["survival_summary"]
+        summary = reference_built["survival_summary"]
         matched = summary[(summary["cohort"] == "matched")
                           & (summary["endpoint"] == endpoint)].iloc[0]
         row = weighting.loc[("matched", endpoint)]
