@@ -345,7 +345,8 @@ def test_rmst_of_the_embedded_study_equals_saved_r_output(reference_built):
         assert difference["ci_upper"] == pytest.approx(row["difference_ci_upper"], rel=1e-9)
 
 
-def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved_r_output(reference_built):
+def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved_r_output(
+        reference_built):
     """``reference/cox_embedded.R`` on the built cohort's treatment, center, PFS, OS and
     ps_weights columns: coxph(weights = w, robust = TRUE) per weighting and coxph(... +
     strata(center)), Efron ties. The weighted fits agree to 1e-9 relative (HR, CI, p on
