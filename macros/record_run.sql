@@ -102,6 +102,8 @@
         ('delivery_profile', dbt.type_string()),
         ('delivery_breaches', dbt.type_string()),
         ('accepted_delivery_changes', dbt.type_string()),
+        ('studies', dbt.type_string()),
+        ('study_cohort_patients', dbt.type_string()),
     ]) }}
 {% endmacro %}
 
@@ -163,6 +165,17 @@
         'raw_data_dir': var('raw_data_dir', 'data/raw'),
         'raw_file_format': var('raw_file_format', 'csv'),
     } -%}
+    {#- every study spec of this build (studies/<study_id>.yml): file, window, cut-off -#}
+    {%- set studies = {} -%}
+    {%- for spec in (study_specs() if not attempt else []) -%}
+        {%- do studies.update({spec['study_id']: {
+            'spec_file': spec['spec_file'],
+            'study_window_start_date': spec['eligibility']['study_window_start_date'],
+            'study_window_end_date': spec['eligibility']['study_window_end_date'],
+            'data_cutoff_date': spec['eligibility']['data_cutoff_date']}}) -%}
+    {%- endfor -%}
+    {#- cohort_patients and cohort_ici_patients: the accounting study's cohort
+        (var accounting_study_id); every study's is in study_cohort_patients -#}
     {%- set row_counts = published_row_counts(built) -%}
     {%- set null_int = 'cast(null as ' ~ dbt.type_int() ~ ')' -%}
     {%- set delivery = delivery_run_log_values(status, built) -%}
@@ -185,8 +198,10 @@
                              if inputs else _run_log_text(none),
         'package_versions': '(select max(package_versions) from ' ~ inputs ~ ')'
                             if inputs else _run_log_text(none),
-        'cohort_patients': '(select count(*) from ' ~ cohort ~ ')' if cohort else null_int,
-        'cohort_ici_patients': '(select count(*) from ' ~ cohort ~ ' where is_ici)'
+        'cohort_patients': '(select count(*) from ' ~ cohort ~ " where study_id = '"
+                           ~ var('accounting_study_id') ~ "')" if cohort else null_int,
+        'cohort_ici_patients': '(select count(*) from ' ~ cohort ~ " where study_id = '"
+                               ~ var('accounting_study_id') ~ "' and is_ici)"
                                if cohort else null_int,
         'nodes_run': null_int if nodes_run is none else nodes_run,
         'nodes_failed': null_int if nodes_failed is none else nodes_failed,
@@ -200,6 +215,16 @@
         'delivery_profile': delivery['delivery_profile'],
         'delivery_breaches': delivery['delivery_breaches'],
         'accepted_delivery_changes': delivery['accepted_delivery_changes'],
+        'studies': _run_log_text(tojson(studies, sort_keys=true) if studies else none),
+        'study_cohort_patients': (
+            '(select ' ~ dbt.listagg(dbt.concat(['study_id', "'='",
+                                                 dbt.safe_cast('patients', dbt.type_string()),
+                                                 "' ('", dbt.safe_cast('exposed', dbt.type_string()),
+                                                 "' exposed)'"]),
+                                     "'; '", 'order by study_id')
+            ~ ' from (select study_id, count(*) as patients, sum(case when is_ici then 1 else 0 end)'
+            ~ ' as exposed from ' ~ cohort ~ ' group by study_id) as study_cohorts)'
+        ) if cohort else _run_log_text(none),
     } -%}
     {%- set insert_sql -%}
         insert into {{ log_relation }} ({{ column_names | join(', ') }})

@@ -10,7 +10,7 @@ current, so the report always describes the tables beside it. See
 rwe_warehouse.publish and rwe_report.
 """
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -47,6 +47,8 @@ def model(dbt, session):
         ("censoring_reasons", dbt.ref("censoring_reasons")),
         ("row_accounting", dbt.ref("row_accounting")),
         ("line_derivation_agreement", dbt.ref("line_derivation_agreement")),
+        # what each study_id of the tables above is (its spec, as JSON)
+        ("study_specs", dbt.ref("study_specs")),
     ]
     patient_level = [
         ("analysis_cohort", dbt.ref("analysis_cohort")),
@@ -66,16 +68,21 @@ def model(dbt, session):
     schema = params["published_schema"]
     run = current_dbt_run()
     built_at = datetime.now(UTC)
-    run_info = with_run_stamp(pd.DataFrame([{
+    # one row per study of this version: the build, and the study's window and cut-off
+    studies = dbt.ref("study_specs").select(
+        "study_id", "data_cutoff_date", "study_window_start_date", "study_window_end_date"
+    ).df().sort_values("study_id", ignore_index=True)
+    run_info = with_run_stamp(pd.DataFrame({
         "run_id": run.run_id,
         "dbt_invocation_id": run.invocation_id,
-        "data_cutoff_date": date.fromisoformat(params["data_cutoff_date"]),
-        "study_window_start_date": date.fromisoformat(params["study_window_start_date"]),
-        "study_window_end_date": date.fromisoformat(params["study_window_end_date"]),
+        "study_id": studies["study_id"],
+        "data_cutoff_date": studies["data_cutoff_date"],
+        "study_window_start_date": studies["study_window_start_date"],
+        "study_window_end_date": studies["study_window_end_date"],
         "input_fingerprint": inputs["input_fingerprint"],
         "code_fingerprint": inputs["code_fingerprint"],
         "package_versions": inputs["package_versions"],
-    }]), built_at)
+    }), built_at)
     published = publish_version(
         session,
         aggregate_tables=[f"{schema}.{name}" for name, _ in aggregate],

@@ -1,16 +1,21 @@
-"""censoring_reasons: censored patients per endpoint, arm, time interval and reason."""
+"""censoring_reasons: censored patients per study, endpoint, arm, time interval and reason."""
 
 from rwe_study.diagnostics import censoring_table, columns_read, diagnostics_config
+from rwe_study.studies import columns_for_every_study, parameters_by_study, per_study, study_rows
 from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dq_results")
-    params = dbt.config.get("meta")
-    config = diagnostics_config(params)
-    cohort = dbt.ref("analysis_cohort").select(*columns_read("censoring_reasons", params)).df()
-    return with_run_stamp(censoring_table(cohort, params["data_cutoff_date"],
-                                          config["lost_to_follow_up_days"],
-                                          config["censoring_interval_months"],
-                                          params["min_cell_count"]))
+    params = parameters_by_study(dbt.ref("study_specs").df())
+    cohort = dbt.ref("analysis_cohort").select(
+        *columns_for_every_study(columns_read, "censoring_reasons", params)).df()
+
+    def study_table(study_id, study):
+        config = diagnostics_config(study)
+        return censoring_table(study_rows(cohort, study_id), study["data_cutoff_date"],
+                               config["lost_to_follow_up_days"],
+                               config["censoring_interval_months"], study["min_cell_count"])
+
+    return with_run_stamp(per_study(params, study_table))

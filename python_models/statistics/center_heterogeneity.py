@@ -1,14 +1,15 @@
-"""center_heterogeneity: per-center HR of ICI, Cochran's Q, I^2 and pooled HRs."""
+"""center_heterogeneity: per-center hazard ratios, heterogeneity and pooled HRs, per study."""
 
 from rwe_study.diagnostics import center_heterogeneity_table, columns_read
+from rwe_study.studies import columns_for_every_study, parameters_by_study, per_study, study_rows
 from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dq_results")
-    params = dbt.config.get("meta")
-    cohort = dbt.ref("analysis_cohort").select(*columns_read("center_heterogeneity",
-                                                              params)).df()
-    return with_run_stamp(center_heterogeneity_table(cohort, params["alpha"],
-                                                     params["min_cell_count"]))
+    params = parameters_by_study(dbt.ref("study_specs").df())
+    cohort = dbt.ref("analysis_cohort").select(
+        *columns_for_every_study(columns_read, "center_heterogeneity", params)).df()
+    return with_run_stamp(per_study(params, lambda study_id, study: center_heterogeneity_table(
+        study_rows(cohort, study_id), study["alpha"], study["min_cell_count"])))

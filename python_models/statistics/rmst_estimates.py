@@ -1,17 +1,19 @@
-"""rmst_estimates: RMST per arm, RMST difference and ratio, milestone survival differences."""
+"""rmst_estimates: restricted mean survival time per study, arm and tau."""
 
 from rwe_study.diagnostics import columns_read, diagnostics_config, rmst_table
+from rwe_study.studies import columns_for_every_study, parameters_by_study, per_study, study_rows
 from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dq_results")
-    params = dbt.config.get("meta")
-    cohort = dbt.ref("analysis_cohort").select(*columns_read("rmst_estimates", params)).df()
+    params = parameters_by_study(dbt.ref("study_specs").df())
+    cohort = dbt.ref("analysis_cohort").select(
+        *columns_for_every_study(columns_read, "rmst_estimates", params)).df()
     matched = dbt.ref("matched_cohort").select(
-        *columns_read("rmst_estimates", params, "matched_cohort")).df()
-    return with_run_stamp(rmst_table(cohort, matched,
-                                     diagnostics_config(params)["rmst_taus_months"],
-                                     params["landmark_months"], params["alpha"],
-                                     params["min_cell_count"]))
+        *columns_for_every_study(columns_read, "rmst_estimates", params, "matched_cohort")).df()
+    return with_run_stamp(per_study(params, lambda study_id, study: rmst_table(
+        study_rows(cohort, study_id), study_rows(matched, study_id),
+        diagnostics_config(study)["rmst_taus_months"], study["landmark_months"],
+        study["alpha"], study["min_cell_count"])))

@@ -1,6 +1,7 @@
-"""survival_summary: medians, landmark rates, log-rank tests and HRs."""
+"""survival_summary: medians, landmarks, log-rank and HR per study, cohort, endpoint and arm."""
 
 from rwe_study.diagnostics import diagnostics_config, flag_primary_estimates
+from rwe_study.studies import columns_for_every_study, parameters_by_study, per_study, study_rows
 from rwe_study.tables import columns_read, survival_summary
 from rwe_warehouse.provenance import with_run_stamp
 
@@ -8,11 +9,17 @@ from rwe_warehouse.provenance import with_run_stamp
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dq_results")
-    params = dbt.config.get("meta")
-    cohort = dbt.ref("analysis_cohort").select(*columns_read("survival_summary", params)).df()
+    params = parameters_by_study(dbt.ref("study_specs").df())
+    cohort = dbt.ref("analysis_cohort").select(
+        *columns_for_every_study(columns_read, "survival_summary", params)).df()
     matched = dbt.ref("matched_cohort").select(
-        *columns_read("survival_summary", params, "matched_cohort")).df()
-    summary = survival_summary(cohort, matched, params["alpha"], params["landmark_months"])
+        *columns_for_every_study(columns_read, "survival_summary", params, "matched_cohort")).df()
     diagnostics = dbt.ref("study_diagnostics").df()
-    return with_run_stamp(flag_primary_estimates(
-        summary, diagnostics, diagnostics_config(params)["primary_endpoint"]))
+
+    def study_table(study_id, study):
+        summary = survival_summary(study_rows(cohort, study_id), study_rows(matched, study_id),
+                                   study["alpha"], study["landmark_months"])
+        return flag_primary_estimates(summary, study_rows(diagnostics, study_id),
+                                      diagnostics_config(study)["primary_endpoint"])
+
+    return with_run_stamp(per_study(params, study_table))

@@ -1,15 +1,17 @@
-"""weighted_km_estimates: Kaplan-Meier curves under ATT and overlap weights."""
+"""weighted_km_estimates: weighted Kaplan-Meier curves per study and weighting."""
 
 from rwe_study.diagnostics import columns_read, diagnostics_config, weighted_km_table
+from rwe_study.studies import columns_for_every_study, parameters_by_study, per_study, study_rows
 from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dq_results")
-    params = dbt.config.get("meta")
-    cohort = dbt.ref("analysis_cohort").select(*columns_read("weighting_estimates", params)).df()
-    weights = dbt.ref("ps_weights").select("patient_id", "weighting", "weight").df()
-    return with_run_stamp(weighted_km_table(cohort, weights,
-                                            diagnostics_config(params)["weight_methods"],
-                                            params["alpha"], params["min_cell_count"]))
+    params = parameters_by_study(dbt.ref("study_specs").df())
+    cohort = dbt.ref("analysis_cohort").select(
+        *columns_for_every_study(columns_read, "weighting_estimates", params)).df()
+    weights = dbt.ref("ps_weights").select("study_id", "patient_id", "weighting", "weight").df()
+    return with_run_stamp(per_study(params, lambda study_id, study: weighted_km_table(
+        study_rows(cohort, study_id), study_rows(weights, study_id),
+        diagnostics_config(study)["weight_methods"], study["alpha"], study["min_cell_count"])))

@@ -1,18 +1,22 @@
-"""weighting_estimates: ATT and overlap weighting beside 1:1 matching (ESS, balance, HR)."""
+"""weighting_estimates: ATT and overlap weighting beside 1:1 matching (ESS, balance, HR), per
+study."""
 
 from rwe_study.diagnostics import columns_read, diagnostics_config, weighting_summary
+from rwe_study.studies import columns_for_every_study, parameters_by_study, per_study, study_rows
 from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dq_results")
-    params = dbt.config.get("meta")
-    cohort = dbt.ref("analysis_cohort").select(*columns_read("weighting_estimates", params)).df()
+    params = parameters_by_study(dbt.ref("study_specs").df())
+    cohort = dbt.ref("analysis_cohort").select(
+        *columns_for_every_study(columns_read, "weighting_estimates", params)).df()
     matched = dbt.ref("matched_cohort").select(
-        *columns_read("weighting_estimates", params, "matched_cohort")).df()
-    weights = dbt.ref("ps_weights").select("patient_id", "weighting", "weight").df()
-    return with_run_stamp(weighting_summary(cohort, matched, weights,
-                                            params["propensity_covariates"],
-                                            diagnostics_config(params)["weight_methods"],
-                                            params["alpha"]))
+        *columns_for_every_study(columns_read, "weighting_estimates", params,
+                                 "matched_cohort")).df()
+    weights = dbt.ref("ps_weights").select("study_id", "patient_id", "weighting", "weight").df()
+    return with_run_stamp(per_study(params, lambda study_id, study: weighting_summary(
+        study_rows(cohort, study_id), study_rows(matched, study_id),
+        study_rows(weights, study_id), study["propensity_covariates"],
+        diagnostics_config(study)["weight_methods"], study["alpha"])))

@@ -70,6 +70,12 @@ OPTIONAL_COLUMNS: dict[str, re.Pattern[str]] = {
     "survival_summary": re.compile(r"^survival_\d+(?:\.\d+)?_months(?:_ci_lower|_ci_upper)?$"),
 }
 REPORT_TITLE = "Second-line immune checkpoint inhibitors in ES-SCLC: study report"
+STUDY_COLUMN = "study_id"
+# The published table of study specs (one row per study) and what the index shows of it.
+STUDY_SPECS_TABLE = "study_specs"
+STUDY_SPEC_COLUMNS = ("study_id", "title", "reference", "exposure_label", "comparator_label",
+                      "primary_endpoint", "study_window_start_date", "study_window_end_date",
+                      "data_cutoff_date")
 
 STYLE = """
 body { font-family: "DejaVu Sans", Arial, Helvetica, sans-serif; color: #1a1a1a;
@@ -108,8 +114,13 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def load_results(database: str | os.PathLike[str], schema: str = "main") -> dict[str, pd.DataFrame]:
+def load_results(database: str | os.PathLike[str], schema: str = "main",
+                 study_id: str | None = None) -> dict[str, pd.DataFrame]:
     """Read the result tables of the report from a DuckDB file (read-only).
+
+    With ``study_id``, only that study's rows of every table that has a
+    ``study_id`` column (tables without one, such as the line-derivation
+    validation, are the registry's and shown whole).
 
     Columns are selected by name: the contract columns of
     :data:`RESULT_COLUMNS` plus, for ``survival_summary``, every landmark
@@ -123,6 +134,8 @@ def load_results(database: str | os.PathLike[str], schema: str = "main") -> dict
     schema : str, default "main"
         Schema holding the tables (``main`` in the published copy, ``marts``
         in the working warehouse).
+    study_id : str, optional
+        The study whose rows to read (a row of ``study_specs``).
 
     Returns
     -------
@@ -170,21 +183,27 @@ def load_results(database: str | os.PathLike[str], schema: str = "main") -> dict
             raise ReportInputError(f"{path} cannot be reported on: " + "; ".join(problems))
         # Fully qualified: a file named like the schema (marts.duckdb) makes "marts" ambiguous.
         catalog = connection.execute("select current_database()").fetchone()[0]
+
+        def rows_of(table: str, selected: str) -> pd.DataFrame:
+            source = f"{_quote(catalog)}.{_quote(schema)}.{_quote(table)}"
+            if study_id is not None and STUDY_COLUMN in present[table]:
+                return connection.execute(f"select {selected} from {source} "
+                                          f"where {STUDY_COLUMN} = ?", [study_id]).df()
+            return connection.execute(f"select {selected} from {source}").df()
+
         results = {}
         for table, columns in RESULT_COLUMNS.items():
             pattern = OPTIONAL_COLUMNS.get(table)
             extra = [column for column in present[table]
                      if pattern is not None and pattern.match(column.lower())]
             selected = ", ".join(_quote(column) for column in [*columns, *extra])
-            frame = connection.execute(
-                f"select {selected} from {_quote(catalog)}.{_quote(schema)}.{_quote(table)}").df()
+            frame = rows_of(table, selected)
             frame.columns = [column.lower() for column in frame.columns]
             results[table] = frame
         for table, columns in diagnostics.DIAGNOSTIC_COLUMNS.items():
             if table in present:
                 selected = ", ".join(_quote(column) for column in columns)
-                frame = connection.execute(f"select {selected} from {_quote(catalog)}."
-                                           f"{_quote(schema)}.{_quote(table)}").df()
+                frame = rows_of(table, selected)
                 frame.columns = [column.lower() for column in frame.columns]
                 results[table] = frame
         for table, columns in OPTIONAL_TABLES.items():
@@ -192,8 +211,7 @@ def load_results(database: str | os.PathLike[str], schema: str = "main") -> dict
             if not set(columns) <= lower:
                 continue
             selected = ", ".join(_quote(column) for column in columns)
-            results[table] = connection.execute(
-                f"select {selected} from {_quote(catalog)}.{_quote(schema)}.{_quote(table)}").df()
+            results[table] = rows_of(table, selected)
         return results
     finally:
         connection.close()
@@ -251,7 +269,8 @@ def _km_figures(results: Mapping[str, pd.DataFrame]) -> list[str]:
     return blocks
 
 
-def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None) -> str:
+def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None,
+                  study: Mapping[str, object] | None = None) -> str:
     """Render the whole report as one self-contained HTML document.
 
     Parameters
@@ -260,6 +279,9 @@ def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None
         The result tables, as returned by :func:`load_results`.
     source : str, optional
         Where the tables came from, shown under the title (escaped).
+    study : mapping, optional
+        The study's row of ``study_specs`` (title, arm labels, ...): the
+        report's title and lead name it. Without it, the reference study's title.
 
     Returns
     -------
@@ -268,19 +290,23 @@ def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None
     """
     balance = results["covariate_balance"]
     cox = results["cox_results"]
+    title = REPORT_TITLE if study is None else f"{study['title']}: study report"
+    arms = ("ICI vs non-ICI as second-line therapy" if study is None else
+            f"{study['exposure_label']} (arm ICI) vs {study['comparator_label']} (arm non-ICI), "
+            f"primary endpoint {study['primary_endpoint']}")
     sections = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(REPORT_TITLE)}</title>",
+        f"<title>{html.escape(title)}</title>",
         f"<style>{STYLE}{diagnostics.BANNER_STYLE}</style>",
         "</head>",
         "<body>",
         "<header>",
-        f"<h1>{html.escape(REPORT_TITLE)}</h1>",
-        '<p class="lead">ICI vs non-ICI as second-line therapy: baseline characteristics, '
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="lead">{html.escape(arms)}: baseline characteristics, '
         "survival, Cox models, response and safety, from the study's published result "
         "tables." + (f" Source: {html.escape(source)}." if source else "") + "</p>",
         "</header>",
@@ -358,12 +384,76 @@ def render_report(results: Mapping[str, pd.DataFrame], source: str | None = None
     return "\n".join(sections) + "\n"
 
 
+def load_studies(database: str | os.PathLike[str], schema: str = "main") -> pd.DataFrame | None:
+    """The ``study_specs`` rows of a DuckDB file, or None when it has no such table
+    (a database of one study, written before study specs)."""
+    connection = duckdb.connect(str(database), read_only=True)
+    try:
+        found = connection.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ? and table_catalog = current_database()",
+            [schema, STUDY_SPECS_TABLE]).fetchone()[0]
+        if not found:
+            return None
+        catalog = connection.execute("select current_database()").fetchone()[0]
+        selected = ", ".join(_quote(column) for column in STUDY_SPEC_COLUMNS)
+        return connection.execute(
+            f"select {selected} from {_quote(catalog)}.{_quote(schema)}."
+            f"{_quote(STUDY_SPECS_TABLE)} order by study_id").df()
+    finally:
+        connection.close()
+
+
+def study_report_name(study_id: str) -> str:
+    """File name of one study's report, beside the index page."""
+    return f"report_{study_id}.html"
+
+
+def render_index(studies: pd.DataFrame, source: str | None = None) -> str:
+    """The index page: one line per study, linking its report."""
+    rows = "".join(
+        "<tr>"
+        f'<td class="text"><a href="{html.escape(study_report_name(str(row.study_id)))}">'
+        f"{html.escape(str(row.title))}</a></td>"
+        f'<td class="text">{html.escape(str(row.study_id))}</td>'
+        f'<td class="text">{html.escape(str(row.exposure_label))} vs '
+        f"{html.escape(str(row.comparator_label))}</td>"
+        f'<td class="text">{html.escape(str(row.primary_endpoint))}</td>'
+        f'<td class="text">{row.study_window_start_date:%Y-%m-%d} to '
+        f"{row.study_window_end_date:%Y-%m-%d}, cut-off {row.data_cutoff_date:%Y-%m-%d}</td>"
+        f'<td class="text">{html.escape(str(row.reference or ""))}</td>'
+        "</tr>"
+        for row in studies.itertuples(index=False))
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>Study reports</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
+        "<header>", "<h1>Study reports</h1>",
+        '<p class="lead">One report per study spec (studies/&lt;study_id&gt;.yml), each from '
+        "the same published result tables, filtered on study_id."
+        + (f" Source: {html.escape(source)}." if source else "") + "</p>", "</header>",
+        "<main>", '<table id="table-studies">',
+        "<caption>Studies of this version.</caption>",
+        "<thead><tr><th>study</th><th>study_id</th><th>arms</th><th>primary endpoint</th>"
+        "<th>index-line window and cut-off</th><th>reference</th></tr></thead>",
+        f"<tbody>{rows}</tbody>", "</table>", "</main>", "</body>", "</html>"]) + "\n"
+
+
+def _write_atomically(target: Path, document: str) -> None:
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.write_text(document, encoding="utf-8")
+    os.replace(temporary, target)
+
+
 def write_report(database: str | os.PathLike[str], out: str | os.PathLike[str],
                  schema: str = "main") -> Path:
     """Load the result tables, render the report and write it to ``out``.
 
-    The file is written under a temporary name and renamed into place, so a
-    reader never sees half a report.
+    A database with a ``study_specs`` table holds several studies: each gets
+    its own report, ``report_<study_id>.html`` beside ``out``, and ``out`` is
+    the index page linking them. A database without one gets one report in
+    ``out``. Every file is written under a temporary name and renamed into
+    place, so a reader never sees half a report.
 
     Parameters
     ----------
@@ -377,13 +467,19 @@ def write_report(database: str | os.PathLike[str], out: str | os.PathLike[str],
     Returns
     -------
     Path
-        The written file.
+        The written file (the index page when there are studies).
     """
-    results = load_results(database, schema)
-    document = render_report(results, source=f"{Path(database).name}, schema {schema}")
+    source = f"{Path(database).name}, schema {schema}"
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temporary.write_text(document, encoding="utf-8")
-    os.replace(temporary, target)
+    studies = load_studies(database, schema)
+    if studies is None:
+        _write_atomically(target, render_report(load_results(database, schema), source=source))
+        return target
+    for study in studies.to_dict("records"):
+        results = load_results(database, schema, study_id=study["study_id"])
+        _write_atomically(target.with_name(study_report_name(study["study_id"])),
+                          render_report(results, source=f"{source}, study_id "
+                                                        f"{study['study_id']}", study=study))
+    _write_atomically(target, render_index(studies, source=source))
     return target

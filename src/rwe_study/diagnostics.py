@@ -7,7 +7,7 @@ survival, regression). Cohorts are put in the tie-break order of
 do not depend on how the warehouse returned the rows.
 
 Parameters come from one block of the study parameters, ``diagnostics``
-(``dbt_project.yml``, ``statistics: +meta: diagnostics:``): thresholds,
+(each study spec's ``diagnostics:`` block, studies/<study_id>.yml): thresholds,
 power, the primary endpoint and cohort, RMST taus, the censoring window.
 Rows that cannot be estimated stay in their table with
 ``estimation_status = 'not_estimable'`` and a ``status_reason``
@@ -79,7 +79,7 @@ def diagnostics_config(params: Mapping[str, Any]) -> Mapping[str, Any]:
     config = params["diagnostics"]
     missing = [key for key in DIAGNOSTIC_KEYS if key not in config]
     if missing:
-        raise KeyError(f"statistics +meta diagnostics lacks {missing}")
+        raise KeyError(f"the study spec's diagnostics block lacks {missing}")
     if config["primary_endpoint"] not in ENDPOINTS:
         raise ValueError(f"diagnostics.primary_endpoint must be one of {list(ENDPOINTS)}")
     if config["primary_cohort"] not in ("all", "matched"):

@@ -1,10 +1,11 @@
 """The companion study's figures on a registry, computed outside the warehouse's study models.
 
 The companion study (Zhang et al., Front Immunol 2025, doi:10.3389/fimmu.2025.1666373:
-ICI continuation beyond progression as second line) is not a dbt study yet; this module
-checks that the generator's registry gives its cohort and figures near its abstract.
+ICI continuation beyond progression as second line) is a dbt study now
+(studies/ici_continuation_second_line.yml); this module stays as the independent check:
+it computes the cohort and figures from the harmonised layer with a rule of its own.
 It reads either the generator's truth (:func:`rwe_synth.companion_truth_frame`) or the
-warehouse's harmonised layer (``int_patients_indexed_to_second_line`` and
+warehouse's harmonised layer (``int_study_patients_indexed`` of the reference study and
 ``int_treatment_lines_unioned``, every patient whatever the reference study's
 eligibility), applying the companion's rule itself (:func:`cohort_from_warehouse`).
 
@@ -59,7 +60,9 @@ def cohort_from_warehouse(query: Callable[[str], pd.DataFrame],
     (``int_second_line_outcomes_derived``), with the companion's cut-off.
     """
     companion = (params or ModelParameters()).companion
-    indexed = query("select * from intermediate.int_patients_indexed_to_second_line")
+    # every patient seen (one row each in the reference study's rows), whatever their eligibility
+    indexed = query("select * from intermediate.int_study_patients_indexed "
+                    "where study_id = 'zhang2025_second_line_ici'")
     lines = query("select patient_id, regimen_name, is_ici_regimen from "
                   "intermediate.int_treatment_lines_unioned where line_number = 1")
     first = lines.drop_duplicates("patient_id").set_index("patient_id")

@@ -73,16 +73,18 @@ RESTRICTED_FILE_MODE = 0o600
 #: Names of complete versions (see rwe_warehouse.provenance.RUN_ID_FORMAT).
 VERSION_NAME = re.compile(r"run_\d{8}T\d{6}_\d{6}Z")
 
-RUN_INFO_DESCRIPTION = ("One row: the build that wrote this published version "
-                        "(run id, dbt invocation, inputs).")
+RUN_INFO_DESCRIPTION = ("One row per study (study_specs): the build that wrote this "
+                        "published version (run id, dbt invocation, inputs) and the "
+                        "study's window and cut-off.")
 RUN_INFO_COLUMNS = {
     "run_id": "Id of the build (its start, UTC, to the microsecond); the version "
               "directory's name and audit.run_log.run_id.",
     "dbt_invocation_id": "dbt's invocation id of the build.",
     "built_at": "When this version was published (UTC, whole seconds).",
-    "data_cutoff_date": "Data cut-off of the study (var data_cutoff_date).",
-    "study_window_start_date": "First second-line start date in the study window.",
-    "study_window_end_date": "Last second-line start date in the study window.",
+    "study_id": "The study (studies/<study_id>.yml; its spec: table study_specs).",
+    "data_cutoff_date": "Data cut-off of the study (its spec).",
+    "study_window_start_date": "First index-line start date in the study window.",
+    "study_window_end_date": "Last index-line start date in the study window.",
     "input_fingerprint": "SHA-256 over every raw export file's path and SHA-256 "
                          "(audit.run_inputs).",
     "code_fingerprint": "SHA-256 over the project's seeds and code (audit.run_inputs).",
@@ -162,7 +164,7 @@ def publish_version(connection: duckdb.DuckDBPyConnection, *,
         Patient-level ``schema.table`` names: written only to
         ``restricted/rwe_patient_level.duckdb`` (directory 0700, file 0600).
     run_info : DataFrame
-        The one-row ``run_info`` table written to both databases (and to
+        The ``run_info`` table (one row per study, one run id) written to both databases (and to
         Parquet); its ``run_id`` names the version.
     layout : PublishedLayout
         Where to publish.
@@ -181,8 +183,9 @@ def publish_version(connection: duckdb.DuckDBPyConnection, *,
         ``access_level`` (aggregate or restricted), ``row_count``,
         ``published_version``, ``published_database``, ``published_parquet``.
     """
-    if len(run_info) != 1 or "run_id" not in run_info.columns:
-        raise ValueError("run_info must be one row with a run_id column")
+    if (run_info.empty or "run_id" not in run_info.columns
+            or run_info["run_id"].nunique() != 1):
+        raise ValueError("run_info must be one or more rows (one per study) with one run_id")
     run_id = str(run_info["run_id"].iloc[0])
     if not VERSION_NAME.fullmatch(run_id):
         raise ValueError(f"run_id {run_id!r} is not a version name ({VERSION_NAME.pattern})")

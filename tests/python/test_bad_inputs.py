@@ -1198,8 +1198,9 @@ def delivery_builds(clean_run: Callable[[], object], root: Path) -> dict:
     # read now: the accepted build below rebuilds the same tables
     center_a_outcomes = dict(query(stopped, "select coalesce(exclusion_reason, 'eligible'), "
                                             "count(*) from intermediate."
-                                            "int_patients_indexed_to_second_line "
-                                            "where center_id = 'center_a' group by all"))
+                                            "int_study_patients_indexed "
+                                            "where center_id = 'center_a' and study_id = "
+                                            "'zhang2025_second_line_ici' group by all"))
     accepted_run = run_dbt(STUDY_BUILD, workdir, raw_data_dir=accepted,
                            extra_vars={"accept_delivery_changes": ACCEPTED})
     return {"stopped": stopped, "statuses": statuses, "accepted": accepted_run,
@@ -1432,7 +1433,8 @@ def test_no_valid_row_is_lost_from_the_published_tables(clean, broken, table):
 
 
 def test_cohort_is_still_the_generators_496_patients(broken):
-    assert query(broken, "select count(*) from marts.analysis_cohort")[0][0] == (
+    assert query(broken, "select count(*) from marts.analysis_cohort "
+                         "where study_id = 'zhang2025_second_line_ici'")[0][0] == (
         MANIFEST["cohort"]["eligible_patients"])
 
 
@@ -1563,7 +1565,7 @@ def test_mangled_national_ids_stop_the_build_naming_center_export_column_share_a
 def test_mangled_national_ids_link_no_one(delivery):
     """Was: hundreds of patients sharing 6.40105E+17 were one person, excluded."""
     # built by the stopped build itself, not left from the clean build it copied
-    assert delivery["statuses"]["int_patients_indexed_to_second_line"] == "success"
+    assert delivery["statuses"]["int_study_patients_indexed"] == "success"
     counts = delivery["center_a_outcomes"]
     assert "same_person_as_another_patient" not in counts
     assert counts["eligible"] == sum(MANIFEST["cohort"]["per_center_per_arm"]["center_a"].values())

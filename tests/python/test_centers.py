@@ -272,7 +272,7 @@ def test_the_new_centers_exports_are_other_people(onboarded):
 def test_the_new_centers_patients_reach_the_harmonised_tables_as_the_templates_do(onboarded):
     workdir = onboarded[0]
     for table in ("int_treatment_lines_unioned", "int_patient_baselines_unioned",
-                  "int_patients_indexed_to_second_line"):
+                  "int_study_patients_indexed"):
         counts = dict(query(workdir, f"""
             select center_id, count(distinct patient_id) from intermediate.{table}
             where center_id in ('{TEMPLATE_CENTER}', '{NEW_CENTER}') group by center_id"""))
@@ -288,8 +288,10 @@ def test_the_new_centers_patients_reach_the_harmonised_tables_as_the_templates_d
                       group by all order by all"""
     assert query(workdir, national_ids.format(NEW_CENTER)) == query(
         workdir, national_ids.format(TEMPLATE_CENTER))
-    eligible = """select count(*) from intermediate.int_patients_indexed_to_second_line
-                  where center_id = '{}' and exclusion_reason is null"""
+    # the reference study's rules (the companion study's spec names its centers)
+    eligible = """select count(*) from intermediate.int_study_patients_indexed
+                  where center_id = '{}' and exclusion_reason is null
+                  and study_id = 'zhang2025_second_line_ici'"""
     assert query(workdir, eligible.format(NEW_CENTER)) == query(workdir,
                                                                eligible.format(TEMPLATE_CENTER))
 

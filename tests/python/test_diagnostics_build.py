@@ -1,11 +1,12 @@
 """The diagnostics and sensitivity tables as the build writes them (issue 21).
 
-Three kinds of check: each built table equals its ``rwe_study.diagnostics``
-function on the built cohort (the wrapper passes the right inputs and
-parameters); its numbers agree with an independent computation here
-(lifelines, numpy, closed forms; tolerances stated); and a cohort generated
-to violate overlap makes the diagnostics fail and flags the primary
-estimates while the build still succeeds.
+Three kinds of check, for every study spec (each on its own rows): each
+built table equals its ``rwe_study.diagnostics`` function on the built
+cohort (the wrapper passes the right inputs and parameters); its numbers
+agree with an independent computation here (lifelines, numpy, closed
+forms; tolerances stated); and a cohort generated to violate overlap makes
+the diagnostics fail and flags the primary estimates while the build still
+succeeds.
 """
 
 from __future__ import annotations
@@ -15,34 +16,46 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 from scipy import stats
+from study_harness import REFERENCE_STUDY, built_parameters, study_ids, study_table
 
 from dbt_harness import PROJECT_DIR, run_dbt
+from rwe_stats.rmst import largest_common_tau
 from rwe_study import diagnostics as wiring
 from rwe_synth.generator import generate
 from rwe_synth.parameters import AssignmentModel, ModelParameters
 
 pytestmark = pytest.mark.slow
 
-PARAMS = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())[
-    "models"]["rwe_warehouse"]["statistics"]["+meta"]
-CONFIG = PARAMS["diagnostics"]
-CUTOFF = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"][
-    "data_cutoff_date"]
 TIGHT = {"rtol": 1e-9, "atol": 1e-12}
+TABLES = ["analysis_cohort", "matched_cohort", "ps_scores", "ps_weights", "matched_pairs",
+          "study_diagnostics", "survival_summary", "cox_results", "subgroup_hr",
+          "rmst_estimates", "evalues", "weighting_estimates", "weighted_balance",
+          "weighted_km_estimates", "subgroup_balance", "center_heterogeneity",
+          "censoring_reasons", "covariate_balance"]
+
+
+def _study(build, study_id: str) -> dict:
+    """One study's tables, and its parameters under "params" (diagnostics block
+    under "config", cut-off under "cutoff")."""
+    params = built_parameters(build, study_id)
+    return {**{table: study_table(build, table, study_id) for table in TABLES},
+            "params": params, "config": params["diagnostics"],
+            "cutoff": params["data_cutoff_date"]}
+
+
+@pytest.fixture(scope="module", params=study_ids())
+def built(embedded_build, request):
+    return _study(embedded_build, request.param)
 
 
 @pytest.fixture(scope="module")
-def built(embedded_build):
-    tables = ["analysis_cohort", "matched_cohort", "ps_scores", "ps_weights", "matched_pairs",
-              "study_diagnostics", "survival_summary", "cox_results", "subgroup_hr",
-              "rmst_estimates", "evalues", "weighting_estimates", "weighted_balance",
-              "weighted_km_estimates", "subgroup_balance", "center_heterogeneity",
-              "censoring_reasons", "covariate_balance"]
-    return {table: embedded_build.frame(f"select * from marts.{table}") for table in tables}
+def reference_built(embedded_build):
+    """The reference study's tables (the saved R output and the no-overlap
+    variant are of that study)."""
+    return _study(embedded_build, REFERENCE_STUDY)
 
 
 def _same(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -54,37 +67,40 @@ def _same(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
 def test_every_built_table_equals_its_function_on_the_built_cohort(built):
     cohort, matched = built["analysis_cohort"], built["matched_cohort"]
     scores = built["ps_scores"]
-    covariates = PARAMS["propensity_covariates"]
+    covariates = built["params"]["propensity_covariates"]
     _same(built["study_diagnostics"], wiring.study_diagnostics_table(
-        scores, built["matched_pairs"], matched, covariates, CONFIG, PARAMS["alpha"]))
+        scores, built["matched_pairs"], matched, covariates, built["config"],
+        built["params"]["alpha"]))
     _same(built["rmst_estimates"], wiring.rmst_table(
-        cohort, matched, CONFIG["rmst_taus_months"], PARAMS["landmark_months"],
-        PARAMS["alpha"], PARAMS["min_cell_count"]))
-    _same(built["ps_weights"], wiring.propensity_weight_table(scores, CONFIG["weight_methods"]))
+        cohort, matched, built["config"]["rmst_taus_months"], built["params"]["landmark_months"],
+        built["params"]["alpha"], built["params"]["min_cell_count"]))
+    config, params = built["config"], built["params"]
+    _same(built["ps_weights"], wiring.propensity_weight_table(scores, config["weight_methods"]))
     weights = built["ps_weights"]
     _same(built["weighting_estimates"], wiring.weighting_summary(
-        cohort, matched, weights, covariates, CONFIG["weight_methods"], PARAMS["alpha"]))
+        cohort, matched, weights, covariates, config["weight_methods"], params["alpha"]))
     _same(built["weighted_balance"], wiring.weighted_balance_table(
-        cohort, weights, covariates, CONFIG["weight_methods"], PARAMS["min_cell_count"]))
+        cohort, weights, covariates, config["weight_methods"], params["min_cell_count"]))
     _same(built["weighted_km_estimates"], wiring.weighted_km_table(
-        cohort, weights, CONFIG["weight_methods"], PARAMS["alpha"], PARAMS["min_cell_count"]))
+        cohort, weights, config["weight_methods"], params["alpha"], params["min_cell_count"]))
     _same(built["subgroup_balance"], wiring.subgroup_balance_table(
-        cohort, PARAMS["subgroups"], covariates, PARAMS["min_cell_count"]))
+        cohort, built["params"]["subgroups"], covariates, built["params"]["min_cell_count"]))
     _same(built["center_heterogeneity"], wiring.center_heterogeneity_table(
-        cohort, PARAMS["alpha"], PARAMS["min_cell_count"]))
+        cohort, built["params"]["alpha"], built["params"]["min_cell_count"]))
     _same(built["censoring_reasons"], wiring.censoring_table(
-        cohort, CUTOFF, CONFIG["lost_to_follow_up_days"],
-        CONFIG["censoring_interval_months"], PARAMS["min_cell_count"]))
+        cohort, built["cutoff"], built["config"]["lost_to_follow_up_days"],
+        built["config"]["censoring_interval_months"], built["params"]["min_cell_count"]))
 
 
 def test_diagnostics_agree_with_an_independent_computation(built):
     diagnostics = built["study_diagnostics"].set_index("diagnostic")
     matched, scores = built["matched_cohort"], built["ps_scores"]
     treated = matched["is_ici"].astype(bool)
-    events = matched["is_pfs_event"].astype(bool)
+    # events of the primary endpoint (the spec's endpoints.primary) in the primary cohort
+    events = matched[wiring.ENDPOINTS[built["config"]["primary_endpoint"]][1]].astype(bool)
     # balance: the largest |SMD| after matching, recomputed with numpy
     smds = []
-    for covariate in PARAMS["propensity_covariates"]:
+    for covariate in built["params"]["propensity_covariates"]:
         x_t = matched.loc[treated, covariate].astype(float)
         x_c = matched.loc[~treated, covariate].astype(float)
         if matched[covariate].dtype == bool:
@@ -101,7 +117,7 @@ def test_diagnostics_agree_with_an_independent_computation(built):
     ps_c = scores.loc[~scores["is_treated"], "propensity_score"].to_numpy()
     pairs = (ps_t[:, None] > ps_c[None, :]).mean() + 0.5 * (ps_t[:, None] == ps_c[None, :]).mean()
     assert diagnostics.loc["propensity_c_statistic", "value"] == pytest.approx(pairs, rel=1e-9)
-    z = stats.norm.ppf(0.975) + stats.norm.ppf(CONFIG["power"])
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(built["config"]["power"])
     share = treated.mean()
     assert diagnostics.loc["minimum_detectable_hr", "value"] == pytest.approx(
         np.exp(-z / np.sqrt(events.sum() * share * (1 - share))), rel=1e-12)
@@ -109,8 +125,8 @@ def test_diagnostics_agree_with_an_independent_computation(built):
     assert diagnostics.loc["events_control", "value"] == (events & ~treated).sum()
     # the PH test is that of the matched univariate treatment model in cox_results
     cox = built["cox_results"]
-    row = cox[(cox["cohort"] == CONFIG["primary_cohort"])
-              & (cox["endpoint"] == CONFIG["primary_endpoint"])
+    row = cox[(cox["cohort"] == built["config"]["primary_cohort"])
+              & (cox["endpoint"] == built["config"]["primary_endpoint"])
               & (cox["model"] == "univariate") & (cox["term"] == "is_ici")]
     assert diagnostics.loc["ph_test_p_value", "value"] == pytest.approx(
         row["ph_test_p_value"].iloc[0], rel=1e-12)
@@ -122,7 +138,7 @@ def test_primary_estimates_carry_the_diagnostics_verdict(built):
     verdict = bool((thresholded["passed"] == True).all())  # noqa: E712 - nullable column
     for table, extra in (("survival_summary", None), ("cox_results", "term")):
         frame = built[table]
-        primary = frame["endpoint"] == CONFIG["primary_endpoint"]
+        primary = frame["endpoint"] == built["config"]["primary_endpoint"]
         if extra:
             primary &= frame[extra] == "is_ici"
         assert (frame.loc[primary, "diagnostics_passed"] == verdict).all()
@@ -139,19 +155,36 @@ def test_rmst_and_milestones_agree_with_lifelines(built):
         for arm in ("ICI", "non-ICI"):
             rows = cohort[cohort["arm"] == arm]
             curves[arm] = KaplanMeierFitter().fit(rows[duration], rows[event])
-        for tau in CONFIG["rmst_taus_months"]:
+        # a tau beyond the largest survRM2 accepts (largest_common_tau, checked
+        # against survRM2 in test_stats_rmst) is reported, not estimated: the
+        # companion study's 24 months after a 2024 window and a mid-2025 cut-off
+        arms = [cohort[cohort["arm"] == arm] for arm in ("ICI", "non-ICI")]
+        follow_up = largest_common_tau(*(values for frame in arms for values in (
+            frame[duration].to_numpy(), frame[event].to_numpy(dtype=bool))))
+        for tau in built["config"]["rmst_taus_months"]:
             for arm, fitter in curves.items():
                 row = rmst[(rmst["cohort"] == "all") & (rmst["endpoint"] == endpoint)
                            & (rmst["measure"] == "rmst") & (rmst["arm"] == arm)
-                           & (rmst["time_months"] == tau)]
-                assert row["estimate"].iloc[0] == pytest.approx(
+                           & (rmst["time_months"] == tau)].iloc[0]
+                if tau > follow_up:
+                    assert row["estimation_status"] == "not_estimable"
+                    assert row["status_reason"] == "tau_beyond_follow_up"
+                    continue
+                assert row["estimate"] == pytest.approx(
                     restricted_mean_survival_time(fitter, t=tau), rel=1e-9)
-        for landmark in PARAMS["landmark_months"]:
+        for landmark in built["params"]["landmark_months"]:
             row = rmst[(rmst["cohort"] == "all") & (rmst["endpoint"] == endpoint)
                        & (rmst["measure"] == "survival_difference")
                        & (rmst["time_months"] == landmark)].iloc[0]
             survival = {arm: float(fitter.survival_function_at_times(landmark).iloc[0])
                         for arm, fitter in curves.items()}
+            # after an arm's last observed time its curve is unknown (the
+            # companion's non-ICI PFS ends at 11.4 months, before 12)
+            last = min(cohort.loc[cohort["arm"] == arm, duration].max() for arm in curves)
+            if landmark > last:
+                assert row["estimation_status"] == "not_estimable"
+                assert row["status_reason"] == "landmark_beyond_follow_up"
+                continue
             assert row["estimate"] == pytest.approx(survival["ICI"] - survival["non-ICI"],
                                                     rel=1e-9)
 
@@ -204,7 +237,7 @@ def test_censoring_reasons_count_every_censored_patient(built):
     the suppressed cells add up to the censored patients; the cut-off reason
     is exactly the patients whose follow-up ends on the cut-off."""
     censoring, cohort = built["censoring_reasons"], built["analysis_cohort"]
-    cutoff = pd.Timestamp(CUTOFF)
+    cutoff = pd.Timestamp(built["cutoff"])
     for endpoint, (_, event) in wiring.ENDPOINTS.items():
         end = pd.to_datetime(cohort[wiring.END_DATE_COLUMNS[endpoint]])
         for arm in ("ICI", "non-ICI"):
@@ -249,42 +282,47 @@ def no_overlap_build(tmp_path_factory):
 
 
 def test_without_overlap_the_diagnostics_fail_and_flag_the_primary_estimates(
-        no_overlap_build, built):
+        no_overlap_build, reference_built):
     """The build exits 0; the overlap and matching diagnostics that pass on
     the embedded data fail here, and the primary estimates say so."""
     assert no_overlap_build.returncode == 0, no_overlap_build.output[-4000:]
-    diagnostics = no_overlap_build.frame("select * from marts.study_diagnostics").set_index(
-        "diagnostic")
-    embedded = built["study_diagnostics"].set_index("diagnostic")
+    diagnostics = no_overlap_build.frame(
+        "select * from marts.study_diagnostics "
+        f"where study_id = '{REFERENCE_STUDY}'").set_index("diagnostic")
+    embedded = reference_built["study_diagnostics"].set_index("diagnostic")
     for name in ("equipoise_share", "share_treated_matched"):
         assert bool(embedded.loc[name, "passed"])
         assert not bool(diagnostics.loc[name, "passed"]), name
     assert diagnostics.loc["propensity_c_statistic", "value"] > embedded.loc[
         "propensity_c_statistic", "value"]
     summary = no_overlap_build.frame(
-        "select endpoint, diagnostics_passed from marts.survival_summary")
+        "select endpoint, diagnostics_passed from marts.survival_summary "
+        f"where study_id = '{REFERENCE_STUDY}'")
     assert (summary.loc[summary["endpoint"] == "PFS", "diagnostics_passed"] == False).all()  # noqa: E712
     cox = no_overlap_build.frame("select endpoint, term, diagnostics_passed "
-                                 "from marts.cox_results where term = 'is_ici'")
+                                 "from marts.cox_results where term = 'is_ici' "
+                                 f"and study_id = '{REFERENCE_STUDY}'")
     assert (cox.loc[cox["endpoint"] == "PFS", "diagnostics_passed"] == False).all()  # noqa: E712
     # the sensitivity analyses still have every planned row, each estimated or with a reason
-    weighting = no_overlap_build.frame("select * from marts.weighting_estimates")
-    assert len(weighting) == 2 * (1 + len(CONFIG["weight_methods"]))
+    weighting = no_overlap_build.frame("select * from marts.weighting_estimates "
+                                       f"where study_id = '{REFERENCE_STUDY}'")
+    assert len(weighting) == 2 * (1 + len(reference_built["config"]["weight_methods"]))
     estimated = weighting["estimation_status"] == "estimated"
     assert (estimated == weighting["hr"].notna()).all()
     assert weighting.loc[~estimated, "status_reason"].notna().all()
     centers = no_overlap_build.frame("select * from marts.center_heterogeneity "
-                                     "where estimate_type = 'stratified'")
+                                     "where estimate_type = 'stratified' "
+                                     f"and study_id = '{REFERENCE_STUDY}'")
     assert sorted(centers["endpoint"]) == ["OS", "PFS"]
 
 
-def test_rmst_of_the_embedded_study_equals_saved_r_output(built):
+def test_rmst_of_the_embedded_study_equals_saved_r_output(reference_built):
     """``reference/rmst_embedded.R``: R survfit rmean and se(rmean) per arm and the
     survRM2 difference on the built cohort's survival columns (1e-9). The saved
     input must still be the build's cohort: a changed generator fails here first."""
     reference = PROJECT_DIR / "tests" / "python" / "reference"
     saved = pd.read_csv(reference / "data" / "embedded_survival.csv")
-    cohort = built["analysis_cohort"]
+    cohort = reference_built["analysis_cohort"]
     rebuilt = pd.DataFrame({
         "treated": cohort["is_ici"].astype(int), "pfs_months": cohort["pfs_months"],
         "pfs_event": cohort["is_pfs_event"].astype(int), "os_months": cohort["os_months"],
@@ -292,7 +330,7 @@ def test_rmst_of_the_embedded_study_equals_saved_r_output(built):
         list(saved.columns), ignore_index=True)
     pd.testing.assert_frame_equal(rebuilt, saved, check_dtype=False, rtol=1e-12)
     expected = pd.read_csv(reference / "rmst_embedded.csv")
-    rmst = built["rmst_estimates"]
+    rmst = reference_built["rmst_estimates"]
     rmst = rmst[rmst["cohort"] == "all"]
     for _, row in expected.iterrows():
         at = rmst[(rmst["endpoint"] == row["endpoint"]) & (rmst["time_months"] == row["tau"])]
@@ -307,7 +345,8 @@ def test_rmst_of_the_embedded_study_equals_saved_r_output(built):
         assert difference["ci_upper"] == pytest.approx(row["difference_ci_upper"], rel=1e-9)
 
 
-def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved_r_output(built):
+def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved_r_output(
+        reference_built):
     """``reference/cox_embedded.R`` on the built cohort's treatment, center, PFS, OS and
     ps_weights columns: coxph(weights = w, robust = TRUE) per weighting and coxph(... +
     strata(center)), Efron ties. The weighted fits agree to 1e-9 relative (HR, CI, p on
@@ -317,7 +356,7 @@ def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved
     survival_summary matched HR (clustered on pair_id), the same number (1e-12)."""
     reference = PROJECT_DIR / "tests" / "python" / "reference"
     saved = pd.read_csv(reference / "data" / "embedded_weighted.csv")
-    cohort, weights = built["analysis_cohort"], built["ps_weights"]
+    cohort, weights = reference_built["analysis_cohort"], reference_built["ps_weights"]
     by_weighting = weights.pivot(index="patient_id", columns="weighting", values="weight")
     rebuilt = pd.DataFrame({
         "treated": cohort["is_ici"].astype(int), "center": cohort["center_id"].astype(str),
@@ -328,14 +367,14 @@ def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved
     ).sort_values(list(saved.columns), ignore_index=True)
     pd.testing.assert_frame_equal(rebuilt, saved, check_dtype=False, rtol=1e-12)
     expected = pd.read_csv(reference / "cox_embedded.csv").set_index(["endpoint", "model"])
-    weighting = built["weighting_estimates"].set_index(["analysis", "endpoint"])
+    weighting = reference_built["weighting_estimates"].set_index(["analysis", "endpoint"])
     for endpoint in ("PFS", "OS"):
         for analysis, model in (("ATT weighted", "att_weight"),
                                 ("overlap weighted", "overlap_weight")):
             row, r_row = weighting.loc[(analysis, endpoint)], expected.loc[(endpoint, model)]
             for name in ("hr", "ci_lower", "ci_upper", "p_value"):
                 assert row[name] == pytest.approx(r_row[name], rel=1e-9), (analysis, name)
-        centers = built["center_heterogeneity"]
+        centers = reference_built["center_heterogeneity"]
         stratified = centers[(centers["endpoint"] == endpoint)
                              & (centers["estimate_type"] == "stratified")].iloc[0]
         r_row = expected.loc[(endpoint, "strata_center")]
@@ -343,7 +382,7 @@ def test_weighted_and_stratified_hazard_ratios_of_the_embedded_study_equal_saved
         assert stratified["se"] == pytest.approx(r_row["se"], rel=1e-9)
         assert stratified["p_value"] == pytest.approx(r_row["p_value"], rel=1e-6)
         assert (stratified["n"], stratified["events"]) == (r_row["n"], r_row["events"])
-        summary = built["survival_summary"]
+        summary = reference_built["survival_summary"]
         matched = summary[(summary["cohort"] == "matched")
                           & (summary["endpoint"] == endpoint)].iloc[0]
         row = weighting.loc[("matched", endpoint)]

@@ -37,7 +37,7 @@ AGGREGATE_TABLES = {"covariate_balance", "km_estimates", "survival_summary", "co
                     "study_diagnostics", "rmst_estimates", "evalues", "weighting_estimates",
                     "weighted_balance", "weighted_km_estimates", "subgroup_balance",
                     "center_heterogeneity", "censoring_reasons", "line_derivation_agreement",
-                    "run_info"}
+                    "study_specs", "run_info"}
 PATIENT_LEVEL_TABLES = {"analysis_cohort", "matched_cohort", "adverse_events", "ps_scores",
                         "ps_weights", "matched_pairs", "quarantine", "dq_results", "run_info"}
 # Columns that legitimately differ between two builds of the same inputs. The
@@ -72,7 +72,8 @@ def _database_tables(database: Path) -> dict[str, pd.DataFrame]:
     with duckdb.connect(str(database), read_only=True) as connection:
         names = [row[0] for row in connection.sql(
             "select table_name from information_schema.tables order by table_name").fetchall()]
-        run_ids = connection.sql("select run_id from run_info").fetchall()
+        # one run_info row per study, every one naming the version's build
+        run_ids = connection.sql("select distinct run_id from run_info").fetchall()
         assert run_ids == [(database.parent.name if database.parent.name != "restricted"
                             else database.parent.parent.name,)]
         return _frames(connection, {name: f'"{name}"' for name in names})
@@ -146,7 +147,9 @@ def test_a_build_publishes_aggregates_for_bi_and_patient_level_tables_apart(good
     published = _published(good_build)
     assert {"analysis_cohort", "matched_pairs", "quarantine"}.isdisjoint(
         name for name in published if not name.startswith("restricted."))
-    assert len(published["run_info"]) == 1
+    # one row per study, all naming this build
+    # (_database_tables checked that every row names this version's build)
+    assert sorted(published["run_info"]["study_id"]) == sorted(published["study_specs"]["study_id"])
     assert published["run_info"]["input_fingerprint"].notna().all()
     assert len(published["restricted.analysis_cohort"]) > 0
 
@@ -184,7 +187,12 @@ def test_the_run_log_names_the_build_its_vars_row_counts_and_fingerprints(good_b
         "line_gap_days", "raw_data_dir", "raw_file_format"}
     counts = json.loads(last["published_row_counts"])
     assert counts.keys() == (AGGREGATE_TABLES | PATIENT_LEVEL_TABLES) - {"run_info"}
-    assert counts["analysis_cohort"] == last["cohort_patients"] > 0
+    # cohort_patients: the accounting study's; study_cohort_patients: every study's
+    per_study = dict(part.split("=") for part in last["study_cohort_patients"].split("; "))
+    patients = {study: int(text.split(" ")[0]) for study, text in per_study.items()}
+    assert json.loads(last["studies"]).keys() == patients.keys()
+    assert counts["analysis_cohort"] == sum(patients.values())
+    assert last["cohort_patients"] == patients["zhang2025_second_line_ici"] > 0
 
 
 def test_a_failed_build_leaves_the_published_results_untouched(good_build):

@@ -24,7 +24,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from study_harness import file_parameters, study_ids
 
 from rwe_quality import (
     RESULT_COLUMNS,
@@ -40,7 +40,7 @@ EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
 #: Every published table with a suite, in dq_results' row order.
 TABLES = ("analysis_cohort", "adverse_events", "quarantine", "row_accounting")
 SUITES = {table: EXPECTATIONS_DIR / f"{table}.json" for table in TABLES}
-EXPECTED_COUNTS = {"analysis_cohort": 67, "adverse_events": 10, "quarantine": 11,
+EXPECTED_COUNTS = {"analysis_cohort": 68, "adverse_events": 11, "quarantine": 11,
                    "row_accounting": 14}
 REASONS_SEED = PROJECT_DIR / "seeds" / "terminology" / "terminology__row_outcome_reasons.csv"
 DQ_RESULTS_MODEL = PROJECT_DIR / "python_models" / "quality" / "dq_results.py"
@@ -74,6 +74,7 @@ def valid_cohort() -> pd.DataFrame:
         return (start + pd.to_timedelta(days, unit="D")).astype("datetime64[us]")
 
     return pd.DataFrame({
+        "study_id": "zhang2025_second_line_ici",
         "patient_id": patient,
         "center_id": center,
         "second_line_source_table": ["treatment_lines", "treatment_lines",
@@ -160,6 +161,7 @@ def row_outcome_reasons() -> list[tuple[str, str]]:
 
 def valid_adverse_events() -> pd.DataFrame:
     return pd.DataFrame({
+        "study_id": "zhang2025_second_line_ici",
         "patient_id": ["p01", "p01", "p02", "p04", "p05"],
         "center_id": ["center_a", "center_a", "center_a", "center_b", "center_c"],
         "arm": ["ICI", "ICI", "non-ICI", "non-ICI", "ICI"],
@@ -303,7 +305,9 @@ BREAKERS = [
     Breaker(C, "expect_table_row_count_to_be_between", None, kwarg="min_value",
             reshape=lambda frame: frame.iloc[0:0]),
     Breaker(C, NOT_NULL, "patient_id", {"patient_id": None}),
-    Breaker(C, "expect_column_values_to_be_unique", "patient_id", {"patient_id": "p02"}),
+    Breaker(C, NOT_NULL, "study_id", {"study_id": None}),
+    Breaker(C, "expect_compound_columns_to_be_unique", "study_id, patient_id",
+            {"patient_id": "p02"}),
     Breaker(C, NOT_NULL, "center_id", {"center_id": None}),
     Breaker(C, NOT_NULL, "second_line_source_table", {"second_line_source_table": None}),
     Breaker(C, NOT_NULL, "second_line_source_row_number",
@@ -311,7 +315,7 @@ BREAKERS = [
     Breaker(C, BETWEEN, "second_line_source_row_number", {"second_line_source_row_number": 0},
             kwarg="min_value"),
     Breaker(C, "expect_compound_columns_to_be_unique",
-            "center_id, second_line_source_table, second_line_source_row_number",
+            "study_id, center_id, second_line_source_table, second_line_source_row_number",
             {"second_line_source_row_number": 2}),
     Breaker(C, NOT_NULL, "second_line_start_date", {"second_line_start_date": None}),
     Breaker(C, NOT_NULL, "second_line_regimen", {"second_line_regimen": None}),
@@ -382,6 +386,7 @@ BREAKERS = [
             reshape=lambda frame: frame.drop(columns="center_id")),
     Breaker(A, "expect_table_row_count_to_be_between", None, kwarg="min_value",
             reshape=lambda frame: frame.iloc[0:0]),
+    Breaker(A, NOT_NULL, "study_id", {"study_id": None}),
     Breaker(A, NOT_NULL, "patient_id", {"patient_id": None}),
     Breaker(A, NOT_NULL, "center_id", {"center_id": None}),
     Breaker(A, NOT_NULL, "arm", {"arm": None}),
@@ -390,7 +395,7 @@ BREAKERS = [
     Breaker(A, NOT_NULL, "ctcae_grade", reshape=lambda frame: frame.assign(
         ctcae_grade=pd.array([None, 3, 4, 1, 5], dtype="Int32"))),
     Breaker(A, IN_SET, "ctcae_grade", {"ctcae_grade": 6}),
-    Breaker(A, "expect_compound_columns_to_be_unique", "patient_id, ae_term",
+    Breaker(A, "expect_compound_columns_to_be_unique", "study_id, patient_id, ae_term",
             reshape=_duplicate_ae),
     # quarantine
     Breaker(Q, "expect_table_columns_to_match_ordered_list", None,
@@ -516,9 +521,9 @@ def test_every_column_has_a_critical_not_null_expectation():
         assert not_null <= set(columns), table
 
 
-def test_every_statistics_covariate_has_a_critical_not_null_expectation():
-    statistics = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))[
-        "models"]["rwe_warehouse"]["statistics"]["+meta"]
+@pytest.mark.parametrize("study_id", study_ids())
+def test_every_statistics_covariate_has_a_critical_not_null_expectation(study_id):
+    statistics = file_parameters(study_id)
     covariates = {*statistics["propensity_covariates"], *statistics["cox_terms"],
                   *statistics["subgroups"].values(), "age_years", "sex"}
     not_null = {entry["kwargs"]["column"] for entry in _suite_entries(C)
@@ -699,10 +704,10 @@ def test_count_guard_names_the_dropped_entry(tmp_path):
     path = _write_suite(tmp_path, {"type": "expect_column_values_to_be_purple",
                                    "kwargs": {"column": "arm"}, "severity": "critical",
                                    "meta": {"reason": "unknown type"}})
-    with pytest.raises(SuiteLoadError, match="has 11 expectations but Great Expectations "
-                                             "loaded only 10") as raised:
+    with pytest.raises(SuiteLoadError, match="has 12 expectations but Great Expectations "
+                                             "loaded only 11") as raised:
         load_suite(path)
-    assert "expectation 10 (expect_column_values_to_be_purple)" in str(raised.value)
+    assert "expectation 11 (expect_column_values_to_be_purple)" in str(raised.value)
     assert "not found" in str(raised.value)
 
 

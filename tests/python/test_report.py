@@ -677,3 +677,39 @@ def test_line_derivation_agreement_is_shown_when_published_and_hides_small_cells
     assert "within 7 days" in shown.read_text(encoding="utf-8")
     # a database without the table (real data, older versions) has no such section
     assert "section-line-derivation" not in report.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- one report per study
+
+def test_a_database_of_studies_gets_one_report_per_study_and_an_index(tmp_path, tables) -> None:
+    """study_specs present: report_<study_id>.html per study, from that study's
+    rows only, and report.html linking them; the other study's rows change
+    nothing in a study's report."""
+    studies = pd.DataFrame({
+        "study_id": ["first_study", "second_study"], "title": ["First", "Second"],
+        "reference": ["ref 1", None], "exposure_label": ["ICI", "continued"],
+        "comparator_label": ["non-ICI", "stopped"], "primary_endpoint": ["PFS", "OS"],
+        "study_window_start_date": pd.to_datetime(["2019-03-01", "2024-01-01"]).date,
+        "study_window_end_date": pd.to_datetime(["2023-12-31", "2024-12-31"]).date,
+        "data_cutoff_date": pd.to_datetime(["2024-06-30", "2025-06-30"]).date})
+    # the second study's rows: the same tables with every survival median doubled
+    second = {name: frame.copy() for name, frame in tables.items()}
+    second["survival_summary"]["median_months"] *= 2
+    stacked = {name: pd.concat([frame.assign(study_id="first_study"),
+                                second[name].assign(study_id="second_study")],
+                               ignore_index=True) for name, frame in tables.items()}
+    database = write_database(tmp_path / "studies.duckdb",
+                              {**stacked, "study_specs": studies})
+    index = write_report(database, tmp_path / "out" / "report.html")
+    text = index.read_text(encoding="utf-8")
+    assert 'href="report_first_study.html"' in text and 'href="report_second_study.html"' in text
+    alone = write_report(write_database(tmp_path / "alone.duckdb", tables),
+                         tmp_path / "alone" / "report.html").read_text(encoding="utf-8")
+    first = (tmp_path / "out" / "report_first_study.html").read_text(encoding="utf-8")
+    assert "<h1>First: study report</h1>" in first
+    # beyond title, lead and source, the first study's report is the one-study report
+    body = re.compile(r"<main>.*</main>", re.S)
+    assert body.search(first).group(0) == body.search(alone).group(0)
+    second_text = (tmp_path / "out" / "report_second_study.html").read_text(encoding="utf-8")
+    assert "continued (arm ICI) vs stopped (arm non-ICI), primary endpoint OS" in second_text
+    assert body.search(second_text).group(0) != body.search(alone).group(0)

@@ -15,15 +15,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from lifelines import KaplanMeierFitter
+from study_harness import REFERENCE_STUDY, file_parameters
 
-from dbt_harness import PROJECT_DIR
 from rwe_study import tables
 from rwe_synth import truth_frame
 
-PARAMS = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))[
-    "models"]["rwe_warehouse"]["statistics"]["+meta"]
+PARAMS = file_parameters(REFERENCE_STUDY)
 K = int(PARAMS["min_cell_count"])
 TIE_BREAK = list(tables.TIE_BREAK_COLUMNS)
 

@@ -30,8 +30,8 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 from scipy import stats
+from study_harness import REFERENCE_STUDY, file_parameters
 
 from dbt_harness import PROJECT_DIR
 from rwe_stats._cox import fit_cox
@@ -48,8 +48,7 @@ ALPHA = 0.001
 
 @pytest.fixture(scope="module")
 def terms() -> list[str]:
-    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    terms = project["models"]["rwe_warehouse"]["statistics"]["+meta"]["cox_terms"]
+    terms = file_parameters(REFERENCE_STUDY)["cox_terms"]
     manifest = json.loads((PROJECT_DIR / "data/raw/manifest.json").read_text(encoding="utf-8"))
     published = manifest["truth"]["parameters"]
     # the embedded data's manifest states the generator's parameters
@@ -121,3 +120,30 @@ def test_the_pooled_test_would_detect_a_bias_of_0_04(fits, terms, model):
             shifted = _truth(model, terms)
             shifted[terms.index(term)] += bias
             assert _pooled(fits[model], shifted) > critical, (model, term, bias)
+
+
+# --------------------------------------------------------------------------- the companion study
+
+def test_the_companion_specs_cox_model_recovers_its_true_log_hazard_ratios():
+    """The companion study's multivariate PFS Cox model, as the warehouse fits it
+    (rwe_stats cox_table with the spec's cox_terms), on 20,000 generated patients
+    (about 8,500 in the companion cohort): every term within 4 SE of the
+    generator's true log-HR (had_first_line_ici, constant there, is not a term),
+    and the continuation term's own truth (PFS HR 0.52) is the one recovered."""
+    from rwe_synth import companion_truth_frame
+    from rwe_synth.parameters import ModelParameters
+
+    truth = ModelParameters().companion.pfs.log_hr
+    terms = file_parameters("ici_continuation_second_line")["cox_terms"]
+    assert "had_first_line_ici" not in terms and set(terms) <= set(truth)
+    frame = companion_truth_frame(20_000, 3, 20250921)
+    cohort = frame[frame["population"] == "companion"]
+    table = cox_table(cohort, "pfs_months", "is_pfs_event", terms, "multivariate")
+    estimate = np.log(table["hr"].to_numpy())
+    se = (np.log(table["ci_upper"].to_numpy()) - estimate) / stats.norm.ppf(0.975)
+    expected = np.array([truth[term] for term in terms])
+    errors = dict(zip(terms, estimate - expected, strict=True))
+    assert (np.abs(estimate - expected) < 4 * se).all(), errors
+    # and it would not accept the reference study's ICI effect
+    reference = DEFAULT_PARAMETERS.pfs.log_hr["is_ici"]
+    assert abs(estimate[0] - reference) > 4 * se[0]

@@ -12,9 +12,13 @@ import sys
 import duckdb
 import pandas as pd
 import pytest
+from study_harness import REFERENCE_STUDY, built_spec, study_ids, study_table
 
 from dbt_harness import PROJECT_DIR, TEST_PSEUDONYM_KEY, run_dbt
+from rwe_report.results_table import end_marker, results_rows, start_marker
 from rwe_synth import truth_frame
+
+COMPANION_STUDY = "ici_continuation_second_line"
 
 RAW_DIR = PROJECT_DIR / "data" / "raw"
 PROVENANCE_COLUMNS = {"second_line_source_table", "second_line_source_row_number"}
@@ -42,7 +46,8 @@ def test_cohort_is_the_generators_eligible_patients(build, manifest):
     cohort = manifest["cohort"]
     by_center_arm = {
         (center, arm): count for center, arm, count in build.query(
-            "select center_id, arm, count(*) from marts.analysis_cohort group by all")
+            "select center_id, arm, count(*) from marts.analysis_cohort "
+            f"where study_id = '{REFERENCE_STUDY}' group by all")
     }
     expected = {
         (center, arm): count
@@ -153,7 +158,7 @@ def test_harmonised_cohort_equals_the_generators_truth(build, manifest):
         hashlib.sha256(f"{TEST_PSEUDONYM_KEY}|{center}|{key}".encode()).hexdigest()[:24]
         for center, key in zip(truth["center_id"], truth["patient_key"], strict=True)
     ]
-    published = build.frame("select * from marts.analysis_cohort")
+    published = study_table(build, "analysis_cohort", REFERENCE_STUDY)
     columns = [column for column in published.columns if column in truth.columns]
     # provenance columns are not the generator's: checked in the next test
     assert set(published.columns) - set(columns) == PROVENANCE_COLUMNS
@@ -187,6 +192,35 @@ def test_companion_cohort_read_from_the_harmonised_layer_equals_its_truth(build,
                "is_objective_response", "is_disease_control"]
     expected = truth[columns].sort_values("patient_id", ignore_index=True)
     actual = cohort[columns].sort_values("patient_id", ignore_index=True)
+    pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_exact=False,
+                                  rtol=1e-9, atol=1e-9)
+
+
+def test_companion_cohort_built_from_its_spec_equals_its_truth(build, manifest):
+    """The companion study's spec (studies/ici_continuation_second_line.yml),
+    built by the warehouse's SQL, gives the generator's companion cohort
+    exactly: 118 / 93, same patients, arms, covariates, outcomes at the
+    companion's cut-off and responses."""
+    from rwe_synth import companion_truth_frame
+
+    arguments = manifest["generator"]["args"]
+    truth = companion_truth_frame(arguments["patients"], arguments["centers"],
+                                  arguments["seed"])
+    truth["patient_id"] = [
+        hashlib.sha256(f"{TEST_PSEUDONYM_KEY}|{center}|{key}".encode()).hexdigest()[:24]
+        for center, key in zip(truth["center_id"], truth["patient_key"], strict=True)
+    ]
+    published = study_table(build, "analysis_cohort", COMPANION_STUDY)
+    assert published["arm"].value_counts().to_dict() == {"ICI": 118, "non-ICI": 93}
+    columns = [column for column in published.columns if column in truth.columns]
+    assert {"is_ici", "pfs_months", "os_months", "is_objective_response",
+            "has_liver_metastases"} <= set(columns)
+    expected = truth[columns].sort_values("patient_id", ignore_index=True)
+    actual = published[columns].sort_values("patient_id", ignore_index=True)
+    for column in ("second_line_start_date", "pfs_end_date", "os_end_date"):
+        if column in columns:
+            actual[column] = pd.to_datetime(actual[column])
+            expected[column] = pd.to_datetime(expected[column])
     pd.testing.assert_frame_equal(actual, expected, check_dtype=False, check_exact=False,
                                   rtol=1e-9, atol=1e-9)
 
@@ -274,61 +308,20 @@ def test_parquet_exports_publish_the_same_tables_as_csv(build, parquet_build, ta
     pd.testing.assert_frame_equal(published(parquet_build), expected)
 
 
-PREDICTOR_LABELS = {
-    "is_ici": "ICI", "age_years": "age", "is_male": "male sex", "is_ecog_2_or_more": "ECOG >= 2",
-    "is_ever_smoker": "smoking", "has_liver_metastases": "liver metastases",
-    "has_brain_metastases": "brain metastases", "has_bone_metastases": "bone metastases",
-    "has_three_or_more_metastatic_sites": "3 or more metastatic sites",
-    "had_thoracic_radiotherapy": "thoracic radiotherapy",
-    "had_prophylactic_cranial_irradiation": "PCI", "had_first_line_ici": "first-line ICI",
-    "is_first_line_pfs_6_months_or_more": "first-line PFS >= 6 months",
-}
 
-
-def readme_results(build) -> list[str]:
-    """The README's results rows, rendered from a build's tables."""
-    def survival(cohort, endpoint):
-        rows = build.frame(
-            f"select * from marts.survival_summary where cohort = '{cohort}' "
-            f"and endpoint = '{endpoint}' order by arm")  # ICI before non-ICI
-        median = " vs ".join(f"{r.median_months:.2f} ({r.median_ci_lower:.2f}-"
-                             f"{r.median_ci_upper:.2f})" for r in rows.itertuples())
-        first = rows.iloc[0]
-        hr = f"{first.hr_ici_vs_non_ici:.2f} ({first.hr_ci_lower:.2f}-{first.hr_ci_upper:.2f})"
-        return median, f"log-rank p = {first.logrank_p_value:.1e}", hr
-
-    pfs, pfs_p, pfs_hr = survival("all", "PFS")
-    matched, matched_p, matched_hr = survival("matched", "PFS")
-    os_, os_p, _ = survival("all", "OS")
-    pairs = build.query("select count(*) from marts.matched_pairs")[0][0]
-    response = build.frame("select * from marts.response_summary where cohort = 'all' "
-                           "order by arm")
-    orr = " vs ".join(f"{100 * v:.1f} %" for v in response["orr"])
-    dcr = " vs ".join(f"{100 * v:.1f} %" for v in response["dcr"])
-    predictors = [PREDICTOR_LABELS[term] for (term,) in build.query(
-        "select term from marts.cox_results where cohort = 'all' and endpoint = 'PFS' "
-        "and model = 'multivariate' and p_value < 0.05 order by p_value")]
-    smd = dict(build.query("select cohort, max(abs(smd)) from marts.covariate_balance "
-                           "group by cohort"))
-    arms = dict(build.query("select arm, count(*) from marts.analysis_cohort group by arm"))
-    return [
-        f"| patients | {arms['ICI']} vs {arms['non-ICI']} |",
-        f"| median PFS, all (months, 95% CI) | {pfs}, {pfs_p} |",
-        f"| median PFS, after 1:1 PSM | {matched}, {pairs} pairs, {matched_p} |",
-        f"| PFS hazard ratio, all (Cox, Efron) | {pfs_hr} |",
-        f"| PFS hazard ratio, matched (robust, clustered on pair) | {matched_hr} |",
-        f"| median OS, all | {os_}, {os_p} |",
-        f"| ORR | {orr}, p = {response['orr_p_value'].iloc[0]:.1e} |",
-        f"| DCR | {dcr}, p = {response['dcr_p_value'].iloc[0]:.1e} |",
-        f"| independent PFS predictors (multivariate Cox, p < 0.05) | {', '.join(predictors)} |",
-        f"| max \\|SMD\\| before / after matching | {smd['all']:.2f} / {smd['matched']:.2f} |",
-    ]
-
-
-def test_readme_results_are_the_builds(build):
+@pytest.mark.parametrize("study_id", study_ids())
+def test_readme_results_are_the_builds(build, study_id):
+    """Each study's README table is exactly what rwe_report.results_table renders
+    from the build's tables and the spec's published figures."""
     text = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
-    block = text[text.index("<!-- results:start -->"):text.index("<!-- results:end -->")]
-    rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) == 11  # header + 10 figures
-    for expected in readme_results(build):
-        assert any(row.startswith(expected) for row in rows), expected
+    assert text.count(start_marker(study_id)) == 1, f"README has no table for {study_id}"
+    block = text[text.index(start_marker(study_id)) + len(start_marker(study_id)):
+                 text.index(end_marker(study_id))]
+    readme_rows = [line for line in block.splitlines() if line.startswith("|")]
+
+    def query(sql, parameters):
+        with duckdb.connect(str(build.warehouse), read_only=True) as connection:
+            return connection.execute(sql, list(parameters)).df()
+
+    assert readme_rows == results_rows(query, {"study_id": study_id,
+                                               **built_spec(build, study_id)})

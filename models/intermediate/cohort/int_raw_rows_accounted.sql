@@ -16,7 +16,10 @@ adverse_events as (
 ),
 
 patients as (
-    select * from {{ ref('int_patients_indexed_to_second_line') }}
+    {#- the study whose eligibility decides a patient's row outcome and the
+        delivery measures (var accounting_study_id) -#}
+    select * from {{ ref('int_study_patients_indexed') }}
+    where study_id = '{{ var("accounting_study_id") }}'
 ),
 
 patient_keys as (

@@ -1,4 +1,5 @@
-{#- PFS and OS from the second-line start for every eligible patient.
+{#- PFS and OS from the second-line start for every eligible patient of
+    every study, at the study's data cut-off (its spec).
     PFS event: progression or death, whichever is first. OS event: death.
     An event after the data cut-off is not an event: the patient is censored
     at the cut-off. Without an event, PFS is censored at the last known
@@ -8,15 +9,21 @@
 with
 
 indexed as (
-    select * from {{ ref('int_patients_indexed_to_second_line') }}
+    select * from {{ ref('int_study_patients_indexed') }}
     where exclusion_reason is null
 ),
 
 dated as (
     select
+        study_id,
         patient_id,
         second_line_start_date,
-        cast('{{ var("data_cutoff_date") }}' as date) as data_cutoff_date,
+        case study_id
+            {%- for spec in study_specs() %}
+                when '{{ spec["study_id"] }}'
+                    then cast('{{ spec["eligibility"]["data_cutoff_date"] }}' as date)
+            {%- endfor %}
+        end as data_cutoff_date,
         case
             when second_line_progression_date is null then death_date
             when death_date is null then second_line_progression_date
@@ -32,12 +39,14 @@ dated as (
 
 ends as (
     select
+        study_id,
         patient_id,
         second_line_start_date,
         pfs_event_date is not null and pfs_event_date <= data_cutoff_date as is_pfs_event,
         death_date is not null and death_date <= data_cutoff_date as is_os_event,
         {#- an event after the cut-off means event-free at the cut-off, even
             when the last contact before it was earlier -#}
+
         case
             when pfs_event_date <= data_cutoff_date then pfs_event_date
             when pfs_event_date > data_cutoff_date then data_cutoff_date
@@ -57,6 +66,7 @@ ends as (
 
 final as (
     select
+        study_id,
         patient_id,
         is_pfs_event,
         is_os_event,

@@ -1,5 +1,5 @@
-{#- One row per cohort patient per adverse-event term on second line, with
-    the worst CTCAE grade recorded for that term. -#}
+{#- One row per study, cohort patient and adverse-event term on second line,
+    with the worst CTCAE grade recorded for that term. -#}
 with
 
 adverse_events as (
@@ -13,6 +13,7 @@ cohort as (
 
 worst_grades as (
     select
+        cohort.study_id,
         cohort.patient_id,
         cohort.center_id,
         cohort.arm,
@@ -21,7 +22,7 @@ worst_grades as (
     from adverse_events
     inner join cohort
         on adverse_events.patient_id = cohort.patient_id
-    group by cohort.patient_id, cohort.center_id, cohort.arm, adverse_events.ae_term
+    group by cohort.study_id, cohort.patient_id, cohort.center_id, cohort.arm, adverse_events.ae_term
 )
 
 select * from worst_grades

@@ -1,9 +1,12 @@
-{#- One row per eligible patient: the harmonised, analysis-ready study table
-    (contract: docs/analysis-cohort-contract.md). -#}
+{#- One row per study and eligible patient: the harmonised, analysis-ready
+    study table (contract: docs/analysis-cohort-contract.md). Every study's
+    rows are in this one table, keyed by study_id (studies/<study_id>.yml):
+    a column, not a schema per study, so a new spec needs no new relation,
+    grant or BI connection, and every statistics table stays one table. -#}
 with
 
 indexed as (
-    select * from {{ ref('int_patients_indexed_to_second_line') }}
+    select * from {{ ref('int_study_patients_indexed') }}
     where exclusion_reason is null
 ),
 
@@ -18,12 +21,15 @@ response_codes as (
 final as (
     select
         ---------- keys
+        indexed.study_id,
         indexed.patient_id,
         indexed.center_id,
         ---------- provenance of the second-line record (independent of the key)
         indexed.second_line_source_table,
         indexed.second_line_source_row_number,
         ---------- treatment
+        {# the arm labels the statistics tables key on; the spec's labels
+           (exposure.label, comparator.label) name them in the report #}
         case when indexed.is_ici then 'ICI' else 'non-ICI' end as arm,
         indexed.is_ici,
         indexed.second_line_start_date,
@@ -68,7 +74,9 @@ final as (
         response_codes.is_disease_control
     from indexed
     inner join outcomes
-        on indexed.patient_id = outcomes.patient_id
+        on
+            indexed.study_id = outcomes.study_id
+            and indexed.patient_id = outcomes.patient_id
     inner join response_codes
         on coalesce(indexed.best_response, 'NE') = response_codes.response_code
 )

@@ -1,0 +1,279 @@
+{#- One row per study (studies/<study_id>.yml) and patient seen in any valid
+    record, indexed to the study's index line (the second line), with the
+    first rule of the study's eligibility they fail (exclusion_reason is null
+    for the eligible). Eligible: a center of the study, a second line starting
+    inside the study's window, after a first line with documented progression
+    (if the spec requires it) whose drug classes meet the spec's prior-line
+    rule, a second line in one of the two arms (the spec's rules on its drug
+    classes), follow-up after the index date and every baseline covariate
+    recorded; a person already eligible under another record (same national
+    ID) is excluded.
+    Before those rules: a key filed in two spellings, a quarantined record
+    among the lines that define the index, or lines out of order exclude the
+    patient (the lines left cannot be trusted); records of one person that
+    disagree on sex or birth year exclude every record of that person. -#}
+{%- set specs = study_specs() %}
+with
+
+lines as (
+    select * from {{ ref('int_treatment_lines_unioned') }}
+),
+
+baselines as (
+    select * from {{ ref('int_patient_baselines_unioned') }}
+),
+
+patient_keys as (
+    select * from {{ ref('int_patient_keys_checked') }}
+),
+
+treatment_histories as (
+    select * from {{ ref('int_treatment_histories_checked') }}
+),
+
+line_classes as (
+    select * from {{ ref('int_treatment_line_drug_classes') }}
+),
+
+patients_seen as (
+    select
+        patient_id,
+        center_id
+    from lines
+    union
+    select
+        patient_id,
+        center_id
+    from baselines
+),
+
+patients as (
+    {#- lines derived from orphaned administrations describe no patient -#}
+    select
+        patients_seen.patient_id,
+        patients_seen.center_id,
+        coalesce(patient_keys.is_key_spelled_two_ways, false) as is_key_spelled_two_ways
+    from patients_seen
+    left join patient_keys
+        on patients_seen.patient_id = patient_keys.patient_id
+    where coalesce(patient_keys.has_patient_record, true)
+),
+
+first_lines as (
+    select * from lines
+    where line_number = 1
+),
+
+second_lines as (
+    select * from lines
+    where line_number = 2
+),
+
+first_line_classes as (
+    select * from line_classes
+    where line_number = 1
+),
+
+second_line_classes as (
+    select * from line_classes
+    where line_number = 2
+),
+
+indexed as (
+    {%- for spec in specs %}
+        {%- set eligibility = spec['eligibility'] %}
+        {%- set exposed = study_rule_sql(spec['exposure']['index_line'], 'second_line_classes') %}
+        {%- set comparator = study_rule_sql(spec['comparator']['index_line'], 'second_line_classes') %}
+        select
+            '{{ spec["study_id"] }}' as study_id,
+            patients.patient_id,
+            baselines.person_link_id,
+            patients.center_id,
+            second_lines.line_start_date as second_line_start_date,
+            second_lines.source_table as second_line_source_table,
+            second_lines.source_row_number as second_line_source_row_number,
+            second_lines.regimen_name as second_line_regimen,
+            {#- the exposure flag (both studies: the second line contains an ICI);
+                null without a second line -#}
+            case when second_line_classes.treatment_line_id is not null then {{ exposed }} end
+                as is_ici,
+            second_lines.best_response,
+            second_lines.progression_date as second_line_progression_date,
+            second_lines.last_progression_free_date as second_line_last_progression_free_date,
+            second_lines.next_line_start_date as third_line_start_date,
+            first_lines.line_start_date as first_line_start_date,
+            first_lines.progression_date as first_line_progression_date,
+            first_lines.is_ici_regimen as had_first_line_ici,
+            baselines.birth_year,
+            baselines.sex,
+            baselines.ecog_ps,
+            baselines.is_ever_smoker,
+            baselines.has_liver_metastases,
+            baselines.has_brain_metastases,
+            baselines.has_bone_metastases,
+            baselines.metastatic_site_count,
+            baselines.had_thoracic_radiotherapy,
+            baselines.had_prophylactic_cranial_irradiation,
+            baselines.death_date,
+            baselines.last_contact_date,
+            case
+                when patients.is_key_spelled_two_ways then 'patient_key_spelled_two_ways'
+                when treatment_histories.has_quarantined_index_record then 'incomplete_treatment_history'
+                when treatment_histories.has_line_order_violation then 'line_order_violation'
+                {%- if eligibility['centers'] != 'all' %}
+                    when patients.center_id not in ('{{ eligibility["centers"] | join("', '") }}')
+                        then 'center_not_in_study'
+                {%- endif %}
+                when second_lines.patient_id is null then 'no_second_line'
+                when baselines.patient_id is null then 'no_baseline_record'
+                {%- if eligibility['prior_line'].get('requires_progression', false) %}
+                    when first_lines.progression_date is null then 'no_first_line_progression'
+                {%- endif %}
+                {%- set prior_rule = eligibility['prior_line'] %}
+                {%- if prior_rule.get('all_of') or prior_rule.get('any_of') or prior_rule.get('none_of') %}
+                    when not coalesce({{ study_rule_sql(prior_rule, 'first_line_classes') }}, false)
+                        then 'first_line_regimen_not_eligible'
+                {%- endif %}
+                when
+                    second_lines.line_start_date
+                    < cast('{{ eligibility["study_window_start_date"] }}' as date)
+                    or second_lines.line_start_date
+                    > cast('{{ eligibility["study_window_end_date"] }}' as date)
+                    then 'second_line_outside_study_window'
+                when not coalesce({{ exposed }} or {{ comparator }}, false)
+                    then 'second_line_in_neither_arm'
+                {%- if eligibility['requires_follow_up'] %}
+                    when baselines.death_date is null and baselines.last_contact_date is null
+                        then 'no_follow_up'
+                {#- administration-level centers keep vital status apart from the
+                    lines, so only there can follow-up end before the derived
+                    second-line start #}
+                    when
+                        baselines.death_date < second_lines.line_start_date
+                        or baselines.last_contact_date < second_lines.line_start_date
+                        then 'follow_up_before_second_line'
+                {%- endif %}
+                when
+                    baselines.birth_year is null
+                    or baselines.sex is null
+                    or baselines.ecog_ps is null
+                    or baselines.is_ever_smoker is null
+                    or baselines.has_liver_metastases is null
+                    or baselines.has_brain_metastases is null
+                    or baselines.has_bone_metastases is null
+                    or baselines.metastatic_site_count is null
+                    or baselines.had_thoracic_radiotherapy is null
+                    or baselines.had_prophylactic_cranial_irradiation is null
+                    or first_lines.is_ici_regimen is null
+                    then 'missing_baseline_covariate'
+            end as first_failed_rule
+        from patients
+        left join second_lines
+            on patients.patient_id = second_lines.patient_id
+        left join first_lines
+            on patients.patient_id = first_lines.patient_id
+        left join baselines
+            on patients.patient_id = baselines.patient_id
+        left join treatment_histories
+            on patients.patient_id = treatment_histories.patient_id
+        {%- if prior_rule.get('all_of') or prior_rule.get('any_of') or prior_rule.get('none_of') %}
+            left join first_line_classes
+                on patients.patient_id = first_line_classes.patient_id
+        {%- endif %}
+        left join second_line_classes
+            on patients.patient_id = second_line_classes.patient_id
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+),
+
+person_checked as (
+    {#- a national ID shared by records that disagree on sex or birth year
+        links different people (or a typing error): no record is trusted -#}
+    select
+        indexed.*,
+        coalesce(
+            indexed.person_link_id is not null
+            and (
+                min(indexed.sex) over (partition by indexed.study_id, indexed.person_link_id)
+                != max(indexed.sex) over (partition by indexed.study_id, indexed.person_link_id)
+                or min(indexed.birth_year)
+                    over (
+                        partition by indexed.study_id, indexed.person_link_id
+                    )
+                != max(indexed.birth_year) over (
+                    partition by indexed.study_id, indexed.person_link_id
+                )
+            ),
+            false
+        ) as has_conflicting_person_records
+    from indexed
+),
+
+ranked as (
+    {#- One person, one analysis record: among a person's otherwise eligible
+        records, the earliest second-line start is kept (then center, export
+        and raw row, so the choice depends neither on row order nor on the key). -#}
+    select
+        person_checked.*,
+        case
+            when
+                person_checked.first_failed_rule is null
+                and person_checked.person_link_id is not null
+                and not person_checked.has_conflicting_person_records
+                then row_number() over (
+                    partition by
+                        person_checked.study_id,
+                        person_checked.person_link_id,
+                        person_checked.first_failed_rule,
+                        person_checked.has_conflicting_person_records
+                    order by
+                        person_checked.second_line_start_date,
+                        person_checked.center_id,
+                        person_checked.second_line_source_table,
+                        person_checked.second_line_source_row_number
+                )
+        end as person_record_rank
+    from person_checked
+),
+
+final as (
+    select
+        study_id,
+        patient_id,
+        person_link_id,
+        center_id,
+        second_line_start_date,
+        second_line_source_table,
+        second_line_source_row_number,
+        second_line_regimen,
+        is_ici,
+        best_response,
+        second_line_progression_date,
+        second_line_last_progression_free_date,
+        third_line_start_date,
+        first_line_start_date,
+        first_line_progression_date,
+        had_first_line_ici,
+        birth_year,
+        sex,
+        ecog_ps,
+        is_ever_smoker,
+        has_liver_metastases,
+        has_brain_metastases,
+        has_bone_metastases,
+        metastatic_site_count,
+        had_thoracic_radiotherapy,
+        had_prophylactic_cranial_irradiation,
+        death_date,
+        last_contact_date,
+        case
+            when has_conflicting_person_records then 'conflicting_person_records'
+            when first_failed_rule is not null then first_failed_rule
+            when person_record_rank > 1 then 'same_person_as_another_patient'
+        end as exclusion_reason
+    from ranked
+)
+
+select * from final

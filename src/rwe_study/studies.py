@@ -1,0 +1,89 @@
+"""Every study's tables in one table: the statistics models loop over the study specs.
+
+A study is a spec, ``studies/<study_id>.yml`` (validated by dbt, macros/study_specs.sql,
+and published whole as JSON in the ``study_specs`` table). Each statistics model reads
+that table, computes its estimates for each study on that study's rows, with that study's
+parameters, and stacks the results with ``study_id`` as the first column. The
+estimators themselves know nothing of studies: a study's rows come out exactly as they
+would from a warehouse holding that study alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+STUDY_COLUMN = "study_id"
+
+
+def study_parameters(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The statistics parameters of one spec, under the names the estimators read.
+
+    ``diagnostics.primary_endpoint`` is the spec's ``endpoints.primary``
+    (one primary endpoint per study: the diagnostics judge it).
+    """
+    return {
+        "propensity_covariates": list(spec["baseline_covariates"]),
+        "matching_caliper_sd": spec["matching"]["caliper_sd"],
+        "random_seed": spec["matching"]["random_seed"],
+        "alpha": spec["alpha"],
+        "landmark_months": list(spec["landmark_months"]),
+        "cox_terms": list(spec["cox_terms"]),
+        "subgroups": dict(spec["subgroups"]),
+        "min_cell_count": spec["min_cell_count"],
+        "diagnostics": {**spec["diagnostics"], "primary_endpoint": spec["endpoints"]["primary"]},
+        "data_cutoff_date": spec["eligibility"]["data_cutoff_date"],
+    }
+
+
+def parameters_by_study(specs: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """study_id -> parameters, from the ``study_specs`` table (``study_id``, ``spec_json``)."""
+    if specs.empty:
+        raise ValueError("study_specs is empty: add studies/<study_id>.yml")
+    return {str(study_id): study_parameters(json.loads(spec_json))
+            for study_id, spec_json in sorted(zip(specs[STUDY_COLUMN], specs["spec_json"],
+                                                  strict=True))}
+
+
+def read_parameters(dbt: Any) -> dict[str, dict[str, Any]]:
+    """Every study's parameters, inside a dbt Python model."""
+    return parameters_by_study(dbt.ref("study_specs").select(STUDY_COLUMN, "spec_json").df())
+
+
+def columns_for_every_study(columns_read: Callable[..., list[str]], table: str,
+                            params: Mapping[str, Mapping[str, Any]], *args: Any) -> list[str]:
+    """``study_id`` and every column one table reads for any study (the union of theirs)."""
+    columns = [STUDY_COLUMN]
+    for study_params in params.values():
+        columns.extend(columns_read(table, study_params, *args))
+    return list(dict.fromkeys(columns))
+
+
+def study_rows(frame: pd.DataFrame, study_id: str) -> pd.DataFrame:
+    """One study's rows of ``frame``, without ``study_id``, as a warehouse of that study alone."""
+    return frame.loc[frame[STUDY_COLUMN] == study_id].drop(columns=STUDY_COLUMN).reset_index(
+        drop=True)
+
+
+def per_study(params: Mapping[str, Mapping[str, Any]],
+              build: Callable[[str, Mapping[str, Any]], pd.DataFrame]) -> pd.DataFrame:
+    """``build(study_id, parameters)`` for every study, stacked, ``study_id`` first."""
+    tables = [_with_study(build(study_id, study_params), study_id)
+              for study_id, study_params in params.items()]
+    return _stacked(tables)
+
+
+def _with_study(table: pd.DataFrame, study_id: str) -> pd.DataFrame:
+    return table.reset_index(drop=True).assign(**{STUDY_COLUMN: study_id})[
+        [STUDY_COLUMN, *[column for column in table.columns if column != STUDY_COLUMN]]]
+
+
+def _stacked(tables: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    tables = list(tables)
+    non_empty = [table for table in tables if not table.empty]
+    if not non_empty:
+        return tables[0]
+    return pd.concat(non_empty, ignore_index=True)
