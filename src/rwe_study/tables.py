@@ -32,9 +32,12 @@ from rwe_stats.survival import (
 )
 
 # Key-independent provenance of each patient's analysis record: the raw export
-# row of the second-line record. The matching breaks ties on it, never on the
-# pseudonymised patient_id (which changes with the pseudonym key).
-TIE_BREAK_COLUMNS = ("center_id", "second_line_source_table", "second_line_source_row_number")
+# row of the second-line record (and its file, when the mapping delivers the
+# export as several files: rows are numbered per file; null for a one-file
+# export). The matching breaks ties on it, never on the pseudonymised
+# patient_id (which changes with the pseudonym key).
+TIE_BREAK_COLUMNS = ("center_id", "second_line_source_table", "second_line_source_file_name",
+                     "second_line_source_row_number")
 ENDPOINTS: dict[str, tuple[str, str]] = {
     "PFS": ("pfs_months", "is_pfs_event"),
     "OS": ("os_months", "is_os_event"),
@@ -48,7 +51,10 @@ PATIENT_COLUMN = "patient_id"
 
 
 def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
-    """Row positions in tie-break order: center, source table (as text), source row number.
+    """Row positions in tie-break order: center, source table, source file (as text), row number.
+
+    A one-file export has no file name (null): it sorts as the empty text,
+    so a study without a split export keeps the order of center, table, row.
 
     The warehouse returns rows in no particular order; the estimates do not
     depend on it, but their last bits do (floating-point sums). Sorting on a
@@ -60,18 +66,20 @@ def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
     if missing:
         raise ValueError(f"analysis_cohort needs the provenance column(s) {missing} for the "
                          "matching tie-break")
-    center_column, table_column, row_column = TIE_BREAK_COLUMNS
+    center_column, table_column, file_column, row_column = TIE_BREAK_COLUMNS
     codes = []
     for column in (center_column, table_column):
         column_codes, uniques = pd.factorize(frame[column], sort=True)  # codes in text order
         if (column_codes < 0).any():
             raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({column})")
         codes.append((column_codes, len(uniques)))
+    file_codes, file_names = pd.factorize(_file_names(frame[file_column]), sort=True)
     if frame[row_column].isna().any():
         raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({row_column})")
     rows = pd.to_numeric(frame[row_column], errors="raise").to_numpy(dtype="int64")
     (center, _), (table, n_tables) = codes
-    export = center * n_tables + table  # (center, table) as one code, in their order
+    # (center, table, file) as one code, in their order
+    export = (center * n_tables + table) * len(file_names) + file_codes
     # by row number, then (stable) by export; the export codes are few, and
     # in the smallest unsigned type numpy sorts them by radix, in linear time
     order = np.argsort(rows, kind="stable")
@@ -84,6 +92,11 @@ def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
                          f"{list(TIE_BREAK_COLUMNS)}, first at row positions "
                          f"{sorted(order[[first, first + 1]].tolist())}")
     return order
+
+
+def _file_names(values: pd.Series) -> pd.Series:
+    """The file column as text, a one-file export's null as the empty text."""
+    return values.astype(object).where(values.notna(), "").astype(str)
 
 
 def _reordered(values: pd.Series, order: np.ndarray) -> pd.Series:
@@ -132,11 +145,16 @@ def _key_strings(values: pd.DataFrame) -> np.ndarray:
     The raw export row of the patient's second-line record, with its center
     and export: unique per analysis record (checked by the canonical order),
     the same on every machine and for every pseudonym key, and unrelated to
-    outcomes.
+    outcomes. A record from an export delivered as several files (its file
+    name is set) is ``<center_id>:<table>:<file name>:<row>``: row numbers
+    restart in each file. A one-file export's key leaves the file out, so
+    the keys, and hence the matched pairs, of such a study do not change.
     """
     center, table = (values[column].tolist() for column in TIE_BREAK_COLUMNS[:2])
-    rows = values[TIE_BREAK_COLUMNS[2]].astype("int64").tolist()
-    return np.array([f"{c}:{t}:{r}" for c, t, r in zip(center, table, rows, strict=True)],
+    files = _file_names(values[TIE_BREAK_COLUMNS[2]]).tolist()
+    rows = values[TIE_BREAK_COLUMNS[3]].astype("int64").tolist()
+    return np.array([f"{c}:{t}:{f}:{r}" if f else f"{c}:{t}:{r}"
+                     for c, t, f, r in zip(center, table, files, rows, strict=True)],
                     dtype=object)
 
 

@@ -80,6 +80,7 @@ def valid_cohort() -> pd.DataFrame:
         "second_line_source_table": ["treatment_lines", "treatment_lines",
                                      "drug_administrations", "drug_administrations", "lines",
                                      "lines"],
+        "second_line_source_file_name": pd.Series([None] * 6, dtype=object),
         "second_line_source_row_number": np.array([1, 2, 2, 3732, 17, 18], dtype="int32"),
         "arm": arm,
         "is_ici": np.array(is_ici, dtype=bool),
@@ -315,7 +316,8 @@ BREAKERS = [
     Breaker(C, BETWEEN, "second_line_source_row_number", {"second_line_source_row_number": 0},
             kwarg="min_value"),
     Breaker(C, "expect_compound_columns_to_be_unique",
-            "study_id, center_id, second_line_source_table, second_line_source_row_number",
+            "study_id, center_id, second_line_source_table, second_line_source_file_name, "
+            "second_line_source_row_number",
             {"second_line_source_row_number": 2}),
     Breaker(C, NOT_NULL, "second_line_start_date", {"second_line_start_date": None}),
     Breaker(C, NOT_NULL, "second_line_regimen", {"second_line_regimen": None}),
