@@ -16,6 +16,15 @@
 {#- the graph that says which centers deliver lines in several files exists
     only when executing -#}
 {%- set split_centers = centers_with_split_line_source() if execute else [] %}
+{#- rows are numbered per file where the mapping delivers the line source as
+    several files: there the file joins the record's key; null for a
+    one-file export, whose key stays center, table, row -#}
+{%- if split_centers %}
+    {%- set second_line_file_name = "case when patients.center_id in ('" ~ split_centers | join("', '")
+        ~ "') then " ~ file_base_name('second_lines.source_file_name') ~ " end" %}
+{%- else %}
+    {%- set second_line_file_name = 'cast(null as ' ~ dbt.type_string() ~ ')' %}
+{%- endif %}
 with
 
 lines as (
@@ -94,17 +103,7 @@ indexed as (
             patients.center_id,
             second_lines.line_start_date as second_line_start_date,
             second_lines.source_table as second_line_source_table,
-            {#- rows are numbered per file where the mapping delivers the line
-                source as several files: there the file joins the record's key;
-                null for a one-file export, whose key stays center, table, row -#}
-            {%- if split_centers %}
-            case
-                when patients.center_id in ('{{ split_centers | join("', '") }}')
-                    then {{ file_base_name('second_lines.source_file_name') }}
-            end
-            {%- else %}
-            cast(null as {{ dbt.type_string() }})
-            {%- endif %} as second_line_source_file_name,
+            {{ second_line_file_name }} as second_line_source_file_name,
             second_lines.source_row_number as second_line_source_row_number,
             second_lines.regimen_name as second_line_regimen,
             {#- the exposure flag (both studies: the second line contains an ICI);
