@@ -29,7 +29,7 @@ from dbt_harness import DBT, PROJECT_DIR, dbt_env, run_dbt
 MAPPING_A = Path("models/staging/center_a/_center_a__mapping.yml")
 MAPPING_B = Path("models/staging/center_b/_center_b__mapping.yml")
 COPIED = ("dbt_project.yml", "profiles.yml", "macros", "models", "python_models", "seeds", "tests",
-          "src", "expectations")
+          "src", "expectations", "studies")
 
 
 def _split(raw: Path, center: str, export: str) -> tuple[int, int]:

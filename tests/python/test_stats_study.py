@@ -33,7 +33,9 @@ def _cohort() -> pd.DataFrame:
         patient_id=[f"pid_{value:06d}" for value in rng.permutation(len(frame))],
         second_line_source_table=np.where(frame["center_id"] == "center_b",
                                           "drug_administrations", "lines"),
-        second_line_source_file_name=None,  # every export one file
+        second_line_source_file_name=np.where(frame["center_id"] == "center_b",
+                                              "drug_administrations.csv", "lines.csv"),
+        is_second_line_source_split=False,  # every export one file
         second_line_source_row_number=rng.permutation(len(frame)) + 2,
     )
 
@@ -207,8 +209,7 @@ def test_matched_cohort_lists_pairs_in_pair_order_ici_first_whatever_the_row_ord
 
 
 def test_a_missing_tie_break_value_is_named(cohort):
-    # (the file name is null by design for a one-file export)
-    for column in [column for column in TIE_BREAK if column != "second_line_source_file_name"]:
+    for column in TIE_BREAK:
         broken = cohort.assign(**{column: cohort[column].astype(object).where(
             cohort.index != 3, None)})
         with pytest.raises(ValueError, match=f"no missing values.*{column}|{column}.*no missing"):
@@ -219,14 +220,16 @@ def test_canonical_order_is_center_table_then_row_number_as_a_number():
     frame = pd.DataFrame({
         "center_id": ["center_b", "center_a", "center_a", "center_a"],
         "second_line_source_table": ["lines", "lines", "lines", "administrations"],
-        "second_line_source_file_name": [None] * 4,
+        "second_line_source_file_name": ["l.csv", "l.csv", "l.csv", "a.csv"],
+        "is_second_line_source_split": [False] * 4,
         "second_line_source_row_number": [1, 10, 9, 50],
         "arm": ["ICI", "non-ICI", "ICI", "ICI"],
     })
     ordered = tables._canonical(frame, [*TIE_BREAK, "arm"])
     assert ordered[TIE_BREAK].values.tolist() == [
-        ["center_a", "administrations", None, 50], ["center_a", "lines", None, 9],
-        ["center_a", "lines", None, 10], ["center_b", "lines", None, 1]]
+        ["center_a", "administrations", "a.csv", False, 50],
+        ["center_a", "lines", "l.csv", False, 9], ["center_a", "lines", "l.csv", False, 10],
+        ["center_b", "lines", "l.csv", False, 1]]
     assert ordered["arm"].tolist() == ["ICI", "ICI", "non-ICI", "ICI"]
 
 
@@ -238,11 +241,12 @@ def test_canonical_order_is_the_lexsort_of_the_four_columns(row_numbers):
     frame = pd.DataFrame({
         "center_id": ["b", "a", "a", "b", "b", "a"],
         "second_line_source_table": ["x", "y", "x", "x", "y", "y"],
-        "second_line_source_file_name": ["f2", None, None, "f1", None, None],
+        "second_line_source_file_name": ["f2", "y", "x", "f1", "y", "y"],
+        "is_second_line_source_split": [True, False, False, True, False, False],
         "second_line_source_row_number": row_numbers,
     })
     expected = np.lexsort((frame["second_line_source_row_number"],
-                           frame["second_line_source_file_name"].fillna("").rank(method="dense"),
+                           frame["second_line_source_file_name"].rank(method="dense"),
                            frame["second_line_source_table"].rank(method="dense"),
                            frame["center_id"].rank(method="dense")))
     np.testing.assert_array_equal(tables._canonical_order(frame), expected)
@@ -258,7 +262,8 @@ def test_reordered_text_columns_keep_their_values_and_types():
     frame = pd.DataFrame({
         "center_id": ["c"] * 4,
         "second_line_source_table": ["lines"] * 4,
-        "second_line_source_file_name": [None] * 4,
+        "second_line_source_file_name": ["lines_part1.csv"] * 4,
+        "is_second_line_source_split": [True] * 4,
         "second_line_source_row_number": [4, 3, 2, 1],
         "patient_id": ["p4", "p3", "p2", "p1"],
         "arm": ["ICI", "non-ICI", "ICI", "non-ICI"],
@@ -267,7 +272,8 @@ def test_reordered_text_columns_keep_their_values_and_types():
     })
     ordered = tables._canonical(frame, list(frame.columns))
     reversed_frame = frame.iloc[::-1].reset_index(drop=True)
-    text = ["center_id", "second_line_source_table", "arm", "with_missing"]
+    text = ["center_id", "second_line_source_table", "second_line_source_file_name", "arm",
+            "with_missing"]
     assert all(isinstance(ordered[column].dtype, pd.CategoricalDtype) for column in text)
     pd.testing.assert_frame_equal(ordered.astype({column: object for column in text}),
                                   reversed_frame.fillna(np.nan), check_exact=True)
@@ -307,14 +313,15 @@ def test_each_table_needs_only_the_columns_its_model_loads(cohort, study):
 
 
 def test_the_tie_break_key_adds_the_file_only_for_an_export_in_several_files():
-    # a one-file export (null file name) keeps center:table:row, so a study
+    # a one-file export keeps center:table:row, so a study
     # without split exports keeps its keys and pairs; a split export's rows
     # are numbered per file, so its key names the file
     frame = pd.DataFrame({
         "center_id": ["center_c", "center_a", "center_a"],
         "second_line_source_table": ["lines", "treatment_lines", "treatment_lines"],
-        "second_line_source_file_name": [None, "treatment_lines_part1.csv",
+        "second_line_source_file_name": ["lines.csv", "treatment_lines_part1.csv",
                                          "treatment_lines_part2.csv"],
+        "is_second_line_source_split": [False, True, True],
         "second_line_source_row_number": [7, 3, 3],
     })
     assert tables._key_strings(frame).tolist() == [
@@ -323,4 +330,4 @@ def test_the_tie_break_key_adds_the_file_only_for_an_export_in_several_files():
     # one row number in two files is two records; in one file it repeats
     assert len(tables._canonical_order(frame)) == 3
     with pytest.raises(ValueError, match="tie-break keys repeat"):
-        tables._canonical_order(frame.assign(second_line_source_file_name=None))
+        tables._canonical_order(frame.assign(second_line_source_file_name="lines.csv"))

@@ -17,14 +17,10 @@
     only when executing -#}
 {%- set split_centers = centers_with_split_line_source() if execute else [] %}
 {#- rows are numbered per file where the mapping delivers the line source as
-    several files: there the file joins the record's key; null for a
-    one-file export, whose key stays center, table, row -#}
-{%- if split_centers %}
-    {%- set second_line_file_name = "case when patients.center_id in ('" ~ split_centers | join("', '")
-        ~ "') then " ~ file_base_name('second_lines.source_file_name') ~ " end" %}
-{%- else %}
-    {%- set second_line_file_name = 'cast(null as ' ~ dbt.type_string() ~ ')' %}
-{%- endif %}
+    several files: there the file joins the record's key (a one-file export's
+    key stays center, table, row) -#}
+{%- set is_split_sql = ("patients.center_id in ('" ~ split_centers | join("', '") ~ "')")
+    if split_centers else 'false' %}
 with
 
 lines as (
@@ -103,7 +99,8 @@ indexed as (
             patients.center_id,
             second_lines.line_start_date as second_line_start_date,
             second_lines.source_table as second_line_source_table,
-            {{ second_line_file_name }} as second_line_source_file_name,
+            {{ file_base_name('second_lines.source_file_name') }} as second_line_source_file_name,
+            {{ is_split_sql }} as is_second_line_source_split,
             second_lines.source_row_number as second_line_source_row_number,
             second_lines.regimen_name as second_line_regimen,
             {#- the exposure flag (both studies: the second line contains an ICI);
@@ -261,6 +258,7 @@ final as (
         second_line_start_date,
         second_line_source_table,
         second_line_source_file_name,
+        is_second_line_source_split,
         second_line_source_row_number,
         second_line_regimen,
         is_ici,
