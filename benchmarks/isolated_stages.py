@@ -141,7 +141,7 @@ def generated_warehouse(patients: int, seed: int, params: dict) -> duckdb.DuckDB
         second_line_source_table=np.where(cohort["center_id"] == "center_b",
                                           "drug_administrations", "lines"),
         second_line_source_file_name=np.where(cohort["center_id"] == "center_b",
-                                              "drug_administrations.csv", "lines.csv"),
+                                              "drug_administrations", "lines"),
         is_second_line_source_split=False,
         second_line_source_row_number=rng.permutation(len(cohort)) + 2)
     scores = tables.propensity_scores(cohort, params["propensity_covariates"])

@@ -162,10 +162,10 @@ def test_a_table_in_two_files_runs_the_whole_study(project, tmp_path):
         from marts.analysis_cohort""")
     # every record names its file; the mapping marks the split centers' exports
     assert set(cohort) == {
-        ("center_a", "treatment_lines_part1.csv", True),
-        ("center_a", "treatment_lines_part2.csv", True),
-        ("center_b", "drug_administrations_part1.csv", True),
-        ("center_b", "drug_administrations_part2.csv", True), ("center_c", "lines.csv", False)}
+        ("center_a", "treatment_lines_part1", True),
+        ("center_a", "treatment_lines_part2", True),
+        ("center_b", "drug_administrations_part1", True),
+        ("center_b", "drug_administrations_part2", True), ("center_c", "lines", False)}
     # the case the file in the key is for: second lines of two files at one row
     # number (center, table and row alone would repeat and stop the gate)
     assert _query(warehouse, """
@@ -174,7 +174,7 @@ def test_a_table_in_two_files_runs_the_whole_study(project, tmp_path):
             from marts.analysis_cohort
             group by 1, 2, 3, 4 having count(*) > 1) as repeated""")[0][0] > 0
     # matching's tie-break key: the file joins it only for the split exports
-    keys = [key for (key,) in _query(warehouse, "select tie_break_key from statistics.ps_scores")]
+    keys = [key for (key,) in _query(warehouse, "select tie_break_key from marts.ps_scores")]
     shapes = {(key.split(":")[0], key.split(":")[1], len(key.split(":"))) for key in keys}
     assert shapes == {("center_a", "treatment_lines", 4), ("center_b", "drug_administrations", 4),
                       ("center_c", "lines", 3)}

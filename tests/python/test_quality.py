@@ -80,9 +80,9 @@ def valid_cohort() -> pd.DataFrame:
         "second_line_source_table": ["treatment_lines", "treatment_lines",
                                      "drug_administrations", "drug_administrations", "lines",
                                      "lines"],
-        "second_line_source_file_name": ["treatment_lines.csv", "treatment_lines.csv",
-                                         "drug_administrations_1.csv",
-                                         "drug_administrations_2.csv", "lines.csv", "lines.csv"],
+        "second_line_source_file_name": ["treatment_lines", "treatment_lines",
+                                         "drug_administrations_1", "drug_administrations_2",
+                                         "lines", "lines"],
         "is_second_line_source_split": np.array([False, False, True, True, False, False]),
         "second_line_source_row_number": np.array([1, 2, 2, 3732, 17, 18], dtype="int32"),
         "arm": arm,
@@ -324,7 +324,7 @@ BREAKERS = [
             "study_id, center_id, second_line_source_table, second_line_source_file_name, "
             "second_line_source_row_number",
             {"second_line_source_row_number": 2,
-             "second_line_source_file_name": "treatment_lines.csv"}),
+             "second_line_source_file_name": "treatment_lines"}),
     Breaker(C, NOT_NULL, "second_line_start_date", {"second_line_start_date": None}),
     Breaker(C, NOT_NULL, "second_line_regimen", {"second_line_regimen": None}),
     # treatment

@@ -34,7 +34,7 @@ def _cohort() -> pd.DataFrame:
         second_line_source_table=np.where(frame["center_id"] == "center_b",
                                           "drug_administrations", "lines"),
         second_line_source_file_name=np.where(frame["center_id"] == "center_b",
-                                              "drug_administrations.csv", "lines.csv"),
+                                              "drug_administrations", "lines"),
         is_second_line_source_split=False,  # every export one file
         second_line_source_row_number=rng.permutation(len(frame)) + 2,
     )
@@ -220,16 +220,16 @@ def test_canonical_order_is_center_table_then_row_number_as_a_number():
     frame = pd.DataFrame({
         "center_id": ["center_b", "center_a", "center_a", "center_a"],
         "second_line_source_table": ["lines", "lines", "lines", "administrations"],
-        "second_line_source_file_name": ["l.csv", "l.csv", "l.csv", "a.csv"],
+        "second_line_source_file_name": ["l", "l", "l", "a"],
         "is_second_line_source_split": [False] * 4,
         "second_line_source_row_number": [1, 10, 9, 50],
         "arm": ["ICI", "non-ICI", "ICI", "ICI"],
     })
     ordered = tables._canonical(frame, [*TIE_BREAK, "arm"])
     assert ordered[TIE_BREAK].values.tolist() == [
-        ["center_a", "administrations", "a.csv", False, 50],
-        ["center_a", "lines", "l.csv", False, 9], ["center_a", "lines", "l.csv", False, 10],
-        ["center_b", "lines", "l.csv", False, 1]]
+        ["center_a", "administrations", "a", False, 50],
+        ["center_a", "lines", "l", False, 9], ["center_a", "lines", "l", False, 10],
+        ["center_b", "lines", "l", False, 1]]
     assert ordered["arm"].tolist() == ["ICI", "ICI", "non-ICI", "ICI"]
 
 
@@ -262,7 +262,7 @@ def test_reordered_text_columns_keep_their_values_and_types():
     frame = pd.DataFrame({
         "center_id": ["c"] * 4,
         "second_line_source_table": ["lines"] * 4,
-        "second_line_source_file_name": ["lines_part1.csv"] * 4,
+        "second_line_source_file_name": ["lines_part1"] * 4,
         "is_second_line_source_split": [True] * 4,
         "second_line_source_row_number": [4, 3, 2, 1],
         "patient_id": ["p4", "p3", "p2", "p1"],
@@ -319,15 +319,15 @@ def test_the_tie_break_key_adds_the_file_only_for_an_export_in_several_files():
     frame = pd.DataFrame({
         "center_id": ["center_c", "center_a", "center_a"],
         "second_line_source_table": ["lines", "treatment_lines", "treatment_lines"],
-        "second_line_source_file_name": ["lines.csv", "treatment_lines_part1.csv",
-                                         "treatment_lines_part2.csv"],
+        "second_line_source_file_name": ["lines", "treatment_lines_part1",
+                                         "treatment_lines_part2"],
         "is_second_line_source_split": [False, True, True],
         "second_line_source_row_number": [7, 3, 3],
     })
     assert tables._key_strings(frame).tolist() == [
-        "center_c:lines:7", "center_a:treatment_lines:treatment_lines_part1.csv:3",
-        "center_a:treatment_lines:treatment_lines_part2.csv:3"]
+        "center_c:lines:7", "center_a:treatment_lines:treatment_lines_part1:3",
+        "center_a:treatment_lines:treatment_lines_part2:3"]
     # one row number in two files is two records; in one file it repeats
     assert len(tables._canonical_order(frame)) == 3
     with pytest.raises(ValueError, match="tie-break keys repeat"):
-        tables._canonical_order(frame.assign(second_line_source_file_name="lines.csv"))
+        tables._canonical_order(frame.assign(second_line_source_file_name="lines"))

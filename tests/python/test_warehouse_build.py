@@ -238,7 +238,7 @@ def test_second_line_provenance_names_a_raw_second_line_row(build):
             == published["center_id"].map(exports)).all()
     # one file per export here: the file is the export's, and no key names it
     assert (published["second_line_source_file_name"]
-            == published["center_id"].map(exports) + ".csv").all()
+            == published["center_id"].map(exports)).all()
     assert not published["is_second_line_source_split"].any()
     for center, table in exports.items():
         rows = published.loc[published["center_id"] == center, "second_line_source_row_number"]

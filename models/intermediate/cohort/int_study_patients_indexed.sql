@@ -99,7 +99,7 @@ indexed as (
             patients.center_id,
             second_lines.line_start_date as second_line_start_date,
             second_lines.source_table as second_line_source_table,
-            {{ file_base_name('second_lines.source_file_name') }} as second_line_source_file_name,
+            {{ file_stem('second_lines.source_file_name') }} as second_line_source_file_name,
             {{ is_split_sql }} as is_second_line_source_split,
             second_lines.source_row_number as second_line_source_row_number,
             second_lines.regimen_name as second_line_regimen,
