@@ -150,7 +150,8 @@ def test_a_broken_file_of_a_table_stops_the_gate_naming_that_file(project):
 
 
 # the provenance columns that differ between the split and the one-file delivery
-SPLIT_PROVENANCE = ("second_line_source_file_name", "second_line_source_row_number")
+SPLIT_PROVENANCE = ("second_line_source_file_name", "is_second_line_source_split",
+                    "second_line_source_row_number")
 
 
 def test_a_table_in_two_files_runs_the_whole_study(project, tmp_path):
