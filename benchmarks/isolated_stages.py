@@ -140,6 +140,9 @@ def generated_warehouse(patients: int, seed: int, params: dict) -> duckdb.DuckDB
         patient_id=[f"pid_{value:08d}" for value in rng.permutation(len(cohort))],
         second_line_source_table=np.where(cohort["center_id"] == "center_b",
                                           "drug_administrations", "lines"),
+        second_line_source_file_name=np.where(cohort["center_id"] == "center_b",
+                                              "drug_administrations", "lines"),
+        is_second_line_source_split=False,
         second_line_source_row_number=rng.permutation(len(cohort)) + 2)
     scores = tables.propensity_scores(cohort, params["propensity_covariates"])
     pairs = tables.matched_pairs(scores, params["matching_caliper_sd"], params["random_seed"])

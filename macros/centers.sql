@@ -147,3 +147,27 @@
     {%- endif -%}
     {{ return(parameters) }}
 {% endmacro %}
+
+{#- A mapping's `identifier` names several files when it is a glob (one
+    export table delivered in parts, docs/center-mapping.md section 5). -#}
+{% macro is_several_files(identifier) %}
+    {{ return(identifier is string and ('*' in identifier or '?' in identifier)) }}
+{% endmacro %}
+
+{#- The registered centers whose line source (exported lines or the drug
+    administrations lines are derived from) is delivered as several files,
+    as the mappings say: their rows are numbered per file, so a line record
+    is keyed by its file as well (int_study_patients_indexed). Decided by
+    the mapping, not by counting files found, so a delivery that happens to
+    hold one file matching the glob keys its records as the next, larger
+    one will. -#}
+{% macro centers_with_split_line_source() %}
+    {%- set center_ids = [] -%}
+    {%- for kind in ('line_records', 'drug_administrations') -%}
+        {%- for center_id in centers_with_kind(kind)
+              if is_several_files(center_source_node(center_id, kind).identifier) -%}
+            {%- do center_ids.append(center_id) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(center_ids | sort) }}
+{% endmacro %}

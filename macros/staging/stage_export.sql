@@ -57,8 +57,7 @@
     {%- else -%}
         {%- do rules['duplicate_row'].append((key_column, 'copy_number > 1')) -%}
     {%- endif -%}
-    {%- set several_files = mapping['files'] is string
-                            and ('*' in mapping['files'] or '?' in mapping['files']) -%}
+    {%- set several_files = is_several_files(mapping['files']) -%}
     {%- set ladder = [] -%}
     {%- for step in quality_ladder_steps() -%}
         {%- for column, condition in rules[step] -%}

@@ -52,6 +52,7 @@ from rwe_study.tables import (
     ARM_COLUMN,
     ENDPOINTS,
     PAIR_COLUMN,
+    TIE_BREAK_COLUMNS,
     TREATMENT_COLUMN,
     _canonical,
     _cohorts,
@@ -92,7 +93,6 @@ def columns_read(table: str, params: Mapping[str, Any],
     """The columns of ``source`` that one of this module's tables reads (as tables.columns_read)."""
     covariates = list(params["propensity_covariates"])
     endpoints = [column for pair in ENDPOINTS.values() for column in pair]
-    tie_break = ["center_id", "second_line_source_table", "second_line_source_row_number"]
     reads = {
         "study_diagnostics": [TREATMENT_COLUMN, *covariates, *endpoints],
         "rmst_estimates": [TREATMENT_COLUMN, *endpoints],
@@ -106,7 +106,8 @@ def columns_read(table: str, params: Mapping[str, Any],
     if table not in reads:
         raise ValueError(f"columns_read knows {sorted(reads)}, not {table!r}")
     paired = source == "matched_cohort" and table in ("study_diagnostics", "weighting_estimates")
-    return list(dict.fromkeys([*tie_break, *reads[table], *([PAIR_COLUMN] if paired else [])]))
+    return list(dict.fromkeys([*TIE_BREAK_COLUMNS, *reads[table],
+                               *([PAIR_COLUMN] if paired else [])]))
 
 
 # --------------------------------------------------------------------------- diagnostics

@@ -32,9 +32,12 @@ from rwe_stats.survival import (
 )
 
 # Key-independent provenance of each patient's analysis record: the raw export
-# row of the second-line record. The matching breaks ties on it, never on the
-# pseudonymised patient_id (which changes with the pseudonym key).
-TIE_BREAK_COLUMNS = ("center_id", "second_line_source_table", "second_line_source_row_number")
+# row of the second-line record, in its file (rows are numbered per file; a
+# file is told apart only when the mapping delivers the export as several
+# files, is_second_line_source_split). The matching breaks ties on it, never
+# on the pseudonymised patient_id (which changes with the pseudonym key).
+TIE_BREAK_COLUMNS = ("center_id", "second_line_source_table", "second_line_source_file_name",
+                     "is_second_line_source_split", "second_line_source_row_number")
 ENDPOINTS: dict[str, tuple[str, str]] = {
     "PFS": ("pfs_months", "is_pfs_event"),
     "OS": ("os_months", "is_os_event"),
@@ -48,7 +51,10 @@ PATIENT_COLUMN = "patient_id"
 
 
 def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
-    """Row positions in tie-break order: center, source table (as text), source row number.
+    """Row positions in tie-break order: center, source table, source file (as text), row number.
+
+    A one-file export has one file name per center and table, so a study
+    without a split export keeps the order of center, table, row.
 
     The warehouse returns rows in no particular order; the estimates do not
     depend on it, but their last bits do (floating-point sums). Sorting on a
@@ -60,9 +66,11 @@ def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
     if missing:
         raise ValueError(f"analysis_cohort needs the provenance column(s) {missing} for the "
                          "matching tie-break")
-    center_column, table_column, row_column = TIE_BREAK_COLUMNS
+    center_column, table_column, file_column, split_column, row_column = TIE_BREAK_COLUMNS
+    if frame[split_column].isna().any():
+        raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({split_column})")
     codes = []
-    for column in (center_column, table_column):
+    for column in (center_column, table_column, file_column):
         column_codes, uniques = pd.factorize(frame[column], sort=True)  # codes in text order
         if (column_codes < 0).any():
             raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({column})")
@@ -70,8 +78,8 @@ def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
     if frame[row_column].isna().any():
         raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({row_column})")
     rows = pd.to_numeric(frame[row_column], errors="raise").to_numpy(dtype="int64")
-    (center, _), (table, n_tables) = codes
-    export = center * n_tables + table  # (center, table) as one code, in their order
+    (center, _), (table, n_tables), (file, n_files) = codes
+    export = (center * n_tables + table) * n_files + file  # (center, table, file) in their order
     # by row number, then (stable) by export; the export codes are few, and
     # in the smallest unsigned type numpy sorts them by radix, in linear time
     order = np.argsort(rows, kind="stable")
@@ -132,11 +140,19 @@ def _key_strings(values: pd.DataFrame) -> np.ndarray:
     The raw export row of the patient's second-line record, with its center
     and export: unique per analysis record (checked by the canonical order),
     the same on every machine and for every pseudonym key, and unrelated to
-    outcomes.
+    outcomes. A record from an export the mapping delivers as several files
+    (``is_second_line_source_split``) is ``<center_id>:<table>:<file>:<row>``:
+    row numbers restart in each file. A one-file export's key leaves its
+    (single) file out, so the keys, and hence the matched pairs, of a study
+    without split exports stay as they were. The mapping decides, not a count
+    of the files found: a split delivery that happens to hold one file keys
+    its records as the next delivery, with two, will.
     """
-    center, table = (values[column].tolist() for column in TIE_BREAK_COLUMNS[:2])
-    rows = values[TIE_BREAK_COLUMNS[2]].astype("int64").tolist()
-    return np.array([f"{c}:{t}:{r}" for c, t, r in zip(center, table, rows, strict=True)],
+    center, table, files = (values[column].tolist() for column in TIE_BREAK_COLUMNS[:3])
+    split = values[TIE_BREAK_COLUMNS[3]].astype(bool).tolist()
+    rows = values[TIE_BREAK_COLUMNS[4]].astype("int64").tolist()
+    return np.array([f"{c}:{t}:{f}:{r}" if s else f"{c}:{t}:{r}"
+                     for c, t, f, s, r in zip(center, table, files, split, rows, strict=True)],
                     dtype=object)
 
 

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.slow
 PATIENTS, CENTERS, SEED = 496, 4, 20250919
 FOUR_CENTERS = {"center_a": "line_records", "center_b": "administrations",
                 "center_c": "line_records", "center_d": "omop_cdm"}
-PROVENANCE_COLUMNS = {"second_line_source_table", "second_line_source_row_number"}
+PROVENANCE_COLUMNS = {"second_line_source_table", "second_line_source_file_name",
+                      "is_second_line_source_split", "second_line_source_row_number"}
 #: The administration exports: (center, table) -> (patient column, date column,
 #: date format, drug column).
 ADMINISTRATIONS = {

@@ -7,9 +7,11 @@ them with a glob. The build reads both, numbers rows per file (so row
 numbers repeat across files and rows are told apart by file), checks and
 counts each file on its own (row accounting balances per file) and
 accounts for every row (row_accounting balances per file, and in total);
-a broken second file stops the gate naming that file. (The study marts key
-a second line by center, table and row number, not yet by file: see the
-report of issue 19; this test stops at row accounting.)
+a broken second file stops the gate naming that file. The whole build runs,
+the study included: a second line from a split export is keyed by its file
+as well (analysis_cohort.second_line_source_file_name), so two files holding
+second lines at one row number pass the uniqueness gate, and the study's
+analysis records are those of the same data delivered as one file each.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dbt_harness import DBT, PROJECT_DIR, dbt_env
+from dbt_harness import DBT, PROJECT_DIR, dbt_env, run_dbt
 
 MAPPING_A = Path("models/staging/center_a/_center_a__mapping.yml")
 MAPPING_B = Path("models/staging/center_b/_center_b__mapping.yml")
 COPIED = ("dbt_project.yml", "profiles.yml", "macros", "models", "python_models", "seeds", "tests",
-          "src", "expectations")
+          "src", "expectations", "studies")
 
 
 def _split(raw: Path, center: str, export: str) -> tuple[int, int]:
@@ -69,12 +71,16 @@ def project(tmp_path_factory):
     return root, counts
 
 
-def _build(root: Path, name: str):
+def _build(root: Path, name: str, whole: bool = False):
     """Build what reading and accounting the raw rows needs (staging, the
-    intermediate layer, row_accounting, run_inputs) and their tests."""
-    warehouse = root / f"{name}.duckdb"
-    command = [str(DBT), "build", "--select", "+assert_raw_rows_balance_per_file",
-               "+assert_row_accounting_balances", "resource_type:seed",
+    intermediate layer, row_accounting, run_inputs) and their tests, or the
+    whole project (``whole``: the study, its quality gate and statistics)."""
+    warehouse = root / f"{name}" / "warehouse.duckdb"
+    warehouse.parent.mkdir(exist_ok=True)
+    selection = (["--exclude-resource-type", "unit_test"] if whole else
+                 ["--select", "+assert_raw_rows_balance_per_file",
+                  "+assert_row_accounting_balances", "resource_type:seed"])
+    command = [str(DBT), "build", *selection,
                "--target-path", str(root / f"target_{name}"),
                "--log-path", str(root / f"logs_{name}")]
     completed = subprocess.run(command, cwd=root, env=dbt_env(warehouse), capture_output=True,
@@ -141,3 +147,47 @@ def test_a_broken_file_of_a_table_stops_the_gate_naming_that_file(project):
     expected = "center_b/drug_administrations_part2.csv): missing required column(s) dose_mg"
     assert expected in output, \
         output[-3000:]
+
+
+# the provenance columns that differ between the split and the one-file delivery
+SPLIT_PROVENANCE = ("second_line_source_file_name", "is_second_line_source_split",
+                    "second_line_source_row_number")
+
+
+def test_a_table_in_two_files_runs_the_whole_study(project, tmp_path):
+    root, _ = project
+    returncode, output, warehouse = _build(root, "whole_study", whole=True)
+    assert returncode == 0, output[-5000:]
+    cohort = _query(warehouse, """
+        select distinct center_id, second_line_source_file_name, is_second_line_source_split
+        from marts.analysis_cohort""")
+    # every record names its file; the mapping marks the split centers' exports
+    assert set(cohort) == {
+        ("center_a", "treatment_lines_part1", True),
+        ("center_a", "treatment_lines_part2", True),
+        ("center_b", "drug_administrations_part1", True),
+        ("center_b", "drug_administrations_part2", True), ("center_c", "lines", False)}
+    # the case the file in the key is for: second lines of two files at one row
+    # number (center, table and row alone would repeat and stop the gate)
+    assert _query(warehouse, """
+        select count(*) from (
+            select study_id, center_id, second_line_source_table, second_line_source_row_number
+            from marts.analysis_cohort
+            group by 1, 2, 3, 4 having count(*) > 1) as repeated""")[0][0] > 0
+    # matching's tie-break key: the file joins it only for the split exports
+    keys = [key for (key,) in _query(warehouse, "select tie_break_key from marts.ps_scores")]
+    shapes = {(key.split(":")[0], key.split(":")[1], len(key.split(":"))) for key in keys}
+    assert shapes == {("center_a", "treatment_lines", 4), ("center_b", "drug_administrations", 4),
+                      ("center_c", "lines", 3)}
+    # the study's analysis records are those of the one-file delivery
+    one_file = run_dbt(["build", "--exclude-resource-type", "unit_test"], tmp_path / "one_file")
+    assert one_file.returncode == 0, one_file.output[-5000:]
+    columns = [name for (name,) in _query(warehouse, """
+        select column_name from information_schema.columns
+        where table_schema = 'marts' and table_name = 'analysis_cohort'
+        order by ordinal_position""") if name not in SPLIT_PROVENANCE]
+    listed = ", ".join(columns)
+    split_rows = sorted(_query(warehouse, f"select {listed} from marts.analysis_cohort"), key=repr)
+    one_file_rows = sorted(one_file.query(f"select {listed} from marts.analysis_cohort"), key=repr)
+    assert len(split_rows) == len(one_file_rows) > 0
+    assert split_rows == one_file_rows

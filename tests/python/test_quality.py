@@ -40,7 +40,7 @@ EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
 #: Every published table with a suite, in dq_results' row order.
 TABLES = ("analysis_cohort", "adverse_events", "quarantine", "row_accounting")
 SUITES = {table: EXPECTATIONS_DIR / f"{table}.json" for table in TABLES}
-EXPECTED_COUNTS = {"analysis_cohort": 68, "adverse_events": 11, "quarantine": 11,
+EXPECTED_COUNTS = {"analysis_cohort": 70, "adverse_events": 11, "quarantine": 11,
                    "row_accounting": 14}
 REASONS_SEED = PROJECT_DIR / "seeds" / "terminology" / "terminology__row_outcome_reasons.csv"
 DQ_RESULTS_MODEL = PROJECT_DIR / "python_models" / "quality" / "dq_results.py"
@@ -80,6 +80,10 @@ def valid_cohort() -> pd.DataFrame:
         "second_line_source_table": ["treatment_lines", "treatment_lines",
                                      "drug_administrations", "drug_administrations", "lines",
                                      "lines"],
+        "second_line_source_file_name": ["treatment_lines", "treatment_lines",
+                                         "drug_administrations_1", "drug_administrations_2",
+                                         "lines", "lines"],
+        "is_second_line_source_split": np.array([False, False, True, True, False, False]),
         "second_line_source_row_number": np.array([1, 2, 2, 3732, 17, 18], dtype="int32"),
         "arm": arm,
         "is_ici": np.array(is_ici, dtype=bool),
@@ -310,13 +314,17 @@ BREAKERS = [
             {"patient_id": "p02"}),
     Breaker(C, NOT_NULL, "center_id", {"center_id": None}),
     Breaker(C, NOT_NULL, "second_line_source_table", {"second_line_source_table": None}),
+    Breaker(C, NOT_NULL, "second_line_source_file_name", {"second_line_source_file_name": None}),
+    Breaker(C, NOT_NULL, "is_second_line_source_split", {"is_second_line_source_split": None}),
     Breaker(C, NOT_NULL, "second_line_source_row_number",
             {"second_line_source_row_number": None}),
     Breaker(C, BETWEEN, "second_line_source_row_number", {"second_line_source_row_number": 0},
             kwarg="min_value"),
     Breaker(C, "expect_compound_columns_to_be_unique",
-            "study_id, center_id, second_line_source_table, second_line_source_row_number",
-            {"second_line_source_row_number": 2}),
+            "study_id, center_id, second_line_source_table, second_line_source_file_name, "
+            "second_line_source_row_number",
+            {"second_line_source_row_number": 2,
+             "second_line_source_file_name": "treatment_lines"}),
     Breaker(C, NOT_NULL, "second_line_start_date", {"second_line_start_date": None}),
     Breaker(C, NOT_NULL, "second_line_regimen", {"second_line_regimen": None}),
     # treatment

@@ -33,6 +33,9 @@ def _cohort() -> pd.DataFrame:
         patient_id=[f"pid_{value:06d}" for value in rng.permutation(len(frame))],
         second_line_source_table=np.where(frame["center_id"] == "center_b",
                                           "drug_administrations", "lines"),
+        second_line_source_file_name=np.where(frame["center_id"] == "center_b",
+                                              "drug_administrations", "lines"),
+        is_second_line_source_split=False,  # every export one file
         second_line_source_row_number=rng.permutation(len(frame)) + 2,
     )
 
@@ -217,13 +220,16 @@ def test_canonical_order_is_center_table_then_row_number_as_a_number():
     frame = pd.DataFrame({
         "center_id": ["center_b", "center_a", "center_a", "center_a"],
         "second_line_source_table": ["lines", "lines", "lines", "administrations"],
+        "second_line_source_file_name": ["l", "l", "l", "a"],
+        "is_second_line_source_split": [False] * 4,
         "second_line_source_row_number": [1, 10, 9, 50],
         "arm": ["ICI", "non-ICI", "ICI", "ICI"],
     })
     ordered = tables._canonical(frame, [*TIE_BREAK, "arm"])
     assert ordered[TIE_BREAK].values.tolist() == [
-        ["center_a", "administrations", 50], ["center_a", "lines", 9],
-        ["center_a", "lines", 10], ["center_b", "lines", 1]]
+        ["center_a", "administrations", "a", False, 50],
+        ["center_a", "lines", "l", False, 9], ["center_a", "lines", "l", False, 10],
+        ["center_b", "lines", "l", False, 1]]
     assert ordered["arm"].tolist() == ["ICI", "ICI", "non-ICI", "ICI"]
 
 
@@ -231,13 +237,16 @@ def test_canonical_order_is_center_table_then_row_number_as_a_number():
     [7, 3, 7, 1, 3, 2],                      # one int64 sort key
     [2**62, -(2**62), 5, 2**62 - 1, 0, 1],   # too wide for one key: the lexsort path
 ])
-def test_canonical_order_is_the_lexsort_of_the_three_columns(row_numbers):
+def test_canonical_order_is_the_lexsort_of_the_four_columns(row_numbers):
     frame = pd.DataFrame({
         "center_id": ["b", "a", "a", "b", "b", "a"],
         "second_line_source_table": ["x", "y", "x", "x", "y", "y"],
+        "second_line_source_file_name": ["f2", "y", "x", "f1", "y", "y"],
+        "is_second_line_source_split": [True, False, False, True, False, False],
         "second_line_source_row_number": row_numbers,
     })
     expected = np.lexsort((frame["second_line_source_row_number"],
+                           frame["second_line_source_file_name"].rank(method="dense"),
                            frame["second_line_source_table"].rank(method="dense"),
                            frame["center_id"].rank(method="dense")))
     np.testing.assert_array_equal(tables._canonical_order(frame), expected)
@@ -253,6 +262,8 @@ def test_reordered_text_columns_keep_their_values_and_types():
     frame = pd.DataFrame({
         "center_id": ["c"] * 4,
         "second_line_source_table": ["lines"] * 4,
+        "second_line_source_file_name": ["lines_part1"] * 4,
+        "is_second_line_source_split": [True] * 4,
         "second_line_source_row_number": [4, 3, 2, 1],
         "patient_id": ["p4", "p3", "p2", "p1"],
         "arm": ["ICI", "non-ICI", "ICI", "non-ICI"],
@@ -261,7 +272,8 @@ def test_reordered_text_columns_keep_their_values_and_types():
     })
     ordered = tables._canonical(frame, list(frame.columns))
     reversed_frame = frame.iloc[::-1].reset_index(drop=True)
-    text = ["center_id", "second_line_source_table", "arm", "with_missing"]
+    text = ["center_id", "second_line_source_table", "second_line_source_file_name", "arm",
+            "with_missing"]
     assert all(isinstance(ordered[column].dtype, pd.CategoricalDtype) for column in text)
     pd.testing.assert_frame_equal(ordered.astype({column: object for column in text}),
                                   reversed_frame.fillna(np.nan), check_exact=True)
@@ -298,3 +310,24 @@ def test_each_table_needs_only_the_columns_its_model_loads(cohort, study):
         pd.testing.assert_frame_equal(table, study[name], check_exact=True, obj=name)
     with pytest.raises(ValueError, match="columns_read knows"):
         tables.columns_read("matched_cohort", PARAMS)
+
+
+def test_the_tie_break_key_adds_the_file_only_for_an_export_in_several_files():
+    # a one-file export keeps center:table:row, so a study
+    # without split exports keeps its keys and pairs; a split export's rows
+    # are numbered per file, so its key names the file
+    frame = pd.DataFrame({
+        "center_id": ["center_c", "center_a", "center_a"],
+        "second_line_source_table": ["lines", "treatment_lines", "treatment_lines"],
+        "second_line_source_file_name": ["lines", "treatment_lines_part1",
+                                         "treatment_lines_part2"],
+        "is_second_line_source_split": [False, True, True],
+        "second_line_source_row_number": [7, 3, 3],
+    })
+    assert tables._key_strings(frame).tolist() == [
+        "center_c:lines:7", "center_a:treatment_lines:treatment_lines_part1:3",
+        "center_a:treatment_lines:treatment_lines_part2:3"]
+    # one row number in two files is two records; in one file it repeats
+    assert len(tables._canonical_order(frame)) == 3
+    with pytest.raises(ValueError, match="tie-break keys repeat"):
+        tables._canonical_order(frame.assign(second_line_source_file_name="lines"))

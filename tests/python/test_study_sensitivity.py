@@ -31,7 +31,8 @@ def _cohort() -> pd.DataFrame:
     treated = data["treated"].astype(bool)
     return pd.DataFrame({
         "patient_id": data["patient_id"], "center_id": data["center"],
-        "second_line_source_table": "lines",
+        "second_line_source_table": "lines", "second_line_source_file_name": "lines",
+        "is_second_line_source_split": False,
         "second_line_source_row_number": np.arange(len(data)) + 2,
         "is_ici": treated, "arm": np.where(treated, "ICI", "non-ICI"),
         "age": data["age"].astype(float), "ecog2": data["ecog2"].astype(bool),

@@ -21,7 +21,8 @@ from rwe_synth import truth_frame
 COMPANION_STUDY = "ici_continuation_second_line"
 
 RAW_DIR = PROJECT_DIR / "data" / "raw"
-PROVENANCE_COLUMNS = {"second_line_source_table", "second_line_source_row_number"}
+PROVENANCE_COLUMNS = {"second_line_source_table", "second_line_source_file_name",
+                      "is_second_line_source_split", "second_line_source_row_number"}
 
 pytestmark = pytest.mark.slow
 
@@ -231,9 +232,14 @@ def test_second_line_provenance_names_a_raw_second_line_row(build):
     exports = {"center_a": "treatment_lines", "center_b": "drug_administrations",
                "center_c": "lines"}
     published = build.frame("select patient_id, center_id, second_line_source_table, "
+                            "second_line_source_file_name, is_second_line_source_split, "
                             "second_line_source_row_number from marts.analysis_cohort")
     assert (published["second_line_source_table"]
             == published["center_id"].map(exports)).all()
+    # one file per export here: the file is the export's, and no key names it
+    assert (published["second_line_source_file_name"]
+            == published["center_id"].map(exports)).all()
+    assert not published["is_second_line_source_split"].any()
     for center, table in exports.items():
         rows = published.loc[published["center_id"] == center, "second_line_source_row_number"]
         raw_rows = len((RAW_DIR / center / f"{table}.csv").read_text(

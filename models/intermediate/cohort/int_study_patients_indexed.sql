@@ -13,6 +13,14 @@
     patient (the lines left cannot be trusted); records of one person that
     disagree on sex or birth year exclude every record of that person. -#}
 {%- set specs = study_specs() %}
+{#- the graph that says which centers deliver lines in several files exists
+    only when executing -#}
+{%- set split_centers = centers_with_split_line_source() if execute else [] %}
+{#- rows are numbered per file where the mapping delivers the line source as
+    several files: there the file joins the record's key (a one-file export's
+    key stays center, table, row) -#}
+{%- set is_split_sql = ("patients.center_id in ('" ~ split_centers | join("', '") ~ "')")
+    if split_centers else 'false' %}
 with
 
 lines as (
@@ -91,6 +99,8 @@ indexed as (
             patients.center_id,
             second_lines.line_start_date as second_line_start_date,
             second_lines.source_table as second_line_source_table,
+            {{ file_stem('second_lines.source_file_name') }} as second_line_source_file_name,
+            {{ is_split_sql }} as is_second_line_source_split,
             second_lines.source_row_number as second_line_source_row_number,
             second_lines.regimen_name as second_line_regimen,
             {#- the exposure flag (both studies: the second line contains an ICI);
@@ -213,8 +223,8 @@ person_checked as (
 
 ranked as (
     {#- One person, one analysis record: among a person's otherwise eligible
-        records, the earliest second-line start is kept (then center, export
-        and raw row, so the choice depends neither on row order nor on the key). -#}
+        records, the earliest second-line start is kept (then center, export,
+        file and raw row, so the choice depends neither on row order nor on the key). -#}
     select
         person_checked.*,
         case
@@ -232,6 +242,7 @@ ranked as (
                         person_checked.second_line_start_date,
                         person_checked.center_id,
                         person_checked.second_line_source_table,
+                        person_checked.second_line_source_file_name,
                         person_checked.second_line_source_row_number
                 )
         end as person_record_rank
@@ -246,6 +257,8 @@ final as (
         center_id,
         second_line_start_date,
         second_line_source_table,
+        second_line_source_file_name,
+        is_second_line_source_split,
         second_line_source_row_number,
         second_line_regimen,
         is_ici,

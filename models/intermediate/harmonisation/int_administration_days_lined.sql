@@ -21,7 +21,13 @@ administrations as (
             patient_id,
             center_id,
             administration_date,
+            source_file_name,
             source_row_number,
+            {#- a table delivered as several files numbers rows per file: the
+                day's first record is the first row of its first file -#}
+            min(source_file_name) over (
+                partition by patient_id, administration_date
+            ) as day_first_file_name,
             drug_generic_name,
             {{ line_derivation['line_gap_days'] }} as line_gap_days,
             {{ line_derivation['line_restart_after_progression_days'] }}
@@ -44,7 +50,9 @@ administration_days as (
         administration_date,
         line_gap_days,
         line_restart_after_progression_days,
-        min(source_row_number) as first_source_row_number
+        min(source_file_name) as first_source_file_name,
+        min(case when source_file_name = day_first_file_name then source_row_number end)
+            as first_source_row_number
     from administrations
     group by
         patient_id,
@@ -141,6 +149,7 @@ numbered as (
         patient_id,
         center_id,
         administration_date,
+        first_source_file_name,
         first_source_row_number,
         starts_new_line = 1 as is_line_start,
         sum(starts_new_line) over (

@@ -52,8 +52,18 @@ lines as (
         center_id,
         line_number,
         min(administration_date) as line_start_date,
-        min(first_source_row_number) as source_row_number
-    from days
+        min(first_source_file_name) as source_file_name,
+        {#- the line's first record: the first row of its first file -#}
+        min(case when first_source_file_name = line_first_file_name then first_source_row_number end)
+            as source_row_number
+    from (
+        select
+            days.*,
+            min(first_source_file_name) over (
+                partition by patient_id, line_number
+            ) as line_first_file_name
+        from days
+    ) as days_with_first_file
     group by patient_id, center_id, line_number
 ),
 
@@ -113,6 +123,7 @@ final as (
         lines_bounded.patient_id,
         lines_bounded.center_id,
         'drug_administrations' as source_table,
+        lines_bounded.source_file_name,
         lines_bounded.source_row_number,
         lines_bounded.line_number,
         regimens.regimen_name,

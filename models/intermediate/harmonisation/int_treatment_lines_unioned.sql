@@ -17,6 +17,7 @@ exported_lines as (
         patient_id,
         center_id,
         source_table,
+        source_file_name,
         source_row_number,
         line_number,
         regimen_name,
@@ -38,6 +39,7 @@ unioned as (
         patient_id,
         center_id,
         source_table,
+        source_file_name,
         source_row_number,
         line_number,
         regimen_name,
@@ -59,6 +61,7 @@ final as (
         ---------- provenance
         center_id,
         source_table,
+        source_file_name,
         source_row_number,
         ---------- line
         cast(line_number as {{ dbt.type_int() }}) as line_number,

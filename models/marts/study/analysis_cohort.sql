@@ -26,6 +26,8 @@ final as (
         indexed.center_id,
         ---------- provenance of the second-line record (independent of the key)
         indexed.second_line_source_table,
+        indexed.second_line_source_file_name,
+        indexed.is_second_line_source_split,
         indexed.second_line_source_row_number,
         ---------- treatment
         {# the arm labels the statistics tables key on; the spec's labels
