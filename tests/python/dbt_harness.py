@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -73,3 +74,20 @@ def run_dbt(args: list[str], workdir: Path, raw_data_dir: Path | None = None,
                                env=dbt_env(warehouse, unit_tests, partial_parse),
                                capture_output=True, text=True, timeout=900)
     return DbtRun(completed.returncode, completed.stdout + completed.stderr, warehouse)
+
+
+#: What a dbt build of the project reads: a test that edits the project works
+#: on a copy of these (raw data linked or copied by the test).
+PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "macros", "models", "python_models", "seeds",
+                 "tests", "src", "expectations", "studies")
+
+
+def copy_project(root: Path) -> Path:
+    """Copy the project's dbt parts (PROJECT_PARTS) under ``root``; returns ``root``."""
+    for name in PROJECT_PARTS:
+        source = PROJECT_DIR / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, root / name)
+    return root

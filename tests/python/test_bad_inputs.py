@@ -272,14 +272,15 @@ def same_national_id_at_two_centers(i: Injector) -> list[int]:
 
 
 def future_second_line(i: Injector) -> list[int]:
-    """A second line after the data cut-off but before the build date: a
-    study-window matter, not a bad value."""
+    """A second line after every study's data cut-off (the latest is the
+    companion study's, 2025-06-30) but before the build date: a study-window
+    matter, not a bad value."""
     key = i.raw.fresh_patient_key("center_a")
     first = i.eligible_row("center_a", "treatment_lines", line_no="1")
     return [
         i.copy("center_a", "treatment_lines", first, mrn=key),
-        i.copy("center_a", "treatment_lines", line_a(i), mrn=key, line_start_date="2024-09-15",
-               progression_date="", death_date="", last_contact_date="2024-12-31"),
+        i.copy("center_a", "treatment_lines", line_a(i), mrn=key, line_start_date="2025-09-15",
+               progression_date="", death_date="", last_contact_date="2025-12-31"),
     ]
 
 

@@ -11,30 +11,21 @@ file only, so the module stays quick.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from dbt_harness import DBT, PROJECT_DIR, dbt_env
+from dbt_harness import DBT, PROJECT_DIR, copy_project, dbt_env
 
 MAPPING_B = Path("models/staging/center_b/_center_b__mapping.yml")
-COPIED = ("dbt_project.yml", "profiles.yml", "macros", "models", "python_models", "seeds", "tests",
-          "src", "expectations")
-
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A copy of the project (raw data linked), parsed once."""
     root = tmp_path_factory.mktemp("mapping_project")
-    for name in COPIED:
-        source = PROJECT_DIR / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
+    copy_project(root)
     (root / "data").symlink_to(PROJECT_DIR / "data")
     result = _dbt(root, ["parse"])
     assert result.returncode == 0, result.stdout + result.stderr

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dbt_harness import DBT, PROJECT_DIR, TEST_PSEUDONYM_KEY, dbt_env, run_dbt
+from dbt_harness import DBT, PROJECT_DIR, TEST_PSEUDONYM_KEY, copy_project, dbt_env, run_dbt
 from rwe_synth import generate, truth_frame
 
 pytestmark = pytest.mark.slow
@@ -231,13 +231,7 @@ def test_a_cdm_column_the_export_lacks_stops_the_gate(raw_dir, tmp_path):
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("mapping_project")
-    for name in ("dbt_project.yml", "profiles.yml", "macros", "models", "python_models", "seeds",
-                 "tests", "src", "expectations"):
-        source = PROJECT_DIR / name
-        if source.is_dir():
-            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, project / name)
+    copy_project(project)
     return project
 
 

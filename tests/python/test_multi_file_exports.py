@@ -24,13 +24,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dbt_harness import DBT, PROJECT_DIR, dbt_env, run_dbt
+from dbt_harness import DBT, PROJECT_DIR, copy_project, dbt_env, run_dbt
 
 MAPPING_A = Path("models/staging/center_a/_center_a__mapping.yml")
 MAPPING_B = Path("models/staging/center_b/_center_b__mapping.yml")
-COPIED = ("dbt_project.yml", "profiles.yml", "macros", "models", "python_models", "seeds", "tests",
-          "src", "expectations", "studies")
-
 
 def _split(raw: Path, center: str, export: str) -> tuple[int, int]:
     """Cut an export in two files (<export>_part1, _part2); returns their row counts."""
@@ -50,12 +47,7 @@ def _split(raw: Path, center: str, export: str) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("multi_file_project")
-    for name in COPIED:
-        source = PROJECT_DIR / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
+    copy_project(root)
     shutil.copytree(PROJECT_DIR / "data" / "raw", root / "data" / "raw")
     shutil.copytree(PROJECT_DIR / "data" / "raw_truth", root / "data" / "raw_truth")
     counts = _split(root / "data" / "raw", "center_b", "drug_administrations")
