@@ -198,7 +198,7 @@
         {%- do reads.append(safe_cast_whole_number('source.year_of_birth') ~ ' as birth_year') -%}
         {%- do reads.append('sex_codes.sex') -%}
         {%- do joins.append(('sex_codes', 'terminology__sex_codes',
-                             terminology_match('source.gender_source_value', 'sex_codes', 'source_term', center_id))) -%}
+                             terminology_match('source.gender_source_value', 'sex_codes', {'term': 'source_term'}, center_id))) -%}
         {%- do rules['date_after_build_date'].append(('year_of_birth',
             'birth_year > extract(year from ' ~ build_date() ~ ')')) -%}
         {%- do rules['unknown_code'].append(('year_of_birth',
@@ -216,7 +216,7 @@
         {%- do reads.append('drug_names.is_ici') -%}
         {%- do reads.append('source.drug_source_value as drug_source_value__text') -%}
         {%- do joins.append(('drug_names', 'terminology__drug_names',
-                             terminology_match('source.drug_source_value', 'drug_names', 'source_name', center_id))) -%}
+                             terminology_match('source.drug_source_value', 'drug_names', {'term': 'source_name'}, center_id))) -%}
         {%- do rules['missing_required_value'].append(('drug_source_value',
             "nullif(trim(drug_source_value__text), '') is null")) -%}
         {%- do rules['unknown_code'].append(('drug_source_value', ('unknown_drug', 'drug_generic_name is null'))) -%}
@@ -230,7 +230,7 @@
         {%- do joins.append(('site_codes', 'terminology__metastatic_sites',
                              omop_term_match('source.condition_source_value', 'site_codes', 'source_term'))) -%}
         {%- do joins.append(('ae_terms', 'terminology__adverse_event_terms',
-                             terminology_match('source.condition_source_value', 'ae_terms', 'source_term', center_id))) -%}
+                             terminology_match('source.condition_source_value', 'ae_terms', {'term': 'source_term'}, center_id))) -%}
 
     {%- elif table == 'measurement' -%}
         {%- do reads.append('source.value_as_number as value_as_number__text') -%}
@@ -238,7 +238,7 @@
                             ~ safe_cast_whole_number('source.value_as_number') ~ ' end as ecog_ps') -%}
         {%- do reads.append("case when " ~ row_use ~ " = 'response' then responses.response_code end as response_code") -%}
         {%- do joins.append(('responses', 'terminology__recist_responses',
-                             terminology_match('source.value_source_value', 'responses', 'source_term', center_id))) -%}
+                             terminology_match('source.value_source_value', 'responses', {'term': 'source_term'}, center_id))) -%}
         {%- do rules['unknown_code'].append(('value_as_number',
             "row_use = 'ecog_ps' and (ecog_ps is null or ecog_ps not between 0 and 4)")) -%}
         {%- do rules['unknown_code'].append(('value_source_value',
@@ -250,9 +250,9 @@
         {%- do reads.append("nullif(trim(source.observation_event_id), '') as observation_event_id") -%}
         {%- do reads.append("linked_conditions.condition_occurrence_id as linked_condition_occurrence_id") -%}
         {%- do joins.append(('smoking', 'terminology__yes_no_codes',
-                             terminology_match('source.value_source_value', 'smoking', 'source_term', center_id))) -%}
+                             terminology_match('source.value_source_value', 'smoking', {'term': 'source_term'}, center_id))) -%}
         {%- do joins.append(('grades', 'terminology__ctcae_grades',
-                             terminology_match('source.value_as_number', 'grades', 'source_term', center_id))) -%}
+                             terminology_match('source.value_as_number', 'grades', {'term': 'source_term'}, center_id))) -%}
         {%- do rules['missing_required_value'].append(('observation_event_id',
             "row_use = 'ctcae_grade' and observation_event_id is null")) -%}
         {%- do rules['unknown_code'].append(('value_source_value',
