@@ -162,12 +162,14 @@
     hold one file matching the glob keys its records as the next, larger
     one will. -#}
 {% macro centers_with_split_line_source() %}
+    {#- the mapping table a center's lines come from, by shape -#}
+    {%- set line_source_table = {'line_records': 'line_records',
+                                 'administrations': 'drug_administrations',
+                                 'omop_cdm': 'drug_exposure'} -%}
     {%- set center_ids = [] -%}
-    {%- for kind in ('line_records', 'drug_administrations') -%}
-        {%- for center_id in centers_with_kind(kind)
-              if is_several_files(center_source_node(center_id, kind).identifier) -%}
-            {%- do center_ids.append(center_id) -%}
-        {%- endfor -%}
+    {%- for center_id, shape in registered_centers().items()
+          if is_several_files(center_source_node(center_id, line_source_table[shape]).identifier) -%}
+        {%- do center_ids.append(center_id) -%}
     {%- endfor -%}
     {{ return(center_ids | sort) }}
 {% endmacro %}
