@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 #: What dbt reads: the project and profile, every path in dbt_project.yml,
 #: the suites, src/ (the profile's module_paths) and the raw exports.
 COPIED = ("dbt_project.yml", "profiles.yml", "models", "python_models", "macros", "seeds",
-          "expectations", "tests/dbt", "src", "data/raw")
+          "expectations", "tests/dbt", "src", "data/raw", "studies")
 STATISTICS_MODELS = sorted(path.stem for path in (PROJECT_DIR / "python_models" /
                                                   "statistics").glob("*.py"))
 GATE = "test.rwe_warehouse.assert_no_critical_data_quality_failures"
