@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from study_harness import REFERENCE_STUDY, study_table
 
 from dbt_harness import DBT, PROJECT_DIR, TEST_PSEUDONYM_KEY, copy_project, dbt_env, run_dbt
 from rwe_synth import generate, truth_frame
@@ -174,11 +175,12 @@ def test_cohort_is_the_truth_less_the_untrusted_histories(build, raw_dir, manife
     truth["patient_id"] = [_pseudonym(center, key) for center, key in
                            zip(truth["center_id"], truth["patient_key"], strict=True)]
     excluded = dict(build.query(
-        "select patient_id, exclusion_reason from intermediate.int_patients_indexed_to_second_line"
-        " where exclusion_reason = 'incomplete_treatment_history'"))
+        "select patient_id, exclusion_reason from intermediate.int_study_patients_indexed"
+        f" where study_id = '{REFERENCE_STUDY}'"
+        " and exclusion_reason = 'incomplete_treatment_history'"))
     assert excluded == {_pseudonym(center, key): "incomplete_treatment_history"
                         for center, key in untrusted}
-    published = build.frame("select * from marts.analysis_cohort")
+    published = study_table(build, "analysis_cohort", REFERENCE_STUDY)
     assert set(published["center_id"]) == set(FOUR_CENTERS)
     columns = [column for column in published.columns if column in truth.columns]
     assert set(published.columns) - set(columns) == PROVENANCE_COLUMNS
