@@ -284,22 +284,11 @@
     {%- endfor -%}
     {%- do ladder.append(('conflicting_row_id', row_id, 'has_conflicting_row_id')) -%}
     {%- do ladder.append(('duplicate_row', row_id, 'copy_number > 1')) -%}
-    {%- set several_files = '*' in mapping['files'] or '?' in mapping['files'] %}
+    {%- set several_files = is_several_files(mapping['files']) %}
 with
 
 source as (
-    {%- if several_files %}
-    {#- several files (a glob identifier): the reader numbers the rows of all
-        files in turn; number them per file, as stage_export does -#}
-    select
-        numbered.*,
-        numbered.source_row_number
-        - min(numbered.source_row_number) over (partition by numbered.source_file_name) + 1
-            as row_number_in_file
-    from {{ source_relation }} as numbered
-    {%- else %}
-    select * from {{ source_relation }}
-    {%- endif %}
+    {{ raw_rows_numbered_per_file(source_relation, several_files) }}
 ),
 {%- if table != 'person' %}
 

@@ -68,18 +68,7 @@
 with
 
 source as (
-    {%- if several_files %}
-    {#- several files: the reader numbers the rows of all files in turn
-        (dbt_project.yml, external_location); number them per file -#}
-    select
-        numbered.*,
-        numbered.source_row_number
-        - min(numbered.source_row_number) over (partition by numbered.source_file_name) + 1
-            as row_number_in_file
-    from {{ source_relation }} as numbered
-    {%- else %}
-    select * from {{ source_relation }}
-    {%- endif %}
+    {{ raw_rows_numbered_per_file(source_relation, several_files) }}
 ),
 
 parsed as (
@@ -385,3 +374,20 @@ select * from final
     {%- endif -%}
     {{ return(columns) }}
 {% endmacro %}
+
+{#- The raw rows of an export table. With several files (a glob identifier)
+    the reader numbers the rows of all files in turn (dbt_project.yml,
+    external_location): row_number_in_file numbers them per file. Shared by
+    stage_export and stage_omop_table. -#}
+{% macro raw_rows_numbered_per_file(source_relation, several_files) -%}
+    {%- if several_files %}
+    select
+        numbered.*,
+        numbered.source_row_number
+        - min(numbered.source_row_number) over (partition by numbered.source_file_name) + 1
+            as row_number_in_file
+    from {{ source_relation }} as numbered
+    {%- else %}
+    select * from {{ source_relation }}
+    {%- endif %}
+{%- endmacro %}
