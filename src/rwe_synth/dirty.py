@@ -107,7 +107,9 @@ def _omop_copy(id_column: str, changes: Callable[[dict], dict],
         if where is not None:
             matches = pc.fill_null(pc.equal(table.data.column(where[0]), where[1]), False)
             pool = pool[matches.to_numpy(zero_copy_only=False)[pool]]
-        first_new_id = table.data.num_rows + len(table.dirty) + 1  # clean ids are 1..n
+        # clean ids are 1..n unless the context says where they end
+        first_new_id = context.new_id_floor.get(table.name, table.data.num_rows) + len(
+            table.dirty) + 1
         rows = []
         for j, index in enumerate(_pick(rng, pool, count)):
             row = _row(table, int(index))

@@ -185,7 +185,10 @@ def generate(
                     center_id,
                     patients.iloc[position.reindex(rank.index).to_numpy()].set_index(
                         "patient_index", drop=False),
-                    ghosts[center_id][ghosts_used[center_id]:], rank)
+                    ghosts[center_id][ghosts_used[center_id]:], rank,
+                    # person ids are ranks in the whole center; new ones go after
+                    # them and after the rows earlier blocks wrote
+                    {"person": len(ranks[center_id]) + before[center_id].get("person", 0)})
                 tables = _center_tables(context, center_index, lines, events, block_seed,
                                         params, hard, truth_lines)
                 ghosts_used[center_id] += add_dirty_rows(tables, context, dirty_rng, params)
