@@ -1817,8 +1817,17 @@ def test_blocks_append_whole_files_with_row_ids_and_counts_that_add_up(blocks_di
         kept = frame.loc[[n not in copies for n in range(1, len(frame) + 1)], key]
         assert kept.is_unique and (kept != "").all(), table
     clean = _without_dirty(exports, manifest)
-    assert clean[("center_b", "patients")]["patient_key"].is_unique
-    assert clean[("center_d", "person")]["person_source_value"].is_unique
+    # rows of unknown patients: each block takes its own unused keys
+    for center, table, key in [("center_b", "patients", "patient_key"),
+                               ("center_d", "person", "person_source_value")]:
+        assert clean[(center, table)][key].is_unique
+        unknown = [exports[(center, table)][key].iloc[entry["source_row_number"] - 1]
+                   for entry in manifest["dirty_rows"]
+                   if (entry["center_id"], entry["table"], entry["reason"])
+                   == (center, table, "unknown_code")]
+        assert len(unknown) >= 3  # up to one per block
+        assert len(set(unknown)) == len(unknown)
+        assert not set(unknown) & set(clean[(center, table)][key])
     # more dirty rows than one block writes: each block adds at least the minimum per recipe
     one_block = read_manifest(four_dir)
     assert len(manifest["dirty_rows"]) > len(one_block["dirty_rows"])
@@ -1845,6 +1854,27 @@ def test_blocks_keep_the_patient_level_rows_and_redraw_the_event_histories(
         _center_d(blocked, seeds),
     ], ignore_index=True)
     _assert_same_cohort(derived, truth)
+
+
+def test_each_block_draws_its_histories_from_its_own_seed(blocks_dir):
+    """center_d's diagnosis is drawn 8-28 days before the first
+    administration, one draw per person in file order: blocks sharing a seed
+    would repeat the first block's draws person for person."""
+    exports = read_exports(blocks_dir, "csv")
+    tables = _without_dirty(exports, read_manifest(blocks_dir))
+    person = tables[("center_d", "person")]["person_id"]
+    first_dose = tables[("center_d", "drug_exposure")].groupby("person_id")[
+        "drug_exposure_start_date"].min()
+    period = tables[("center_d", "observation_period")].set_index("person_id")[
+        "observation_period_start_date"]
+    lead = np.asarray([(date.fromisoformat(first_dose[p]) - date.fromisoformat(period[p])).days
+                       for p in person])
+    low, high = PARAMS.fourth_center.diagnosis_before_first_line_days
+    assert ((low <= lead) & (lead <= high)).all()
+    parts = np.array_split(lead, FOUR["n_patients"] // BLOCK + 1)  # the blocks' persons
+    size = min(len(part) for part in parts)
+    assert size > 10
+    assert len({tuple(part[:size]) for part in parts}) == len(parts)
 
 
 def test_cli_rejects_a_block_of_no_patients(tmp_path, capsys):
