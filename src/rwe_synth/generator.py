@@ -151,9 +151,12 @@ def generate(
     threshold = float(patients["assignment_threshold"].iloc[0])
     patients, ghosts = assign_identifiers(patients, seed, n_centers, params)
     n_blocks = block_count(n_patients, chunk_patients)
+    # each center's patients in file order (patient_index -> rank), cut into
+    # n_blocks consecutive runs: appending the blocks keeps the key order
     ranks = {center_id: center_context(patients, center_id, ghosts).rank
              for center_id in center_ids}
-    block_of = _blocks(patients, ranks, n_blocks)
+    runs = {center_id: np.array_split(np.arange(len(rank)), n_blocks)
+            for center_id, rank in ranks.items()}
     position = pd.Series(np.arange(len(patients)), index=patients["patient_index"].to_numpy())
     dirty_rng = rng_for(seed, "dirty_rows")
 
@@ -166,7 +169,9 @@ def generate(
     with _Appender(file_format) as appender:
         for block in range(n_blocks):
             block_seed = seed if n_blocks == 1 else _block_seed(seed, block)
-            members = patients if n_blocks == 1 else patients.loc[block_of == block]
+            block_ranks = {center_id: ranks[center_id].iloc[runs[center_id][block]]
+                           for center_id in center_ids}
+            members = patients if n_blocks == 1 else _members(patients, position, block_ranks)
             lines = build_lines(members, block_seed, params)
             if hard:
                 lines = rechallenge_third_lines(lines, block_seed, params)
@@ -179,8 +184,7 @@ def generate(
             before = {center_id: dict(counts) for center_id, counts in written.items()}
             truth_lines: list[pd.DataFrame] = []
             for center_index, center_id in enumerate(center_ids):
-                rank = ranks[center_id]
-                rank = rank.loc[block_of[position.reindex(rank.index).to_numpy()] == block]
+                rank = block_ranks[center_id]
                 context = CenterContext(
                     center_id,
                     patients.iloc[position.reindex(rank.index).to_numpy()].set_index(
@@ -227,19 +231,14 @@ def block_count(n_patients: int, chunk_patients: int) -> int:
     return -(-n_patients // chunk_patients)
 
 
-def _blocks(patients: pd.DataFrame, ranks: dict[str, pd.Series], n_blocks: int) -> np.ndarray:
-    """The block of each patient (in ``patients`` row order): every center's
-    patients, in file order (rank), cut into ``n_blocks`` consecutive runs of
-    nearly equal size, so appending the blocks keeps each file in key order."""
-    block_of = np.zeros(len(patients), dtype=np.int64)
-    if n_blocks == 1:
-        return block_of
-    position = pd.Series(np.arange(len(patients)), index=patients["patient_index"].to_numpy())
-    for rank in ranks.values():
-        in_file_order = position.reindex(rank.sort_values().index).to_numpy()
-        for block, part in enumerate(np.array_split(in_file_order, n_blocks)):
-            block_of[part] = block
-    return block_of
+def _members(patients: pd.DataFrame, position: pd.Series,
+             block_ranks: dict[str, pd.Series]) -> pd.DataFrame:
+    """A block's patients in the order of ``patients`` (the histories' draws
+    go down the rows in that order)."""
+    mask = np.zeros(len(patients), dtype=bool)
+    for rank in block_ranks.values():
+        mask[position.reindex(rank.index).to_numpy()] = True
+    return patients.loc[mask]
 
 
 def _block_seed(seed: int, block: int) -> int:
