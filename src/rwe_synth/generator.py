@@ -72,7 +72,7 @@ from rwe_synth.parameters import (
 from rwe_synth.vocabulary import SEEDS_DIR, require_seed_coverage
 
 FORMATS = ("csv", "parquet")
-#: ``--chunk-patients``: eligible patients per block (docs/generator.md,
+#: ``--chunk-patients``: eligible patients per block, about (docs/generator.md,
 #: "Large cohorts: blocks").
 DEFAULT_CHUNK_PATIENTS = 1_000_000
 PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": False, "store_schema": False}
@@ -224,8 +224,10 @@ def generate(
 
 
 def block_count(n_patients: int, chunk_patients: int) -> int:
-    """Blocks of at most ``chunk_patients`` eligible patients (each with its
-    share of the excluded and companion patients)."""
+    """``ceil(n_patients / chunk_patients)``: blocks of about ``chunk_patients``
+    eligible patients, each with its share of the excluded and companion
+    patients (the cut is by patient, not by status, so a block's count of
+    eligible patients varies a little around the mean)."""
     if chunk_patients < 1:
         raise ValueError(f"--chunk-patients must be a positive integer, got {chunk_patients}.")
     return -(-n_patients // chunk_patients)
