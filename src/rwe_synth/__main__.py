@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rwe_synth.generator import FORMATS, generate
+from rwe_synth.generator import DEFAULT_CHUNK_PATIENTS, FORMATS, generate
 from rwe_synth.model import LINE_HISTORIES, N_CENTERS
 from rwe_synth.vocabulary import SEEDS_DIR
 
@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=Path, default=SEEDS_DIR, metavar="DIR",
                         help="terminology seeds the written spellings are checked against "
                              "(default: the project's seeds/terminology)")
+    parser.add_argument("--chunk-patients", type=int, default=DEFAULT_CHUNK_PATIENTS,
+                        metavar="N",
+                        help="build and append the files in ceil(patients / N) blocks of "
+                             "about N eligible patients, so memory follows the block, not the "
+                             "cohort (default 1,000,000; a cohort of one block is written "
+                             "exactly as without blocks)")
     return parser
 
 
@@ -48,9 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--seed must be a non-negative integer, got {args.seed}")
     if args.patients < 1:
         parser.error(f"--patients must be a positive integer, got {args.patients}")
+    if args.chunk_patients < 1:
+        parser.error(f"--chunk-patients must be a positive integer, got {args.chunk_patients}")
     try:
         manifest = generate(args.patients, args.centers, args.seed, args.out, args.file_format,
-                            line_history=args.line_history, seeds_dir=args.seeds)
+                            line_history=args.line_history, seeds_dir=args.seeds,
+                            chunk_patients=args.chunk_patients)
     except (ValueError, FileNotFoundError) as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     cohort = manifest["cohort"]

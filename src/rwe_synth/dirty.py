@@ -107,7 +107,9 @@ def _omop_copy(id_column: str, changes: Callable[[dict], dict],
         if where is not None:
             matches = pc.fill_null(pc.equal(table.data.column(where[0]), where[1]), False)
             pool = pool[matches.to_numpy(zero_copy_only=False)[pool]]
-        first_new_id = table.data.num_rows + len(table.dirty) + 1  # clean ids are 1..n
+        # clean ids are 1..n unless the context says where they end
+        first_new_id = context.new_id_floor.get(table.name, table.data.num_rows) + len(
+            table.dirty) + 1
         rows = []
         for j, index in enumerate(_pick(rng, pool, count)):
             row = _row(table, int(index))
@@ -338,15 +340,17 @@ def recipe_count(params: ModelParameters, n_eligible: int, minimum: int | None =
 
 
 def add_dirty_rows(tables: dict[str, ExportTable], context: CenterContext,
-                   rng: np.random.Generator, params: ModelParameters) -> None:
+                   rng: np.random.Generator, params: ModelParameters) -> int:
     """Append every recipe's dirty rows for one center to its tables.
 
     The number of rows per recipe is ``max(minimum, round(rate * eligible
     patients of the center))``; a recipe whose pool is empty (a center
-    without eligible patients) adds none.
+    without eligible patients) adds none. Returns how many of
+    ``context.ghost_keys`` (from the first) the rows of unknown patients took.
     """
     n_eligible = int((context.patients["status"] == "eligible").sum())
     taken: set[int] = set()
+    ghosts_used = 0
     for recipe in recipes(params):
         if recipe.center_id != context.center_id:
             continue
@@ -354,8 +358,16 @@ def add_dirty_rows(tables: dict[str, ExportTable], context: CenterContext,
         table = tables[recipe.table]
         built = recipe.build(table, rng, count, context=context, taken=taken)
         if recipe.ghost_key_column is not None:
+            if len(built) > len(context.ghost_keys):
+                # each block of a blocked run takes its own unused keys
+                raise ValueError(
+                    f"{context.center_id}: {len(built)} rows of unknown patients need unused "
+                    f"patient keys, {len(context.ghost_keys)} are left; use fewer, larger "
+                    "blocks (--chunk-patients).")
             # a patient row under an unused key, so it is not a duplicate key
             for (row, _key), ghost in zip(built, context.ghost_keys, strict=False):
                 row[recipe.ghost_key_column] = ghost
+            ghosts_used = max(ghosts_used, len(built))
         for row, key in built:
             table.dirty.append((row, key, recipe.reason, recipe.column))
+    return ghosts_used

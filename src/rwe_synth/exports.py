@@ -132,6 +132,10 @@ class CenterContext:
     patients: pd.DataFrame  # with identifier columns, indexed by patient_index
     ghost_keys: list[str]
     rank: pd.Series  # patient_index -> rank of the patient key in the center
+    #: Per table whose clean ids are not 1..its rows (center_d's person ids
+    #: are ranks in the whole center, also when a block holds only some):
+    #: the id that dirty copies with a new id come after.
+    new_id_floor: dict[str, int] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------

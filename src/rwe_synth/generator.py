@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from rwe_synth import __version__
 from rwe_synth.dirty import add_dirty_rows
 from rwe_synth.exports import (
+    CenterContext,
     ExportTable,
     assign_identifiers,
     center_a_tables,
@@ -70,6 +72,10 @@ from rwe_synth.parameters import (
 from rwe_synth.vocabulary import SEEDS_DIR, require_seed_coverage
 
 FORMATS = ("csv", "parquet")
+#: ``--chunk-patients``: eligible patients per block, about (docs/generator.md,
+#: "Large cohorts: blocks").
+DEFAULT_CHUNK_PATIENTS = 1_000_000
+PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": False, "store_schema": False}
 
 
 def truth_dir_for(out_dir: Path | str) -> Path:
@@ -93,6 +99,7 @@ def generate(
     params: ModelParameters = DEFAULT_PARAMETERS,
     line_history: str = "default",
     seeds_dir: Path | str = SEEDS_DIR,
+    chunk_patients: int = DEFAULT_CHUNK_PATIENTS,
 ) -> dict[str, Any]:
     """Write ``<out_dir>/<center_id>/<table>.<format>``, the true lines
     ``<out_dir>_truth/true_lines.<format>`` (:func:`truth_dir_for`) and ``manifest.json``.
@@ -118,6 +125,12 @@ def generate(
     seeds_dir : path
         The terminology seeds; every spelling the generated centers write
         must be a seed row with the generator's meaning (else ``ValueError``).
+    chunk_patients : int
+        Eligible patients per block: the event histories and exports are
+        built one block at a time and appended to the files, so memory grows
+        with the block, not the cohort. A cohort of at most one block is
+        written exactly as without blocks (docs/generator.md, "Large
+        cohorts: blocks").
 
     Returns
     -------
@@ -125,6 +138,7 @@ def generate(
         The manifest that was written.
     """
     validate_arguments(n_patients, n_centers, seed, line_history)
+    block_count(n_patients, chunk_patients)
     if file_format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {file_format!r}.")
     center_ids = params.center_ids(n_centers)
@@ -136,71 +150,194 @@ def generate(
     patients = simulate_patients(n_patients, n_centers, seed, params)
     threshold = float(patients["assignment_threshold"].iloc[0])
     patients, ghosts = assign_identifiers(patients, seed, n_centers, params)
-    lines = build_lines(patients, seed, params)
-    if hard:
-        lines = rechallenge_third_lines(lines, seed, params)
-    events = build_adverse_events(patients, lines, seed, params)
+    n_blocks = block_count(n_patients, chunk_patients)
+    # each center's patients in file order (patient_index -> rank), cut into
+    # n_blocks consecutive runs: appending the blocks keeps the key order
+    ranks = {center_id: center_context(patients, center_id, ghosts).rank
+             for center_id in center_ids}
+    runs = {center_id: np.array_split(np.arange(len(rank)), n_blocks)
+            for center_id, rank in ranks.items()}
+    position = pd.Series(np.arange(len(patients)), index=patients["patient_index"].to_numpy())
     dirty_rng = rng_for(seed, "dirty_rows")
 
-    row_counts: dict[str, dict[str, int]] = {}
+    written: dict[str, dict[str, int]] = {center_id: {} for center_id in center_ids}
+    ghosts_used = dict.fromkeys(center_ids, 0)
     dirty_rows: list[dict[str, Any]] = []
-    files: list[dict[str, Any]] = []
-    truth_lines: list[pd.DataFrame] = []
-    for center_index, center_id in enumerate(center_ids):
-        context = center_context(patients, center_id, ghosts)
-        if center_id in ("center_b", "center_d"):
-            center_lines = lines.loc[lines["patient_index"].isin(context.rank.index)]
-            administrations = build_administrations(
-                center_lines, context.patients, seed, params,
-                stream="administrations" if center_id == "center_b" else "omop_center")
-            applied = None
-            if hard:
-                administrations, applied = _harden(administrations, center_lines, seed,
-                                                   center_index, params)
-            if center_id == "center_d":
-                administrations = expand_administrations(administrations, center_lines, params)
-            truth_lines.append(_true_line_rows(context, administrations, applied))
-            assessments = build_assessments(center_lines, params)
-            center_events = events.loc[events["patient_index"].isin(context.rank.index)]
-            if center_id == "center_b":
-                tables = center_b_tables(context, administrations, assessments, center_events)
-            else:
-                tables = center_d_tables(context, center_lines, administrations, assessments,
-                                         center_events, seed, params)
-            del administrations, assessments, center_lines, center_events
-        elif center_id == "center_a":
-            tables = center_a_tables(context, lines, events)
-        else:
-            tables = center_c_tables(context, lines, events)
-        add_dirty_rows(tables, context, dirty_rng, params)
-        (out / center_id).mkdir(parents=True, exist_ok=True)
-        row_counts[center_id] = {}
-        for name, table in tables.items():
-            final, dirty = finalise(table)
-            path = out / center_id / f"{name}.{file_format}"
-            write_table(final, path, file_format)
-            row_counts[center_id][name] = final.num_rows
-            dirty_rows.extend(dirty)
-            files.append({"path": f"{center_id}/{path.name}", "rows": final.num_rows,
-                          "sha256": _sha256(path)})
-            del final
-        del tables, context
-
+    grade_3_rash_ici = 0
     truth_dir = truth_dir_for(out)
     truth_dir.mkdir(parents=True, exist_ok=True)
-    write_table(_true_lines_table(truth_lines), truth_dir / f"true_lines.{file_format}",
-                file_format)
+    with _Appender(file_format) as appender:
+        for block in range(n_blocks):
+            block_seed = seed if n_blocks == 1 else _block_seed(seed, block)
+            block_ranks = {center_id: ranks[center_id].iloc[runs[center_id][block]]
+                           for center_id in center_ids}
+            members = patients if n_blocks == 1 else _members(patients, position, block_ranks)
+            lines = build_lines(members, block_seed, params)
+            if hard:
+                lines = rechallenge_third_lines(lines, block_seed, params)
+            events = build_adverse_events(members, lines, block_seed, params)
+            ici_patients = members.loc[(members["status"] == STATUS_ELIGIBLE)
+                                       & members["is_ici"], "patient_index"]
+            grade_3_rash_ici += int(
+                ((events["term"] == "rash") & (events["grade"] >= 3) & (events["line_number"] == 2)
+                 & events["patient_index"].isin(ici_patients)).sum())
+            before = {center_id: dict(counts) for center_id, counts in written.items()}
+            truth_lines: list[pd.DataFrame] = []
+            for center_index, center_id in enumerate(center_ids):
+                rank = block_ranks[center_id]
+                context = CenterContext(
+                    center_id,
+                    patients.iloc[position.reindex(rank.index).to_numpy()].set_index(
+                        "patient_index", drop=False),
+                    ghosts[center_id][ghosts_used[center_id]:], rank,
+                    # person ids are ranks in the whole center; new ones go after
+                    # them and after the rows earlier blocks wrote
+                    {"person": len(ranks[center_id]) + before[center_id].get("person", 0)})
+                tables = _center_tables(context, center_index, lines, events, block_seed,
+                                        params, hard, truth_lines)
+                ghosts_used[center_id] += add_dirty_rows(tables, context, dirty_rng, params)
+                (out / center_id).mkdir(parents=True, exist_ok=True)
+                for name, table in tables.items():
+                    first_row = before[center_id].get(name, 0)
+                    final, dirty = finalise(table, first_row)
+                    if block:
+                        final = _continue_ids(final, center_id, name, before[center_id])
+                    appender.write(final, out / center_id / f"{name}.{file_format}")
+                    written[center_id][name] = first_row + final.num_rows
+                    dirty_rows.extend(dirty)
+                    del final
+                del tables, context
+            appender.write(_true_lines_table(truth_lines),
+                           truth_dir / f"true_lines.{file_format}")
+            del lines, events, members, truth_lines
 
+    files = [{"path": f"{center_id}/{name}.{file_format}", "rows": rows,
+              "sha256": _sha256(out / center_id / f"{name}.{file_format}")}
+             for center_id, counts in written.items() for name, rows in counts.items()]
     manifest = build_manifest(n_patients, n_centers, seed, file_format, params, patients,
-                              threshold, row_counts, dirty_rows, files, line_history)
-    ici_patients = patients.loc[(patients["status"] == STATUS_ELIGIBLE) & patients["is_ici"],
-                                "patient_index"]
-    manifest["measured"]["grade_3_rash_ici"] = int(
-        ((events["term"] == "rash") & (events["grade"] >= 3) & (events["line_number"] == 2)
-         & events["patient_index"].isin(ici_patients)).sum())
+                              threshold, written, dirty_rows, files, line_history,
+                              chunk_patients if n_blocks > 1 else None)
+    manifest["measured"]["grade_3_rash_ici"] = grade_3_rash_ici
     (out / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
+
+
+def block_count(n_patients: int, chunk_patients: int) -> int:
+    """``ceil(n_patients / chunk_patients)``: blocks of about ``chunk_patients``
+    eligible patients, each with its share of the excluded and companion
+    patients (the cut is by patient, not by status, so a block's count of
+    eligible patients varies a little around the mean)."""
+    if chunk_patients < 1:
+        raise ValueError(f"--chunk-patients must be a positive integer, got {chunk_patients}.")
+    return -(-n_patients // chunk_patients)
+
+
+def _members(patients: pd.DataFrame, position: pd.Series,
+             block_ranks: dict[str, pd.Series]) -> pd.DataFrame:
+    """A block's patients in the order of ``patients`` (the histories' draws
+    go down the rows in that order)."""
+    mask = np.zeros(len(patients), dtype=bool)
+    for rank in block_ranks.values():
+        mask[position.reindex(rank.index).to_numpy()] = True
+    return patients.loc[mask]
+
+
+def _block_seed(seed: int, block: int) -> int:
+    """The seed of one block's event histories in a run of several blocks: a
+    block drawing from ``seed`` itself would repeat the first block's draws
+    row for row (the draws are per row of the block)."""
+    return int(np.random.SeedSequence([int(seed), block]).generate_state(1)[0])
+
+
+def _center_tables(context: CenterContext, center_index: int, lines: pd.DataFrame,
+                   events: pd.DataFrame, seed: int, params: ModelParameters, hard: bool,
+                   truth_lines: list[pd.DataFrame]) -> dict[str, ExportTable]:
+    """One center's export tables of the patients in ``context`` (appends the
+    true lines of the administration-level centers to ``truth_lines``)."""
+    center_id = context.center_id
+    if center_id == "center_a":
+        return center_a_tables(context, lines, events)
+    if center_id == "center_c":
+        return center_c_tables(context, lines, events)
+    center_lines = lines.loc[lines["patient_index"].isin(context.rank.index)]
+    administrations = build_administrations(
+        center_lines, context.patients, seed, params,
+        stream="administrations" if center_id == "center_b" else "omop_center")
+    applied = None
+    if hard:
+        administrations, applied = _harden(administrations, center_lines, seed, center_index,
+                                           params)
+    if center_id == "center_d":
+        administrations = expand_administrations(administrations, center_lines, params)
+    truth_lines.append(_true_line_rows(context, administrations, applied))
+    assessments = build_assessments(center_lines, params)
+    center_events = events.loc[events["patient_index"].isin(context.rank.index)]
+    if center_id == "center_b":
+        return center_b_tables(context, administrations, assessments, center_events)
+    return center_d_tables(context, center_lines, administrations, assessments, center_events,
+                           seed, params)
+
+
+#: center_d's ids numbered 1..n per file (:mod:`rwe_synth.omop`): in a later
+#: block they continue after the rows the earlier blocks wrote to the file
+#: named on the right (``observation_event_id`` points at a condition).
+CONTINUED_IDS: dict[str, dict[str, str]] = {
+    "drug_exposure": {"drug_exposure_id": "drug_exposure"},
+    "condition_occurrence": {"condition_occurrence_id": "condition_occurrence"},
+    "measurement": {"measurement_id": "measurement"},
+    "observation": {"observation_id": "observation",
+                    "observation_event_id": "condition_occurrence"},
+    "procedure_occurrence": {"procedure_occurrence_id": "procedure_occurrence"},
+}
+
+
+def _continue_ids(table: pa.Table, center_id: str, name: str, before: dict[str, int]
+                  ) -> pa.Table:
+    """A later block's center_d ids shifted past the rows already written
+    (a block's ids, dirty copies' new ids included, are 1..its rows)."""
+    if center_id != "center_d":
+        return table
+    for column, counted in CONTINUED_IDS.get(name, {}).items():
+        shifted = pc.add(table.column(column).cast(pa.int64()), before.get(counted, 0))
+        table = table.set_column(table.schema.get_field_index(column), column,
+                                 shifted.cast(pa.string()))
+    return table
+
+
+class _Appender:
+    """One file per path, each table appended to it (Parquet row groups
+    through one ``ParquetWriter``; CSV rows after one header line), so a
+    block's rows leave memory once written."""
+
+    def __init__(self, file_format: str) -> None:
+        self.file_format = file_format
+        self.parquet: dict[Path, pq.ParquetWriter] = {}
+        self.csv_started: set[Path] = set()
+
+    def __enter__(self) -> _Appender:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for writer in self.parquet.values():
+            writer.close()
+
+    def write(self, table: pa.Table, path: Path) -> None:
+        if self.file_format == "csv":
+            with path.open("ab" if path in self.csv_started else "wb") as handle:
+                if path not in self.csv_started:
+                    handle.write((",".join(table.column_names) + "\n").encode("utf-8"))
+                    self.csv_started.add(path)
+                pa_csv.write_csv(table, handle, pa_csv.WriteOptions(
+                    include_header=False, quoting_style="none", batch_size=65536))
+            return
+        writer = self.parquet.get(path)
+        if writer is None:
+            writer = self.parquet[path] = pq.ParquetWriter(path, table.schema, **PARQUET_OPTIONS)
+        elif table.num_rows == 0:
+            return
+        # a column empty in one block is typed null, not string
+        writer.write_table(table.cast(writer.schema))
 
 
 def _harden(administrations: pd.DataFrame, lines: pd.DataFrame, seed: int,
@@ -254,8 +391,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def finalise(table: ExportTable) -> tuple[pa.Table, list[dict[str, Any]]]:
+def finalise(table: ExportTable, first_row: int = 0) -> tuple[pa.Table, list[dict[str, Any]]]:
     """Insert the dirty rows, order the rows, number the row ids.
+
+    ``first_row``: rows of the same file already written (earlier blocks);
+    row ids and the dirty rows' row numbers continue after them.
 
     Returns
     -------
@@ -279,27 +419,16 @@ def finalise(table: ExportTable) -> tuple[pa.Table, list[dict[str, Any]]]:
     position[order] = np.arange(len(order))
     if table.row_id_column is not None:
         data = data.append_column(table.row_id_column,
-                                  integer_text(np.arange(1, data.num_rows + 1)))
+                                  integer_text(np.arange(first_row + 1,
+                                                         first_row + data.num_rows + 1)))
     data = data.select(list(table.columns))
     entries = [
         {"center_id": table.center_id, "table": table.name,
-         "source_row_number": int(position[n_clean + j]) + 1, "column": column,
+         "source_row_number": first_row + int(position[n_clean + j]) + 1, "column": column,
          "reason": reason}
         for j, (_, _, reason, column) in enumerate(table.dirty)
     ]
     return data, sorted(entries, key=lambda entry: entry["source_row_number"])
-
-
-def write_table(table: pa.Table, path: Path, file_format: str) -> None:
-    """Write a table of strings as CSV (no quoting, header, '' = missing) or Parquet."""
-    if file_format == "csv":
-        with path.open("wb") as handle:
-            handle.write((",".join(table.column_names) + "\n").encode("utf-8"))
-            pa_csv.write_csv(table, handle, pa_csv.WriteOptions(
-                include_header=False, quoting_style="none", batch_size=65536))
-    else:
-        pq.write_table(table, path, compression="zstd", write_statistics=False,
-                       store_schema=False)
 
 
 def kaplan_meier_median(time: np.ndarray, event: np.ndarray) -> float:
@@ -335,12 +464,14 @@ def measured_summary(truth: pd.DataFrame) -> dict[str, Any]:
 def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
                    params: ModelParameters, patients: pd.DataFrame, threshold: float,
                    row_counts: dict[str, dict[str, int]], dirty_rows: list[dict[str, Any]],
-                   files: list[dict[str, Any]], line_history: str = "default"
-                   ) -> dict[str, Any]:
+                   files: list[dict[str, Any]], line_history: str = "default",
+                   chunk_patients: int | None = None) -> dict[str, Any]:
     """The manifest: arguments, cohort, row counts, dirty rows, truth, targets.
 
     ``--line-history`` appears in the command and arguments only when it is
-    not the default, so a default run's manifest is what it always was.
+    not the default, and ``--chunk-patients`` only when it cut the cohort
+    into several blocks (which changes the files), so a default run's
+    manifest is what it always was.
     """
     eligible = patients.loc[patients["status"] == STATUS_ELIGIBLE]
     arm = np.where(eligible["is_ici"], "ICI", "non-ICI")
@@ -364,6 +495,9 @@ def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
     if line_history != "default":
         command += f" --line-history {line_history}"
         args["line_history"] = line_history
+    if chunk_patients is not None:
+        command += f" --chunk-patients {chunk_patients}"
+        args["chunk_patients"] = chunk_patients
     return {
         "generator": {
             "name": "rwe_synth",

@@ -47,6 +47,8 @@ SEEDS_DIR = PROJECT_DIR / "seeds" / "terminology"
 EMBEDDED = {"n_patients": 496, "n_centers": 3, "seed": 20250919}
 #: Small four-center runs (center_d in OMOP CDM tables), default and hard line histories.
 FOUR = {"n_patients": 220, "n_centers": 4, "seed": 7}
+#: --chunk-patients of the blocked four-center runs: four blocks (60, 60, 60, 40).
+BLOCK = 60
 LARGE_N = 20_000
 LARGE_SEED = 20250920
 PARAMS = ModelParameters()
@@ -110,6 +112,21 @@ def four_dir(tmp_path_factory) -> Path:
 def hard_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("hard")
     generate(FOUR["n_patients"], FOUR["n_centers"], FOUR["seed"], out, line_history="hard")
+    return out
+
+
+@pytest.fixture(scope="module")
+def blocks_dir(tmp_path_factory) -> Path:
+    """FOUR written in blocks of BLOCK eligible patients."""
+    out = tmp_path_factory.mktemp("blocks")
+    generate(**FOUR, out_dir=out, chunk_patients=BLOCK)
+    return out
+
+
+@pytest.fixture(scope="module")
+def blocks_hard_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("blocks_hard")
+    generate(**FOUR, out_dir=out, line_history="hard", chunk_patients=BLOCK)
     return out
 
 
@@ -731,11 +748,12 @@ def test_appending_a_seed_row_breaks_nothing_and_a_missing_or_changed_row_is_nam
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("run", ["embedded", "four_centers"])
+@pytest.mark.parametrize("run", ["embedded", "four_centers", "blocks"])
 def test_every_listed_dirty_row_has_its_defect_and_no_other_row_has_one(
-        run, exports, manifest, four_dir, seeds):
-    if run == "four_centers":
-        exports, manifest = read_exports(four_dir, "csv"), read_manifest(four_dir)
+        run, exports, manifest, four_dir, blocks_dir, seeds):
+    if run != "embedded":
+        directory = four_dir if run == "four_centers" else blocks_dir
+        exports, manifest = read_exports(directory, "csv"), read_manifest(directory)
         assert {d["center_id"] for d in manifest["dirty_rows"]} == {
             "center_a", "center_b", "center_c", "center_d"}
     vocab = vocabularies(seeds)
@@ -759,10 +777,11 @@ def test_center_d_dirty_rows_cover_its_tables_and_reasons(four_dir):
                                     "unknown_drug", "missing_required_value", "unknown_code"}
 
 
-@pytest.mark.parametrize("run", ["embedded", "four_centers"])
-def test_duplicates_copy_an_earlier_row(run, exports, manifest, four_dir):
-    if run == "four_centers":
-        exports, manifest = read_exports(four_dir, "csv"), read_manifest(four_dir)
+@pytest.mark.parametrize("run", ["embedded", "four_centers", "blocks"])
+def test_duplicates_copy_an_earlier_row(run, exports, manifest, four_dir, blocks_dir):
+    if run != "embedded":
+        directory = four_dir if run == "four_centers" else blocks_dir
+        exports, manifest = read_exports(directory, "csv"), read_manifest(directory)
     for entry in manifest["dirty_rows"]:
         if entry["reason"] != "duplicate_row":
             continue
@@ -1371,11 +1390,14 @@ def test_center_d_cohort_read_from_the_omop_tables_equals_the_truth_frame(
                             four_truth.loc[four_truth["center_id"] == "center_b"])
 
 
-def test_center_d_omop_tables_follow_the_cdm(four_dir, seeds):
+@pytest.mark.parametrize("run", ["one_block", "blocks"])
+def test_center_d_omop_tables_follow_the_cdm(four_dir, blocks_dir, seeds, run):
     """Columns of OMOP CDM v5.4 in CDM order, required fields filled, unique
     primary keys, every person_id a person, AE grades linked to their AE's
-    condition row, and every record inside its person's observation period."""
-    tables = _without_dirty(read_exports(four_dir, "csv"), read_manifest(four_dir))
+    condition row, and every record inside its person's observation period
+    (also when the files were written in blocks: ids continue across them)."""
+    directory = four_dir if run == "one_block" else blocks_dir
+    tables = _without_dirty(read_exports(directory, "csv"), read_manifest(directory))
     d = {table: frame for (center, table), frame in tables.items() if center == "center_d"}
     assert set(d) == set(OMOP_CDM_V54)
     persons = set(d["person"]["person_id"])
@@ -1452,13 +1474,15 @@ def _line_defining_administrations(tables, seeds) -> pd.DataFrame:
     return frame.loc[frame["drug_class"] != "supportive"].reset_index(drop=True)
 
 
-@pytest.mark.parametrize("line_history", ["default", "hard"])
-def test_true_lines_cut_the_administrations_exactly(four_dir, hard_dir, seeds, line_history):
+@pytest.mark.parametrize("line_history", ["default", "hard", "hard_in_blocks"])
+def test_true_lines_cut_the_administrations_exactly(four_dir, hard_dir, blocks_hard_dir, seeds,
+                                                    line_history):
     """Every line-defining administration (supportive drugs never define a
     line) lies inside exactly one true line of its patient; a line starts on
     its first and ends on its last administration, and its regimen is the
     drugs given in it; lines are numbered 1..k in time and do not overlap."""
-    directory = four_dir if line_history == "default" else hard_dir
+    directory = {"default": four_dir, "hard": hard_dir,
+                 "hard_in_blocks": blocks_hard_dir}[line_history]
     tables = _without_dirty(read_exports(directory, "csv"), read_manifest(directory))
     admin = _line_defining_administrations(tables, seeds)
     truth = read_true_lines(directory)
@@ -1733,3 +1757,129 @@ def test_baseline_prevalences_match_the_stated_covariate_model(large_truth):
         assert abs(float((values < median).mean()) - 0.5) < 4 * math.sqrt(0.25 / len(values))
     age = large_truth["age_years"]
     assert abs(age.mean() - cov.age_mean_years) < 4 * cov.age_sd_years / math.sqrt(n)
+
+
+# ---------------------------------------------------------------------------
+# large cohorts: blocks (--chunk-patients, docs/generator.md)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_a_cohort_of_one_block_is_written_byte_for_byte_as_without_blocks(
+        tmp_path, four_dir, file_format):
+    """--chunk-patients equal to --patients is one block: every file, the
+    manifest and the true lines are the bytes of a run without the option;
+    one patient fewer per block makes two blocks and other files."""
+    plain = four_dir
+    if file_format == "parquet":
+        plain = tmp_path / "plain"
+        generate(**FOUR, out_dir=plain, file_format=file_format)
+    one, two = tmp_path / "one", tmp_path / "two"
+    generate(**FOUR, out_dir=one, file_format=file_format, chunk_patients=FOUR["n_patients"])
+    generate(**FOUR, out_dir=two, file_format=file_format,
+             chunk_patients=FOUR["n_patients"] - 1)
+    files = _files(plain)
+    assert len(files) == 18  # 16 exports, manifest.json, truth/true_lines
+    assert _files(one) == files
+    for relative in files:
+        assert _bytes(one, relative) == _bytes(plain, relative), relative
+    assert read_manifest(two)["generator"]["args"]["chunk_patients"] == FOUR["n_patients"] - 1
+    assert _bytes(two, Path("center_b") / f"drug_administrations.{file_format}") != _bytes(
+        plain, Path("center_b") / f"drug_administrations.{file_format}")
+
+
+def test_blocks_append_whole_files_with_row_ids_and_counts_that_add_up(blocks_dir, four_dir):
+    """Each table is one file of every block's rows: the manifest's row
+    counts are the files' rows, the row ids run 1..n down the file, each
+    patient is in one block (patient keys unique), and every OMOP primary
+    key is unique except on the rows listed as exact duplicates."""
+    manifest = read_manifest(blocks_dir)
+    assert manifest["generator"]["args"]["chunk_patients"] == BLOCK
+    assert "--chunk-patients 60" in manifest["generator"]["command"]
+    exports = read_exports(blocks_dir, "csv")
+    assert {f"{center}/{table}.csv" for center, table in exports} == {
+        entry["path"] for entry in manifest["files"]}
+    for entry in manifest["files"]:
+        center, table = entry["path"].removesuffix(".csv").split("/")
+        assert entry["rows"] == len(exports[(center, table)]) == \
+            manifest["row_counts"][center][table]
+    for (center, table), column in ROW_IDS.items():
+        assert exports[(center, table)][column].tolist() == [
+            str(i) for i in range(1, len(exports[(center, table)]) + 1)], (center, table)
+    duplicates: dict[tuple[str, str], set[int]] = {}
+    for entry in manifest["dirty_rows"]:
+        if entry["reason"] == "duplicate_row":
+            duplicates.setdefault((entry["center_id"], entry["table"]), set()).add(
+                entry["source_row_number"])
+    for table, key in OMOP_KEYS.items():
+        frame = exports[("center_d", table)]
+        copies = duplicates.get(("center_d", table), set())
+        kept = frame.loc[[n not in copies for n in range(1, len(frame) + 1)], key]
+        assert kept.is_unique and (kept != "").all(), table
+    clean = _without_dirty(exports, manifest)
+    # rows of unknown patients: each block takes its own unused keys
+    for center, table, key in [("center_b", "patients", "patient_key"),
+                               ("center_d", "person", "person_source_value")]:
+        assert clean[(center, table)][key].is_unique
+        unknown = [exports[(center, table)][key].iloc[entry["source_row_number"] - 1]
+                   for entry in manifest["dirty_rows"]
+                   if (entry["center_id"], entry["table"], entry["reason"])
+                   == (center, table, "unknown_code")]
+        assert len(unknown) >= 3  # up to one per block
+        assert len(set(unknown)) == len(unknown)
+        assert not set(unknown) & set(clean[(center, table)][key])
+    # more dirty rows than one block writes: each block adds at least the minimum per recipe
+    one_block = read_manifest(four_dir)
+    assert len(manifest["dirty_rows"]) > len(one_block["dirty_rows"])
+
+
+def test_blocks_keep_the_patient_level_rows_and_redraw_the_event_histories(
+        blocks_dir, four_dir, seeds):
+    """The patients themselves (simulated once for the whole cohort) are the
+    same in blocks, row for row; the event histories are drawn per block
+    from the block's own seed, so they differ, and the cohort read back from
+    all four centers' files is still the truth frame."""
+    blocked = _without_dirty(read_exports(blocks_dir, "csv"), read_manifest(blocks_dir))
+    one = _without_dirty(read_exports(four_dir, "csv"), read_manifest(four_dir))
+    for table in [("center_b", "patients"), ("center_d", "person"), ("center_d", "death")]:
+        pd.testing.assert_frame_equal(blocked[table].reset_index(drop=True),
+                                      one[table].reset_index(drop=True))
+    assert not blocked[("center_b", "drug_administrations")].equals(
+        one[("center_b", "drug_administrations")])
+    truth = truth_frame(FOUR["n_patients"], FOUR["n_centers"], FOUR["seed"])
+    derived = pd.concat([
+        _line_level(blocked[("center_a", "treatment_lines")], "center_a", seeds),
+        _center_b(blocked, seeds),
+        _line_level(blocked[("center_c", "lines")], "center_c", seeds),
+        _center_d(blocked, seeds),
+    ], ignore_index=True)
+    _assert_same_cohort(derived, truth)
+
+
+def test_each_block_draws_its_histories_from_its_own_seed(blocks_dir):
+    """center_d's diagnosis is drawn 8-28 days before the first
+    administration, one draw per person in file order: blocks sharing a seed
+    would repeat the first block's draws person for person."""
+    exports = read_exports(blocks_dir, "csv")
+    tables = _without_dirty(exports, read_manifest(blocks_dir))
+    person = tables[("center_d", "person")]["person_id"]
+    first_dose = tables[("center_d", "drug_exposure")].groupby("person_id")[
+        "drug_exposure_start_date"].min()
+    period = tables[("center_d", "observation_period")].set_index("person_id")[
+        "observation_period_start_date"]
+    lead = np.asarray([(date.fromisoformat(first_dose[p]) - date.fromisoformat(period[p])).days
+                       for p in person])
+    low, high = PARAMS.fourth_center.diagnosis_before_first_line_days
+    assert ((low <= lead) & (lead <= high)).all()
+    parts = np.array_split(lead, FOUR["n_patients"] // BLOCK + 1)  # the blocks' persons
+    size = min(len(part) for part in parts)
+    assert size > 10
+    assert len({tuple(part[:size]) for part in parts}) == len(parts)
+
+
+def test_cli_rejects_a_block_of_no_patients(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--patients", "10", "--centers", "1", "--seed", "1", "--out", str(tmp_path),
+              "--chunk-patients", "0"])
+    assert stopped.value.code == 2
+    assert "--chunk-patients must be a positive integer, got 0" in capsys.readouterr().err
