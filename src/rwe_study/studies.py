@@ -16,7 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from rwe_study.inputs import read_columns
+
 STUDY_COLUMN = "study_id"
+SPEC_COLUMNS = (STUDY_COLUMN, "spec_json")
 
 
 def study_parameters(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,9 +51,14 @@ def parameters_by_study(specs: pd.DataFrame) -> dict[str, dict[str, Any]]:
                                                   strict=True))}
 
 
-def read_parameters(dbt: Any) -> dict[str, dict[str, Any]]:
-    """Every study's parameters, inside a dbt Python model."""
-    return parameters_by_study(dbt.ref("study_specs").select(STUDY_COLUMN, "spec_json").df())
+def read_parameters(model: str, specs: Any) -> dict[str, dict[str, Any]]:
+    """Every study's parameters, inside the dbt Python model ``model``.
+
+    ``specs`` is ``dbt.ref("study_specs")``, called in the model itself: dbt
+    orders a model after the tables it finds in literal ``dbt.ref`` calls
+    of the model's own file.
+    """
+    return parameters_by_study(read_columns(model, "study_specs", specs, SPEC_COLUMNS))
 
 
 def columns_for_every_study(columns_read: Callable[..., list[str]], table: str,
