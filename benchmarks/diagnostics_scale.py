@@ -15,7 +15,9 @@ weighting tables then read the weights it made, as their models read the
 table. ``weighting_estimates`` includes the matched and weighted Cox HRs,
 ``center_heterogeneity`` the center-stratified Cox model.
 
-Usage: ``python benchmarks/diagnostics_scale.py <warehouse.duckdb> [...]``, or
+Usage: ``python benchmarks/diagnostics_scale.py <warehouse.duckdb> [...]
+[--study <study_id>]`` (the study's rows, with the parameters of its spec,
+``studies/<study_id>.yml``; default: the reference study), or
 ``--generated 100000 1000000`` to time cohorts made by the generator instead
 of builds (:func:`isolated_stages.generated_warehouse`, plus the
 ``survival_summary``, ``cox_results`` and ``subgroup_hr`` the E-values read,
@@ -34,19 +36,15 @@ import time
 from pathlib import Path
 
 import duckdb
-import yaml
+from isolated_stages import REFERENCE_STUDY, read_study_table
+from isolated_stages import generated_warehouse as statistics_inputs
 
 from rwe_study import diagnostics as wiring
 from rwe_study import tables
+from rwe_study.studies import STUDY_COLUMN, file_parameters
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 REPEATS = 3
-
-
-def _params() -> tuple[dict, str]:
-    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    return project["models"]["rwe_warehouse"]["statistics"]["+meta"], project["vars"][
-        "data_cutoff_date"]
 
 
 def _timed(function, inputs) -> tuple[float, object]:
@@ -59,13 +57,12 @@ def _timed(function, inputs) -> tuple[float, object]:
     return statistics.median(walls), result
 
 
-def generated_warehouse(patients: int, params: dict) -> duckdb.DuckDBPyConnection:
+def generated_warehouse(patients: int, params: dict,
+                        study_id: str) -> duckdb.DuckDBPyConnection:
     """A generated cohort's warehouse with every table the diagnostics models read."""
-    from isolated_stages import generated_warehouse as statistics_inputs
-
-    con = statistics_inputs(patients, 1, params)
-    cohort = con.sql("select * from marts.analysis_cohort").df()
-    matched = con.sql("select * from marts.matched_cohort").df()
+    con = statistics_inputs(patients, 1, params, study_id)
+    cohort = read_study_table(con, study_id, "analysis_cohort")
+    matched = read_study_table(con, study_id, "matched_cohort")
     alpha = params["alpha"]
     made = {
         "survival_summary": tables.survival_summary(cohort, matched, alpha,
@@ -76,14 +73,16 @@ def generated_warehouse(patients: int, params: dict) -> duckdb.DuckDBPyConnectio
     }
     for name, frame in made.items():
         con.register("frame", frame)
-        con.execute(f"create table marts.{name} as select * from frame")
+        con.execute(f"create table marts.{name} as select ? as {STUDY_COLUMN}, * from frame",
+                    [study_id])
         con.unregister("frame")
     return con
 
 
-def time_tables(database: str | duckdb.DuckDBPyConnection) -> dict:
+def time_tables(database: str | duckdb.DuckDBPyConnection, study_id: str) -> dict:
     """Seconds per new table on one warehouse (the inputs read first, not timed)."""
-    params, cutoff = _params()
+    params = file_parameters(PROJECT_DIR, study_id)
+    cutoff = params["data_cutoff_date"]
     config = wiring.diagnostics_config(params)
     alpha, k = params["alpha"], params["min_cell_count"]
     covariates = params["propensity_covariates"]
@@ -91,11 +90,11 @@ def time_tables(database: str | duckdb.DuckDBPyConnection) -> dict:
                   else database)
     with connection as con:
         def read(table: str, model: str | None = None, source: str = "analysis_cohort"):
-            columns = "*" if model is None else ", ".join(
-                f'"{column}"' for column in wiring.columns_read(model, params, source))
-            return con.sql(f"select {columns} from marts.{table}").df()
+            columns = None if model is None else wiring.columns_read(model, params, source)
+            return read_study_table(con, study_id, table, columns)
 
-        rows = con.execute("select count(*) from marts.analysis_cohort").fetchall()[0][0]
+        rows = con.execute(f"select count(*) from marts.analysis_cohort where {STUDY_COLUMN} = ?",
+                           [study_id]).fetchall()[0][0]
         scores = read("ps_scores")
         pairs = read("matched_pairs")
         seconds = {}
@@ -166,9 +165,11 @@ if __name__ == "__main__":
     parser.add_argument("warehouses", nargs="*", help="built warehouses (DuckDB files)")
     parser.add_argument("--generated", type=int, nargs="+", metavar="PATIENTS", default=[],
                         help="time generated cohorts of these sizes instead")
+    parser.add_argument("--study", default=REFERENCE_STUDY, help="the study_id to time")
     args = parser.parse_args()
-    measured = [time_tables(database) for database in args.warehouses]
-    measured += [time_tables(generated_warehouse(patients, _params()[0]))
+    measured = [time_tables(database, args.study) for database in args.warehouses]
+    parameters = file_parameters(PROJECT_DIR, args.study)
+    measured += [time_tables(generated_warehouse(patients, parameters, args.study), args.study)
                  for patients in args.generated]
     print(markdown(measured))
     print(json.dumps({"sizes": measured,

@@ -15,9 +15,10 @@ and again until its calls add up to ``MIN_SECONDS`` or it has run
 ``MAX_REPEATS`` times; the median counts. At 100,000 patients a PSM or KM
 step takes ~0.1 s, and one timing of it varied by 2x between calls.
 
-Usage: ``python benchmarks/isolated_stages.py <warehouse.duckdb> [<project dir>]``
-(the project whose ``dbt_project.yml`` holds the study parameters; default:
-this repository), or ``--generated <patients> [--seed <seed>]`` to time a
+Usage: ``python benchmarks/isolated_stages.py <warehouse.duckdb> [<project dir>]
+[--study <study_id>]`` (the study's rows of the warehouse, with the parameters of
+its spec, ``<project dir>/studies/<study_id>.yml``; defaults: this repository and
+the reference study), or ``--generated <patients> [--seed <seed>]`` to time a
 cohort made by the generator instead of a build (:func:`generated_warehouse`).
 """
 
@@ -31,12 +32,15 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-import yaml
+import pandas as pd
 
 from rwe_study import tables
+from rwe_study.studies import STUDY_COLUMN, file_parameters, study_rows
 from rwe_synth import truth_frame
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+# the study the generator's cohort is made for (its covariates, its terms)
+REFERENCE_STUDY = "zhang2025_second_line_ici"
 MIN_REPEATS, MAX_REPEATS, MIN_SECONDS = 3, 9, 5.0
 # columns of the generator's truth frame that no analysis_cohort has
 GENERATOR_ONLY_COLUMNS = ["patient_index", "patient_key", "pfs_event_type", "latent_pfs_months",
@@ -48,12 +52,22 @@ STAGE_FUNCTIONS = {
 }
 
 
-def _inputs(con: duckdb.DuckDBPyConnection, params: dict) -> dict:
+def read_study_table(con: duckdb.DuckDBPyConnection, study_id: str, table: str,
+                     columns: list[str] | None = None) -> pd.DataFrame:
+    """One study's rows of ``marts.<table>`` (``columns``, else all), without ``study_id``,
+    as its model hands them to the function it calls."""
+    selected = "*" if columns is None else ", ".join(
+        f'"{column}"' for column in [STUDY_COLUMN, *columns])
+    frame = con.execute(f"select {selected} from marts.{table} where {STUDY_COLUMN} = ?",
+                        [study_id]).df()
+    return study_rows(frame, study_id)
+
+
+def _inputs(con: duckdb.DuckDBPyConnection, params: dict, study_id: str) -> dict:
     """Per function, a loader of the frames its dbt model reads (python_models/statistics)."""
     def read(table: str, model: str | None = None, source: str = "analysis_cohort"):
-        columns = "*" if model is None else ", ".join(
-            f'"{column}"' for column in tables.columns_read(model, params, source))
-        return con.sql(f"select {columns} from marts.{table}").df()
+        columns = None if model is None else tables.columns_read(model, params, source)
+        return read_study_table(con, study_id, table, columns)
 
     def both(model: str):
         return (read("analysis_cohort", model),
@@ -71,12 +85,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, params: dict) -> dict:
     }
 
 
-def _params(project_dir: Path) -> dict:
-    return yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))[
-        "models"]["rwe_warehouse"]["statistics"]["+meta"]
-
-
-def time_stages(con: duckdb.DuckDBPyConnection, params: dict) -> dict:
+def time_stages(con: duckdb.DuckDBPyConnection, params: dict, study_id: str) -> dict:
     """Per function and stage, the median wall and CPU seconds of its calls."""
     alpha, k = params["alpha"], params["min_cell_count"]
     steps = {
@@ -95,8 +104,9 @@ def time_stages(con: duckdb.DuckDBPyConnection, params: dict) -> dict:
         "subgroup_hr": lambda cohort: tables.subgroup_table(cohort, params["subgroups"], alpha, k),
     }
     functions, load_s = {}, 0.0
-    rows = con.execute("select count(*) from marts.analysis_cohort").fetchall()[0][0]
-    loaders = _inputs(con, params)
+    rows = con.execute(f"select count(*) from marts.analysis_cohort where {STUDY_COLUMN} = ?",
+                       [study_id]).fetchall()[0][0]
+    loaders = _inputs(con, params, study_id)
     for name, step in steps.items():
         start = time.perf_counter()
         inputs = loaders[name]()
@@ -119,12 +129,13 @@ def time_stages(con: duckdb.DuckDBPyConnection, params: dict) -> dict:
             "stages": stages}
 
 
-def main(database: str, project_dir: Path = PROJECT_DIR) -> dict:
+def main(database: str, project_dir: Path = PROJECT_DIR, study_id: str = REFERENCE_STUDY) -> dict:
     with duckdb.connect(database, read_only=True) as con:
-        return time_stages(con, _params(project_dir))
+        return time_stages(con, file_parameters(project_dir, study_id), study_id)
 
 
-def generated_warehouse(patients: int, seed: int, params: dict) -> duckdb.DuckDBPyConnection:
+def generated_warehouse(patients: int, seed: int, params: dict,
+                        study_id: str = REFERENCE_STUDY) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse holding the statistics' inputs for a generated cohort.
 
     ``marts.analysis_cohort`` is ``rwe_synth.truth_frame`` (the clean
@@ -132,7 +143,7 @@ def generated_warehouse(patients: int, seed: int, params: dict) -> duckdb.DuckDB
     random pseudonyms and the provenance of the tie-break (export by center,
     shuffled row numbers); ``ps_scores``, ``matched_pairs`` and
     ``matched_cohort`` are computed from it by ``rwe_study.tables``, as the
-    build's models do.
+    build's models do. Every table is ``study_id``'s, as in a build.
     """
     rng = np.random.default_rng(seed)
     cohort = truth_frame(patients, 3, seed).drop(columns=GENERATOR_ONLY_COLUMNS)
@@ -152,7 +163,8 @@ def generated_warehouse(patients: int, seed: int, params: dict) -> duckdb.DuckDB
     for name, frame in (("analysis_cohort", cohort), ("ps_scores", scores),
                         ("matched_pairs", pairs), ("matched_cohort", matched)):
         con.register("frame", frame)
-        con.execute(f"create table marts.{name} as select * from frame")
+        con.execute(f"create table marts.{name} as select ? as {STUDY_COLUMN}, * from frame",
+                    [study_id])
         con.unregister("frame")
     return con
 
@@ -164,10 +176,12 @@ if __name__ == "__main__":
     parser.add_argument("--generated", type=int, metavar="PATIENTS",
                         help="time a generated cohort of this many patients instead")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--study", default=REFERENCE_STUDY, help="the study_id to time")
     args = parser.parse_args()
     if args.generated:
-        parameters = _params(args.project_dir)
-        with generated_warehouse(args.generated, args.seed, parameters) as connection:
-            print(json.dumps(time_stages(connection, parameters)))
+        parameters = file_parameters(args.project_dir, args.study)
+        with generated_warehouse(args.generated, args.seed, parameters,
+                                 args.study) as connection:
+            print(json.dumps(time_stages(connection, parameters, args.study)))
     else:
-        print(json.dumps(main(args.warehouse, args.project_dir)))
+        print(json.dumps(main(args.warehouse, args.project_dir, args.study)))

@@ -51,19 +51,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+from isolated_stages import REFERENCE_STUDY
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import logrank_test
 
 from rwe_stats._cox import FIT_OPTIONS, fit_cox
 from rwe_stats.survival import kaplan_meier_table, logrank
+from rwe_study.studies import file_parameters
 from rwe_synth import truth_frame
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
-PARAMS = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))[
-    "models"]["rwe_warehouse"]["statistics"]["+meta"]
-TERMS = list(PARAMS["cox_terms"])
+# the reference study's Cox terms: the generator's cohort is made for that study
+TERMS = list(file_parameters(PROJECT_DIR, REFERENCE_STUDY)["cox_terms"])
 DURATION, EVENT, ARM = "pfs_months", "is_pfs_event", "arm"
 METHODS = ("cox", "km", "logrank")
 COEFFICIENT_TOLERANCE = 1e-6   # absolute, on the log hazard ratios

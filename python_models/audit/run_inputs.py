@@ -6,14 +6,16 @@ from pathlib import Path
 
 from dbt.flags import get_flags
 
-from rwe_warehouse.fingerprint import raw_input_fingerprints
+from rwe_study.inputs import read_columns
+from rwe_warehouse.fingerprint import EXPORT_COLUMNS, raw_input_fingerprints
 from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     params = dbt.config.get("meta")
-    exports = dbt.ref("raw_export_files").df()
+    exports = read_columns(dbt.this.identifier, "raw_export_files", dbt.ref("raw_export_files"),
+                           EXPORT_COLUMNS)
     project_dir = Path(get_flags().PROJECT_DIR).resolve()
     raw_data_dir = Path(params["raw_data_dir"])
     if not raw_data_dir.is_absolute():

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from rwe_report import write_report
+from rwe_study.inputs import read_columns
 from rwe_warehouse.provenance import current_dbt_run, with_run_stamp
 from rwe_warehouse.publish import (
     AGGREGATE_DATABASE_NAME,
@@ -63,15 +64,17 @@ def model(dbt, session):
     ]
     # Not published: the delivery checks must pass (or be accepted) first.
     dbt.ref("delivery_gate")
-    inputs = dbt.ref("run_inputs").df().iloc[0]
+    name = dbt.this.identifier
+    inputs = read_columns(name, "run_inputs", dbt.ref("run_inputs"), [
+        "input_fingerprint", "code_fingerprint", "package_versions"]).iloc[0]
     params = dbt.config.get("meta")
     schema = params["published_schema"]
     run = current_dbt_run()
     built_at = datetime.now(UTC)
     # one row per study of this version: the build, and the study's window and cut-off
-    studies = dbt.ref("study_specs").select(
+    studies = read_columns(name, "study_specs", dbt.ref("study_specs"), [
         "study_id", "data_cutoff_date", "study_window_start_date", "study_window_end_date"
-    ).df().sort_values("study_id", ignore_index=True)
+    ]).sort_values("study_id", ignore_index=True)
     run_info = with_run_stamp(pd.DataFrame({
         "run_id": run.run_id,
         "dbt_invocation_id": run.invocation_id,

@@ -18,6 +18,7 @@ import pandas as pd
 from dbt.flags import get_flags
 
 from rwe_quality import validate_tables
+from rwe_study.inputs import read_every_column
 
 
 def model(dbt, session):
@@ -31,7 +32,9 @@ def model(dbt, session):
         "row_accounting": dbt.ref("row_accounting"),
     }
     expectations_dir = Path(get_flags().PROJECT_DIR).resolve() / "expectations"
-    frames = {table: relation.df() for table, relation in relations.items()}
+    # every column: a suite may check any column and the set of columns
+    frames = {table: read_every_column(dbt.this.identifier, table, relation)
+              for table, relation in relations.items()}
     results = validate_tables(frames, expectations_dir)
     built_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     return results.assign(built_at=pd.Series(built_at, index=results.index,

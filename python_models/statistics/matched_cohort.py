@@ -1,14 +1,18 @@
 """matched_cohort: the matched patients of each study with their analysis columns and pair."""
 
-from rwe_study.studies import parameters_by_study, per_study, study_rows
-from rwe_study.tables import matched_cohort
+from rwe_study.inputs import read_columns, read_every_column
+from rwe_study.studies import STUDY_COLUMN, per_study, read_parameters, study_rows
+from rwe_study.tables import MATCHED_PAIR_COLUMNS, matched_cohort
 from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    params = parameters_by_study(dbt.ref("study_specs").df())
-    cohort = dbt.ref("analysis_cohort").df()
-    pairs = dbt.ref("matched_pairs").df()
+    name = dbt.this.identifier
+    params = read_parameters(name, dbt.ref("study_specs"))
+    # every column: each matched patient carries all their analysis columns
+    cohort = read_every_column(name, "analysis_cohort", dbt.ref("analysis_cohort"))
+    pairs = read_columns(name, "matched_pairs", dbt.ref("matched_pairs"),
+                         [STUDY_COLUMN, *MATCHED_PAIR_COLUMNS])
     return with_run_stamp(per_study(params, lambda study_id, study: matched_cohort(
         study_rows(cohort, study_id), study_rows(pairs, study_id))))

@@ -2,15 +2,17 @@
 tables."""
 
 from rwe_study.diagnostics import diagnostics_config, propensity_weight_table
-from rwe_study.studies import parameters_by_study, per_study, study_rows
+from rwe_study.inputs import read_columns
+from rwe_study.studies import STUDY_COLUMN, per_study, read_parameters, study_rows
 from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dq_results")
-    params = parameters_by_study(dbt.ref("study_specs").df())
-    scores = dbt.ref("ps_scores").select(
-        "study_id", "patient_id", "is_treated", "propensity_score").df()
+    name = dbt.this.identifier
+    params = read_parameters(name, dbt.ref("study_specs"))
+    scores = read_columns(name, "ps_scores", dbt.ref("ps_scores"),
+                          [STUDY_COLUMN, "patient_id", "is_treated", "propensity_score"])
     return with_run_stamp(per_study(params, lambda study_id, study: propensity_weight_table(
         study_rows(scores, study_id), diagnostics_config(study)["weight_methods"])))

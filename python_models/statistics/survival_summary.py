@@ -1,7 +1,14 @@
 """survival_summary: medians, landmarks, log-rank and HR per study, cohort, endpoint and arm."""
 
-from rwe_study.diagnostics import diagnostics_config, flag_primary_estimates
-from rwe_study.studies import columns_for_every_study, parameters_by_study, per_study, study_rows
+from rwe_study.diagnostics import VERDICT_COLUMNS, diagnostics_config, flag_primary_estimates
+from rwe_study.inputs import read_columns
+from rwe_study.studies import (
+    STUDY_COLUMN,
+    columns_for_every_study,
+    per_study,
+    read_parameters,
+    study_rows,
+)
 from rwe_study.tables import columns_read, survival_summary
 from rwe_warehouse.provenance import with_run_stamp
 
@@ -9,12 +16,15 @@ from rwe_warehouse.provenance import with_run_stamp
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dq_results")
-    params = parameters_by_study(dbt.ref("study_specs").df())
-    cohort = dbt.ref("analysis_cohort").select(
-        *columns_for_every_study(columns_read, "survival_summary", params)).df()
-    matched = dbt.ref("matched_cohort").select(
-        *columns_for_every_study(columns_read, "survival_summary", params, "matched_cohort")).df()
-    diagnostics = dbt.ref("study_diagnostics").df()
+    name = dbt.this.identifier
+    params = read_parameters(name, dbt.ref("study_specs"))
+    cohort = read_columns(name, "analysis_cohort", dbt.ref("analysis_cohort"),
+                          columns_for_every_study(columns_read, "survival_summary", params))
+    matched = read_columns(name, "matched_cohort", dbt.ref("matched_cohort"),
+                           columns_for_every_study(columns_read, "survival_summary", params,
+                                                   "matched_cohort"))
+    diagnostics = read_columns(name, "study_diagnostics", dbt.ref("study_diagnostics"),
+                               [STUDY_COLUMN, *VERDICT_COLUMNS])
 
     def study_table(study_id, study):
         summary = survival_summary(study_rows(cohort, study_id), study_rows(matched, study_id),

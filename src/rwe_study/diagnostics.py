@@ -143,6 +143,10 @@ def study_diagnostics_table(scores: pd.DataFrame, pairs: pd.DataFrame, matched: 
                         alpha=float(alpha), power=float(config["power"]))
 
 
+# the columns of study_diagnostics that diagnostics_passed reads
+VERDICT_COLUMNS = ("threshold", "passed")
+
+
 def diagnostics_passed(diagnostics: pd.DataFrame) -> bool:
     """True when every diagnostic with a threshold passed.
 
@@ -230,6 +234,13 @@ def rmst_table(cohort: pd.DataFrame, matched: pd.DataFrame, taus: Sequence[float
 # --------------------------------------------------------------------------- E-values
 
 EVALUE_KEYS = ["source_table", "cohort", "endpoint", "model", "subgroup", "level"]
+# the columns evalue_table reads of each estimate table
+EVALUE_SOURCE_COLUMNS = {
+    "survival_summary": ("cohort", "endpoint", "hr_ici_vs_non_ici", "hr_ci_lower",
+                         "hr_ci_upper"),
+    "cox_results": ("cohort", "endpoint", "model", "term", "hr", "ci_lower", "ci_upper"),
+    "subgroup_hr": ("cohort", "endpoint", "subgroup", "level", "hr", "ci_lower", "ci_upper"),
+}
 
 
 def _outcome_share(frame: pd.DataFrame, event: str) -> float:

@@ -25,6 +25,8 @@ SHARES = {
     "patients_line_starts_within_tolerance": "share_line_starts_within_tolerance",
     "patients_same_regimens": "share_same_regimens",
 }
+#: The columns of int_line_derivation_compared that line_agreement_table reads.
+COMPARED_COLUMNS = ("center_id", "true_line_count", *MEASURES)
 COLUMNS = ("center_id", "true_line_count", "patients", *SHARES, *SHARES.values(),
            "line_start_tolerance_days")
 

@@ -11,12 +11,18 @@ would from a warehouse holding that study alone.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
+
+from rwe_study.inputs import read_columns
 
 STUDY_COLUMN = "study_id"
+SPEC_COLUMNS = (STUDY_COLUMN, "spec_json")
 
 
 def study_parameters(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -39,6 +45,39 @@ def study_parameters(spec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def spec_from_file(project_dir: Path, study_id: str) -> dict[str, Any]:
+    """A study's spec read from ``studies/<study_id>.yml``, without a build.
+
+    For scripts and tests that have no warehouse; the models read the spec
+    the build validated (``study_specs``). ``{{ var('name') }}``, the only
+    Jinja a spec uses, becomes the project's var (``dbt_project.yml``), as
+    dbt renders it; the file is not validated here (macros/study_specs.sql is).
+    """
+    variables = yaml.safe_load((project_dir / "dbt_project.yml").read_text(
+        encoding="utf-8"))["vars"]
+    document = yaml.safe_load((project_dir / "studies" / f"{study_id}.yml").read_text(
+        encoding="utf-8"))
+    (exposure,) = [item for item in document["exposures"] if item["name"] == study_id]
+    return _rendered(exposure["meta"]["study"], variables)
+
+
+def file_parameters(project_dir: Path, study_id: str) -> dict[str, Any]:
+    """A study's statistics parameters from its spec file (:func:`spec_from_file`)."""
+    return study_parameters(spec_from_file(project_dir, study_id))
+
+
+def _rendered(value: Any, variables: Mapping[str, Any]) -> Any:
+    if isinstance(value, dict):
+        return {key: _rendered(item, variables) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rendered(item, variables) for item in value]
+    if isinstance(value, str):
+        match = re.fullmatch(r"\{\{\s*var\(['\"](\w+)['\"]\)\s*\}\}", value)
+        if match:
+            return variables[match.group(1)]
+    return value
+
+
 def parameters_by_study(specs: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """study_id -> parameters, from the ``study_specs`` table (``study_id``, ``spec_json``)."""
     if specs.empty:
@@ -48,9 +87,14 @@ def parameters_by_study(specs: pd.DataFrame) -> dict[str, dict[str, Any]]:
                                                   strict=True))}
 
 
-def read_parameters(dbt: Any) -> dict[str, dict[str, Any]]:
-    """Every study's parameters, inside a dbt Python model."""
-    return parameters_by_study(dbt.ref("study_specs").select(STUDY_COLUMN, "spec_json").df())
+def read_parameters(model: str, specs: Any) -> dict[str, dict[str, Any]]:
+    """Every study's parameters, inside the dbt Python model ``model``.
+
+    ``specs`` is ``dbt.ref("study_specs")``, called in the model itself: dbt
+    orders a model after the tables it finds in literal ``dbt.ref`` calls
+    of the model's own file.
+    """
+    return parameters_by_study(read_columns(model, "study_specs", specs, SPEC_COLUMNS))
 
 
 def columns_for_every_study(columns_read: Callable[..., list[str]], table: str,

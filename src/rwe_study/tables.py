@@ -45,6 +45,14 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
 ENDPOINT_COLUMNS = tuple(column for pair in ENDPOINTS.values() for column in pair)
 ARM_COLUMN = "arm"
 MATCHED_METHOD_COLUMNS = ("matching_method", "matching_caliper_sd", "random_seed")
+# the columns of ps_scores that matched_pairs reads (rwe_stats.matching.match_nearest_neighbour)
+MATCHING_SCORE_COLUMNS = ("patient_id", "is_treated", "logit_ps", "tie_break_key")
+# the columns of matched_pairs that matched_cohort reads
+MATCHED_PAIR_COLUMNS = ("pair_id", "treated_patient_id", "control_patient_id",
+                        *MATCHED_METHOD_COLUMNS)
+# the columns safety_summary reads of adverse_events and of analysis_cohort
+SAFETY_EVENT_COLUMNS = ("patient_id", "arm", "ae_term", "ctcae_grade")
+SAFETY_COHORT_COLUMNS = ("patient_id", "arm")
 TREATMENT_COLUMN = "is_ici"
 PAIR_COLUMN = "pair_id"
 PATIENT_COLUMN = "patient_id"

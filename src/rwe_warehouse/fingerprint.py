@@ -23,6 +23,8 @@ MAX_CSV_FIELD_BYTES = 2_097_152
 #: project code, relative to the dbt project directory.
 CODE_PATHS = ("dbt_project.yml", "seeds", "models", "macros", "python_models", "src",
               "expectations")
+#: The columns of raw_export_files that raw_input_fingerprints reads.
+EXPORT_COLUMNS = ("center_id", "source_table", "file_path")
 #: Never part of the code: caches, build leftovers, editor and hidden files.
 _NOT_CODE_PARTS = {"__pycache__"}
 _NOT_CODE_SUFFIXES = {".pyc", ".pyo", ".swp", ".swo", ".tmp"}

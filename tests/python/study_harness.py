@@ -4,13 +4,13 @@ that check every study's tables (parametrized over the specs)."""
 from __future__ import annotations
 
 import json
-import re
 
 import pandas as pd
 import yaml
 
 from dbt_harness import PROJECT_DIR
-from rwe_study.studies import STUDY_COLUMN, study_parameters
+from rwe_study import studies
+from rwe_study.studies import STUDY_COLUMN, spec_from_file, study_parameters
 
 REFERENCE_STUDY = "zhang2025_second_line_ici"
 
@@ -40,30 +40,11 @@ def study_table(build, table: str, study_id: str) -> pd.DataFrame:
     return frame.drop(columns=STUDY_COLUMN).reset_index(drop=True)
 
 
-def _rendered(value, variables: dict):
-    """A spec value with ``{{ var('name') }}`` replaced by the project's var (the only
-    Jinja the specs use), as dbt renders it."""
-    if isinstance(value, dict):
-        return {key: _rendered(item, variables) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_rendered(item, variables) for item in value]
-    if isinstance(value, str):
-        match = re.fullmatch(r"\{\{\s*var\(['\"](\w+)['\"]\)\s*\}\}", value)
-        if match:
-            return variables[match.group(1)]
-    return value
-
-
 def file_spec(study_id: str) -> dict:
     """A study's spec read from its file (no build), the project's vars filled in."""
-    variables = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(
-        encoding="utf-8"))["vars"]
-    document = yaml.safe_load((PROJECT_DIR / "studies" / f"{study_id}.yml").read_text(
-        encoding="utf-8"))
-    (exposure,) = [item for item in document["exposures"] if item["name"] == study_id]
-    return _rendered(exposure["meta"]["study"], variables)
+    return spec_from_file(PROJECT_DIR, study_id)
 
 
 def file_parameters(study_id: str) -> dict:
     """A study's statistics parameters from its spec file (no build)."""
-    return study_parameters(file_spec(study_id))
+    return studies.file_parameters(PROJECT_DIR, study_id)

@@ -18,6 +18,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import duckdb
@@ -731,16 +732,11 @@ def test_unreadable_suite_file_raises_and_names_the_file(tmp_path):
 
 # ------------------------------------------------------------------------- dq_results and the gate
 
-class FakeRelation:
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self._frame = frame
-
-    def df(self) -> pd.DataFrame:
-        return self._frame.copy()
-
-
 class FakeDbt:
-    """The two things dq_results asks of dbt's model argument."""
+    """The three things dq_results asks of dbt's model argument; ``ref`` hands
+    it pandas frames (one of the kinds rwe_study.inputs reads)."""
+
+    this = SimpleNamespace(identifier="dq_results")
 
     def __init__(self, frames: dict[str, pd.DataFrame]) -> None:
         self.frames = frames
@@ -749,9 +745,9 @@ class FakeDbt:
     def config(self, **kwargs: Any) -> None:
         self.configured = kwargs
 
-    def ref(self, name: str) -> FakeRelation:
+    def ref(self, name: str) -> pd.DataFrame:
         self.refs.append(name)
-        return FakeRelation(self.frames[name])
+        return self.frames[name].copy()
 
 
 def run_dq_results_model(monkeypatch, project_dir: Path,

@@ -12,7 +12,14 @@ import sys
 import duckdb
 import pandas as pd
 import pytest
-from study_harness import REFERENCE_STUDY, built_spec, study_ids, study_table
+from study_harness import (
+    REFERENCE_STUDY,
+    built_parameters,
+    built_spec,
+    file_parameters,
+    study_ids,
+    study_table,
+)
 
 from dbt_harness import PROJECT_DIR, TEST_PSEUDONYM_KEY, run_dbt
 from rwe_report.results_table import end_marker, results_rows, start_marker
@@ -35,6 +42,13 @@ def manifest() -> dict:
 @pytest.fixture(scope="session")
 def build(embedded_build):
     return embedded_build
+
+
+@pytest.mark.parametrize("study_id", study_ids())
+def test_a_spec_file_gives_the_parameters_the_build_used(build, study_id):
+    """Scripts without a warehouse (benchmarks/) read a study's parameters from its
+    spec file (rwe_study.studies.file_parameters); the models from study_specs."""
+    assert file_parameters(study_id) == built_parameters(build, study_id)
 
 
 def test_build_runs_every_node_without_error_or_skip(build):

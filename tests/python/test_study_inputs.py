@@ -1,0 +1,183 @@
+"""rwe_study.inputs: the one reader of the Python models' inputs.
+
+What ``dbt.ref`` returns differs by adapter: a DuckDB relation (real here), a
+pyspark DataFrame (pyspark is not installed: a fake with Spark's two methods,
+``select`` and ``toPandas``, and Spark's reading of a name in ``select``), or a
+pandas frame. Each must come back as pandas with only the named columns,
+projected in the engine before anything is converted.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from rwe_study.inputs import read_columns, read_every_column
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+#: A value that must never appear in an error message.
+SECRET = "PATIENT-SECRET-4711"
+FRAME = pd.DataFrame({
+    "patient_id": [SECRET, "p2", "p3"],
+    "pfs_months": [1.5, 2.25, 7.0],
+    "weight (kg)": [60.0, 71.5, 80.25],
+    "arm.label": ["ICI", "non-ICI", "ICI"],
+    "is_ici": [True, False, True],
+})
+
+
+class WholeTableConverted(AssertionError):
+    pass
+
+
+class RecordingRelation:
+    """A real DuckDB relation that fails if converted before a projection."""
+
+    def __init__(self, relation: duckdb.DuckDBPyRelation) -> None:
+        self.relation = relation
+        self.projections: list[str] = []
+
+    @property
+    def columns(self) -> list[str]:
+        return self.relation.columns
+
+    def project(self, expressions: str) -> duckdb.DuckDBPyRelation:
+        self.projections.append(expressions)
+        return self.relation.project(expressions)
+
+    def df(self) -> pd.DataFrame:
+        raise WholeTableConverted("the whole relation was converted to pandas")
+
+
+class FakeSparkFrame:
+    """What dbt-spark's ``dbt.ref`` returns, as far as the reader uses it.
+
+    ``select`` reads each name as Spark does: a backtick-quoted name is the
+    column of that name; a bare one is an expression, where ``a.b`` is field
+    ``b`` of a struct ``a`` (so a column named ``a.b`` must be quoted).
+    ``toPandas`` of the unprojected frame fails the test.
+    """
+
+    def __init__(self, frame: pd.DataFrame, projected: bool = False) -> None:
+        self.frame = frame
+        self.projected = projected
+        self.selects: list[tuple[str, ...]] = []
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns)
+
+    def select(self, *names: str) -> FakeSparkFrame:
+        self.selects.append(names)
+        resolved = []
+        for name in names:
+            if name.startswith("`") and name.endswith("`"):
+                resolved.append(name[1:-1].replace("``", "`"))
+            elif "." in name or name not in self.frame.columns:
+                raise LookupError(f"cannot resolve {name!r}")  # Spark's AnalysisException
+            else:
+                resolved.append(name)
+        return FakeSparkFrame(self.frame[resolved], projected=True)
+
+    def toPandas(self) -> pd.DataFrame:  # noqa: N802 (pyspark's name)
+        if not self.projected:
+            raise WholeTableConverted("the whole Spark DataFrame was collected")
+        return self.frame.copy()
+
+
+@pytest.fixture
+def connection():
+    with duckdb.connect() as con:
+        con.register("frame", FRAME)
+        con.execute("create table cohort as select * from frame")
+        yield con
+
+
+def duckdb_table(con) -> RecordingRelation:
+    return RecordingRelation(con.table("cohort"))
+
+
+WANTED = ["arm.label", "weight (kg)", "pfs_months"]
+
+
+def test_duckdb_relation_is_projected_in_duckdb_then_converted(connection):
+    relation = duckdb_table(connection)
+    frame = read_columns("km_estimates", "analysis_cohort", relation, WANTED)
+    assert len(relation.projections) == 1
+    pd.testing.assert_frame_equal(frame, FRAME[WANTED])
+
+
+def test_pandas_frame_gives_the_columns_in_order_without_touching_the_input():
+    table = FRAME.copy()
+    frame = read_columns("km_estimates", "analysis_cohort", table, WANTED)
+    pd.testing.assert_frame_equal(frame, FRAME[WANTED])
+    frame.loc[0, "pfs_months"] = -1.0
+    pd.testing.assert_frame_equal(table, FRAME)
+
+
+def test_spark_frame_is_selected_in_spark_then_collected():
+    table = FakeSparkFrame(FRAME)
+    frame = read_columns("km_estimates", "analysis_cohort", table, WANTED)
+    assert len(table.selects) == 1
+    pd.testing.assert_frame_equal(frame, FRAME[WANTED])
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "pandas", "spark"])
+def test_a_column_asked_for_twice_comes_once(connection, kind):
+    table = {"duckdb": lambda: duckdb_table(connection), "pandas": FRAME.copy,
+             "spark": lambda: FakeSparkFrame(FRAME)}[kind]()
+    frame = read_columns("m", "t", table, ["is_ici", "patient_id", "is_ici"])
+    assert list(frame.columns) == ["is_ici", "patient_id"]
+    assert frame["patient_id"].tolist() == FRAME["patient_id"].tolist()
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "pandas", "spark"])
+def test_a_missing_column_names_model_table_and_columns_never_values(connection, kind):
+    table = {"duckdb": lambda: duckdb_table(connection), "pandas": FRAME.copy,
+             "spark": lambda: FakeSparkFrame(FRAME)}[kind]()
+    with pytest.raises(ValueError) as raised:
+        read_columns("subgroup_hr", "analysis_cohort", table,
+                     ["patient_id", "ecog_ps", "pfs_months", "is_smoker"])
+    message = str(raised.value)
+    for name in ("subgroup_hr", "analysis_cohort", "ecog_ps", "is_smoker"):
+        assert name in message
+    assert SECRET not in message
+    for value in ("p2", "1.5", "71.5", "non-ICI"):
+        assert value not in message
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "pandas", "spark"])
+def test_every_column_reads_the_whole_table(connection, kind):
+    table = {"duckdb": lambda: RecordingRelation(connection.table("cohort")),
+             "pandas": FRAME.copy, "spark": lambda: FakeSparkFrame(FRAME)}[kind]()
+    pd.testing.assert_frame_equal(read_every_column("dq_results", "analysis_cohort", table),
+                                  FRAME)
+
+
+def test_no_column_asked_for_is_an_error():
+    with pytest.raises(ValueError, match="ps_scores asks for no column of analysis_cohort"):
+        read_columns("ps_scores", "analysis_cohort", FRAME, [])
+
+
+def test_an_unknown_kind_of_table_names_model_table_and_type():
+    with pytest.raises(TypeError, match=r"ps_scores cannot read analysis_cohort: .* a list"):
+        read_columns("ps_scores", "analysis_cohort", [FRAME], ["patient_id"])
+
+
+MODELS = sorted((PROJECT_DIR / "python_models").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda path: path.stem)
+def test_no_python_model_converts_a_table_itself(path):
+    """Every model's inputs go through rwe_study.inputs, so every adapter's
+    tables reach it the same way, each model only the columns it uses."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    converts = [node.func.attr for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("df", "toPandas", "to_pandas", "select", "project",
+                                       "fetchdf", "arrow")]
+    assert not converts, f"{path.name} converts a table itself: {converts}"
