@@ -26,8 +26,9 @@ def require_unique(frame: pd.DataFrame, column: str) -> None:
         raise ValueError(f"{column} has missing values; every row needs an identifier")
     repeated = values[values.duplicated()].unique()
     if len(repeated):
-        raise ValueError(f"{column} must be unique (one row per patient); repeated: "
-                         f"{list(repeated[:5])}")
+        # Counts, never the identifiers themselves: messages may reach a shared log.
+        raise ValueError(f"{column} must be unique (one row per patient); "
+                         f"{len(repeated)} value(s) repeated")
 
 
 def is_text(values: pd.Series) -> bool:

@@ -75,8 +75,9 @@ def safety_summary(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
     arms = cohort.set_index("patient_id")["arm"]
     cohort_arm = events["patient_id"].map(arms)
     if cohort_arm.isna().any():
-        missing = events.loc[cohort_arm.isna(), "patient_id"].unique()[:5]
-        raise ValueError(f"adverse_events has patients not in the cohort (e.g. {list(missing)}); "
+        # Counts, never identifiers: an error message may reach a shared log.
+        missing = events.loc[cohort_arm.isna(), "patient_id"].nunique()
+        raise ValueError(f"adverse_events has {missing} patient(s) not in the cohort; "
                          "filter adverse events to the cohort first")
     if (cohort_arm != events["arm"]).any():
         raise ValueError("adverse_events arm differs from the cohort arm for some patients")

@@ -214,8 +214,9 @@ def test_a_repeated_or_missing_tie_break_key_is_rejected():
     scores = _scores(31, n=20)
     repeated = scores.assign(tie_break_key=scores["tie_break_key"].where(
         scores.index != 5, scores["tie_break_key"].iloc[4]))
-    with pytest.raises(ValueError, match="tie_break_key must be unique"):
+    with pytest.raises(ValueError, match=r"tie_break_key must be unique .*; 1 value") as raised:
         match_nearest_neighbour(repeated, seed=0)
+    assert str(scores["tie_break_key"].iloc[4]) not in str(raised.value)
     missing = scores.assign(tie_break_key=scores["tie_break_key"].where(scores.index != 3))
     with pytest.raises(ValueError, match="tie_break_key has missing values"):
         match_nearest_neighbour(missing, seed=0)
