@@ -191,7 +191,7 @@ def columns_read(table: str, params: Mapping[str, Any],
 
     The Python models load only these: converting every column of the
     cohort to pandas costs more than some tables' estimates. ``params`` are
-    the study parameters (``dbt_project.yml``).
+    the study parameters (its spec, ``studies/<study_id>.yml``).
     """
     reads = {
         "ps_scores": lambda: _propensity_columns(params["propensity_covariates"]),
