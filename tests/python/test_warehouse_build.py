@@ -337,6 +337,7 @@ def test_a_null_in_one_column_fails_the_tables_not_null_columns_test(tmp_path):
     """One not_null_columns test (tests/dbt/generic) checks several columns of a
     table: a null in one of them fails the build, which names that column and
     its null-row count, never a value, on the console and in audit.run_log."""
+    (tmp_path / "project").mkdir()
     project = copy_project(tmp_path / "project")
     seed = project / "seeds" / "terminology" / "terminology__drug_names.csv"
     lines = seed.read_text(encoding="utf-8").splitlines()
