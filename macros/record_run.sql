@@ -23,7 +23,8 @@
     {%- set reasons = [] -%}
     {%- for result in failed if result.status != 'skipped' -%}
         {%- do reasons.append(result.status ~ ' ' ~ result.node.name ~ ': '
-                              ~ ((result.message or '') | string).strip().split('\n')[0][:300]) -%}
+                              ~ ((result.message or '') | string).strip().split('\n')[0][:300]
+                              ~ _null_columns_named(result)) -%}
     {%- endfor -%}
     {%- set skipped = failed | length - reasons | length -%}
     {%- if skipped -%}
@@ -32,6 +33,24 @@
     {%- do append_run_log('failed' if failed else 'success', reasons | join('; '), built,
                           results | length, failed | length) -%}
     {{ return('') }}
+{% endmacro %}
+
+{#- A failed not_null_columns test (tests/dbt/generic) checks several columns
+    at once; dbt's message only counts the null rows, so this reruns the
+    test's query (a failed build only) and names each column with its count,
+    never a value: ' (columns with nulls: is_ici 1 row)'. Also printed. -#}
+{% macro _null_columns_named(result) %}
+    {%- set test_metadata = result.node.test_metadata if result.node.resource_type == 'test' else none -%}
+    {%- if result.status != 'fail' or not test_metadata or test_metadata.name != 'not_null_columns' -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set counts = [] -%}
+    {%- for row in run_query(result.node.compiled_code).rows -%}
+        {%- do counts.append(row[0] ~ ' ' ~ row[1] ~ (' row' if row[1] == 1 else ' rows')) -%}
+    {%- endfor -%}
+    {%- set named = ' (columns with nulls: ' ~ counts | join(', ') ~ ')' -%}
+    {%- do log(result.node.name ~ named, info=true) -%}
+    {{ return(named) }}
 {% endmacro %}
 
 {#- on-run-start, before the raw-export gate: one row per earlier attempt that

@@ -21,7 +21,7 @@ from study_harness import (
     study_table,
 )
 
-from dbt_harness import PROJECT_DIR, TEST_PSEUDONYM_KEY, run_dbt
+from dbt_harness import DBT, PROJECT_DIR, TEST_PSEUDONYM_KEY, copy_project, dbt_env, run_dbt
 from rwe_report.results_table import end_marker, results_rows, start_marker
 from rwe_synth import truth_frame
 
@@ -345,3 +345,40 @@ def test_readme_results_are_the_builds(build, study_id):
 
     assert readme_rows == results_rows(query, {"study_id": study_id,
                                                **built_spec(build, study_id)})
+
+
+def test_a_null_in_one_column_fails_the_tables_not_null_columns_test(tmp_path):
+    """One not_null_columns test (tests/dbt/generic) checks several columns of a
+    table: a null in one of them fails the build, which names that column and
+    its null-row count, never a value, on the console and in audit.run_log."""
+    (tmp_path / "project").mkdir()
+    project = copy_project(tmp_path / "project")
+    seed = project / "seeds" / "terminology" / "terminology__drug_names.csv"
+    lines = seed.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("generic_name")] = ""
+    lines[1] = ",".join(row)
+    seed.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    warehouse = tmp_path / "warehouse.duckdb"
+    completed = subprocess.run(
+        [str(DBT), "build", "--select", "terminology__drug_names",
+         "--project-dir", str(project), "--profiles-dir", str(project),
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+         "--vars", json.dumps({"raw_data_dir": str(RAW_DIR)})],
+        cwd=project, env=dbt_env(warehouse), capture_output=True, text=True, timeout=900)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode != 0, output[-4000:]
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text(encoding="utf-8"))
+    [test] = [result for result in results["results"]
+              if result["unique_id"].startswith("test.rwe_warehouse.not_null_columns_"
+                                                "terminology__drug_names_")]
+    assert (test["status"], test["failures"]) == ("fail", 1), output[-4000:]
+    named = "(columns with nulls: generic_name 1 row)"
+    assert named in output
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        [(status, reason)] = connection.sql(
+            "select status, failure_reason from audit.run_log").fetchall()
+    assert status == "failed"
+    assert f"{test['unique_id'].split('.')[2]}: Got 1 result" in reason
+    assert named in reason
