@@ -71,6 +71,15 @@ source as (
     {{ raw_rows_numbered_per_file(source_relation, several_files) }}
 ),
 
+copies as (
+    {%- if row_id %}
+    {{ row_copies('source.' ~ row_id, content, ['cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }}
+    {%- else %}
+    {{ row_copies(none, content, ['source.source_file_name',
+                                  'cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }}
+    {%- endif %}
+),
+
 parsed as (
     select
         source.source_file_name,
@@ -80,14 +89,10 @@ parsed as (
         {{ expression }},
         {%- endfor %}
         {%- if row_id %}
-        {{ duplicate_row_columns('source.' ~ row_id, content) }}
-        {%- else %}
-        row_number() over (
-            partition by {{ content | join(', ') }}
-            order by source.source_file_name, cast(source.source_row_number as {{ dbt.type_int() }})
-        ) as copy_number
+        source.has_conflicting_row_id,
         {%- endif %}
-    from source
+        source.copy_number
+    from copies as source
     {%- for alias, seed_name, condition in joins %}
     left join {{ seeds[seed_name] }} as {{ alias }}
         on {{ condition }}
@@ -117,12 +122,28 @@ checked as (
     from dated
 ),
 
+patient_keys as (
+    {{ patient_key_pseudonyms(center_id, 'checked') }}
+),
+{%- if kind in ('line_records', 'patients') and by_field.get('national_id') %}
+
+national_ids as (
+    {{ national_id_links('checked', by_field['national_id'].get('scheme', 'generic')) }}
+),
+{%- endif %}
+
 final as (
     select
         {%- for column, expression in staging_output_columns(center_id, kind, mapping) %}
         {{ expression }} as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from checked
+    left join patient_keys
+        on checked.center_patient_key is not distinct from patient_keys.center_patient_key
+    {%- if kind in ('line_records', 'patients') and by_field.get('national_id') %}
+    left join national_ids
+        on checked.national_id_normalised is not distinct from national_ids.national_id_normalised
+    {%- endif %}
 )
 
 select * from final
@@ -280,15 +301,14 @@ select * from final
     {%- set by_field = mapping['by_field'] -%}
     {%- set key_column = by_field['patient_key']['column'] -%}
     {%- set columns = [
-        ('patient_id', pseudonymise(center_id, 'center_patient_key')),
-        ('folded_patient_id', folded_patient_id(center_id, 'center_patient_key')),
+        ('patient_id', 'patient_keys.patient_id'),
+        ('folded_patient_id', 'patient_keys.folded_patient_id'),
     ] -%}
     {%- if kind in ('line_records', 'patients') -%}
         {%- set national_id = by_field.get('national_id') -%}
         {%- if national_id -%}
-            {%- set scheme = national_id.get('scheme', 'generic') -%}
-            {%- do columns.append(('person_link_id', person_link_id('national_id_normalised', scheme))) -%}
-            {%- do columns.append(('national_id_status', national_id_status('national_id_normalised', scheme))) -%}
+            {%- do columns.append(('person_link_id', 'national_ids.person_link_id')) -%}
+            {%- do columns.append(('national_id_status', 'national_ids.national_id_status')) -%}
             {%- do columns.append(('national_id_source_column', "'" ~ national_id['column'] ~ "'")) -%}
         {%- else -%}
             {%- for column in ['person_link_id', 'national_id_status', 'national_id_source_column'] -%}
