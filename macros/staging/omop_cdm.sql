@@ -269,7 +269,7 @@
     {%- set row_id = mapping['row_id'] -%}
     {%- set content = [] -%}
     {%- for column in mapping['columns'] if column != row_id or column == 'person_id' -%}
-        {%- do content.append('source.' ~ column) -%}
+        {%- do content.append(column) -%}
     {%- endfor -%}
     {%- set ladder = [] -%}
     {%- for step in ['missing_required_value', 'unparseable_date', 'date_after_build_date',
@@ -291,9 +291,7 @@ source as (
     {{ raw_rows_numbered_per_file(source_relation, several_files) }}
 ),
 
-copies as (
-    {{ row_copies('source.' ~ row_id, content, ['cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }}
-),
+{{ row_copies(row_id, content, ['cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }},
 {%- if table != 'person' %}
 
 {#- person_id -> the hospital's patient key, where person gives it exactly one -#}

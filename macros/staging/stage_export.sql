@@ -49,7 +49,7 @@
     {%- set content = [] -%}
     {%- for column, entry in mapping['columns'].items()
           if column != row_id or entry['field'] is not none -%}
-        {%- do content.append('source.' ~ column) -%}
+        {%- do content.append(column) -%}
     {%- endfor -%}
     {%- if row_id -%}
         {%- do rules['conflicting_row_id'].append((row_id, 'has_conflicting_row_id')) -%}
@@ -71,14 +71,12 @@ source as (
     {{ raw_rows_numbered_per_file(source_relation, several_files) }}
 ),
 
-copies as (
-    {%- if row_id %}
-    {{ row_copies('source.' ~ row_id, content, ['cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }}
-    {%- else %}
-    {{ row_copies(none, content, ['source.source_file_name',
-                                  'cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }}
-    {%- endif %}
-),
+{%- if row_id %}
+{{ row_copies(row_id, content, ['cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }},
+{%- else %}
+{{ row_copies(none, content, ['source.source_file_name',
+                              'cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }},
+{%- endif %}
 
 parsed as (
     select
@@ -122,13 +120,17 @@ checked as (
     from dated
 ),
 
+{#- read from the raw rows, so `checked` is read once -#}
 patient_keys as (
-    {{ patient_key_pseudonyms(center_id, 'checked') }}
+    {{ patient_key_pseudonyms(center_id, '(select ' ~ _patient_key_expression('source.' ~ key_column)
+                                         ~ ' as center_patient_key from source) as raw_keys') }}
 ),
 {%- if kind in ('line_records', 'patients') and by_field.get('national_id') %}
 
 national_ids as (
-    {{ national_id_links('checked', by_field['national_id'].get('scheme', 'generic')) }}
+    {{ national_id_links('(select ' ~ _national_id_expression('source.' ~ by_field['national_id']['column'])
+                         ~ ' as national_id_normalised from source) as raw_national_ids',
+                         by_field['national_id'].get('scheme', 'generic')) }}
 ),
 {%- endif %}
 
@@ -148,6 +150,17 @@ final as (
 
 select * from final
 {% endmacro %}
+
+{#- A patient key as read: trimmed, empty is missing. -#}
+{% macro _patient_key_expression(raw) -%}
+    nullif(trim({{ raw }}), '')
+{%- endmacro %}
+
+{#- A national ID normalised: trimmed, upper case, spaces and hyphens
+    removed, empty is missing. -#}
+{% macro _national_id_expression(raw) -%}
+    nullif(upper(replace(replace(trim({{ raw }}), ' ', ''), '-', '')), '')
+{%- endmacro %}
 
 {#- A relative time in whole days: months are exported as days / 30.4375,
     rounded to 2 decimals. -#}
@@ -201,12 +214,11 @@ select * from final
     {%- endif -%}
 
     {%- if type == 'key' -%}
-        {%- do parsed_columns.append("nullif(trim(" ~ raw ~ "), '') as center_patient_key") -%}
+        {%- do parsed_columns.append(_patient_key_expression(raw) ~ " as center_patient_key") -%}
         {%- do rules['missing_required_value'].append((column, 'center_patient_key is null')) -%}
 
     {%- elif type == 'national_id' -%}
-        {%- do parsed_columns.append("nullif(upper(replace(replace(trim(" ~ raw ~ "), ' ', ''), '-', '')), '')"
-                                     ~ " as national_id_normalised") -%}
+        {%- do parsed_columns.append(_national_id_expression(raw) ~ " as national_id_normalised") -%}
 
     {%- elif type == 'text' -%}
         {%- do parsed_columns.append(raw ~ ' as ' ~ name) -%}
