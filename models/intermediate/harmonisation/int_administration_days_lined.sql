@@ -23,6 +23,11 @@ administrations as (
             administration_date,
             source_file_name,
             source_row_number,
+            {#- a table delivered as several files numbers rows per file: the
+                day's first record is the first row of its first file -#}
+            min(source_file_name) over (
+                partition by patient_id, administration_date
+            ) as day_first_file_name,
             drug_generic_name,
             {{ line_derivation['line_gap_days'] }} as line_gap_days,
             {{ line_derivation['line_restart_after_progression_days'] }}
@@ -33,36 +38,12 @@ administrations as (
     {% endfor %}
 ),
 
-progressions as (
-    select
-        patient_id,
-        assessment_date
-    from ({{ union_center_models('assessments') }}) as center_assessments
-    where quarantine_reason is null and response_code = 'PD' and assessment_date is not null
-),
-
-day_files as (
-    select
-        patient_id,
-        center_id,
-        administration_date,
-        line_gap_days,
-        line_restart_after_progression_days,
-        source_file_name,
-        min(source_row_number) as first_source_row_number
-    from administrations
-    group by
-        patient_id,
-        center_id,
-        administration_date,
-        line_gap_days,
-        line_restart_after_progression_days,
-        source_file_name
+assessments as (
+    select * from ({{ union_center_models('assessments') }}) as center_assessments
+    where quarantine_reason is null
 ),
 
 administration_days as (
-    {#- a table delivered as several files numbers rows per file: the day's
-        first record is the first row of its first file -#}
     select
         patient_id,
         center_id,
@@ -70,16 +51,9 @@ administration_days as (
         line_gap_days,
         line_restart_after_progression_days,
         min(source_file_name) as first_source_file_name,
-        min(case when source_file_name = day_first_file_name then first_source_row_number end)
+        min(case when source_file_name = day_first_file_name then source_row_number end)
             as first_source_row_number
-    from (
-        select
-            day_files.*,
-            min(source_file_name) over (
-                partition by patient_id, administration_date
-            ) as day_first_file_name
-        from day_files
-    ) as day_files_ranked
+    from administrations
     group by
         patient_id,
         center_id,
@@ -88,94 +62,54 @@ administration_days as (
         line_restart_after_progression_days
 ),
 
-{#- administration days and PD assessments in one date-ordered stream per
-    patient, a PD before an administration of the same date: the PDs after
-    the previous administration day and on or before this one are the
-    running count at this day minus the running count at the previous one -#}
-events as (
-    select
-        patient_id,
-        center_id,
-        administration_date as event_date,
-        1 as is_administration_day,
-        0 as is_progression,
-        line_gap_days,
-        line_restart_after_progression_days,
-        first_source_file_name,
-        first_source_row_number
-    from administration_days
-    union all
-    select
-        patient_id,
-        cast(null as {{ dbt.type_string() }}) as center_id,
-        assessment_date as event_date,
-        0 as is_administration_day,
-        1 as is_progression,
-        cast(null as {{ dbt.type_int() }}) as line_gap_days,
-        cast(null as {{ dbt.type_int() }}) as line_restart_after_progression_days,
-        cast(null as {{ dbt.type_string() }}) as first_source_file_name,
-        cast(null as {{ dbt.type_int() }}) as first_source_row_number
-    from progressions
-),
-
-progressions_counted as (
-    select
-        events.*,
-        sum(is_progression) over (
-            partition by patient_id
-            order by event_date, is_administration_day
-            rows between unbounded preceding and current row
-        ) as progressions_so_far
-    from events
-),
-
 days_sequenced as (
     select
-        patient_id,
-        center_id,
-        event_date as administration_date,
-        line_gap_days,
-        line_restart_after_progression_days,
-        first_source_file_name,
-        first_source_row_number,
-        progressions_so_far,
-        lag(event_date) over (
-            partition by patient_id order by event_date
-        ) as previous_administration_date,
-        lag(progressions_so_far) over (
-            partition by patient_id order by event_date
-        ) as previous_progressions_so_far
-    from progressions_counted
-    where is_administration_day = 1
-),
-
-{#- a drug is new on a day when the last day it was given before is not the
-    patient's previous administration day -#}
-day_drugs as (
-    select distinct
-        patient_id,
-        administration_date,
-        drug_generic_name
-    from administrations
-),
-
-drugs_sequenced as (
-    select
-        day_drugs.*,
+        administration_days.*,
         lag(administration_date) over (
-            partition by patient_id, drug_generic_name
-            order by administration_date
-        ) as drug_previous_date
-    from day_drugs
+            partition by patient_id order by administration_date
+        ) as previous_administration_date
+    from administration_days
+),
+
+drugs_new_on_day as (
+    select
+        todays.patient_id,
+        todays.administration_date,
+        count(*) as new_drug_count
+    from administrations as todays
+    inner join days_sequenced
+        on
+            todays.patient_id = days_sequenced.patient_id
+            and todays.administration_date = days_sequenced.administration_date
+    left join administrations as previous_day
+        on
+            todays.patient_id = previous_day.patient_id
+            and days_sequenced.previous_administration_date = previous_day.administration_date
+            and todays.drug_generic_name = previous_day.drug_generic_name
+    where
+        previous_day.patient_id is null
+        and days_sequenced.previous_administration_date is not null
+    group by todays.patient_id, todays.administration_date
+),
+
+progressions_since_previous_day as (
+    select
+        days_sequenced.patient_id,
+        days_sequenced.administration_date,
+        count(*) as progression_count
+    from days_sequenced
+    inner join assessments
+        on
+            days_sequenced.patient_id = assessments.patient_id
+            and assessments.response_code = 'PD'
+            and days_sequenced.previous_administration_date < assessments.assessment_date
+            and days_sequenced.administration_date >= assessments.assessment_date
+    group by days_sequenced.patient_id, days_sequenced.administration_date
 ),
 
 flagged as (
     select
-        days_sequenced.patient_id,
-        days_sequenced.center_id,
-        days_sequenced.administration_date,
-        days_sequenced.first_source_file_name,
-        days_sequenced.first_source_row_number,
+        days_sequenced.*,
         case
             when days_sequenced.previous_administration_date is null then 1
             when
@@ -186,17 +120,10 @@ flagged as (
                 ) }}
                 > days_sequenced.line_gap_days then 1
             when
-                days_sequenced.progressions_so_far > days_sequenced.previous_progressions_so_far
-                and max(
-                    case
-                        when drugs_sequenced.drug_previous_date is null
-                            or drugs_sequenced.drug_previous_date
-                            < days_sequenced.previous_administration_date then 1
-                        else 0
-                    end
-                ) = 1 then 1
+                progressions_since_previous_day.progression_count > 0
+                and drugs_new_on_day.new_drug_count > 0 then 1
             when
-                days_sequenced.progressions_so_far > days_sequenced.previous_progressions_so_far
+                progressions_since_previous_day.progression_count > 0
                 and {{ dbt.datediff(
                     'days_sequenced.previous_administration_date',
                     'days_sequenced.administration_date',
@@ -206,21 +133,15 @@ flagged as (
             else 0
         end as starts_new_line
     from days_sequenced
-    inner join drugs_sequenced
+    left join drugs_new_on_day
         on
-            days_sequenced.patient_id = drugs_sequenced.patient_id
-            and days_sequenced.administration_date = drugs_sequenced.administration_date
-    group by
-        days_sequenced.patient_id,
-        days_sequenced.center_id,
-        days_sequenced.administration_date,
-        days_sequenced.first_source_file_name,
-        days_sequenced.first_source_row_number,
-        days_sequenced.previous_administration_date,
-        days_sequenced.line_gap_days,
-        days_sequenced.line_restart_after_progression_days,
-        days_sequenced.progressions_so_far,
-        days_sequenced.previous_progressions_so_far
+            days_sequenced.patient_id = drugs_new_on_day.patient_id
+            and days_sequenced.administration_date = drugs_new_on_day.administration_date
+    left join progressions_since_previous_day
+        on
+            days_sequenced.patient_id = progressions_since_previous_day.patient_id
+            and days_sequenced.administration_date
+            = progressions_since_previous_day.administration_date
 ),
 
 numbered as (
