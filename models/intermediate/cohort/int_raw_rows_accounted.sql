@@ -141,9 +141,9 @@ rows_with_row_rules as (
     {%- endfor %}
 ),
 
-{#- what a raw row's patient decides, one row per patient id, so each raw
-    row is joined once -#}
 patient_outcomes as (
+    {#- what a raw row's patient decides, one row per patient id, so each
+        raw row is joined once -#}
     select
         coalesce(patient_keys.patient_id, patients.patient_id) as patient_id,
         coalesce(patient_keys.has_patient_record, false) as has_patient_record,

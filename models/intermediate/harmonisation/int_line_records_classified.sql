@@ -22,9 +22,9 @@ metastatic_sites as (
     from {{ ref('terminology__metastatic_sites') }}
 ),
 
-{#- the lists are decoded once per distinct list string, not once per row:
-    a token's matches depend on the list alone -#}
 drug_lists as (
+    {#- the lists are decoded once per distinct list string, not once per
+        row: a token's matches depend on the list alone -#}
     select distinct regimen_drug_list
     from records
     where quarantine_reason is null
@@ -100,8 +100,8 @@ sites as (
     group by metastatic_site_list
 ),
 
-{#- a quarantined row is not decoded (its regimen and sites stay empty) -#}
 classified as (
+    {#- a quarantined row is not decoded (its regimen and sites stay empty) -#}
     select
         records.*,
         regimens.regimen_name,
