@@ -98,3 +98,27 @@
 {% macro build_date() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d") }}' as date)
 {%- endmacro %}
+
+{#- One row per distinct patient key of `relation` (a CTE with a
+    center_patient_key column, null included) with its patient_id and
+    folded_patient_id: a keyed hash is computed once per patient, not once per
+    raw row. Join it back with `is not distinct from` (a null key has a
+    pseudonym too). -#}
+{% macro patient_key_pseudonyms(center_id, relation) -%}
+    select
+        center_patient_key,
+        {{ pseudonymise(center_id, 'center_patient_key') }} as patient_id,
+        {{ folded_patient_id(center_id, 'center_patient_key') }} as folded_patient_id
+    from (select distinct center_patient_key from {{ relation }}) as patient_keys
+{%- endmacro %}
+
+{#- One row per distinct normalised national ID of `relation` (null
+    included) with its person_link_id and national_id_status, computed once
+    per ID. -#}
+{% macro national_id_links(relation, scheme) -%}
+    select
+        national_id_normalised,
+        {{ person_link_id('national_id_normalised', scheme) }} as person_link_id,
+        {{ national_id_status('national_id_normalised', scheme) }} as national_id_status
+    from (select distinct national_id_normalised from {{ relation }}) as national_ids
+{%- endmacro %}

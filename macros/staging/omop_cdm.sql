@@ -269,7 +269,7 @@
     {%- set row_id = mapping['row_id'] -%}
     {%- set content = [] -%}
     {%- for column in mapping['columns'] if column != row_id or column == 'person_id' -%}
-        {%- do content.append('source.' ~ column) -%}
+        {%- do content.append(column) -%}
     {%- endfor -%}
     {%- set ladder = [] -%}
     {%- for step in ['missing_required_value', 'unparseable_date', 'date_after_build_date',
@@ -290,6 +290,8 @@ with
 source as (
     {{ raw_rows_numbered_per_file(source_relation, several_files) }}
 ),
+
+{{ row_copies(row_id, content, ['cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }},
 {%- if table != 'person' %}
 
 {#- person_id -> the hospital's patient key, where person gives it exactly one -#}
@@ -323,8 +325,9 @@ parsed as (
         {%- for expression in reads %}
         {{ expression }},
         {%- endfor %}
-        {{ duplicate_row_columns('source.' ~ row_id, content) }}
-    from source
+        source.has_conflicting_row_id,
+        source.copy_number
+    from copies as source
     {%- if table != 'person' %}
     left join person_keys
         on trim(source.person_id) = person_keys.person_id
@@ -348,12 +351,16 @@ checked as (
     from parsed
 ),
 
+patient_keys as (
+    {{ patient_key_pseudonyms(center_id, 'checked') }}
+),
+
 final as (
     select
         ---------- keys (a person_id that names no patient key links no
         ---------- patient record: no_patient_record downstream)
-        {{ pseudonymise(center_id, 'center_patient_key') }} as patient_id,
-        {{ folded_patient_id(center_id, 'center_patient_key') }} as folded_patient_id,
+        patient_keys.patient_id,
+        patient_keys.folded_patient_id,
         ---------- provenance
         '{{ center_id }}' as center_id,
         '{{ table }}' as source_table,
@@ -369,6 +376,8 @@ final as (
         failing_column,
         '{{ key_column }}' as patient_key_source_column
     from checked
+    left join patient_keys
+        on checked.center_patient_key is not distinct from patient_keys.center_patient_key
 )
 
 select * from final

@@ -49,7 +49,7 @@
     {%- set content = [] -%}
     {%- for column, entry in mapping['columns'].items()
           if column != row_id or entry['field'] is not none -%}
-        {%- do content.append('source.' ~ column) -%}
+        {%- do content.append(column) -%}
     {%- endfor -%}
     {%- if row_id -%}
         {%- do rules['conflicting_row_id'].append((row_id, 'has_conflicting_row_id')) -%}
@@ -71,6 +71,13 @@ source as (
     {{ raw_rows_numbered_per_file(source_relation, several_files) }}
 ),
 
+{%- if row_id %}
+{{ row_copies(row_id, content, ['cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }},
+{%- else %}
+{{ row_copies(none, content, ['source.source_file_name',
+                              'cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }},
+{%- endif %}
+
 parsed as (
     select
         source.source_file_name,
@@ -80,14 +87,10 @@ parsed as (
         {{ expression }},
         {%- endfor %}
         {%- if row_id %}
-        {{ duplicate_row_columns('source.' ~ row_id, content) }}
-        {%- else %}
-        row_number() over (
-            partition by {{ content | join(', ') }}
-            order by source.source_file_name, cast(source.source_row_number as {{ dbt.type_int() }})
-        ) as copy_number
+        source.has_conflicting_row_id,
         {%- endif %}
-    from source
+        source.copy_number
+    from copies as source
     {%- for alias, seed_name, condition in joins %}
     left join {{ seeds[seed_name] }} as {{ alias }}
         on {{ condition }}
@@ -117,16 +120,47 @@ checked as (
     from dated
 ),
 
+{#- read from the raw rows, so `checked` is read once -#}
+patient_keys as (
+    {{ patient_key_pseudonyms(center_id, '(select ' ~ _patient_key_expression('source.' ~ key_column)
+                                         ~ ' as center_patient_key from source) as raw_keys') }}
+),
+{%- if kind in ('line_records', 'patients') and by_field.get('national_id') %}
+
+national_ids as (
+    {{ national_id_links('(select ' ~ _national_id_expression('source.' ~ by_field['national_id']['column'])
+                         ~ ' as national_id_normalised from source) as raw_national_ids',
+                         by_field['national_id'].get('scheme', 'generic')) }}
+),
+{%- endif %}
+
 final as (
     select
         {%- for column, expression in staging_output_columns(center_id, kind, mapping) %}
         {{ expression }} as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from checked
+    left join patient_keys
+        on checked.center_patient_key is not distinct from patient_keys.center_patient_key
+    {%- if kind in ('line_records', 'patients') and by_field.get('national_id') %}
+    left join national_ids
+        on checked.national_id_normalised is not distinct from national_ids.national_id_normalised
+    {%- endif %}
 )
 
 select * from final
 {% endmacro %}
+
+{#- A patient key as read: trimmed, empty is missing. -#}
+{% macro _patient_key_expression(raw) -%}
+    nullif(trim({{ raw }}), '')
+{%- endmacro %}
+
+{#- A national ID normalised: trimmed, upper case, spaces and hyphens
+    removed, empty is missing. -#}
+{% macro _national_id_expression(raw) -%}
+    nullif(upper(replace(replace(trim({{ raw }}), ' ', ''), '-', '')), '')
+{%- endmacro %}
 
 {#- A relative time in whole days: months are exported as days / 30.4375,
     rounded to 2 decimals. -#}
@@ -180,12 +214,11 @@ select * from final
     {%- endif -%}
 
     {%- if type == 'key' -%}
-        {%- do parsed_columns.append("nullif(trim(" ~ raw ~ "), '') as center_patient_key") -%}
+        {%- do parsed_columns.append(_patient_key_expression(raw) ~ " as center_patient_key") -%}
         {%- do rules['missing_required_value'].append((column, 'center_patient_key is null')) -%}
 
     {%- elif type == 'national_id' -%}
-        {%- do parsed_columns.append("nullif(upper(replace(replace(trim(" ~ raw ~ "), ' ', ''), '-', '')), '')"
-                                     ~ " as national_id_normalised") -%}
+        {%- do parsed_columns.append(_national_id_expression(raw) ~ " as national_id_normalised") -%}
 
     {%- elif type == 'text' -%}
         {%- do parsed_columns.append(raw ~ ' as ' ~ name) -%}
@@ -280,15 +313,14 @@ select * from final
     {%- set by_field = mapping['by_field'] -%}
     {%- set key_column = by_field['patient_key']['column'] -%}
     {%- set columns = [
-        ('patient_id', pseudonymise(center_id, 'center_patient_key')),
-        ('folded_patient_id', folded_patient_id(center_id, 'center_patient_key')),
+        ('patient_id', 'patient_keys.patient_id'),
+        ('folded_patient_id', 'patient_keys.folded_patient_id'),
     ] -%}
     {%- if kind in ('line_records', 'patients') -%}
         {%- set national_id = by_field.get('national_id') -%}
         {%- if national_id -%}
-            {%- set scheme = national_id.get('scheme', 'generic') -%}
-            {%- do columns.append(('person_link_id', person_link_id('national_id_normalised', scheme))) -%}
-            {%- do columns.append(('national_id_status', national_id_status('national_id_normalised', scheme))) -%}
+            {%- do columns.append(('person_link_id', 'national_ids.person_link_id')) -%}
+            {%- do columns.append(('national_id_status', 'national_ids.national_id_status')) -%}
             {%- do columns.append(('national_id_source_column', "'" ~ national_id['column'] ~ "'")) -%}
         {%- else -%}
             {%- for column in ['person_link_id', 'national_id_status', 'national_id_source_column'] -%}

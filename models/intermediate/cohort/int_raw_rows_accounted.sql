@@ -141,19 +141,31 @@ rows_with_row_rules as (
     {%- endfor %}
 ),
 
+patient_outcomes as (
+    {#- what a raw row's patient decides, one row per patient id, so each
+        raw row is joined once -#}
+    select
+        coalesce(patient_keys.patient_id, patients.patient_id) as patient_id,
+        coalesce(patient_keys.has_patient_record, false) as has_patient_record,
+        patients.patient_id is not null as is_study_patient,
+        patients.exclusion_reason
+    from patient_keys
+    full outer join patients
+        on patient_keys.patient_id = patients.patient_id
+),
+
 rows_with_key_rule as (
     select
         rows_with_row_rules.center_id,
         rows_with_row_rules.source_table,
         rows_with_row_rules.source_file_name,
         rows_with_row_rules.source_row_number,
-        rows_with_row_rules.patient_id,
         case
             when rows_with_row_rules.quarantine_reason is not null
                 then rows_with_row_rules.quarantine_reason
             when
                 rows_with_row_rules.patient_key_source_column is not null
-                and not coalesce(patient_keys.has_patient_record, false)
+                and not coalesce(patient_outcomes.has_patient_record, false)
                 then 'no_patient_record'
         end as quarantine_reason,
         case
@@ -161,46 +173,44 @@ rows_with_key_rule as (
                 then rows_with_row_rules.failing_column
             when
                 rows_with_row_rules.patient_key_source_column is not null
-                and not coalesce(patient_keys.has_patient_record, false)
+                and not coalesce(patient_outcomes.has_patient_record, false)
                 then rows_with_row_rules.patient_key_source_column
         end as failing_column,
+        coalesce(patient_outcomes.is_study_patient, false) as is_study_patient,
+        patient_outcomes.exclusion_reason as patient_exclusion_reason,
         rows_with_row_rules.row_exclusion_reason,
         rows_with_row_rules.national_id_status,
         rows_with_row_rules.national_id_source_column
     from rows_with_row_rules
-    left join patient_keys
-        on rows_with_row_rules.patient_id = patient_keys.patient_id
+    left join patient_outcomes
+        on rows_with_row_rules.patient_id = patient_outcomes.patient_id
 ),
 
 final as (
     select
-        rows_with_key_rule.center_id,
-        rows_with_key_rule.source_table,
-        rows_with_key_rule.source_file_name,
-        rows_with_key_rule.source_row_number,
-        rows_with_key_rule.failing_column,
+        center_id,
+        source_table,
+        source_file_name,
+        source_row_number,
+        failing_column,
         case
-            when rows_with_key_rule.quarantine_reason is not null then 'quarantined'
+            when quarantine_reason is not null then 'quarantined'
             when
-                patients.patient_id is null
-                or patients.exclusion_reason is not null
-                or rows_with_key_rule.row_exclusion_reason is not null then 'excluded'
+                not is_study_patient
+                or patient_exclusion_reason is not null
+                or row_exclusion_reason is not null then 'excluded'
             else 'published'
         end as row_status,
         case
-            when rows_with_key_rule.quarantine_reason is not null
-                then rows_with_key_rule.quarantine_reason
-            when patients.patient_id is null then 'unknown_patient'
-            when patients.exclusion_reason is not null then patients.exclusion_reason
-            when rows_with_key_rule.row_exclusion_reason is not null
-                then rows_with_key_rule.row_exclusion_reason
+            when quarantine_reason is not null then quarantine_reason
+            when not is_study_patient then 'unknown_patient'
+            when patient_exclusion_reason is not null then patient_exclusion_reason
+            when row_exclusion_reason is not null then row_exclusion_reason
             else 'published'
         end as reason,
-        rows_with_key_rule.national_id_status,
-        rows_with_key_rule.national_id_source_column
+        national_id_status,
+        national_id_source_column
     from rows_with_key_rule
-    left join patients
-        on rows_with_key_rule.patient_id = patients.patient_id
 )
 
 select * from final

@@ -46,24 +46,37 @@ regimens as (
     group by patient_id, line_number
 ),
 
+line_files as (
+    {#- a line's days grouped by the file of their first record -#}
+    select
+        patient_id,
+        center_id,
+        line_number,
+        first_source_file_name,
+        min(administration_date) as line_start_date,
+        min(first_source_row_number) as first_source_row_number
+    from days
+    group by patient_id, center_id, line_number, first_source_file_name
+),
+
 lines as (
     select
         patient_id,
         center_id,
         line_number,
-        min(administration_date) as line_start_date,
+        min(line_start_date) as line_start_date,
         min(first_source_file_name) as source_file_name,
         {#- the line's first record: the first row of its first file -#}
         min(case when first_source_file_name = line_first_file_name then first_source_row_number end)
             as source_row_number
     from (
         select
-            days.*,
+            line_files.*,
             min(first_source_file_name) over (
                 partition by patient_id, line_number
             ) as line_first_file_name
-        from days
-    ) as days_with_first_file
+        from line_files
+    ) as line_files_with_first_file
     group by patient_id, center_id, line_number
 ),
 

@@ -1,10 +1,6 @@
 {#- Line-level records with their drug list and metastatic-site list decoded
     through the terminology seeds. A token no seed knows quarantines the row
     (unknown_drug / unknown_code) instead of being dropped silently. -#}
-{#- A raw row is keyed by center, table, file and row number (a center may
-    deliver one table as several files, each numbered from 1); files are
-    compared with `is not distinct from` so unit-test fixtures may leave the
-    file out. -#}
 with
 
 records as (
@@ -26,8 +22,17 @@ metastatic_sites as (
     from {{ ref('terminology__metastatic_sites') }}
 ),
 
-valid_records as (
-    select * from records
+drug_lists as (
+    {#- the lists are decoded once per distinct list string, not once per
+        row: a token's matches depend on the list alone -#}
+    select distinct regimen_drug_list
+    from records
+    where quarantine_reason is null
+),
+
+site_lists as (
+    select distinct metastatic_site_list
+    from records
     where quarantine_reason is null
 ),
 
@@ -35,26 +40,20 @@ drug_matches as (
     {#- a token matches when '|token|' occurs in the list with its separators
         doubled ('||a||b||'), which also counts a token listed twice -#}
     select
-        valid_records.center_id,
-        valid_records.source_table,
-        valid_records.source_file_name,
-        valid_records.source_row_number,
+        drug_lists.regimen_drug_list,
         drug_names.generic_name,
         drug_names.is_ici,
-        {{ token_occurrences('drug_names.source_name', 'valid_records.regimen_drug_list') }}
+        {{ token_occurrences('drug_names.source_name', 'drug_lists.regimen_drug_list') }}
             as token_occurrences
-    from valid_records
+    from drug_lists
     inner join drug_names
-        on {{ token_occurrences('drug_names.source_name', 'valid_records.regimen_drug_list') }} > 0
+        on {{ token_occurrences('drug_names.source_name', 'drug_lists.regimen_drug_list') }} > 0
 ),
 
 regimen_drugs as (
     {#- a brand and its generic name (or one drug twice) give one drug of the regimen -#}
     select distinct
-        center_id,
-        source_table,
-        source_file_name,
-        source_row_number,
+        regimen_drug_list,
         generic_name,
         is_ici
     from drug_matches
@@ -62,62 +61,47 @@ regimen_drugs as (
 
 regimens as (
     select
-        regimen_drugs.center_id,
-        regimen_drugs.source_table,
-        regimen_drugs.source_file_name,
-        regimen_drugs.source_row_number,
+        regimen_drugs.regimen_drug_list,
         {{ dbt.listagg('regimen_drugs.generic_name', "' + '", 'order by regimen_drugs.generic_name') }}
             as regimen_name,
         max(case when regimen_drugs.is_ici then 1 else 0 end) = 1 as is_ici_regimen
     from regimen_drugs
-    group by
-        regimen_drugs.center_id,
-        regimen_drugs.source_table,
-        regimen_drugs.source_file_name,
-        regimen_drugs.source_row_number
+    group by regimen_drugs.regimen_drug_list
 ),
 
 matched_drug_tokens as (
     select
-        center_id,
-        source_table,
-        source_file_name,
-        source_row_number,
+        regimen_drug_list,
         sum(token_occurrences) as matched_drug_count
     from drug_matches
-    group by center_id, source_table, source_file_name, source_row_number
+    group by regimen_drug_list
 ),
 
 site_matches as (
     select
-        valid_records.center_id,
-        valid_records.source_table,
-        valid_records.source_file_name,
-        valid_records.source_row_number,
+        site_lists.metastatic_site_list,
         metastatic_sites.site,
-        {{ token_occurrences('metastatic_sites.source_term', 'valid_records.metastatic_site_list') }}
+        {{ token_occurrences('metastatic_sites.source_term', 'site_lists.metastatic_site_list') }}
             as token_occurrences
-    from valid_records
+    from site_lists
     inner join metastatic_sites
-        on {{ token_occurrences('metastatic_sites.source_term', 'valid_records.metastatic_site_list') }} > 0
+        on {{ token_occurrences('metastatic_sites.source_term', 'site_lists.metastatic_site_list') }} > 0
 ),
 
 sites as (
     select
-        center_id,
-        source_table,
-        source_file_name,
-        source_row_number,
+        metastatic_site_list,
         sum(token_occurrences) as matched_site_count,
         count(distinct site) as metastatic_site_count,
         max(case when site = 'liver' then 1 else 0 end) = 1 as has_liver_metastases,
         max(case when site = 'brain' then 1 else 0 end) = 1 as has_brain_metastases,
         max(case when site = 'bone' then 1 else 0 end) = 1 as has_bone_metastases
     from site_matches
-    group by center_id, source_table, source_file_name, source_row_number
+    group by metastatic_site_list
 ),
 
 classified as (
+    {#- a quarantined row is not decoded (its regimen and sites stay empty) -#}
     select
         records.*,
         regimens.regimen_name,
@@ -133,22 +117,16 @@ classified as (
     from records
     left join regimens
         on
-            records.center_id = regimens.center_id
-            and records.source_table = regimens.source_table
-            and records.source_file_name is not distinct from regimens.source_file_name
-            and records.source_row_number = regimens.source_row_number
+            records.quarantine_reason is null
+            and records.regimen_drug_list = regimens.regimen_drug_list
     left join matched_drug_tokens
         on
-            records.center_id = matched_drug_tokens.center_id
-            and records.source_table = matched_drug_tokens.source_table
-            and records.source_file_name is not distinct from matched_drug_tokens.source_file_name
-            and records.source_row_number = matched_drug_tokens.source_row_number
+            records.quarantine_reason is null
+            and records.regimen_drug_list = matched_drug_tokens.regimen_drug_list
     left join sites
         on
-            records.center_id = sites.center_id
-            and records.source_table = sites.source_table
-            and records.source_file_name is not distinct from sites.source_file_name
-            and records.source_row_number = sites.source_row_number
+            records.quarantine_reason is null
+            and records.metastatic_site_list = sites.metastatic_site_list
 ),
 
 final as (
