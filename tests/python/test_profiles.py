@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import duckdb
+import yaml
 
 from dbt_harness import run_dbt
 
@@ -40,3 +42,14 @@ def test_by_default_duckdb_takes_half_the_memory_and_spills_beside_the_warehouse
     warehouse = tmp_path / "default" / "warehouse.duckdb"  # run_dbt's warehouse file
     assert _settings(tmp_path / "default") == {"memory_limit": half,
                                                "temp_directory": f"{warehouse}.tmp"}
+
+
+def test_memory_limit_and_spill_directory_are_set_once_per_connection():
+    """Not under `settings`: dbt-duckdb runs those as SET on every new cursor,
+    and DuckDB refuses to set temp_directory again once a query has spilled
+    into it, so a memory-capped large build stopped at its next model (seen at
+    1,000,000 patients with a 4 GB cap; benchmarks/NOTES.md)."""
+    profile = yaml.safe_load((Path(__file__).resolve().parents[2] / "profiles.yml").read_text())
+    duckdb_output = profile["rwe_warehouse"]["outputs"]["duckdb"]
+    assert {"memory_limit", "temp_directory"} <= set(duckdb_output["config_options"])
+    assert not {"memory_limit", "temp_directory"} & set(duckdb_output.get("settings") or {})
