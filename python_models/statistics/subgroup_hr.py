@@ -1,7 +1,6 @@
 """subgroup_hr: hazard ratio of the exposure within subgroups (forest plot), per study."""
 
-from rwe_study.inputs import read_columns
-from rwe_study.studies import columns_for_every_study, per_study, read_parameters, study_rows
+from rwe_study.studies import per_study, read_cohorts, study_rows
 from rwe_study.tables import columns_read, subgroup_table
 from rwe_warehouse.provenance import with_run_stamp
 
@@ -9,10 +8,8 @@ from rwe_warehouse.provenance import with_run_stamp
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dq_results")
-    name = dbt.this.identifier
-    params = read_parameters(name, dbt.ref("study_specs"))
-    cohort = read_columns(name, "analysis_cohort", dbt.ref("analysis_cohort"),
-                          columns_for_every_study(columns_read, "subgroup_hr", params))
-    return with_run_stamp(per_study(params, lambda study_id, study: subgroup_table(
-        study_rows(cohort, study_id), study["subgroups"], study["alpha"],
+    inputs = read_cohorts(dbt.this.identifier, dbt.ref("study_specs"), columns_read,
+                          "subgroup_hr", cohort=dbt.ref("analysis_cohort"))
+    return with_run_stamp(per_study(inputs.params, lambda study_id, study: subgroup_table(
+        study_rows(inputs.cohort, study_id), study["subgroups"], study["alpha"],
         study["min_cell_count"])))

@@ -2,30 +2,17 @@
 study."""
 
 from rwe_study.diagnostics import columns_read, diagnostics_config, weighting_summary
-from rwe_study.inputs import read_columns
-from rwe_study.studies import (
-    STUDY_COLUMN,
-    columns_for_every_study,
-    per_study,
-    read_parameters,
-    study_rows,
-)
+from rwe_study.studies import per_study, read_cohorts, study_rows
 from rwe_warehouse.provenance import with_run_stamp
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("dq_results")
-    name = dbt.this.identifier
-    params = read_parameters(name, dbt.ref("study_specs"))
-    cohort = read_columns(name, "analysis_cohort", dbt.ref("analysis_cohort"),
-                          columns_for_every_study(columns_read, "weighting_estimates", params))
-    matched = read_columns(name, "matched_cohort", dbt.ref("matched_cohort"),
-                           columns_for_every_study(columns_read, "weighting_estimates", params,
-                                                   "matched_cohort"))
-    weights = read_columns(name, "ps_weights", dbt.ref("ps_weights"),
-                           [STUDY_COLUMN, "patient_id", "weighting", "weight"])
-    return with_run_stamp(per_study(params, lambda study_id, study: weighting_summary(
-        study_rows(cohort, study_id), study_rows(matched, study_id),
-        study_rows(weights, study_id), study["propensity_covariates"],
+    inputs = read_cohorts(dbt.this.identifier, dbt.ref("study_specs"), columns_read,
+                          "weighting_estimates", cohort=dbt.ref("analysis_cohort"),
+                          matched=dbt.ref("matched_cohort"), weights=dbt.ref("ps_weights"))
+    return with_run_stamp(per_study(inputs.params, lambda study_id, study: weighting_summary(
+        study_rows(inputs.cohort, study_id), study_rows(inputs.matched, study_id),
+        study_rows(inputs.weights, study_id), study["propensity_covariates"],
         diagnostics_config(study)["weight_methods"], study["alpha"])))

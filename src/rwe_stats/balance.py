@@ -94,16 +94,20 @@ def standardized_mean_differences(df: pd.DataFrame, treatment_col: str,
     treated_mask = flag_array(df, treatment_col)
     if treated_mask.all() or not treated_mask.any():
         raise ValueError(f"balance needs treated and control patients in {treatment_col}")
+    control_mask = ~treated_mask
+    n_treated, n_control = int(treated_mask.sum()), int(control_mask.sum())
     rows = []
     for covariate in covariates:
         for level, numbers, binary in _covariate_levels(df, covariate):
-            mean_t, mean_c, smd = _smd(numbers[treated_mask], numbers[~treated_mask], binary)
+            # each group's values selected once, for its mean, variance and count
+            treated, control = numbers[treated_mask], numbers[control_mask]
+            mean_t, mean_c, smd = _smd(treated, control, binary)
             rows.append({
                 "covariate": covariate, "level": level, "cohort": cohort_label,
                 "mean_treated": mean_t, "mean_control": mean_c,
-                "n_treated": int(treated_mask.sum()), "n_control": int((~treated_mask).sum()),
-                "count_treated": int(numbers[treated_mask].sum()) if binary else None,
-                "count_control": int(numbers[~treated_mask].sum()) if binary else None,
+                "n_treated": n_treated, "n_control": n_control,
+                "count_treated": int(treated.sum()) if binary else None,
+                "count_control": int(control.sum()) if binary else None,
                 "smd": smd, "smd_method": BINARY if binary else CONTINUOUS,
             })
     return pd.DataFrame(rows, columns=COLUMNS).astype({"count_treated": "Int64",

@@ -35,15 +35,15 @@ def tie_break_ranks(keys: np.ndarray, seed: int) -> np.ndarray:
     reproducible coin that favours no center or export position.
     """
     # SHA-256 streams: a copy of the state after "<seed>:" plus the key is the
-    # digest of the joined text; the 8-byte prefixes are read as one big-endian
-    # array instead of one int.from_bytes per key.
+    # digest of the joined text; the 8-byte prefixes go into one buffer, read as
+    # one big-endian array (no list of a million bytes objects, no join).
     seeded = hashlib.sha256(f"{int(seed)}:".encode())
-    prefixes = []
-    for key in keys:
+    prefixes = bytearray()
+    for key in np.asarray(keys, dtype=object).tolist():
         digest = seeded.copy()
         digest.update(str(key).encode())
-        prefixes.append(digest.digest()[:8])
-    return np.frombuffer(b"".join(prefixes), dtype=">u8").astype(np.uint64)
+        prefixes += digest.digest()[:8]
+    return np.frombuffer(bytes(prefixes), dtype=">u8").astype(np.uint64)
 
 
 def _find(parent: array, node: int) -> int:
@@ -191,10 +191,13 @@ def _greedy_pairs(control_logits: np.ndarray, treated_logits: np.ndarray,
     for position, insert_at, value in zip(processing.tolist(), insertion.tolist(),
                                           treated_logits[processing].tolist(), strict=True):
         best, best_distance = -1, math.inf
-        below = _find(left, insert_at) - 1          # largest free position < insert_at
+        # largest free position < insert_at, then the smallest >= insert_at; a
+        # free position is its own root, so most look-ups end here without a call
+        below = insert_at if left[insert_at] == insert_at else _find(left, insert_at)
+        below -= 1
         if below >= 0:
             best, best_distance = below, value - logits[below]
-        above = _find(right, insert_at)              # smallest free position >= insert_at
+        above = insert_at if right[insert_at] == insert_at else _find(right, insert_at)
         if above < m and logits[above] - value < best_distance:
             best, best_distance = above, logits[above] - value
         if best < 0 or best_distance > caliper:

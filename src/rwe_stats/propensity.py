@@ -125,11 +125,17 @@ def _covariate_patterns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | N
     n = len(matrix)
     key, combinations = np.zeros(n, dtype=np.int64), 1
     for column in matrix.T:
-        codes, levels = pd.factorize(column, sort=True)
-        combinations *= len(levels)
+        if ((column == 0) | (column == 1)).all():
+            # a boolean's sorted levels are its values: no hashing of a million floats
+            low = int(column.min())
+            codes, n_levels = column.astype(np.int64) - low, int(column.max()) - low + 1
+        else:
+            codes, levels = pd.factorize(column, sort=True)
+            n_levels = len(levels)
+        combinations *= n_levels
         if combinations >= 2**62:
             return None
-        key = key * len(levels) + codes
+        key = key * n_levels + codes
     inverse, distinct = pd.factorize(key, sort=True)
     if len(distinct) > GROUPED_SHARE * n:
         return None

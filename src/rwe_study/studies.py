@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import yaml
@@ -23,6 +23,8 @@ from rwe_study.inputs import read_columns
 
 STUDY_COLUMN = "study_id"
 SPEC_COLUMNS = (STUDY_COLUMN, "spec_json")
+#: the columns of ``ps_weights`` the weighting tables read
+WEIGHT_COLUMNS = (STUDY_COLUMN, "patient_id", "weighting", "weight")
 
 
 def study_parameters(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,6 +106,41 @@ def columns_for_every_study(columns_read: Callable[..., list[str]], table: str,
     for study_params in params.values():
         columns.extend(columns_read(table, study_params, *args))
     return list(dict.fromkeys(columns))
+
+
+class StudyInputs(NamedTuple):
+    """What :func:`read_cohorts` read for one model: every study's parameters and, as pandas
+    (with ``study_id``), each table the model passed (``None`` for one it did not)."""
+
+    params: dict[str, dict[str, Any]]
+    cohort: pd.DataFrame | None
+    matched: pd.DataFrame | None
+    weights: pd.DataFrame | None
+
+
+def read_cohorts(model: str, specs: Any, columns_read: Callable[..., list[str]], table: str, *,
+                 cohort: Any = None, matched: Any = None, weights: Any = None) -> StudyInputs:
+    """The study parameters and the cohorts a statistics model reads, inside the model ``model``.
+
+    ``specs``, ``cohort``, ``matched`` and ``weights`` are what ``dbt.ref`` returned for
+    ``study_specs``, ``analysis_cohort``, ``matched_cohort`` and ``ps_weights``, each
+    ``dbt.ref`` written in the model's own file (dbt finds a model's inputs by reading its
+    literal ``dbt.ref`` calls). Of the two cohorts only the columns that ``columns_read``
+    names for ``table`` in any study are read (:func:`columns_for_every_study`, the matched
+    cohort as ``source="matched_cohort"``); of ``ps_weights``, :data:`WEIGHT_COLUMNS`.
+    """
+    params = read_parameters(model, specs)
+    return StudyInputs(
+        params=params,
+        cohort=None if cohort is None else read_columns(
+            model, "analysis_cohort", cohort,
+            columns_for_every_study(columns_read, table, params)),
+        matched=None if matched is None else read_columns(
+            model, "matched_cohort", matched,
+            columns_for_every_study(columns_read, table, params, "matched_cohort")),
+        weights=None if weights is None else read_columns(model, "ps_weights", weights,
+                                                          WEIGHT_COLUMNS),
+    )
 
 
 def study_rows(frame: pd.DataFrame, study_id: str) -> pd.DataFrame:

@@ -85,6 +85,19 @@ def test_few_distinct_covariate_rows_are_fitted_grouped_with_the_same_mle():
                                   scores["logit_ps"])
 
 
+def test_covariate_patterns_are_the_distinct_rows_in_value_order():
+    """Booleans (0/1 columns, one of them constant) and numbers alike: the distinct rows
+    sorted as numpy sorts them, and each row's position among them."""
+    rng = np.random.default_rng(15)
+    design = np.column_stack([rng.integers(0, 2, 5_000), rng.choice([18.0, 40.5, 77.0], 5_000),
+                              np.ones(5_000), rng.integers(0, 2, 5_000), np.zeros(5_000),
+                              rng.choice([-1.0, 0.0, 2.0], 5_000)]).astype(float)
+    rows, inverse = propensity._covariate_patterns(design)
+    expected_rows, expected_inverse = np.unique(design, axis=0, return_inverse=True)
+    np.testing.assert_array_equal(rows, expected_rows)
+    np.testing.assert_array_equal(inverse, expected_inverse.ravel())
+
+
 @pytest.mark.parametrize(
     ("problem", "message"),
     [("missing", "covariate x has missing values"), ("constant", "covariate x is constant"),

@@ -10,13 +10,22 @@ projected in the engine before anything is converted.
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
+from rwe_study import diagnostics, tables
 from rwe_study.inputs import read_columns, read_every_column
+from rwe_study.studies import (
+    STUDY_COLUMN,
+    WEIGHT_COLUMNS,
+    file_parameters,
+    read_cohorts,
+    spec_from_file,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 #: A value that must never appear in an error message.
@@ -181,3 +190,97 @@ def test_no_python_model_converts_a_table_itself(path):
                 and node.func.attr in ("df", "toPandas", "to_pandas", "select", "project",
                                        "fetchdf", "arrow")]
     assert not converts, f"{path.name} converts a table itself: {converts}"
+
+
+# --------------------------------------------------------------------------- read_cohorts
+
+STUDIES = ("ici_continuation_second_line", "zhang2025_second_line_ici")
+
+
+def spec_table() -> pd.DataFrame:
+    return pd.DataFrame({STUDY_COLUMN: list(STUDIES),
+                         "spec_json": [json.dumps(spec_from_file(PROJECT_DIR, study_id))
+                                       for study_id in STUDIES]})
+
+
+def wide_table(columns: list[str], rows: int = 4) -> pd.DataFrame:
+    """A table with ``columns`` and two more that no model reads, one row per study and more."""
+    frame = pd.DataFrame({column: [f"{column}-{row}" for row in range(rows)]
+                          for column in columns})
+    frame[STUDY_COLUMN] = [STUDIES[row % 2] for row in range(rows)]
+    return frame.assign(never_read_1=1.0, never_read_2="x")
+
+
+def union_of_reads(columns_read, table: str, *source: str) -> list[str]:
+    columns = [STUDY_COLUMN]
+    for study_id in STUDIES:
+        columns.extend(columns_read(table, file_parameters(PROJECT_DIR, study_id), *source))
+    return list(dict.fromkeys(columns))
+
+
+@pytest.mark.parametrize(("columns_read", "table"), [
+    (tables.columns_read, "cox_results"), (tables.columns_read, "subgroup_hr"),
+    (diagnostics.columns_read, "weighting_estimates"), (diagnostics.columns_read, "evalues"),
+])
+def test_read_cohorts_projects_each_cohort_to_what_any_study_reads(columns_read, table):
+    cohort_columns = union_of_reads(columns_read, table)
+    matched_columns = union_of_reads(columns_read, table, "matched_cohort")
+    with duckdb.connect() as con:
+        for name, columns in (("cohort", cohort_columns), ("matched", matched_columns),
+                              ("weights", list(WEIGHT_COLUMNS))):
+            frame = wide_table(columns)  # noqa: F841 (read by DuckDB's replacement scan)
+            con.execute(f"create table {name} as select * from frame")
+        relations = {name: RecordingRelation(con.table(name))
+                     for name in ("cohort", "matched", "weights")}
+        inputs = read_cohorts("weighting_estimates", spec_table(), columns_read, table,
+                              **relations)
+    assert sorted(inputs.params) == sorted(STUDIES)
+    assert list(inputs.cohort.columns) == cohort_columns
+    assert list(inputs.matched.columns) == matched_columns
+    assert list(inputs.weights.columns) == list(WEIGHT_COLUMNS)
+    # projected in the engine, once per table
+    assert [len(relation.projections) for relation in relations.values()] == [1, 1, 1]
+    pd.testing.assert_frame_equal(inputs.cohort, wide_table(cohort_columns)[cohort_columns])
+
+
+def test_read_cohorts_reads_only_the_tables_it_is_given():
+    columns = union_of_reads(tables.columns_read, "km_estimates")
+    inputs = read_cohorts("km_estimates", spec_table(), tables.columns_read, "km_estimates",
+                          cohort=FakeSparkFrame(wide_table(columns)))
+    assert list(inputs.cohort.columns) == columns
+    assert inputs.matched is None and inputs.weights is None
+
+
+def test_read_cohorts_names_the_model_and_the_table_that_lacks_a_column():
+    columns = union_of_reads(tables.columns_read, "km_estimates", "matched_cohort")
+    matched = wide_table(columns).drop(columns="arm").assign(patient_id=SECRET)
+    with pytest.raises(ValueError) as raised:
+        read_cohorts("km_estimates", spec_table(), tables.columns_read, "km_estimates",
+                     matched=matched)
+    message = str(raised.value)
+    assert "km_estimates" in message and "matched_cohort" in message and "arm" in message
+    assert SECRET not in message
+
+
+#: read_cohorts' keyword per table: a model must hand each its own table
+COHORT_KEYWORDS = {"cohort": "analysis_cohort", "matched": "matched_cohort",
+                   "weights": "ps_weights"}
+READERS = [path for path in MODELS if "read_cohorts(" in path.read_text(encoding="utf-8")]
+
+
+def test_the_statistics_models_read_their_cohorts_through_read_cohorts():
+    assert len(READERS) >= 15
+
+
+@pytest.mark.parametrize("path", READERS, ids=lambda path: path.stem)
+def test_a_model_hands_read_cohorts_literal_refs_of_the_right_tables(path):
+    """dbt orders a Python model after the tables of the literal ``dbt.ref`` calls in its own
+    file: each table read_cohorts reads must be a ``dbt.ref`` of that table, written there."""
+    calls = [node for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "read_cohorts"]
+    assert len(calls) == 1
+    arguments = {keyword.arg: keyword.value for keyword in calls[0].keywords}
+    arguments["specs"] = calls[0].args[1]
+    expected = {**COHORT_KEYWORDS, "specs": "study_specs"}
+    for keyword, value in arguments.items():
+        assert ast.unparse(value) == f"dbt.ref('{expected[keyword]}')", (path.name, keyword)
