@@ -30,7 +30,7 @@ from rwe_synth.exports import (
     center_a_tables,
     center_b_tables,
     center_c_tables,
-    center_context,
+    center_ranks,
     date_text,
     integer_text,
     text,
@@ -153,8 +153,7 @@ def generate(
     n_blocks = block_count(n_patients, chunk_patients)
     # each center's patients in file order (patient_index -> rank), cut into
     # n_blocks consecutive runs: appending the blocks keeps the key order
-    ranks = {center_id: center_context(patients, center_id, ghosts).rank
-             for center_id in center_ids}
+    ranks = {center_id: center_ranks(patients, center_id) for center_id in center_ids}
     runs = {center_id: np.array_split(np.arange(len(rank)), n_blocks)
             for center_id, rank in ranks.items()}
     position = pd.Series(np.arange(len(patients)), index=patients["patient_index"].to_numpy())
@@ -218,8 +217,12 @@ def generate(
                               threshold, written, dirty_rows, files, line_history,
                               chunk_patients if n_blocks > 1 else None)
     manifest["measured"]["grade_3_rash_ici"] = grade_3_rash_ici
-    (out / "manifest.json").write_text(
-        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    del patients, position, ranks
+    # streamed: json.dumps would hold the text and its millions of pieces
+    # (one per value of the excluded patients' list) at once
+    with (out / "manifest.json").open("w", encoding="utf-8", newline="\n") as handle:
+        json.dump(manifest, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
     return manifest
 
 
