@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rwe_synth.model import POPULATION_REFERENCE, population_parts, rng_for
+from rwe_synth.model import POPULATION_REFERENCE, population_parts, rng_for, with_columns
 from rwe_synth.omop_cdm import OMOP_COLUMNS
 from rwe_synth.parameters import DAYS_PER_MONTH, ModelParameters
 from rwe_synth.vocabulary import (
@@ -275,7 +275,7 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
                 columns[name] = np.empty(len(patients), dtype=values.dtype)
             columns[name][population == code] = values
     del used_ids, used_keys
-    return patients.assign(**columns), ghosts
+    return with_columns(patients, **columns), ghosts
 
 
 def _key_numbers(keys: np.ndarray) -> np.ndarray:
