@@ -642,7 +642,8 @@ def _covariates(frame: pd.DataFrame, seed: int, params: ModelParameters,
     first_line_pfs_days = months_to_days(first_line_pfs_months)
     delay = rng.integers(cov.second_line_delay_days[0], cov.second_line_delay_days[1] + 1, n)
     window_start = day_number(params.design.study_window_start_date)
-    out = with_columns(frame, 
+    out = with_columns(
+        frame,
         age_years=age,
         is_male=male,
         is_ever_smoker=smoker,
@@ -749,7 +750,8 @@ def _first_line(frame: pd.DataFrame, seed: int, params: ModelParameters,
     best1 = np.where(pfs1 <= first_assessment, "PD", drawn)
     if backbone is None:
         backbone = np.full(n, DRUG_INDEX["etoposide"], dtype=np.int64)
-    return with_columns(frame, 
+    return with_columns(
+        frame,
         first_line_platinum=platinum,
         first_line_backbone_drug=np.asarray(backbone, dtype=np.int64),
         first_line_ici_drug=ici,
@@ -788,7 +790,8 @@ def _second_line_regimen(frame: pd.DataFrame, seed: int, params: ModelParameters
     drug3 = np.where(rechallenge, DRUG_INDEX["etoposide"], -1)
     cycles = _choose_int(rng, tx.chemotherapy_cycles, n)
     regimen = _regimen_names(np.stack([drug1, drug2, drug3], axis=1))
-    return with_columns(frame, 
+    return with_columns(
+        frame,
         second_line_drug_1=drug1,
         second_line_drug_2=drug2,
         second_line_drug_3=drug3,
@@ -830,7 +833,8 @@ def _companion_second_line_regimen(frame: pd.DataFrame, seed: int, params: Model
     drug2 = _map_codes(partner)
     drug3 = np.full(n, -1, dtype=np.int64)
     cycles = _choose_int(rng, tx.chemotherapy_cycles, n)
-    return with_columns(frame, 
+    return with_columns(
+        frame,
         second_line_drug_1=drug1,
         second_line_drug_2=drug2,
         second_line_drug_3=drug3,
@@ -916,7 +920,8 @@ def _outcomes(frame: pd.DataFrame, seed: int, params: ModelParameters,
     room = np.minimum(pfs_latent - 1, censor)
     ne_offset = 1 + np.floor(rrng.random(n) * np.maximum(room, 1)).astype(np.int64)
     has_ne_assessment = (best == "NE") & ~evaluable & record_ne & (room >= 1)
-    return with_columns(frame, 
+    return with_columns(
+        frame,
         pfs_latent_days=pfs_latent,
         os_latent_days=os_latent,
         is_death_without_progression=death_first,
@@ -970,7 +975,8 @@ def _third_line(frame: pd.DataFrame, seed: int, params: ModelParameters,
     partial = rng.random(n) < params.response.third_line_p_partial_response
     best3 = np.where(progression3 & (t3 <= first3), "PD",
                      np.where(evaluable3, np.where(partial, "PR", "SD"), "NE"))
-    return with_columns(frame, 
+    return with_columns(
+        frame,
         has_third_line=has3,
         third_line_start_offset=np.where(has3, start3, -1),
         third_line_drug=np.where(has3, drug3, -1),
@@ -999,7 +1005,8 @@ def _patients_without_second_line(frame: pd.DataFrame, seed: int, params: ModelP
                          start + frame["os_days"].to_numpy())
     is_dead = np.where(no_second, dead_extra, frame["is_os_event"].to_numpy())
     has_second = ~no_second
-    out = with_columns(frame, 
+    out = with_columns(
+        frame,
         has_second_line=has_second,
         is_dead=is_dead,
         vital_end_day=vital_end,
