@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rwe_synth.model import POPULATION_REFERENCE, population_parts, rng_for
+from rwe_synth.model import POPULATION_REFERENCE, population_parts, rng_for, with_columns
 from rwe_synth.omop_cdm import OMOP_COLUMNS
 from rwe_synth.parameters import DAYS_PER_MONTH, ModelParameters
 from rwe_synth.vocabulary import (
@@ -247,23 +247,35 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
         ``birth_day`` and ``national_id`` added, and per center a list of
         unused keys for dirty rows of unknown patients.
     """
-    parts, ghosts = [], {}
+    # the identifier columns are drawn per population and set once on the
+    # whole frame: one copy of ``patients`` instead of one per population
+    # plus their concatenation
+    columns: dict[str, np.ndarray] = {}
+    ghosts: dict[str, list[str]] = {}
     used_keys: dict[str, np.ndarray] = {}
     used_ids = np.zeros(0, dtype=object)
-    for population, rows in population_parts(patients):
-        if population == POPULATION_REFERENCE:
+    population = patients["population"].to_numpy()
+    for code, rows in population_parts(patients):
+        if code == POPULATION_REFERENCE:
             part, ghosts = _identifiers(rows, seed, n_centers, params)
+            center_id_values = rows["center_id"].to_numpy()
             for center_id in params.center_ids(n_centers):
                 taken = np.concatenate([
-                    part.loc[part["center_id"] == center_id, "patient_key"].to_numpy(),
+                    part["patient_key"][center_id_values == center_id],
                     np.asarray(ghosts[center_id], dtype=object)])
                 used_keys[center_id] = _key_numbers(taken)
         else:
-            part, _ = _identifiers(rows, seed, n_centers, params, population, used_keys,
-                                   used_ids)
-        used_ids = np.concatenate([used_ids, part["national_id"].to_numpy()])
-        parts.append(part)
-    return (parts[0] if len(parts) == 1 else pd.concat(parts)), ghosts
+            part, _ = _identifiers(rows, seed, n_centers, params, code, used_keys, used_ids)
+        used_ids = np.concatenate([used_ids, part["national_id"]])
+        if rows is patients:
+            columns = part
+            break
+        for name, values in part.items():
+            if name not in columns:
+                columns[name] = np.empty(len(patients), dtype=values.dtype)
+            columns[name][population == code] = values
+    del used_ids, used_keys
+    return with_columns(patients, **columns), ghosts
 
 
 def _key_numbers(keys: np.ndarray) -> np.ndarray:
@@ -277,10 +289,10 @@ def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: Mode
                  population: int = POPULATION_REFERENCE,
                  used_keys: dict[str, np.ndarray] | None = None,
                  used_ids: np.ndarray | None = None
-                 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Identifiers of one population; ``used_keys`` (key numbers per center)
-    and ``used_ids`` are avoided, and only the first population (none used)
-    gets ghost keys."""
+                 ) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """Identifier columns of one population; ``used_keys`` (key numbers per
+    center) and ``used_ids`` are avoided, and only the first population
+    (none used) gets ghost keys."""
     rng = rng_for(seed, "identifiers", population=population)
     n = len(patients)
     keys = np.empty(n, dtype=object)
@@ -312,15 +324,27 @@ def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: Mode
     given_1 = rng.integers(0, len(_GIVEN), n)
     given_2 = rng.integers(0, len(_GIVEN), n)
     two_syllables = rng.random(n) < 0.7
-    pinyin_surname = np.asarray([s[0] for s in _SURNAMES])[surname]
-    chinese_surname = np.asarray([s[1] for s in _SURNAMES])[surname]
-    pinyin_1 = np.asarray([g[0] for g in _GIVEN])[given_1]
-    pinyin_2 = np.where(two_syllables, np.asarray([g[0] for g in _GIVEN])[given_2], "")
-    chinese_1 = np.asarray([g[1] for g in _GIVEN])[given_1]
-    chinese_2 = np.where(two_syllables, np.asarray([g[1] for g in _GIVEN])[given_2], "")
+    # a name is one of few surname / given-name combinations: each distinct
+    # name is spelled once and the rows share its string (fixed-width text
+    # arrays of every row's name took several GB at 10,000,000 patients)
+    n_given = len(_GIVEN)
+    combination = (surname * n_given + given_1) * (n_given + 1) + np.where(
+        two_syllables, given_2 + 1, 0)
+    distinct, row_name = np.unique(combination, return_inverse=True)
+    surname_u = distinct // ((n_given + 1) * n_given)
+    given_1_u = distinct // (n_given + 1) % n_given
+    given_2_u = distinct % (n_given + 1) - 1
+    pinyin_surname = np.asarray([s[0] for s in _SURNAMES])[surname_u]
+    chinese_surname = np.asarray([s[1] for s in _SURNAMES])[surname_u]
+    pinyin_1 = np.asarray([g[0] for g in _GIVEN])[given_1_u]
+    pinyin_2 = np.where(given_2_u >= 0, np.asarray([g[0] for g in _GIVEN])[given_2_u], "")
+    chinese_1 = np.asarray([g[1] for g in _GIVEN])[given_1_u]
+    chinese_2 = np.where(given_2_u >= 0, np.asarray([g[1] for g in _GIVEN])[given_2_u], "")
     given_pinyin = np.char.capitalize(np.char.add(pinyin_1, pinyin_2))
-    name_pinyin = np.char.add(np.char.add(pinyin_surname, " "), given_pinyin)
-    name_chinese = np.char.add(np.char.add(chinese_surname, chinese_1), chinese_2)
+    name_pinyin = np.char.add(np.char.add(pinyin_surname, " "), given_pinyin
+                              ).astype(object)[row_name.reshape(-1)]
+    name_chinese = np.char.add(np.char.add(chinese_surname, chinese_1), chinese_2
+                               ).astype(object)[row_name.reshape(-1)]
 
     start_year = (patients["second_line_start_day"].to_numpy().astype("datetime64[D]")
                   .astype("datetime64[Y]").astype(np.int64) + 1970)
@@ -360,21 +384,24 @@ def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: Mode
             clash = (pd.Index(national_id).isin(used)
                      | pd.Series(national_id).duplicated().to_numpy())
 
-    out = patients.assign(
-        patient_key=keys,
-        name_pinyin=name_pinyin.astype(object),
-        name_chinese=name_chinese.astype(object),
-        birth_day=birth_day,
-        national_id=national_id,
-        karnofsky=_karnofsky(rng, patients["ecog_ps"].to_numpy()),
-    )
-    return out, ghosts
+    columns = {
+        "patient_key": keys,
+        "name_pinyin": name_pinyin,
+        "name_chinese": name_chinese,
+        "birth_day": birth_day,
+        "national_id": national_id,
+        "karnofsky": _karnofsky(rng, patients["ecog_ps"].to_numpy()),
+    }
+    return columns, ghosts
 
 
 def _national_id(body: np.ndarray) -> np.ndarray:
     """18-character national IDs: 17 digits and the ISO 7064 check character."""
-    digits_matrix = (body[:, None] // 10 ** np.arange(16, -1, -1)[None, :]) % 10
-    check = _ID_CHECK[(digits_matrix * _ID_WEIGHTS).sum(axis=1) % 11]
+    # digit by digit: a patients x 17 digit matrix took GBs at 10,000,000
+    weighted = np.zeros(len(body), dtype=np.int64)
+    for position, weight in enumerate(_ID_WEIGHTS):
+        weighted += (body // 10 ** (16 - position)) % 10 * weight
+    check = _ID_CHECK[weighted % 11]
     return np.char.add(body.astype(str), check.astype(str)).astype(object)
 
 
@@ -402,13 +429,22 @@ def center_context(patients: pd.DataFrame, center_id: str, ghosts: dict[str, lis
     reference population's, so every reference row keeps its position (and
     row number) in the export.
     """
-    members = patients.loc[patients["center_id"] == center_id].copy()
-    key_number = members["patient_key"].str.extract(r"(\d+)$")[0].astype(np.int64)
-    members = members.assign(_key_number=key_number.to_numpy()).sort_values(
-        ["population", "_key_number"])
-    rank = pd.Series(np.arange(len(members)), index=members["patient_index"].to_numpy())
-    return CenterContext(center_id, members.set_index("patient_index", drop=False),
-                         ghosts[center_id], rank)
+    rank = center_ranks(patients, center_id)
+    members = patients.iloc[np.flatnonzero(
+        patients["center_id"].to_numpy() == center_id)].set_index("patient_index", drop=False)
+    return CenterContext(center_id, members.reindex(rank.index), ghosts[center_id], rank)
+
+
+def center_ranks(patients: pd.DataFrame, center_id: str) -> pd.Series:
+    """``patient_index`` -> rank of one center's patients in file order
+    (population, then the number of the patient key), from the three columns
+    it needs (a copy of the center's rows is GBs at 10,000,000 patients)."""
+    members = np.flatnonzero(patients["center_id"].to_numpy() == center_id)
+    population = patients["population"].to_numpy()[members]
+    key_number = _key_numbers(patients["patient_key"].to_numpy()[members])
+    order = np.lexsort((key_number, population))
+    return pd.Series(np.arange(len(members)),
+                     index=patients["patient_index"].to_numpy()[members][order])
 
 
 def _row_keys(context: CenterContext, patient_index: np.ndarray, order: np.ndarray
@@ -611,5 +647,6 @@ __all__ = [
     "center_b_tables",
     "center_c_tables",
     "center_context",
+    "center_ranks",
     "export_table",
 ]

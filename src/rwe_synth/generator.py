@@ -30,7 +30,7 @@ from rwe_synth.exports import (
     center_a_tables,
     center_b_tables,
     center_c_tables,
-    center_context,
+    center_ranks,
     date_text,
     integer_text,
     text,
@@ -52,11 +52,11 @@ from rwe_synth.model import (
     COMPANION_EXCLUSION_REASONS,
     DEFAULT_PARAMETERS,
     POPULATION_COMPANION,
+    POPULATION_NAMES,
     STATUS_ELIGIBLE,
-    cohort_truth,
-    companion_truth,
     population_parts,
     rng_for,
+    share_strings,
     simulate_patients,
     validate_arguments,
 )
@@ -153,8 +153,7 @@ def generate(
     n_blocks = block_count(n_patients, chunk_patients)
     # each center's patients in file order (patient_index -> rank), cut into
     # n_blocks consecutive runs: appending the blocks keeps the key order
-    ranks = {center_id: center_context(patients, center_id, ghosts).rank
-             for center_id in center_ids}
+    ranks = {center_id: center_ranks(patients, center_id) for center_id in center_ids}
     runs = {center_id: np.array_split(np.arange(len(rank)), n_blocks)
             for center_id, rank in ranks.items()}
     position = pd.Series(np.arange(len(patients)), index=patients["patient_index"].to_numpy())
@@ -218,8 +217,12 @@ def generate(
                               threshold, written, dirty_rows, files, line_history,
                               chunk_patients if n_blocks > 1 else None)
     manifest["measured"]["grade_3_rash_ici"] = grade_3_rash_ici
-    (out / "manifest.json").write_text(
-        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    del patients, position, ranks
+    # streamed: json.dumps would hold the text and its millions of pieces
+    # (one per value of the excluded patients' list) at once
+    with (out / "manifest.json").open("w", encoding="utf-8", newline="\n") as handle:
+        json.dump(manifest, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
     return manifest
 
 
@@ -473,18 +476,20 @@ def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
     into several blocks (which changes the files), so a default run's
     manifest is what it always was.
     """
-    eligible = patients.loc[patients["status"] == STATUS_ELIGIBLE]
-    arm = np.where(eligible["is_ici"], "ICI", "non-ICI")
+    # the few columns the manifest needs, not copies of whole patient rows
+    # (GBs at 10,000,000 patients)
+    truth = _outcomes(patients, patients["status"].to_numpy() == STATUS_ELIGIBLE)
+    arm = truth["arm"].to_numpy()
+    eligible_center = truth["center_id"].to_numpy()
     per_center = {
         center: {name: int(count) for name, count in
-                 pd.Series(arm[eligible["center_id"].to_numpy() == center]).value_counts()
+                 pd.Series(arm[eligible_center == center]).value_counts()
                  .sort_index().items()}
         for center in params.center_ids(n_centers)
     }
-    excluded = patients.loc[patients["status"] != STATUS_ELIGIBLE,
-                            ["center_id", "patient_key", "status"]]
+    excluded = _rows(patients, patients["status"].to_numpy() != STATUS_ELIGIBLE,
+                     ["center_id", "patient_key", "status"])
     excluded = excluded.sort_values(["center_id", "patient_key"])
-    truth = cohort_truth(patients, params)
     design = params.design
     dirty_sorted = sorted(dirty_rows, key=lambda d: (d["center_id"], d["table"],
                                                       d["source_row_number"]))
@@ -509,7 +514,7 @@ def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
         "study_window": {"start_date": design.study_window_start_date,
                          "end_date": design.study_window_end_date},
         "cohort": {
-            "eligible_patients": int(len(eligible)),
+            "eligible_patients": int(len(truth)),
             "per_arm": {name: int((arm == name).sum()) for name in ("ICI", "non-ICI")},
             "per_center_per_arm": per_center,
         },
@@ -535,6 +540,35 @@ def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
     }
 
 
+def _rows(patients: pd.DataFrame, mask: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """``patients.loc[mask, columns]`` taken column by column (``.loc`` on
+    the whole frame copies the selected rows of every column first)."""
+    return pd.DataFrame({name: patients[name].to_numpy()[mask] for name in columns})
+
+
+def _outcomes(patients: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """The columns of :func:`rwe_synth.model.cohort_truth` that the manifest
+    reads (its arm, outcome and response columns computed the same way), for
+    the rows of ``mask``."""
+    rows = _rows(patients, mask, ["patient_index", "center_id", "is_ici", "pfs_days",
+                                  "is_pfs_event", "os_days", "is_os_event", "best_response",
+                                  "population"])
+    response = rows["best_response"].to_numpy()
+    return pd.DataFrame({
+        "patient_index": rows["patient_index"].to_numpy(),
+        "center_id": rows["center_id"].to_numpy(),
+        "arm": share_strings(np.where(rows["is_ici"], "ICI", "non-ICI")),
+        "pfs_months": rows["pfs_days"].to_numpy() / DAYS_PER_MONTH,
+        "is_pfs_event": rows["is_pfs_event"].to_numpy(),
+        "os_months": rows["os_days"].to_numpy() / DAYS_PER_MONTH,
+        "is_os_event": rows["is_os_event"].to_numpy(),
+        "is_objective_response": np.isin(response, ("CR", "PR")),
+        "is_disease_control": np.isin(response, ("CR", "PR", "SD")),
+        "population": np.asarray(POPULATION_NAMES, dtype=object)[
+            rows["population"].to_numpy(dtype=np.int64)],
+    })
+
+
 def companion_manifest(patients: pd.DataFrame, params: ModelParameters,
                        reference_truth: pd.DataFrame) -> dict[str, Any]:
     """The companion study's part of the manifest: its design as the
@@ -542,18 +576,20 @@ def companion_manifest(patients: pd.DataFrame, params: ModelParameters,
     the companion population's excluded patients, targets and measured
     figures (its true parameters are under ``truth.parameters.companion``)."""
     companion = params.companion
-    truth = companion_truth(patients, params)
+    truth = _outcomes(patients, patients["companion_status"].to_numpy() == COMPANION_ELIGIBLE)
+    present = set(patients["center_id"].unique())
     per_center = {
         center: {arm: int(count) for arm, count in
                  truth.loc[truth["center_id"] == center, "arm"].value_counts().sort_index()
                  .items()}
-        for center in companion.center_ids if center in set(patients["center_id"])
+        for center in companion.center_ids if center in present
     }
-    added = patients.loc[patients["population"] == POPULATION_COMPANION]
-    excluded = added.loc[added["companion_status"] != COMPANION_ELIGIBLE,
-                         ["center_id", "patient_key", "companion_status"]]
+    is_added = patients["population"].to_numpy() == POPULATION_COMPANION
+    excluded = _rows(patients, is_added & (patients["companion_status"].to_numpy()
+                                           != COMPANION_ELIGIBLE),
+                     ["center_id", "patient_key", "companion_status"])
     excluded = excluded.sort_values(["center_id", "patient_key"])
-    thresholds = added["assignment_threshold"]
+    thresholds = patients["assignment_threshold"].to_numpy()[is_added]
     return {
         "study_id": companion.study_id,
         "source": companion.source,
@@ -585,7 +621,7 @@ def companion_manifest(patients: pd.DataFrame, params: ModelParameters,
              "reason": row.companion_status}
             for row in excluded.itertuples(index=False)
         ],
-        "assignment_intercept_realised": (round(-float(thresholds.iloc[0]), 6)
+        "assignment_intercept_realised": (round(-float(thresholds[0]), 6)
                                           if len(thresholds) else None),
         "targets": COMPANION_TARGETS,
         "measured": measured_summary(truth),

@@ -226,7 +226,42 @@ def simulate_patients(
     validate_arguments(n_patients, n_centers, seed)
     reference = simulate_reference_population(n_patients, n_centers, seed, params)
     companion = simulate_companion_population(n_patients, n_centers, seed, params, reference)
-    return pd.concat([reference, companion], ignore_index=True)
+    if len(companion) == 0:
+        return reference
+    # column by column, each population's column dropped once copied: the
+    # two populations and their concatenation are never all held at once
+    columns = {}
+    for name in list(reference.columns):
+        columns[name] = pd.concat([reference.pop(name), companion.pop(name)],
+                                  ignore_index=True)
+    # copy=False: the columns as they are, not copied into 2-D blocks
+    return pd.DataFrame(columns, copy=False)
+
+
+def share_strings(values):
+    """``values`` as an object array holding one string object per distinct
+    value when there are few (numpy makes one object per row when a text
+    array becomes an object array: about 50 bytes a row, GBs at 10,000,000
+    patients); other values unchanged."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "OU" or array.ndim != 1:
+        return values
+    if len(pd.unique(array[:10_000])) > 1024:
+        return values
+    codes, distinct = pd.factorize(array, use_na_sentinel=False)
+    if len(distinct) > 1024:
+        return values
+    return np.asarray(distinct, dtype=object)[codes]
+
+
+def with_columns(frame: pd.DataFrame, **columns) -> pd.DataFrame:
+    """``frame.assign(**columns)`` without copying ``frame``'s own columns (a
+    second copy of the whole patient frame at each step), text columns of
+    few values sharing their strings (:func:`share_strings`)."""
+    out = frame.copy(deep=False)
+    for name, values in columns.items():
+        out[name] = share_strings(values)
+    return out
 
 
 def _patients_with_identifiers(n_patients: int, n_centers: int, seed: int,
@@ -257,7 +292,7 @@ def simulate_reference_population(n_patients: int, n_centers: int, seed: int,
     frame = _third_line(frame, seed, params)
     frame = _patients_without_second_line(frame, seed, params)
     frame["population"] = np.int8(POPULATION_REFERENCE)
-    frame["companion_status"] = companion_status(frame, params)
+    frame["companion_status"] = share_strings(companion_status(frame, params))
     return frame
 
 
@@ -513,7 +548,7 @@ def _layout(n_patients: int, n_centers: int, seed: int, params: ModelParameters
         "patient_index": np.arange(n_total, dtype=np.int64),
         "center_index": center_all,
         "center_id": np.asarray(params.center_ids(n_centers), dtype=object)[center_all],
-        "status": status_all,
+        "status": share_strings(status_all),
         "second_line_start_day": start.astype(np.int64),
     })
 
@@ -561,9 +596,9 @@ def _companion_layout(n_eligible: int, n_centers: int, seed: int, params: ModelP
         "patient_index": np.arange(first_index, first_index + n_total, dtype=np.int64),
         "center_index": center_index,
         "center_id": np.asarray(center_ids, dtype=object)[center_index],
-        "status": np.where(status_all == "no_second_line", STATUS_NO_SECOND_LINE,
-                           STATUS_OUTSIDE_WINDOW).astype(object),
-        "companion_status": status_all,
+        "status": share_strings(np.where(status_all == "no_second_line",
+                                         STATUS_NO_SECOND_LINE, STATUS_OUTSIDE_WINDOW)),
+        "companion_status": share_strings(status_all),
         "second_line_start_day": np.where(outside, late_start, start).astype(np.int64),
     })
 
@@ -607,7 +642,8 @@ def _covariates(frame: pd.DataFrame, seed: int, params: ModelParameters,
     first_line_pfs_days = months_to_days(first_line_pfs_months)
     delay = rng.integers(cov.second_line_delay_days[0], cov.second_line_delay_days[1] + 1, n)
     window_start = day_number(params.design.study_window_start_date)
-    out = frame.assign(
+    out = with_columns(
+        frame,
         age_years=age,
         is_male=male,
         is_ever_smoker=smoker,
@@ -662,7 +698,7 @@ def _assign_treatment(frame: pd.DataFrame, seed: int, params: ModelParameters,
         threshold = 0.5 * (ordered[n_non - 1] + ordered[n_non])
     is_ici = score > threshold
     propensity = 1 / (1 + np.exp(-(eta - threshold)))
-    return frame.assign(is_ici=is_ici, true_propensity_score=propensity,
+    return with_columns(frame, is_ici=is_ici, true_propensity_score=propensity,
                         assignment_threshold=float(threshold))
 
 
@@ -714,7 +750,8 @@ def _first_line(frame: pd.DataFrame, seed: int, params: ModelParameters,
     best1 = np.where(pfs1 <= first_assessment, "PD", drawn)
     if backbone is None:
         backbone = np.full(n, DRUG_INDEX["etoposide"], dtype=np.int64)
-    return frame.assign(
+    return with_columns(
+        frame,
         first_line_platinum=platinum,
         first_line_backbone_drug=np.asarray(backbone, dtype=np.int64),
         first_line_ici_drug=ici,
@@ -753,7 +790,8 @@ def _second_line_regimen(frame: pd.DataFrame, seed: int, params: ModelParameters
     drug3 = np.where(rechallenge, DRUG_INDEX["etoposide"], -1)
     cycles = _choose_int(rng, tx.chemotherapy_cycles, n)
     regimen = _regimen_names(np.stack([drug1, drug2, drug3], axis=1))
-    return frame.assign(
+    return with_columns(
+        frame,
         second_line_drug_1=drug1,
         second_line_drug_2=drug2,
         second_line_drug_3=drug3,
@@ -795,7 +833,8 @@ def _companion_second_line_regimen(frame: pd.DataFrame, seed: int, params: Model
     drug2 = _map_codes(partner)
     drug3 = np.full(n, -1, dtype=np.int64)
     cycles = _choose_int(rng, tx.chemotherapy_cycles, n)
-    return frame.assign(
+    return with_columns(
+        frame,
         second_line_drug_1=drug1,
         second_line_drug_2=drug2,
         second_line_drug_3=drug3,
@@ -881,7 +920,8 @@ def _outcomes(frame: pd.DataFrame, seed: int, params: ModelParameters,
     room = np.minimum(pfs_latent - 1, censor)
     ne_offset = 1 + np.floor(rrng.random(n) * np.maximum(room, 1)).astype(np.int64)
     has_ne_assessment = (best == "NE") & ~evaluable & record_ne & (room >= 1)
-    return frame.assign(
+    return with_columns(
+        frame,
         pfs_latent_days=pfs_latent,
         os_latent_days=os_latent,
         is_death_without_progression=death_first,
@@ -935,7 +975,8 @@ def _third_line(frame: pd.DataFrame, seed: int, params: ModelParameters,
     partial = rng.random(n) < params.response.third_line_p_partial_response
     best3 = np.where(progression3 & (t3 <= first3), "PD",
                      np.where(evaluable3, np.where(partial, "PR", "SD"), "NE"))
-    return frame.assign(
+    return with_columns(
+        frame,
         has_third_line=has3,
         third_line_start_offset=np.where(has3, start3, -1),
         third_line_drug=np.where(has3, drug3, -1),
@@ -964,7 +1005,8 @@ def _patients_without_second_line(frame: pd.DataFrame, seed: int, params: ModelP
                          start + frame["os_days"].to_numpy())
     is_dead = np.where(no_second, dead_extra, frame["is_os_event"].to_numpy())
     has_second = ~no_second
-    out = frame.assign(
+    out = with_columns(
+        frame,
         has_second_line=has_second,
         is_dead=is_dead,
         vital_end_day=vital_end,
