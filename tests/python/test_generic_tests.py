@@ -81,3 +81,38 @@ def test_not_null_columns_passes_when_those_columns_are_filled(tmp_path):
     _fixture(tmp_path, MODEL.split("union all")[0].replace("cast(null as integer)", "7"))
     returncode, test, output = _build(tmp_path)
     assert returncode == 0 and test["status"] == "pass", output[-4000:]
+
+
+def test_a_direct_identifier_column_in_any_built_relation_fails_the_identifier_check(tmp_path):
+    """assert_no_direct_identifiers_in_the_warehouse (tests/dbt/singular) finds a
+    column a center's mapping lists as a direct identifier (center A: mrn) in
+    any relation the project builds, whatever its case, and names the
+    relation and column. The clean relations beside it are not named."""
+    from dbt_harness import copy_project, dbt_env
+
+    (tmp_path / "project").mkdir()
+    project = copy_project(tmp_path / "project")
+    (project / "models" / "marts" / "leaky_table.sql").write_text(
+        'select 1 as patient_count, \'x\' as "MRN"\n')
+    (project / "models" / "marts" / "clean_table.sql").write_text("select 1 as patient_count\n")
+    warehouse = tmp_path / "warehouse.duckdb"
+    common = ["--project-dir", str(project), "--profiles-dir", str(project),
+              "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+              "--vars", json.dumps({"raw_data_dir": str(PROJECT_DIR / "data" / "raw")})]
+    outputs = []
+    for command in (["run", "--select", "leaky_table", "clean_table"],
+                    ["test", "--select", "assert_no_direct_identifiers_in_the_warehouse",
+                     "--store-failures"]):
+        done = subprocess.run([str(DBT), *command, *common], cwd=project, env=dbt_env(warehouse),
+                              capture_output=True, text=True, timeout=900)
+        outputs.append((done.returncode, done.stdout + done.stderr))
+    assert outputs[0][0] == 0, outputs[0][1][-4000:]
+    assert outputs[1][0] != 0, outputs[1][1][-4000:]
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        [(schema,)] = connection.sql(
+            "select table_schema from information_schema.tables "
+            "where table_name = 'assert_no_direct_identifiers_in_the_warehouse'").fetchall()
+        offenders = connection.sql(
+            f'select model_name, column_name from "{schema}".'
+            "assert_no_direct_identifiers_in_the_warehouse").fetchall()
+    assert offenders == [("leaky_table", "MRN")]
