@@ -34,12 +34,11 @@ $(KEY_FILE):
 # The scheduler's build: data tests and the quality gate run, dbt unit tests
 # (which test the SQL logic, not the data) run in `make test`. The build
 # itself writes the report into the version it publishes. logs/dbt.log keeps
-# info lines (what the console shows): debug lines, every statement and event
-# of every node, are a measurable share of a small build; pass
-# --log-level-file debug by hand to see them.
+# info lines (dbt_project.yml flags); pass --log-level-file debug by hand to
+# see every statement.
 run: $(INSTALLED) $(KEY_FILE)
 	mkdir -p $(dir $(WAREHOUSE))
-	RWE_PSEUDONYM_KEY="$${RWE_PSEUDONYM_KEY:-$$(cat $(KEY_FILE))}" $(BIN)/dbt build --exclude-resource-type unit_test --log-level-file info
+	RWE_PSEUDONYM_KEY="$${RWE_PSEUDONYM_KEY:-$$(cat $(KEY_FILE))}" $(BIN)/dbt build --exclude-resource-type unit_test
 	@echo "Working warehouse: $(WAREHOUSE)"
 	@echo "Published results for BI (aggregates): $(PUBLISHED)/current/rwe_results.duckdb and $(PUBLISHED)/current/parquet/"
 	@echo "Patient-level results (owner only): $(PUBLISHED)/current/restricted/rwe_patient_level.duckdb"

@@ -33,6 +33,9 @@ attempt. Every dbt command that opens the warehouse takes the lock (they would
 collide on DuckDB's file lock anyway); only ``dbt build`` and ``dbt run`` are
 attempts that run_log records.
 
+Before the lock, a warehouse file whose name DuckDB would not use as its
+catalog name (``main.duckdb``) is refused (``check_warehouse_name``).
+
 Enabled in profiles.yml, before the other plugins:
 ``plugins: [{module: rwe_warehouse.attempts}, ...]``.
 """
@@ -56,6 +59,28 @@ from rwe_warehouse.warehouse_lock import Attempt, WarehouseLock
 UNRECORDED_VARIABLE = "rwe_unrecorded_attempts"
 #: DuckDB paths that are no file on this machine: nothing to lock.
 _NOT_A_FILE_PREFIXES = (":memory:", "md:", "motherduck:")
+#: Catalog names DuckDB keeps for itself: it names a file ``main.duckdb``'s
+#: catalog ``main_db``, while dbt-duckdb takes the file stem (``main``) as the
+#: database. dbt then finds none of its tables, and every table model of the
+#: next build fails to rename its new table over the existing one.
+RESERVED_CATALOG_NAMES = ("main", "system", "temp")
+
+
+class WarehouseNameRefused(RuntimeError):
+    """The warehouse file's name is one DuckDB will not use as its catalog name."""
+
+
+def check_warehouse_name(path: str) -> None:
+    """Refuse a warehouse file whose catalog DuckDB would rename (see
+    RESERVED_CATALOG_NAMES), before the file is created or locked."""
+    # DuckDB and dbt-duckdb both take the first dot-separated part of the name.
+    stem = Path(path).name.lstrip(".").split(".")[0]
+    if stem.lower() in RESERVED_CATALOG_NAMES:
+        raise WarehouseNameRefused(
+            f"The warehouse file's name starts with '{stem}', a catalog name DuckDB keeps for "
+            f"itself (it would call the catalog '{stem}_db' while dbt expects '{stem}', and "
+            "every later build would fail to replace its tables). Name the file otherwise "
+            "(profiles.yml path, RWE_WAREHOUSE_PATH), e.g. rwe.duckdb.")
 
 
 def this_attempt() -> Attempt:
@@ -97,6 +122,7 @@ class Plugin(BasePlugin):
         path = str(self.creds.path or "") if self.creds is not None else ""
         if not path or path.startswith(_NOT_A_FILE_PREFIXES):
             return
+        check_warehouse_name(path)
         self._lock = WarehouseLock.acquire(Path(path).resolve(), this_attempt())
         # Python runs exit handlers on a normal exit and on an error, never on a kill.
         atexit.register(self._lock.mark_ended)

@@ -1,16 +1,20 @@
 """profiles.yml: DuckDB is capped and spills to disk (RWE_DUCKDB_MEMORY_LIMIT,
-RWE_DUCKDB_TEMP_DIRECTORY), on the connection dbt's models run on."""
+RWE_DUCKDB_TEMP_DIRECTORY), on the connection dbt's models run on; a
+warehouse path DuckDB would give another catalog name is refused."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
 
-from dbt_harness import run_dbt
+from dbt_harness import DBT, PROJECT_DIR, dbt_env, run_dbt
+from rwe_warehouse.attempts import RESERVED_CATALOG_NAMES
 
 SETTINGS_SQL = ("select current_setting('memory_limit') as memory_limit, "
                 "current_setting('temp_directory') as temp_directory")
@@ -53,3 +57,32 @@ def test_memory_limit_and_spill_directory_are_set_once_per_connection():
     duckdb_output = profile["rwe_warehouse"]["outputs"]["duckdb"]
     assert {"memory_limit", "temp_directory"} <= set(duckdb_output["config_options"])
     assert not {"memory_limit", "temp_directory"} & set(duckdb_output.get("settings") or {})
+
+
+@pytest.mark.parametrize("name", RESERVED_CATALOG_NAMES)
+def test_duckdb_renames_the_catalog_of_a_file_named_after_one_of_its_own(tmp_path, name):
+    """Why the names below are refused: DuckDB calls such a file's catalog
+    <name>_db, dbt-duckdb takes the file stem; an ordinary name is kept."""
+    for stem, renamed in ((name, True), (name.upper(), True), ("rwe", False)):
+        with duckdb.connect(str(tmp_path / f"{stem}.v1.duckdb")) as connection:
+            catalog = connection.sql("select current_database()").fetchall()[0][0]
+        assert (catalog != stem) is renamed, (stem, catalog)
+
+
+def test_a_warehouse_file_named_main_is_refused_before_it_is_created(tmp_path):
+    """A second `dbt run` into main.duckdb failed in every table model (its
+    new table could not be renamed over the old one: dbt looked for the old
+    one in catalog main, DuckDB had called it main_db). The build now stops
+    at once, naming the problem, and creates no file."""
+    warehouse = tmp_path / "main.duckdb"
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [str(DBT), "run", "--select", "study_specs", "--target-path", str(tmp_path / "target"),
+             "--log-path", str(tmp_path / "logs")],
+            cwd=PROJECT_DIR, env=dbt_env(warehouse), capture_output=True, text=True, timeout=600)
+        outputs.append(done.stdout + done.stderr)
+        assert done.returncode != 0, outputs[-1][-3000:]
+    assert all("a catalog name DuckDB keeps for itself" in output for output in outputs), \
+        outputs[-1][-3000:]
+    assert not warehouse.exists()

@@ -275,3 +275,23 @@ def test_the_code_fingerprint_covers_seeds_and_code_but_not_caches(tmp_path):
     assert code_fingerprint(tmp_path) == before
     seed.write_text("code,class\nA,non-ici\n")
     assert code_fingerprint(tmp_path) != before
+
+
+def test_a_table_that_fails_mid_file_leaves_current_and_the_connection_usable(warehouse):
+    """Each published file is written in one transaction: a statement that fails
+    inside it (here a missing table after a written one) rolls it back and
+    detaches the file, so current stays where it was and the same connection
+    publishes the next version."""
+    path, connection = warehouse
+    _publish(connection, path, 0)
+    first = current_version(path.parent / "published")
+    with pytest.raises(duckdb.CatalogException):
+        publish_version(connection, aggregate_tables=[*AGGREGATE, "marts.no_such_table"],
+                        restricted_tables=PATIENT_LEVEL, run_info=_run_info(1),
+                        layout=PublishedLayout.beside(path))
+    assert current_version(path.parent / "published") == first
+    assert connection.sql("select count(*) from duckdb_databases() "
+                          "where database_name like 'published_%'").fetchall() == [(0,)]
+    _publish(connection, path, 2)
+    version = current_version(path.parent / "published")
+    _assert_complete(version, _run_info(2)["run_id"].iloc[0])

@@ -2,7 +2,12 @@
     column (one query, one dbt node). Returns one row per column that has
     nulls, with how many rows: the column name and a count, never a value.
     The failure count is the number of null rows, as a per-column not_null
-    test's was; record_run names the columns in audit.run_log. -#}
+    test's was; record_run names the columns in audit.run_log.
+    A column is written as the engine reads it: quote a name with spaces,
+    quotes, upper case (on engines that fold it) or a reserved word in the
+    list ('"Patient ID"'). The counts get positional names, not the column's,
+    so two spellings of one column or a name in quotes cannot clash, and the
+    name is reported as written, its single quotes escaped. -#}
 {% test not_null_columns(model, columns) %}
     {{ config(fail_calc='coalesce(sum(null_rows), 0)') }}
     with
@@ -10,7 +15,7 @@
     null_counts as (
         select
             {%- for column in columns %}
-            sum(case when {{ column }} is null then 1 else 0 end) as {{ column }}
+            sum(case when {{ column }} is null then 1 else 0 end) as null_rows_{{ loop.index }}
             {%- if not loop.last %},{% endif %}
             {%- endfor %}
         from {{ model }}
@@ -19,8 +24,8 @@
     per_column as (
         {%- for column in columns %}
         select
-            '{{ column }}' as column_name,
-            {{ column }} as null_rows
+            '{{ dbt.escape_single_quotes(column) }}' as column_name,
+            null_rows_{{ loop.index }} as null_rows
         from null_counts
         {%- if not loop.last %}
         union all

@@ -20,18 +20,14 @@
 {%- endif -%}
 {%- set offenders = [] -%}
 {%- if execute -%}
+    {%- set relations = [] -%}
     {%- for node in graph.nodes.values()
           if node.resource_type in ('model', 'seed') and node.package_name == project_name
              and node.config.materialized != 'ephemeral' -%}
-        {%- set relation = adapter.get_relation(database=node.database, schema=node.schema,
-                                                identifier=node.alias) -%}
-        {%- if relation is not none -%}
-            {%- for column in adapter.get_columns_in_relation(relation)
-                  if column.name | lower in denylist -%}
-                {%- do offenders.append((node.name, column.name)) -%}
-            {%- endfor -%}
-        {%- endif -%}
+        {%- do relations.append((node.name, node.database, node.schema, node.alias)) -%}
     {%- endfor -%}
+    {#- macros/adapters/columns_named.sql -#}
+    {%- set offenders = columns_named(relations, denylist) -%}
 {%- endif %}
 
 with
