@@ -198,55 +198,69 @@ indexed as (
     {%- endfor %}
 ),
 
-person_checked as (
+person_conflicts as (
     {#- a national ID shared by records that disagree on sex or birth year
-        links different people (or a typing error): no record is trusted -#}
+        links different people (or a typing error): no record is trusted.
+        Grouped per linked person, not a window over every record: records
+        without a national ID are most of them and would form one partition. -#}
+    select
+        study_id,
+        person_link_id,
+        min(sex) != max(sex) or min(birth_year) != max(birth_year) as has_conflicting_person_records
+    from indexed
+    where person_link_id is not null
+    group by study_id, person_link_id
+),
+
+person_checked as (
     select
         indexed.*,
         coalesce(
             indexed.person_link_id is not null
-            and (
-                min(indexed.sex) over (partition by indexed.study_id, indexed.person_link_id)
-                != max(indexed.sex) over (partition by indexed.study_id, indexed.person_link_id)
-                or min(indexed.birth_year)
-                    over (
-                        partition by indexed.study_id, indexed.person_link_id
-                    )
-                != max(indexed.birth_year) over (
-                    partition by indexed.study_id, indexed.person_link_id
-                )
-            ),
+            and person_conflicts.has_conflicting_person_records,
             false
         ) as has_conflicting_person_records
     from indexed
+    left join person_conflicts
+        on
+            indexed.study_id = person_conflicts.study_id
+            and indexed.person_link_id = person_conflicts.person_link_id
 ),
 
 ranked as (
     {#- One person, one analysis record: among a person's otherwise eligible
         records, the earliest second-line start is kept (then center, export,
-        file and raw row, so the choice depends neither on row order nor on the key). -#}
+        file and raw row, so the choice depends neither on row order nor on the key).
+        Only those records are ranked; the others have no rank. -#}
     select
         person_checked.*,
-        case
-            when
-                person_checked.first_failed_rule is null
-                and person_checked.person_link_id is not null
-                and not person_checked.has_conflicting_person_records
-                then row_number() over (
-                    partition by
-                        person_checked.study_id,
-                        person_checked.person_link_id,
-                        person_checked.first_failed_rule,
-                        person_checked.has_conflicting_person_records
-                    order by
-                        person_checked.second_line_start_date,
-                        person_checked.center_id,
-                        person_checked.second_line_source_table,
-                        person_checked.second_line_source_file_name,
-                        person_checked.second_line_source_row_number
-                )
-        end as person_record_rank
+        row_number() over (
+            partition by
+                person_checked.study_id,
+                person_checked.person_link_id
+            order by
+                person_checked.second_line_start_date,
+                person_checked.center_id,
+                person_checked.second_line_source_table,
+                person_checked.second_line_source_file_name,
+                person_checked.second_line_source_row_number
+        ) as person_record_rank
     from person_checked
+    where
+        person_checked.first_failed_rule is null
+        and person_checked.person_link_id is not null
+        and not person_checked.has_conflicting_person_records
+
+    union all
+
+    select
+        person_checked.*,
+        cast(null as {{ dbt.type_bigint() }}) as person_record_rank
+    from person_checked
+    where
+        person_checked.first_failed_rule is not null
+        or person_checked.person_link_id is null
+        or person_checked.has_conflicting_person_records
 ),
 
 final as (
