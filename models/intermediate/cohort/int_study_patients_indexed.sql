@@ -227,29 +227,47 @@ person_checked as (
             and indexed.person_link_id = person_conflicts.person_link_id
 ),
 
+shared_persons as (
+    {#- persons with more than one otherwise eligible record: only their
+        records need ranking (most persons have one) -#}
+    select
+        study_id,
+        person_link_id
+    from person_checked
+    where
+        first_failed_rule is null
+        and person_link_id is not null
+        and not has_conflicting_person_records
+    group by study_id, person_link_id
+    having count(*) > 1
+),
+
 ranked as (
     {#- One person, one analysis record: among a person's otherwise eligible
         records, the earliest second-line start is kept (then center, export,
         file and raw row, so the choice depends neither on row order nor on the key).
-        Only those records are ranked; the others have no rank. -#}
+        A person's only eligible record and every other record have no rank. -#}
     select
-        person_checked.*,
+        eligible.*,
         row_number() over (
             partition by
-                person_checked.study_id,
-                person_checked.person_link_id
+                eligible.study_id,
+                eligible.person_link_id
             order by
-                person_checked.second_line_start_date,
-                person_checked.center_id,
-                person_checked.second_line_source_table,
-                person_checked.second_line_source_file_name,
-                person_checked.second_line_source_row_number
+                eligible.second_line_start_date,
+                eligible.center_id,
+                eligible.second_line_source_table,
+                eligible.second_line_source_file_name,
+                eligible.second_line_source_row_number
         ) as person_record_rank
-    from person_checked
+    from person_checked as eligible
+    inner join shared_persons
+        on
+            eligible.study_id = shared_persons.study_id
+            and eligible.person_link_id = shared_persons.person_link_id
     where
-        person_checked.first_failed_rule is null
-        and person_checked.person_link_id is not null
-        and not person_checked.has_conflicting_person_records
+        eligible.first_failed_rule is null
+        and not eligible.has_conflicting_person_records
 
     union all
 
@@ -257,10 +275,14 @@ ranked as (
         person_checked.*,
         cast(null as {{ dbt.type_bigint() }}) as person_record_rank
     from person_checked
+    left join shared_persons
+        on
+            person_checked.study_id = shared_persons.study_id
+            and person_checked.person_link_id = shared_persons.person_link_id
     where
         person_checked.first_failed_rule is not null
-        or person_checked.person_link_id is null
         or person_checked.has_conflicting_person_records
+        or shared_persons.person_link_id is null
 ),
 
 final as (
