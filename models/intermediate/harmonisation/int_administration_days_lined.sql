@@ -20,6 +20,8 @@ with
 administrations as (
     {% for center_id in centers_with_kind('drug_administrations') %}
         {%- set line_derivation = center_line_derivation(center_id) %}
+        {%- set day_first_file_name = 'min(source_file_name) over (partition by patient_id, administration_date)'
+            if center_id in split_centers else 'source_file_name' %}
         select
             patient_id,
             center_id,
@@ -30,13 +32,7 @@ administrations as (
                 day's first record is the first row of its first file; a table
                 delivered as one file (as its mapping says) has one file name,
                 so no window over every administration is needed -#}
-            {%- if center_id in split_centers %}
-            min(source_file_name) over (
-                partition by patient_id, administration_date
-            ) as day_first_file_name,
-            {%- else %}
-            source_file_name as day_first_file_name,
-            {%- endif %}
+            {{ day_first_file_name }} as day_first_file_name,
             drug_generic_name,
             {{ line_derivation['line_gap_days'] }} as line_gap_days,
             {{ line_derivation['line_restart_after_progression_days'] }}
