@@ -345,10 +345,7 @@ parsed as (
 ),
 
 checked as (
-    select
-        parsed.*,
-        {{ first_quality_failure(ladder) }}
-    from parsed
+    {{ first_quality_failure(ladder, 'parsed') }}
 ),
 
 patient_keys as (

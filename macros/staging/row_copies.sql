@@ -12,10 +12,12 @@
     For an export of one row per patient, the row id is the patient key and
     the content includes it.
 
-    Copies are rare, so the work over every raw row is grouping on the raw
-    columns; only the rows of repeated contents or repeated row ids are
-    numbered or compared, and joined back (a window over every row would sort
-    every row with its whole payload).
+    Copies are rare, so the work over every raw row is grouping on a hash of
+    the raw columns (row_hash, where the engine has one); only the rows of a
+    repeated hash are grouped on the raw columns, and only the rows of
+    repeated contents or repeated row ids are numbered or compared, and
+    joined back (a window over every row would sort every row with its whole
+    payload).
     row_id and content_columns are raw column names.
 -#}
 {% macro row_copies(row_id, content_columns, order_by) -%}
@@ -25,9 +27,23 @@
         {%- do content.append('source.' ~ column) -%}
         {%- do same_content.append('source.' ~ column ~ ' is not distinct from repeated_contents.' ~ column) -%}
     {%- endfor -%}
+{%- set content_hash = row_hash(content) %}
+{%- if content_hash %}
+repeated_content_hashes as (
+    select {{ content_hash }} as content_hash
+    from source
+    group by {{ content_hash }}
+    having count(*) > 1
+),
+
+{% endif -%}
 repeated_contents as (
     select {{ content | join(', ') }}
     from source
+    {%- if content_hash %}
+    inner join repeated_content_hashes
+        on {{ content_hash }} = repeated_content_hashes.content_hash
+    {%- endif %}
     group by {{ content | join(', ') }}
     having count(*) > 1
 ),
@@ -46,9 +62,25 @@ numbered_copies as (
 ),
 {%- if row_id %}
 
+{%- set row_id_hash = row_hash(['trim(source.' ~ row_id ~ ')']) %}
+{%- if row_id_hash %}
+
+repeated_row_id_hashes as (
+    select {{ row_id_hash }} as row_id_hash
+    from source
+    where nullif(trim(source.{{ row_id }}), '') is not null
+    group by {{ row_id_hash }}
+    having count(*) > 1
+),
+{%- endif %}
+
 repeated_row_ids as (
     select trim(source.{{ row_id }}) as row_id
     from source
+    {%- if row_id_hash %}
+    inner join repeated_row_id_hashes
+        on {{ row_id_hash }} = repeated_row_id_hashes.row_id_hash
+    {%- endif %}
     where nullif(trim(source.{{ row_id }}), '') is not null
     group by trim(source.{{ row_id }})
     having count(*) > 1

@@ -114,10 +114,7 @@ dated as (
 ),
 
 checked as (
-    select
-        dated.*,
-        {{ first_quality_failure(ladder) }}
-    from dated
+    {{ first_quality_failure(ladder, 'dated') }}
 ),
 
 {#- read from the raw rows, so `checked` is read once -#}

@@ -198,55 +198,91 @@ indexed as (
     {%- endfor %}
 ),
 
-person_checked as (
+person_conflicts as (
     {#- a national ID shared by records that disagree on sex or birth year
-        links different people (or a typing error): no record is trusted -#}
+        links different people (or a typing error): no record is trusted.
+        Grouped per linked person, not a window over every record: records
+        without a national ID are most of them and would form one partition. -#}
+    select
+        study_id,
+        person_link_id,
+        min(sex) != max(sex) or min(birth_year) != max(birth_year) as has_conflicting_person_records
+    from indexed
+    where person_link_id is not null
+    group by study_id, person_link_id
+),
+
+person_checked as (
     select
         indexed.*,
         coalesce(
             indexed.person_link_id is not null
-            and (
-                min(indexed.sex) over (partition by indexed.study_id, indexed.person_link_id)
-                != max(indexed.sex) over (partition by indexed.study_id, indexed.person_link_id)
-                or min(indexed.birth_year)
-                    over (
-                        partition by indexed.study_id, indexed.person_link_id
-                    )
-                != max(indexed.birth_year) over (
-                    partition by indexed.study_id, indexed.person_link_id
-                )
-            ),
+            and person_conflicts.has_conflicting_person_records,
             false
         ) as has_conflicting_person_records
     from indexed
+    left join person_conflicts
+        on
+            indexed.study_id = person_conflicts.study_id
+            and indexed.person_link_id = person_conflicts.person_link_id
+),
+
+shared_persons as (
+    {#- persons with more than one otherwise eligible record: only their
+        records need ranking (most persons have one) -#}
+    select
+        study_id,
+        person_link_id
+    from person_checked
+    where
+        first_failed_rule is null
+        and person_link_id is not null
+        and not has_conflicting_person_records
+    group by study_id, person_link_id
+    having count(*) > 1
 ),
 
 ranked as (
     {#- One person, one analysis record: among a person's otherwise eligible
         records, the earliest second-line start is kept (then center, export,
-        file and raw row, so the choice depends neither on row order nor on the key). -#}
+        file and raw row, so the choice depends neither on row order nor on the key).
+        A person's only eligible record and every other record have no rank. -#}
+    select
+        eligible.*,
+        row_number() over (
+            partition by
+                eligible.study_id,
+                eligible.person_link_id
+            order by
+                eligible.second_line_start_date,
+                eligible.center_id,
+                eligible.second_line_source_table,
+                eligible.second_line_source_file_name,
+                eligible.second_line_source_row_number
+        ) as person_record_rank
+    from person_checked as eligible
+    inner join shared_persons
+        on
+            eligible.study_id = shared_persons.study_id
+            and eligible.person_link_id = shared_persons.person_link_id
+    where
+        eligible.first_failed_rule is null
+        and not eligible.has_conflicting_person_records
+
+    union all
+
     select
         person_checked.*,
-        case
-            when
-                person_checked.first_failed_rule is null
-                and person_checked.person_link_id is not null
-                and not person_checked.has_conflicting_person_records
-                then row_number() over (
-                    partition by
-                        person_checked.study_id,
-                        person_checked.person_link_id,
-                        person_checked.first_failed_rule,
-                        person_checked.has_conflicting_person_records
-                    order by
-                        person_checked.second_line_start_date,
-                        person_checked.center_id,
-                        person_checked.second_line_source_table,
-                        person_checked.second_line_source_file_name,
-                        person_checked.second_line_source_row_number
-                )
-        end as person_record_rank
+        cast(null as {{ dbt.type_bigint() }}) as person_record_rank
     from person_checked
+    left join shared_persons
+        on
+            person_checked.study_id = shared_persons.study_id
+            and person_checked.person_link_id = shared_persons.person_link_id
+    where
+        person_checked.first_failed_rule is not null
+        or person_checked.has_conflicting_person_records
+        or shared_persons.person_link_id is null
 ),
 
 final as (

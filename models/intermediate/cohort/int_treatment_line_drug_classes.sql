@@ -16,15 +16,31 @@ drugs as (
     from {{ ref('terminology__drug_names') }}
 ),
 
+regimens as (
+    select distinct regimen_name
+    from lines
+),
+
+regimen_drugs as (
+    {#- each distinct regimen matched once against the drug names, not every
+        line (the LIKE join has no equality to hash on) -#}
+    select
+        regimens.regimen_name,
+        drugs.drug_class
+    from regimens
+    inner join drugs
+        on
+            {{ dbt.concat(["' + '", 'regimens.regimen_name', "' + '"]) }}
+            like {{ dbt.concat(["'% + '", 'drugs.generic_name', "' + %'"]) }}
+),
+
 line_drugs as (
     select
         lines.treatment_line_id,
-        drugs.drug_class
+        regimen_drugs.drug_class
     from lines
-    inner join drugs
-        on
-            {{ dbt.concat(["' + '", 'lines.regimen_name', "' + '"]) }}
-            like {{ dbt.concat(["'% + '", 'drugs.generic_name', "' + %'"]) }}
+    inner join regimen_drugs
+        on lines.regimen_name = regimen_drugs.regimen_name
 ),
 
 final as (

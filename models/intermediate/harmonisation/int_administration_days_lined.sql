@@ -12,11 +12,16 @@
     else the vars: center_line_derivation in macros/centers.sql), carried on
     each administration so every center is derived with its own.
     One row per patient per administration day, with its line number. -#}
+{#- the graph that says which centers deliver lines in several files exists
+    only when executing -#}
+{%- set split_centers = centers_with_split_line_source() if execute else [] %}
 with
 
 administrations as (
     {% for center_id in centers_with_kind('drug_administrations') %}
         {%- set line_derivation = center_line_derivation(center_id) %}
+        {%- set day_first_file_name = 'min(source_file_name) over (partition by patient_id, administration_date)'
+            if center_id in split_centers else 'source_file_name' %}
         select
             patient_id,
             center_id,
@@ -24,10 +29,10 @@ administrations as (
             source_file_name,
             source_row_number,
             {#- a table delivered as several files numbers rows per file: the
-                day's first record is the first row of its first file -#}
-            min(source_file_name) over (
-                partition by patient_id, administration_date
-            ) as day_first_file_name,
+                day's first record is the first row of its first file; a table
+                delivered as one file (as its mapping says) has one file name,
+                so no window over every administration is needed -#}
+            {{ day_first_file_name }} as day_first_file_name,
             drug_generic_name,
             {{ line_derivation['line_gap_days'] }} as line_gap_days,
             {{ line_derivation['line_restart_after_progression_days'] }}
