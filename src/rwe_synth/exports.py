@@ -238,20 +238,16 @@ class IssuedIdentifiers:
     bound of the center's keys in the whole run (:func:`key_digits`), so all
     blocks write keys of one width; ``keys``: the key numbers per center
     (ghost keys included); ``national_ids``: the national IDs' 17-digit
-    bodies. Held as integers: about 16 bytes per patient of the run.
+    bodies. Held as sorted integers: about 16 bytes per patient of the run.
     """
 
     digits: dict[str, int]
-    keys: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    national_ids: list[np.ndarray] = field(default_factory=list)
+    keys: dict[str, np.ndarray] = field(default_factory=dict)
+    national_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def key_numbers(self, center_id: str) -> np.ndarray:
-        parts = self.keys.get(center_id, [])
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-    def national_id_bodies(self) -> np.ndarray:
-        return (np.concatenate(self.national_ids) if self.national_ids
-                else np.zeros(0, dtype=np.int64))
+        """The center's key numbers issued so far, sorted."""
+        return self.keys.get(center_id, np.zeros(0, dtype=np.int64))
 
     def add(self, columns: dict[str, np.ndarray], center_index: np.ndarray,
             center_ids: list[str], ghosts: dict[str, list[str]]) -> None:
@@ -260,8 +256,19 @@ class IssuedIdentifiers:
             taken = np.concatenate([
                 columns["patient_key"][center_index == index],
                 np.asarray(ghosts.get(center_id, []), dtype=object)])
-            self.keys.setdefault(center_id, []).append(_key_numbers(taken))
-        self.national_ids.append(columns["national_id_body"])
+            self.keys[center_id] = np.sort(np.concatenate([self.key_numbers(center_id),
+                                                           _key_numbers(taken)]))
+        self.national_ids = np.sort(np.concatenate([self.national_ids,
+                                                    columns["national_id_body"]]))
+
+
+def _in_sorted(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_values)`` by binary search: no hash table or
+    sorted copy of the (millions of) issued identifiers."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return sorted_values[at] == values
 
 
 def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
@@ -332,26 +339,27 @@ def _key_numbers(keys: np.ndarray) -> np.ndarray:
 
 
 def _draw_key_numbers(rng: np.random.Generator, digits: int, needed: int, taken: np.ndarray,
-                      later_block: bool) -> np.ndarray:
-    """``needed`` distinct key numbers of ``digits`` digits, none in ``taken``."""
+                      earlier: np.ndarray) -> np.ndarray:
+    """``needed`` distinct key numbers of ``digits`` digits, none in ``taken``
+    nor in ``earlier`` (sorted: the earlier blocks' keys)."""
     low = 10 ** (digits - 1)
     space = 9 * low
-    if not later_block:
+    if not len(earlier):
         if len(taken) == 0:
             return low + rng.choice(space, size=needed, replace=False)
         numbers = low + rng.choice(space, size=min(space, needed + len(taken)), replace=False)
         return numbers[~np.isin(numbers, taken)][:needed]
-    # a later block of a run: ``taken`` holds the keys of the earlier blocks,
-    # millions at 10,000,000 patients; drawing needed + taken numbers without
+    # a later block of a run: ``earlier`` holds millions of keys at
+    # 10,000,000 patients; drawing needed + earlier numbers without
     # replacement (above) would shuffle the whole key space, so draw with
     # replacement and keep the first occurrence of each new number (the key
     # digits keep the space at least half free, so few rounds are needed)
     chosen = np.zeros(0, dtype=np.int64)
-    taken_index = pd.Index(taken)
     while len(chosen) < needed:
         missing = needed - len(chosen)
         candidates = low + rng.integers(0, space, size=missing + missing // 4 + 16)
-        candidates = candidates[~pd.Index(candidates).isin(taken_index)]
+        candidates = candidates[~(_in_sorted(candidates, earlier)
+                                  | pd.Index(candidates).isin(taken))]
         merged = np.concatenate([chosen, candidates])
         chosen = merged[~pd.Series(merged).duplicated().to_numpy()]
     return chosen[:needed]
@@ -382,17 +390,16 @@ def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: Mode
             n_eligible = int((patients["status"].to_numpy()[members] == "eligible").sum())
             n_ghosts = GHOST_KEYS + 2 * max(1, int(round(params.dirty_rows.rate * n_eligible)))
             needed = len(members) + n_ghosts
-            taken = earlier
+            taken = np.zeros(0, dtype=np.int64)
         elif len(members):
             needed = len(members)
-            taken = np.concatenate([earlier, used_keys[center_id]])
+            taken = used_keys[center_id]
         else:
             continue
-        digits = key_digits(needed + len(taken), digits)
+        digits = key_digits(needed + len(taken) + len(earlier), digits)
         if issued is not None:
             digits = max(digits, issued.digits[center_id])
-        numbers = _draw_key_numbers(rng, digits, needed, taken, later_block=len(earlier) > 0)
-        del taken, earlier
+        numbers = _draw_key_numbers(rng, digits, needed, taken, earlier)
         as_text = np.char.add(prefix, numbers.astype(str)).astype(object)
         keys[members] = as_text[: len(members)]
         if used_keys is None:
@@ -447,7 +454,7 @@ def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: Mode
     sequence = 2 * rng.integers(0, 500, n) + male
     date_part = region * 10 ** 11 + y * 10 ** 7 + m * 10 ** 5 + d * 10 ** 3
     body = date_part + sequence
-    earlier_ids = (issued.national_id_bodies() if issued is not None
+    earlier_ids = (issued.national_ids if issued is not None
                    else np.zeros(0, dtype=np.int64))
     if used_ids is not None or len(earlier_ids):
         # a person must not share a national ID with anyone drawn before (a
@@ -455,14 +462,11 @@ def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: Mode
         # warehouse would link the two records as one person. A later
         # population's IDs are also distinct among themselves; the first
         # population's are drawn as they always were.
-        used = pd.Index(earlier_ids if used_ids is None
-                        else np.concatenate([earlier_ids, used_ids]))
-        del earlier_ids
-
         def clashes(values: np.ndarray) -> np.ndarray:
-            clash = pd.Index(values).isin(used)
+            clash = _in_sorted(values, earlier_ids)
             if used_ids is not None:
-                clash |= pd.Series(values).duplicated().to_numpy()
+                clash |= (pd.Index(values).isin(pd.Index(used_ids))
+                          | pd.Series(values).duplicated().to_numpy())
             return clash
 
         clash = clashes(body)
@@ -470,7 +474,6 @@ def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: Mode
             sequence[clash] = 2 * rng.integers(0, 500, int(clash.sum())) + male[clash]
             body = date_part + sequence
             clash = clashes(body)
-        del used
 
     columns = {
         "patient_key": keys,
