@@ -162,7 +162,7 @@ def generate(
     with _Appender(file_format) as appender:
         for block, patients, ghosts in simulate_blocks(n_patients, n_centers, seed, params,
                                                         chunk_patients):
-            figures.add(patients, params)
+            figures.add(patients)
             lines = build_lines(patients, block.seed, params)
             if hard:
                 lines = rechallenge_third_lines(lines, block.seed, params)
@@ -561,7 +561,7 @@ class CohortFigures:
         self.in_reference_cohort = 0
         self.grade_3_rash_ici = 0
 
-    def add(self, patients: pd.DataFrame, params: ModelParameters) -> None:
+    def add(self, patients: pd.DataFrame) -> None:
         """Add one block's patients (:func:`rwe_synth.model.simulate_patients`,
         with identifiers)."""
         status = patients["status"].to_numpy()
