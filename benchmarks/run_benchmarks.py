@@ -96,6 +96,12 @@ STAGE_TARGETS_S = {"psm": 3.0, "km": 3.0, "cox": 12.0}
 # one Efron fit of 1,000,000 x 13 in at most a fifth of lifelines' time
 COX_TARGET_SIZE, COX_TARGET_RATIO = 1_000_000, 0.2
 HUGE_SIZE = 10_000_000
+#: ``--chunk-patients`` of every generation: the generator's memory follows
+#: the block, and a block of 1,000,000 (its default) peaks near 7 GB, too
+#: much beside a build on this machine; blocks of 250,000 about 2 GB
+#: (benchmarks/NOTES.md, "Generator memory: blocks simulated on their own").
+#: Cohorts of at most one block are generated as without the option.
+GENERATOR_BLOCK_PATIENTS = 250_000
 HUGE_TARGET_BYTES = 16e9
 NOT_MEASURED = "not measured"
 
@@ -359,13 +365,15 @@ def generate(size: int, centers: int, seed: int, out: Path, file_format: str) ->
     manifest = out / "manifest.json"
     if manifest.exists():
         args = json.loads(manifest.read_text())["generator"]["args"]
-        args.pop("chunk_patients", None)  # blocks change the draws, not the call
+        # any block size gives a cohort of the size asked for (other draws)
+        args.pop("chunk_patients", None)
         if args == {"patients": size, "centers": centers, "seed": seed, "format": file_format}:
             return {"reused": True, **_raw_rows(manifest)}
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = [str(PYTHON), "-m", "rwe_synth", "--patients", str(size), "--centers",
-               str(centers), "--seed", str(seed), "--out", str(out), "--format", file_format]
+               str(centers), "--seed", str(seed), "--out", str(out), "--format", file_format,
+               "--chunk-patients", str(GENERATOR_BLOCK_PATIENTS)]
     measured = run_measured(command, dict(os.environ), out.parent / f"generate_{size}.log")
     if measured["returncode"] != 0:
         raise SystemExit(f"generator failed for {size}: see {out.parent}/generate_{size}.log")
@@ -559,8 +567,9 @@ def render(store: dict, notes: str = "") -> str:
     add("")
     add("## How it is measured")
     add("")
-    add("- Data: `python -m rwe_synth --patients N --centers 3 --seed 1 --format parquet` "
-        "(generation time is listed but is not part of the build).")
+    add("- Data: `python -m rwe_synth --patients N --centers 3 --seed 1 --format parquet "
+        f"--chunk-patients {GENERATOR_BLOCK_PATIENTS}` (one block up to that size; "
+        "generation time is listed but is not part of the build).")
     add("- Build: the scheduler's build, `dbt build --exclude-resource-type unit_test --vars "
         "'{raw_data_dir: <dir>, raw_file_format: parquet}'` (as `make run`; the 40 dbt unit "
         "tests test code, not data, and run in `make test`), in a subprocess into a fresh "

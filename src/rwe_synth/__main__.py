@@ -36,10 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: the project's seeds/terminology)")
     parser.add_argument("--chunk-patients", type=int, default=DEFAULT_CHUNK_PATIENTS,
                         metavar="N",
-                        help="build and append the files in ceil(patients / N) blocks of "
-                             "about N eligible patients, so memory follows the block, not the "
-                             "cohort (default 1,000,000; a cohort of one block is written "
-                             "exactly as without blocks)")
+                        help="simulate and write the cohort in ceil(patients / N) blocks of "
+                             "about N eligible patients, each simulated on its own with its "
+                             "share of the arms, so memory follows the block, not the cohort "
+                             "(default 1,000,000; a cohort of one block is written exactly as "
+                             "without blocks)")
     return parser
 
 

@@ -359,11 +359,10 @@ def add_dirty_rows(tables: dict[str, ExportTable], context: CenterContext,
         built = recipe.build(table, rng, count, context=context, taken=taken)
         if recipe.ghost_key_column is not None:
             if len(built) > len(context.ghost_keys):
-                # each block of a blocked run takes its own unused keys
+                # each block draws its own unused keys, twice the rows it needs
                 raise ValueError(
                     f"{context.center_id}: {len(built)} rows of unknown patients need unused "
-                    f"patient keys, {len(context.ghost_keys)} are left; use fewer, larger "
-                    "blocks (--chunk-patients).")
+                    f"patient keys, only {len(context.ghost_keys)} were drawn.")
             # a patient row under an unused key, so it is not a duplicate key
             for (row, _key), ghost in zip(built, context.ghost_keys, strict=False):
                 row[recipe.ghost_key_column] = ghost

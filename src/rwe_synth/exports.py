@@ -229,8 +229,51 @@ def _regimen_text(drugs: np.ndarray, spelling: str, separator: str) -> pa.Array:
 # ---------------------------------------------------------------------------
 
 
+@dataclass
+class IssuedIdentifiers:
+    """The identifiers the earlier blocks of a run gave out, so that a later
+    block, simulated on its own, draws none of them again.
+
+    ``digits``: the key digits of every block of a center, from an upper
+    bound of the center's keys in the whole run (:func:`key_digits`), so all
+    blocks write keys of one width; ``keys``: the key numbers per center
+    (ghost keys included); ``national_ids``: the national IDs' 17-digit
+    bodies. Held as sorted integers: about 16 bytes per patient of the run.
+    """
+
+    digits: dict[str, int]
+    keys: dict[str, np.ndarray] = field(default_factory=dict)
+    national_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def key_numbers(self, center_id: str) -> np.ndarray:
+        """The center's key numbers issued so far, sorted."""
+        return self.keys.get(center_id, np.zeros(0, dtype=np.int64))
+
+    def add(self, columns: dict[str, np.ndarray], center_index: np.ndarray,
+            center_ids: list[str], ghosts: dict[str, list[str]]) -> None:
+        """Record one block's identifier columns (and ghost keys)."""
+        for index, center_id in enumerate(center_ids):
+            taken = np.concatenate([
+                columns["patient_key"][center_index == index],
+                np.asarray(ghosts.get(center_id, []), dtype=object)])
+            self.keys[center_id] = np.sort(np.concatenate([self.key_numbers(center_id),
+                                                           _key_numbers(taken)]))
+        self.national_ids = np.sort(np.concatenate([self.national_ids,
+                                                    columns["national_id_body"]]))
+
+
+def _in_sorted(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_values)`` by binary search: no hash table or
+    sorted copy of the (millions of) issued identifiers."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return sorted_values[at] == values
+
+
 def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
-                       params: ModelParameters) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+                       params: ModelParameters, issued: IssuedIdentifiers | None = None
+                       ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Patient keys, names, birth dates and national IDs.
 
     Keys are distinct random numbers at the documented width (``NX`` + 6,
@@ -239,6 +282,11 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
     reference population's identifiers are drawn first, as always; the
     companion population's from its own stream, avoiding every key (ghost
     keys included) and national ID drawn before.
+
+    ``issued``: in a run of several blocks, what the earlier blocks gave out
+    (:class:`IssuedIdentifiers`); this block's keys avoid their keys and its
+    national IDs their national IDs, its keys have ``issued.digits``, and
+    what it draws is added to ``issued``.
 
     Returns
     -------
@@ -253,11 +301,11 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
     columns: dict[str, np.ndarray] = {}
     ghosts: dict[str, list[str]] = {}
     used_keys: dict[str, np.ndarray] = {}
-    used_ids = np.zeros(0, dtype=object)
+    used_ids = np.zeros(0, dtype=np.int64)
     population = patients["population"].to_numpy()
     for code, rows in population_parts(patients):
         if code == POPULATION_REFERENCE:
-            part, ghosts = _identifiers(rows, seed, n_centers, params)
+            part, ghosts = _identifiers(rows, seed, n_centers, params, issued=issued)
             center_id_values = rows["center_id"].to_numpy()
             for center_id in params.center_ids(n_centers):
                 taken = np.concatenate([
@@ -265,8 +313,9 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
                     np.asarray(ghosts[center_id], dtype=object)])
                 used_keys[center_id] = _key_numbers(taken)
         else:
-            part, _ = _identifiers(rows, seed, n_centers, params, code, used_keys, used_ids)
-        used_ids = np.concatenate([used_ids, part["national_id"]])
+            part, _ = _identifiers(rows, seed, n_centers, params, code, used_keys, used_ids,
+                                   issued=issued)
+        used_ids = np.concatenate([used_ids, part["national_id_body"]])
         if rows is patients:
             columns = part
             break
@@ -275,6 +324,10 @@ def assign_identifiers(patients: pd.DataFrame, seed: int, n_centers: int,
                 columns[name] = np.empty(len(patients), dtype=values.dtype)
             columns[name][population == code] = values
     del used_ids, used_keys
+    if issued is not None:
+        issued.add(columns, patients["center_index"].to_numpy(),
+                   params.center_ids(n_centers), ghosts)
+    del columns["national_id_body"]
     return with_columns(patients, **columns), ghosts
 
 
@@ -285,14 +338,44 @@ def _key_numbers(keys: np.ndarray) -> np.ndarray:
     return pd.Series(keys, dtype=object).str.extract(r"(\d+)$")[0].astype(np.int64).to_numpy()
 
 
+def _draw_key_numbers(rng: np.random.Generator, digits: int, needed: int, taken: np.ndarray,
+                      earlier: np.ndarray) -> np.ndarray:
+    """``needed`` distinct key numbers of ``digits`` digits, none in ``taken``
+    nor in ``earlier`` (sorted: the earlier blocks' keys)."""
+    low = 10 ** (digits - 1)
+    space = 9 * low
+    if not len(earlier):
+        if len(taken) == 0:
+            return low + rng.choice(space, size=needed, replace=False)
+        numbers = low + rng.choice(space, size=min(space, needed + len(taken)), replace=False)
+        return numbers[~np.isin(numbers, taken)][:needed]
+    # a later block of a run: ``earlier`` holds millions of keys at
+    # 10,000,000 patients; drawing needed + earlier numbers without
+    # replacement (above) would shuffle the whole key space, so draw with
+    # replacement and keep the first occurrence of each new number (the key
+    # digits keep the space at least half free, so few rounds are needed)
+    chosen = np.zeros(0, dtype=np.int64)
+    while len(chosen) < needed:
+        missing = needed - len(chosen)
+        candidates = low + rng.integers(0, space, size=missing + missing // 4 + 16)
+        candidates = candidates[~(_in_sorted(candidates, earlier)
+                                  | pd.Index(candidates).isin(taken))]
+        merged = np.concatenate([chosen, candidates])
+        chosen = merged[~pd.Series(merged).duplicated().to_numpy()]
+    return chosen[:needed]
+
+
 def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: ModelParameters,
                  population: int = POPULATION_REFERENCE,
                  used_keys: dict[str, np.ndarray] | None = None,
-                 used_ids: np.ndarray | None = None
+                 used_ids: np.ndarray | None = None,
+                 issued: IssuedIdentifiers | None = None,
                  ) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
-    """Identifier columns of one population; ``used_keys`` (key numbers per
-    center) and ``used_ids`` are avoided, and only the first population
-    (none used) gets ghost keys."""
+    """Identifier columns of one population (and ``national_id_body``, the
+    national IDs' 17 digits as integers); ``used_keys`` (key numbers per
+    center), ``used_ids`` (national-ID bodies) and what earlier blocks
+    ``issued`` are avoided, and only the first population (none used) gets
+    ghost keys."""
     rng = rng_for(seed, "identifiers", population=population)
     n = len(patients)
     keys = np.empty(n, dtype=object)
@@ -301,24 +384,26 @@ def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: Mode
     for index, center_id in enumerate(params.center_ids(n_centers)):
         members = np.flatnonzero(center_index == index)
         prefix, digits = KEY_LAYOUT[center_id]
+        earlier = (issued.key_numbers(center_id) if issued is not None
+                   else np.zeros(0, dtype=np.int64))
         if used_keys is None:
             n_eligible = int((patients["status"].to_numpy()[members] == "eligible").sum())
             n_ghosts = GHOST_KEYS + 2 * max(1, int(round(params.dirty_rows.rate * n_eligible)))
             needed = len(members) + n_ghosts
-            digits = key_digits(needed, digits)
-            numbers = 10 ** (digits - 1) + rng.choice(9 * 10 ** (digits - 1), size=needed,
-                                                      replace=False)
-            as_text = np.char.add(prefix, numbers.astype(str)).astype(object)
-            keys[members] = as_text[: len(members)]
-            ghosts[center_id] = sorted(as_text[len(members):].tolist())
+            taken = np.zeros(0, dtype=np.int64)
         elif len(members):
+            needed = len(members)
             taken = used_keys[center_id]
-            digits = key_digits(len(members) + len(taken), digits)
-            space = 9 * 10 ** (digits - 1)
-            numbers = 10 ** (digits - 1) + rng.choice(
-                space, size=min(space, len(members) + len(taken)), replace=False)
-            numbers = numbers[~np.isin(numbers, taken)][: len(members)]
-            keys[members] = np.char.add(prefix, numbers.astype(str)).astype(object)
+        else:
+            continue
+        digits = key_digits(needed + len(taken) + len(earlier), digits)
+        if issued is not None:
+            digits = max(digits, issued.digits[center_id])
+        numbers = _draw_key_numbers(rng, digits, needed, taken, earlier)
+        as_text = np.char.add(prefix, numbers.astype(str)).astype(object)
+        keys[members] = as_text[: len(members)]
+        if used_keys is None:
+            ghosts[center_id] = sorted(as_text[len(members):].tolist())
 
     surname = rng.integers(0, len(_SURNAMES), n)
     given_1 = rng.integers(0, len(_GIVEN), n)
@@ -367,30 +452,37 @@ def _identifiers(patients: pd.DataFrame, seed: int, n_centers: int, params: Mode
     d = (birth - birth.astype("datetime64[M]")).astype(np.int64) + 1
     male = patients["is_male"].to_numpy().astype(np.int64)
     sequence = 2 * rng.integers(0, 500, n) + male
-    national_id = _national_id(region * 10 ** 11 + y * 10 ** 7 + m * 10 ** 5 + d * 10 ** 3
-                               + sequence)
-    if used_ids is not None:
-        # a later population's person must not share a national ID with
-        # anyone: the warehouse would link the two records as one person
-        # pandas' isin hashes the text (numpy's isin on object arrays compares
-        # every pair: minutes at 200,000 patients)
-        used = pd.Index(used_ids)
-        clash = (pd.Index(national_id).isin(used)
-                 | pd.Series(national_id).duplicated().to_numpy())
+    date_part = region * 10 ** 11 + y * 10 ** 7 + m * 10 ** 5 + d * 10 ** 3
+    body = date_part + sequence
+    earlier_ids = (issued.national_ids if issued is not None
+                   else np.zeros(0, dtype=np.int64))
+    if used_ids is not None or len(earlier_ids):
+        # a person must not share a national ID with anyone drawn before (a
+        # later population, and any population of a later block): the
+        # warehouse would link the two records as one person. A later
+        # population's IDs are also distinct among themselves; the first
+        # population's are drawn as they always were.
+        def clashes(values: np.ndarray) -> np.ndarray:
+            clash = _in_sorted(values, earlier_ids)
+            if used_ids is not None:
+                clash |= (pd.Index(values).isin(pd.Index(used_ids))
+                          | pd.Series(values).duplicated().to_numpy())
+            return clash
+
+        clash = clashes(body)
         while clash.any():
             sequence[clash] = 2 * rng.integers(0, 500, int(clash.sum())) + male[clash]
-            national_id = _national_id(region * 10 ** 11 + y * 10 ** 7 + m * 10 ** 5
-                                       + d * 10 ** 3 + sequence)
-            clash = (pd.Index(national_id).isin(used)
-                     | pd.Series(national_id).duplicated().to_numpy())
+            body = date_part + sequence
+            clash = clashes(body)
 
     columns = {
         "patient_key": keys,
         "name_pinyin": name_pinyin,
         "name_chinese": name_chinese,
         "birth_day": birth_day,
-        "national_id": national_id,
+        "national_id": _national_id(body),
         "karnofsky": _karnofsky(rng, patients["ecog_ps"].to_numpy()),
+        "national_id_body": body,
     }
     return columns, ghosts
 
@@ -642,6 +734,7 @@ def export_table(context: CenterContext, name: str, data: pa.Table,
 __all__ = [
     "EXPORT_LAYOUT",
     "ExportTable",
+    "IssuedIdentifiers",
     "assign_identifiers",
     "center_a_tables",
     "center_b_tables",

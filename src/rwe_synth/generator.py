@@ -1,6 +1,7 @@
 """Generate the raw center exports and their manifest.
 
-:func:`generate` simulates the cohort (:mod:`rwe_synth.model`), expands it
+:func:`generate` simulates the cohort block by block (:mod:`rwe_synth.blocks`,
+:mod:`rwe_synth.model`), expands it
 into event tables (:mod:`rwe_synth.histories`), writes each center's files
 in its own format (:mod:`rwe_synth.exports`), adds the recorded dirty rows
 (:mod:`rwe_synth.dirty`) and writes ``manifest.json``. Same arguments give
@@ -22,11 +23,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from rwe_synth import __version__
+from rwe_synth.blocks import block_count, patients_bound, plan_blocks, simulate_blocks
 from rwe_synth.dirty import add_dirty_rows
 from rwe_synth.exports import (
     CenterContext,
     ExportTable,
-    assign_identifiers,
     center_a_tables,
     center_b_tables,
     center_c_tables,
@@ -56,8 +57,6 @@ from rwe_synth.model import (
     STATUS_ELIGIBLE,
     population_parts,
     rng_for,
-    share_strings,
-    simulate_patients,
     validate_arguments,
 )
 from rwe_synth.omop import center_d_tables, expand_administrations
@@ -126,11 +125,11 @@ def generate(
         The terminology seeds; every spelling the generated centers write
         must be a seed row with the generator's meaning (else ``ValueError``).
     chunk_patients : int
-        Eligible patients per block: the event histories and exports are
-        built one block at a time and appended to the files, so memory grows
-        with the block, not the cohort. A cohort of at most one block is
-        written exactly as without blocks (docs/generator.md, "Large
-        cohorts: blocks").
+        Eligible patients per block: each block's patients are simulated on
+        their own (:mod:`rwe_synth.blocks`), their histories and exports
+        built and appended to the files, so memory grows with the block, not
+        the cohort. A cohort of at most one block is written exactly as
+        without blocks (docs/generator.md, "Large cohorts: blocks").
 
     Returns
     -------
@@ -138,7 +137,7 @@ def generate(
         The manifest that was written.
     """
     validate_arguments(n_patients, n_centers, seed, line_history)
-    block_count(n_patients, chunk_patients)
+    n_blocks = block_count(n_patients, chunk_patients)
     if file_format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {file_format!r}.")
     center_ids = params.center_ids(n_centers)
@@ -146,60 +145,57 @@ def generate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     hard = line_history == "hard"
-
-    patients = simulate_patients(n_patients, n_centers, seed, params)
-    threshold = float(patients["assignment_threshold"].iloc[0])
-    patients, ghosts = assign_identifiers(patients, seed, n_centers, params)
-    n_blocks = block_count(n_patients, chunk_patients)
-    # each center's patients in file order (patient_index -> rank), cut into
-    # n_blocks consecutive runs: appending the blocks keeps the key order
-    ranks = {center_id: center_ranks(patients, center_id) for center_id in center_ids}
-    runs = {center_id: np.array_split(np.arange(len(rank)), n_blocks)
-            for center_id, rank in ranks.items()}
-    position = pd.Series(np.arange(len(patients)), index=patients["patient_index"].to_numpy())
+    # a dirty copy of a person gets a new person_id after every person of
+    # the center: known in one block; in several, after the most the blocks
+    # can hold (the companion population's size depends on draws)
+    person_floor = (patients_bound(plan_blocks(n_patients, n_centers, seed, chunk_patients,
+                                               params), n_centers, params)
+                    if n_blocks > 1 else None)
     dirty_rng = rng_for(seed, "dirty_rows")
 
     written: dict[str, dict[str, int]] = {center_id: {} for center_id in center_ids}
-    ghosts_used = dict.fromkeys(center_ids, 0)
+    persons_before = dict.fromkeys(center_ids, 0)
     dirty_rows: list[dict[str, Any]] = []
-    grade_3_rash_ici = 0
+    figures = CohortFigures(center_ids)
     truth_dir = truth_dir_for(out)
     truth_dir.mkdir(parents=True, exist_ok=True)
     with _Appender(file_format) as appender:
-        for block in range(n_blocks):
-            block_seed = seed if n_blocks == 1 else _block_seed(seed, block)
-            block_ranks = {center_id: ranks[center_id].iloc[runs[center_id][block]]
-                           for center_id in center_ids}
-            members = patients if n_blocks == 1 else _members(patients, position, block_ranks)
-            lines = build_lines(members, block_seed, params)
+        for block, patients, ghosts in simulate_blocks(n_patients, n_centers, seed, params,
+                                                        chunk_patients):
+            figures.add(patients)
+            lines = build_lines(patients, block.seed, params)
             if hard:
-                lines = rechallenge_third_lines(lines, block_seed, params)
-            events = build_adverse_events(members, lines, block_seed, params)
-            ici_patients = members.loc[(members["status"] == STATUS_ELIGIBLE)
-                                       & members["is_ici"], "patient_index"]
-            grade_3_rash_ici += int(
+                lines = rechallenge_third_lines(lines, block.seed, params)
+            events = build_adverse_events(patients, lines, block.seed, params)
+            ici_patients = patients.loc[(patients["status"] == STATUS_ELIGIBLE)
+                                        & patients["is_ici"], "patient_index"]
+            figures.grade_3_rash_ici += int(
                 ((events["term"] == "rash") & (events["grade"] >= 3) & (events["line_number"] == 2)
                  & events["patient_index"].isin(ici_patients)).sum())
             before = {center_id: dict(counts) for center_id, counts in written.items()}
+            position = pd.Series(np.arange(len(patients)),
+                                 index=patients["patient_index"].to_numpy())
             truth_lines: list[pd.DataFrame] = []
             for center_index, center_id in enumerate(center_ids):
-                rank = block_ranks[center_id]
+                # file order of the block's patients of the center; ranks (and
+                # so center_d's person_id) continue after the earlier blocks'
+                rank = center_ranks(patients, center_id) + persons_before[center_id]
+                floor = (len(rank) if person_floor is None
+                         else person_floor[center_id] + before[center_id].get("person", 0))
                 context = CenterContext(
                     center_id,
                     patients.iloc[position.reindex(rank.index).to_numpy()].set_index(
                         "patient_index", drop=False),
-                    ghosts[center_id][ghosts_used[center_id]:], rank,
-                    # person ids are ranks in the whole center; new ones go after
-                    # them and after the rows earlier blocks wrote
-                    {"person": len(ranks[center_id]) + before[center_id].get("person", 0)})
-                tables = _center_tables(context, center_index, lines, events, block_seed,
+                    ghosts[center_id], rank, {"person": floor})
+                persons_before[center_id] += len(rank)
+                tables = _center_tables(context, center_index, lines, events, block.seed,
                                         params, hard, truth_lines)
-                ghosts_used[center_id] += add_dirty_rows(tables, context, dirty_rng, params)
+                add_dirty_rows(tables, context, dirty_rng, params)
                 (out / center_id).mkdir(parents=True, exist_ok=True)
                 for name, table in tables.items():
                     first_row = before[center_id].get(name, 0)
                     final, dirty = finalise(table, first_row)
-                    if block:
+                    if block.index:
                         final = _continue_ids(final, center_id, name, before[center_id])
                     appender.write(final, out / center_id / f"{name}.{file_format}")
                     written[center_id][name] = first_row + final.num_rows
@@ -208,49 +204,17 @@ def generate(
                 del tables, context
             appender.write(_true_lines_table(truth_lines),
                            truth_dir / f"true_lines.{file_format}")
-            del lines, events, members, truth_lines
+            del lines, events, patients, position, truth_lines
 
     files = [{"path": f"{center_id}/{name}.{file_format}", "rows": rows,
               "sha256": _sha256(out / center_id / f"{name}.{file_format}")}
              for center_id, counts in written.items() for name, rows in counts.items()]
-    manifest = build_manifest(n_patients, n_centers, seed, file_format, params, patients,
-                              threshold, written, dirty_rows, files, line_history,
+    manifest = build_manifest(n_patients, n_centers, seed, file_format, params, figures,
+                              written, dirty_rows, files, line_history,
                               chunk_patients if n_blocks > 1 else None)
-    manifest["measured"]["grade_3_rash_ici"] = grade_3_rash_ici
-    del patients, position, ranks
-    # streamed: json.dumps would hold the text and its millions of pieces
-    # (one per value of the excluded patients' list) at once
     with (out / "manifest.json").open("w", encoding="utf-8", newline="\n") as handle:
-        json.dump(manifest, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
+        write_json(manifest, handle)
     return manifest
-
-
-def block_count(n_patients: int, chunk_patients: int) -> int:
-    """``ceil(n_patients / chunk_patients)``: blocks of about ``chunk_patients``
-    eligible patients, each with its share of the excluded and companion
-    patients (the cut is by patient, not by status, so a block's count of
-    eligible patients varies a little around the mean)."""
-    if chunk_patients < 1:
-        raise ValueError(f"--chunk-patients must be a positive integer, got {chunk_patients}.")
-    return -(-n_patients // chunk_patients)
-
-
-def _members(patients: pd.DataFrame, position: pd.Series,
-             block_ranks: dict[str, pd.Series]) -> pd.DataFrame:
-    """A block's patients in the order of ``patients`` (the histories' draws
-    go down the rows in that order)."""
-    mask = np.zeros(len(patients), dtype=bool)
-    for rank in block_ranks.values():
-        mask[position.reindex(rank.index).to_numpy()] = True
-    return patients.loc[mask]
-
-
-def _block_seed(seed: int, block: int) -> int:
-    """The seed of one block's event histories in a run of several blocks: a
-    block drawing from ``seed`` itself would repeat the first block's draws
-    row for row (the draws are per row of the block)."""
-    return int(np.random.SeedSequence([int(seed), block]).generate_state(1)[0])
 
 
 def _center_tables(context: CenterContext, center_index: int, lines: pd.DataFrame,
@@ -440,10 +404,186 @@ def kaplan_meier_median(time: np.ndarray, event: np.ndarray) -> float:
     event = np.asarray(event, dtype=bool)
     frame = pd.DataFrame({"time": time, "event": event})
     grouped = frame.groupby("time")["event"].agg(["sum", "count"]).sort_index()
-    at_risk = len(time) - grouped["count"].cumsum().shift(fill_value=0)
-    survival = np.cumprod(1.0 - grouped["sum"].to_numpy() / at_risk.to_numpy())
+    return _median_of_counts(grouped.index.to_numpy(dtype=float), grouped["sum"].to_numpy(),
+                             grouped["count"].to_numpy())
+
+
+def _median_of_counts(time: np.ndarray, events: np.ndarray, counts: np.ndarray) -> float:
+    """:func:`kaplan_meier_median` from the distinct times (ascending), the
+    events and the patients at each."""
+    at_risk = counts.sum() - np.concatenate([[0], np.cumsum(counts)[:-1]])
+    survival = np.cumprod(1.0 - events / at_risk)
     reached = np.flatnonzero(survival <= 0.5)
-    return float(grouped.index[reached[0]]) if len(reached) else float("nan")
+    return float(time[reached[0]]) if len(reached) else float("nan")
+
+
+class _ArmFigures:
+    """What :func:`measured_summary` reports of one arm, added up block by
+    block: patients, events and responses counted, PFS and OS as counts of
+    patients and events per whole day (the Kaplan-Meier median needs no
+    more), so the whole cohort's figures never need its rows at once."""
+
+    def __init__(self) -> None:
+        self.patients = self.objective = self.control = 0
+        self.days = {"pfs": np.zeros(0, np.int64), "os": np.zeros(0, np.int64)}
+        self.events = {"pfs": np.zeros(0, np.int64), "os": np.zeros(0, np.int64)}
+
+    def add(self, pfs_days: np.ndarray, is_pfs_event: np.ndarray, os_days: np.ndarray,
+            is_os_event: np.ndarray, response: np.ndarray) -> None:
+        self.patients += len(pfs_days)
+        self.objective += int(np.isin(response, ("CR", "PR")).sum())
+        self.control += int(np.isin(response, ("CR", "PR", "SD")).sum())
+        for name, days, event in (("pfs", pfs_days, is_pfs_event), ("os", os_days, is_os_event)):
+            days = np.asarray(days, dtype=np.int64)
+            size = max(len(self.days[name]), int(days.max()) + 1 if len(days) else 0)
+            self.days[name] = _padded(self.days[name], size) + np.bincount(days, minlength=size)
+            self.events[name] = _padded(self.events[name], size) + np.bincount(
+                days, weights=np.asarray(event, dtype=bool), minlength=size).astype(np.int64)
+
+    def summary(self) -> dict[str, Any]:
+        def median(name: str) -> float:
+            present = np.flatnonzero(self.days[name])
+            # months as the truth frame computes them: days / DAYS_PER_MONTH
+            return _median_of_counts(present / DAYS_PER_MONTH, self.events[name][present],
+                                     self.days[name][present])
+
+        return {
+            "patients": int(self.patients),
+            "median_pfs_months": round(median("pfs"), 3),
+            "median_os_months": round(median("os"), 3),
+            "objective_response_rate": round(self.objective / self.patients, 4),
+            "disease_control_rate": round(self.control / self.patients, 4),
+            "pfs_events": int(self.events["pfs"].sum()),
+            "os_events": int(self.events["os"].sum()),
+        }
+
+
+def _padded(counts: np.ndarray, size: int) -> np.ndarray:
+    return np.concatenate([counts, np.zeros(size - len(counts), np.int64)])
+
+
+class _StudyFigures:
+    """One study's cohort figures of the manifest, added up block by block."""
+
+    def __init__(self) -> None:
+        self.arms: dict[str, _ArmFigures] = {}
+        self.per_center_arm: dict[tuple[str, str], int] = {}
+        self.per_population: dict[str, int] = {}
+        self.thresholds: list[float | None] = []
+
+    def add(self, patients: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
+        """Add the rows of ``mask``; returns their arms."""
+        rows = _rows(patients, mask, ["center_id", "is_ici", "pfs_days", "is_pfs_event",
+                                      "os_days", "is_os_event", "best_response",
+                                      "population"])
+        arm = np.where(rows["is_ici"].to_numpy(), "ICI", "non-ICI")
+        for name in sorted(set(arm)):
+            own = arm == name
+            self.arms.setdefault(name, _ArmFigures()).add(
+                rows["pfs_days"].to_numpy()[own], rows["is_pfs_event"].to_numpy()[own],
+                rows["os_days"].to_numpy()[own], rows["is_os_event"].to_numpy()[own],
+                rows["best_response"].to_numpy()[own])
+        pairs = pd.DataFrame({"center": rows["center_id"].to_numpy(), "arm": arm})
+        for (center, name), count in pairs.value_counts().items():
+            self.per_center_arm[(center, name)] = (self.per_center_arm.get((center, name), 0)
+                                                   + int(count))
+        population = rows["population"].to_numpy(dtype=np.int64)
+        for code, count in zip(*np.unique(population, return_counts=True), strict=True):
+            name = POPULATION_NAMES[code]
+            self.per_population[name] = self.per_population.get(name, 0) + int(count)
+        return arm
+
+    @property
+    def patients(self) -> int:
+        return sum(arm.patients for arm in self.arms.values())
+
+    def per_arm(self, arms: tuple[str, ...]) -> dict[str, int]:
+        return {name: self.arms[name].patients if name in self.arms else 0 for name in arms}
+
+    def center_arms(self, center_id: str) -> dict[str, int]:
+        return {name: count for (center, name), count in sorted(self.per_center_arm.items())
+                if center == center_id}
+
+    def measured(self) -> dict[str, Any]:
+        return {name: self.arms[name].summary() for name in sorted(self.arms)}
+
+    def intercepts(self) -> float | list[float | None] | None:
+        """``-threshold`` of the ICI assignment: one value, or one per block."""
+        values = [None if t is None else round(-t, 6) for t in self.thresholds]
+        return values[0] if len(values) == 1 else values
+
+
+class ExcludedPatients:
+    """The manifest's list of excluded patients (``center_id``,
+    ``patient_key``, ``reason``), sorted by center and key: held as Arrow
+    text columns block by block (at 10,000,000 patients some 4,500,000
+    entries, GBs as Python dicts) and written one entry at a time."""
+
+    def __init__(self) -> None:
+        self.parts: list[pa.Table] = []
+
+    def add(self, center_id: np.ndarray, patient_key: np.ndarray, reason: np.ndarray) -> None:
+        self.parts.append(pa.table({
+            "center_id": pa.array(center_id, pa.string()).dictionary_encode(),
+            "patient_key": pa.array(patient_key, pa.string()),
+            "reason": pa.array(reason, pa.string()).dictionary_encode(),
+        }))
+
+    def __len__(self) -> int:
+        return sum(part.num_rows for part in self.parts)
+
+    def __iter__(self):
+        if not self.parts:
+            return
+        table = pa.concat_tables(self.parts, promote_options="permissive").unify_dictionaries()
+        centers = table.column("center_id").combine_chunks().dictionary_decode()
+        for center_id in sorted(set(centers.unique().to_pylist())):
+            rows = table.filter(pc.equal(centers, center_id))
+            rows = rows.take(pc.sort_indices(rows.column("patient_key")))
+            for start in range(0, rows.num_rows, 65536):
+                batch = rows.slice(start, 65536)
+                for key, reason in zip(batch.column("patient_key").to_pylist(),
+                                       batch.column("reason").to_pylist(), strict=True):
+                    yield {"center_id": center_id, "patient_key": key, "reason": reason}
+
+
+class CohortFigures:
+    """Everything the manifest says about the cohorts, added up over the
+    blocks of a run (:func:`build_manifest`)."""
+
+    def __init__(self, center_ids: list[str]) -> None:
+        self.center_ids = center_ids
+        self.reference = _StudyFigures()
+        self.companion = _StudyFigures()
+        self.excluded = ExcludedPatients()
+        self.companion_excluded = ExcludedPatients()
+        self.present: set[str] = set()
+        self.in_reference_cohort = 0
+        self.grade_3_rash_ici = 0
+
+    def add(self, patients: pd.DataFrame) -> None:
+        """Add one block's patients (:func:`rwe_synth.model.simulate_patients`,
+        with identifiers)."""
+        status = patients["status"].to_numpy()
+        eligible = status == STATUS_ELIGIBLE
+        self.reference.add(patients, eligible)
+        self.reference.thresholds.append(float(patients["assignment_threshold"].iloc[0]))
+        excluded = _rows(patients, ~eligible, ["center_id", "patient_key", "status"])
+        self.excluded.add(excluded["center_id"].to_numpy(), excluded["patient_key"].to_numpy(),
+                          excluded["status"].to_numpy())
+        companion_status = patients["companion_status"].to_numpy()
+        in_companion = companion_status == COMPANION_ELIGIBLE
+        self.companion.add(patients, in_companion)
+        self.in_reference_cohort += int((in_companion & eligible).sum())
+        self.present |= set(pd.unique(patients["center_id"].to_numpy()))
+        is_added = patients["population"].to_numpy() == POPULATION_COMPANION
+        rows = _rows(patients, is_added & ~in_companion,
+                     ["center_id", "patient_key", "companion_status"])
+        self.companion_excluded.add(rows["center_id"].to_numpy(),
+                                    rows["patient_key"].to_numpy(),
+                                    rows["companion_status"].to_numpy())
+        thresholds = patients["assignment_threshold"].to_numpy()[is_added]
+        self.companion.thresholds.append(float(thresholds[0]) if len(thresholds) else None)
 
 
 def measured_summary(truth: pd.DataFrame) -> dict[str, Any]:
@@ -465,7 +605,7 @@ def measured_summary(truth: pd.DataFrame) -> dict[str, Any]:
 
 
 def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
-                   params: ModelParameters, patients: pd.DataFrame, threshold: float,
+                   params: ModelParameters, figures: CohortFigures,
                    row_counts: dict[str, dict[str, int]], dirty_rows: list[dict[str, Any]],
                    files: list[dict[str, Any]], line_history: str = "default",
                    chunk_patients: int | None = None) -> dict[str, Any]:
@@ -474,22 +614,11 @@ def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
     ``--line-history`` appears in the command and arguments only when it is
     not the default, and ``--chunk-patients`` only when it cut the cohort
     into several blocks (which changes the files), so a default run's
-    manifest is what it always was.
+    manifest is what it always was. Of several blocks, the realised
+    assignment intercepts are listed one per block (each block assigns its
+    own ICI patients); every other figure is the whole cohort's.
     """
-    # the few columns the manifest needs, not copies of whole patient rows
-    # (GBs at 10,000,000 patients)
-    truth = _outcomes(patients, patients["status"].to_numpy() == STATUS_ELIGIBLE)
-    arm = truth["arm"].to_numpy()
-    eligible_center = truth["center_id"].to_numpy()
-    per_center = {
-        center: {name: int(count) for name, count in
-                 pd.Series(arm[eligible_center == center]).value_counts()
-                 .sort_index().items()}
-        for center in params.center_ids(n_centers)
-    }
-    excluded = _rows(patients, patients["status"].to_numpy() != STATUS_ELIGIBLE,
-                     ["center_id", "patient_key", "status"])
-    excluded = excluded.sort_values(["center_id", "patient_key"])
+    reference = figures.reference
     design = params.design
     dirty_sorted = sorted(dirty_rows, key=lambda d: (d["center_id"], d["table"],
                                                       d["source_row_number"]))
@@ -503,6 +632,8 @@ def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
     if chunk_patients is not None:
         command += f" --chunk-patients {chunk_patients}"
         args["chunk_patients"] = chunk_patients
+    measured = reference.measured()
+    measured["grade_3_rash_ici"] = figures.grade_3_rash_ici
     return {
         "generator": {
             "name": "rwe_synth",
@@ -514,29 +645,27 @@ def build_manifest(n_patients: int, n_centers: int, seed: int, file_format: str,
         "study_window": {"start_date": design.study_window_start_date,
                          "end_date": design.study_window_end_date},
         "cohort": {
-            "eligible_patients": int(len(truth)),
-            "per_arm": {name: int((arm == name).sum()) for name in ("ICI", "non-ICI")},
-            "per_center_per_arm": per_center,
+            "eligible_patients": reference.patients,
+            "per_arm": reference.per_arm(("ICI", "non-ICI")),
+            "per_center_per_arm": {center: reference.center_arms(center)
+                                   for center in params.center_ids(n_centers)},
         },
         "row_counts": row_counts,
         "files": files,
         "dirty_rows": dirty_sorted,
-        "excluded_patients": [
-            {"center_id": row.center_id, "patient_key": row.patient_key, "reason": row.status}
-            for row in excluded.itertuples(index=False)
-        ],
+        "excluded_patients": figures.excluded,
         "truth": {
             "description": (
                 "Every true parameter of the model (rwe_synth.parameters). Times in months of "
                 f"{DAYS_PER_MONTH} days; age_years enters linear predictors centred at "
                 f"{AGE_CENTRE_YEARS}."),
             "model_terms": list(MODEL_TERMS),
-            "assignment_intercept_realised": round(-threshold, 6),
+            "assignment_intercept_realised": reference.intercepts(),
             "parameters": params.to_dict(n_centers, line_history),
         },
         "targets": TARGETS,
-        "measured": measured_summary(truth),
-        "companion": companion_manifest(patients, params, truth),
+        "measured": measured,
+        "companion": companion_manifest(figures, params),
     }
 
 
@@ -546,50 +675,15 @@ def _rows(patients: pd.DataFrame, mask: np.ndarray, columns: list[str]) -> pd.Da
     return pd.DataFrame({name: patients[name].to_numpy()[mask] for name in columns})
 
 
-def _outcomes(patients: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
-    """The columns of :func:`rwe_synth.model.cohort_truth` that the manifest
-    reads (its arm, outcome and response columns computed the same way), for
-    the rows of ``mask``."""
-    rows = _rows(patients, mask, ["patient_index", "center_id", "is_ici", "pfs_days",
-                                  "is_pfs_event", "os_days", "is_os_event", "best_response",
-                                  "population"])
-    response = rows["best_response"].to_numpy()
-    return pd.DataFrame({
-        "patient_index": rows["patient_index"].to_numpy(),
-        "center_id": rows["center_id"].to_numpy(),
-        "arm": share_strings(np.where(rows["is_ici"], "ICI", "non-ICI")),
-        "pfs_months": rows["pfs_days"].to_numpy() / DAYS_PER_MONTH,
-        "is_pfs_event": rows["is_pfs_event"].to_numpy(),
-        "os_months": rows["os_days"].to_numpy() / DAYS_PER_MONTH,
-        "is_os_event": rows["is_os_event"].to_numpy(),
-        "is_objective_response": np.isin(response, ("CR", "PR")),
-        "is_disease_control": np.isin(response, ("CR", "PR", "SD")),
-        "population": np.asarray(POPULATION_NAMES, dtype=object)[
-            rows["population"].to_numpy(dtype=np.int64)],
-    })
-
-
-def companion_manifest(patients: pd.DataFrame, params: ModelParameters,
-                       reference_truth: pd.DataFrame) -> dict[str, Any]:
+def companion_manifest(figures: CohortFigures, params: ModelParameters) -> dict[str, Any]:
     """The companion study's part of the manifest: its design as the
     generator draws it, its cohort, the overlap with the reference cohort,
     the companion population's excluded patients, targets and measured
     figures (its true parameters are under ``truth.parameters.companion``)."""
     companion = params.companion
-    truth = _outcomes(patients, patients["companion_status"].to_numpy() == COMPANION_ELIGIBLE)
-    present = set(patients["center_id"].unique())
-    per_center = {
-        center: {arm: int(count) for arm, count in
-                 truth.loc[truth["center_id"] == center, "arm"].value_counts().sort_index()
-                 .items()}
-        for center in companion.center_ids if center in present
-    }
-    is_added = patients["population"].to_numpy() == POPULATION_COMPANION
-    excluded = _rows(patients, is_added & (patients["companion_status"].to_numpy()
-                                           != COMPANION_ELIGIBLE),
-                     ["center_id", "patient_key", "companion_status"])
-    excluded = excluded.sort_values(["center_id", "patient_key"])
-    thresholds = patients["assignment_threshold"].to_numpy()[is_added]
+    cohort = figures.companion
+    per_center = {center: cohort.center_arms(center)
+                  for center in companion.center_ids if center in figures.present}
     return {
         "study_id": companion.study_id,
         "source": companion.source,
@@ -608,21 +702,56 @@ def companion_manifest(patients: pd.DataFrame, params: ModelParameters,
             "exclusion_reasons_in_order": list(COMPANION_EXCLUSION_REASONS),
         },
         "cohort": {
-            "eligible_patients": int(len(truth)),
-            "per_arm": {arm: int((truth["arm"] == arm).sum()) for arm in ("ICI", "non-ICI")},
+            "eligible_patients": cohort.patients,
+            "per_arm": cohort.per_arm(("ICI", "non-ICI")),
             "per_center_per_arm": per_center,
-            "per_population": {name: int(count) for name, count in
-                               truth["population"].value_counts().sort_index().items()},
-            "in_reference_cohort": int(truth["patient_index"].isin(
-                reference_truth["patient_index"]).sum()),
+            "per_population": dict(sorted(cohort.per_population.items())),
+            "in_reference_cohort": figures.in_reference_cohort,
         },
-        "excluded_patients": [
-            {"center_id": row.center_id, "patient_key": row.patient_key,
-             "reason": row.companion_status}
-            for row in excluded.itertuples(index=False)
-        ],
-        "assignment_intercept_realised": (round(-float(thresholds[0]), 6)
-                                          if len(thresholds) else None),
+        "excluded_patients": figures.companion_excluded,
+        "assignment_intercept_realised": cohort.intercepts(),
         "targets": COMPANION_TARGETS,
-        "measured": measured_summary(truth),
+        "measured": cohort.measured(),
     }
+
+
+def write_json(manifest: dict[str, Any], handle) -> None:
+    """``json.dump(manifest, handle, indent=2, ensure_ascii=False)`` and a
+    newline, the excluded-patient lists (:class:`ExcludedPatients`) written
+    entry by entry as they are read, not built as one list first."""
+    streams: dict[str, ExcludedPatients] = {}
+
+    def placeholder(value):
+        if isinstance(value, ExcludedPatients):
+            marker = f"@@rwe_synth excluded patients {len(streams)}@@"
+            streams[json.dumps(marker)] = value
+            return marker
+        if isinstance(value, dict):
+            return {key: placeholder(item) for key, item in value.items()}
+        return value
+
+    text = json.dumps(placeholder(manifest), indent=2, ensure_ascii=False)
+    for line in text.split("\n"):
+        marker = line.strip().removesuffix(",").rpartition(": ")[2]
+        if marker in streams:
+            indent = " " * (len(line) - len(line.lstrip(" ")))
+            handle.write(line[: line.index(marker)])
+            _write_entries(streams[marker], indent, handle)
+            line = line[line.index(marker) + len(marker):]
+        handle.write(line + "\n")
+
+
+def _write_entries(entries: ExcludedPatients, indent: str, handle) -> None:
+    """A list of flat dicts as ``json.dump(..., indent=2)`` writes it at ``indent``."""
+    if not len(entries):
+        handle.write("[]")
+        return
+    item, field = indent + "  ", indent + "    "
+    handle.write("[")
+    separator = "\n"
+    for entry in entries:
+        fields = ",\n".join(f"{field}{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}"
+                            for key, value in entry.items())
+        handle.write(f"{separator}{item}{{\n{fields}\n{item}}}")
+        separator = ",\n"
+    handle.write(f"\n{indent}]")

@@ -193,6 +193,10 @@ def simulate_patients(
     n_centers: int,
     seed: int,
     params: ModelParameters = DEFAULT_PARAMETERS,
+    *,
+    center_sizes: list[int] | None = None,
+    n_ici: int | None = None,
+    companion_arms: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
     """Simulate every patient of the exports: both populations of the registry.
 
@@ -208,6 +212,12 @@ def simulate_patients(
         Seed of every random stream.
     params : ModelParameters
         The true parameters (default: :class:`~rwe_synth.parameters.ModelParameters`).
+    center_sizes, n_ici, companion_arms
+        Eligible patients per center, ICI patients and the companion
+        cohort's (continuation, discontinuation) sizes, when not those of
+        ``n_patients`` (:func:`center_counts`, :func:`arm_sizes`,
+        :func:`companion_sizes`): one block's share of a cohort simulated in
+        blocks (:func:`rwe_synth.blocks.plan_blocks`).
 
     Returns
     -------
@@ -224,8 +234,10 @@ def simulate_patients(
         latent and observed outcomes.
     """
     validate_arguments(n_patients, n_centers, seed)
-    reference = simulate_reference_population(n_patients, n_centers, seed, params)
-    companion = simulate_companion_population(n_patients, n_centers, seed, params, reference)
+    reference = simulate_reference_population(n_patients, n_centers, seed, params,
+                                              center_sizes=center_sizes, n_ici=n_ici)
+    companion = simulate_companion_population(n_patients, n_centers, seed, params, reference,
+                                              arms=companion_arms)
     if len(companion) == 0:
         return reference
     # column by column, each population's column dropped once copied: the
@@ -265,27 +277,30 @@ def with_columns(frame: pd.DataFrame, **columns) -> pd.DataFrame:
 
 
 def _patients_with_identifiers(n_patients: int, n_centers: int, seed: int,
-                               params: ModelParameters, companion: bool = True
-                               ) -> pd.DataFrame:
-    """:func:`simulate_patients` with patient keys (the companion population
-    left out when ``companion`` is false: the reference population does not
-    depend on it)."""
-    from rwe_synth.exports import assign_identifiers
+                               params: ModelParameters, companion: bool = True,
+                               chunk_patients: int | None = None) -> list[pd.DataFrame]:
+    """:func:`simulate_patients` with patient keys, one frame per block of
+    ``chunk_patients`` (:func:`rwe_synth.blocks.simulate_blocks`; the
+    companion population left out of a one-block run when ``companion`` is
+    false: the reference population does not depend on it)."""
+    from rwe_synth.blocks import simulate_blocks
 
-    if companion:
-        patients = simulate_patients(n_patients, n_centers, seed, params)
-    else:
-        validate_arguments(n_patients, n_centers, seed)
-        patients = simulate_reference_population(n_patients, n_centers, seed, params)
-    return assign_identifiers(patients, seed, n_centers, params)[0]
+    return [patients for _, patients, _ in simulate_blocks(
+        n_patients, n_centers, seed, params, chunk_patients, companion)]
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def simulate_reference_population(n_patients: int, n_centers: int, seed: int,
-                          params: ModelParameters) -> pd.DataFrame:
+                                  params: ModelParameters, *,
+                                  center_sizes: list[int] | None = None,
+                                  n_ici: int | None = None) -> pd.DataFrame:
     """The reference study's patients, drawn exactly as before the companion existed."""
-    layout = _layout(n_patients, n_centers, seed, params)
+    layout = _layout(n_patients, n_centers, seed, params, center_sizes)
     frame = _covariates(layout, seed, params)
-    frame = _assign_treatment(frame, seed, params)
+    frame = _assign_treatment(frame, seed, params, n_ici=n_ici)
     frame = _first_line(frame, seed, params)
     frame = _second_line_regimen(frame, seed, params)
     frame = _outcomes(frame, seed, params)
@@ -317,18 +332,20 @@ def companion_parameters(params: ModelParameters) -> ModelParameters:
 
 
 def simulate_companion_population(n_patients: int, n_centers: int, seed: int,
-                          params: ModelParameters, reference: pd.DataFrame) -> pd.DataFrame:
+                                  params: ModelParameters, reference: pd.DataFrame,
+                                  arms: tuple[int, int] | None = None) -> pd.DataFrame:
     """The companion study's added patients, from the companion's own streams.
 
     Sized so that the companion cohort (reference patients who meet its rule,
-    if any, plus these) has exactly :func:`companion_sizes` patients per arm
-    whenever the reference population does not already exceed them.
+    if any, plus these) has exactly ``arms`` (default :func:`companion_sizes`)
+    patients per arm whenever the reference population does not already
+    exceed them.
     """
     population = POPULATION_COMPANION
     model = companion_parameters(params)
     in_cohort = reference["companion_status"].to_numpy() == COMPANION_ELIGIBLE
     already_ici = int(reference["is_ici"].to_numpy()[in_cohort].sum())
-    target_ici, target_non = companion_sizes(n_patients, params)
+    target_ici, target_non = arms if arms is not None else companion_sizes(n_patients, params)
     n_ici = max(0, target_ici - already_ici)
     n_non = max(0, target_non - (int(in_cohort.sum()) - already_ici))
     layout = _companion_layout(n_ici + n_non, n_centers, seed, params,
@@ -382,6 +399,7 @@ def truth_frame(
     n_centers: int,
     seed: int,
     params: ModelParameters = DEFAULT_PARAMETERS,
+    chunk_patients: int | None = None,
 ) -> pd.DataFrame:
     """The clean patient-level truth of the reference study's eligible cohort.
 
@@ -399,14 +417,17 @@ def truth_frame(
     ----------
     n_patients, n_centers, seed, params
         As for :func:`simulate_patients`.
+    chunk_patients
+        As for :func:`rwe_synth.generate`: the cohort of a run in blocks
+        (each block simulated on its own); default one block.
 
     Returns
     -------
     pandas.DataFrame
         The truth frame, ``n_patients`` rows.
     """
-    patients = _patients_with_identifiers(n_patients, n_centers, seed, params, companion=False)
-    return cohort_truth(patients, params)
+    return _concat([cohort_truth(patients, params) for patients in _patients_with_identifiers(
+        n_patients, n_centers, seed, params, companion=False, chunk_patients=chunk_patients)])
 
 
 def companion_truth_frame(
@@ -414,6 +435,7 @@ def companion_truth_frame(
     n_centers: int,
     seed: int,
     params: ModelParameters = DEFAULT_PARAMETERS,
+    chunk_patients: int | None = None,
 ) -> pd.DataFrame:
     """The clean patient-level truth of the companion study's cohort.
 
@@ -424,17 +446,18 @@ def companion_truth_frame(
     model) the patient comes from. Exactly :func:`companion_sizes` patients
     per arm (118 / 93 at 496).
     """
-    return study_truth_frames(n_patients, n_centers, seed, params)["companion"]
+    return study_truth_frames(n_patients, n_centers, seed, params, chunk_patients)["companion"]
 
 
 def study_truth_frames(n_patients: int, n_centers: int, seed: int,
-                       params: ModelParameters = DEFAULT_PARAMETERS
-                       ) -> dict[str, pd.DataFrame]:
+                       params: ModelParameters = DEFAULT_PARAMETERS,
+                       chunk_patients: int | None = None) -> dict[str, pd.DataFrame]:
     """Both studies' truth frames from one simulation:
     ``{'reference': truth_frame(...), 'companion': companion_truth_frame(...)}``."""
-    patients = _patients_with_identifiers(n_patients, n_centers, seed, params)
-    return {"reference": cohort_truth(patients, params),
-            "companion": companion_truth(patients, params)}
+    blocks = _patients_with_identifiers(n_patients, n_centers, seed, params,
+                                        chunk_patients=chunk_patients)
+    return {"reference": _concat([cohort_truth(patients, params) for patients in blocks]),
+            "companion": _concat([companion_truth(patients, params) for patients in blocks])}
 
 
 def cohort_truth(patients: pd.DataFrame, params: ModelParameters = DEFAULT_PARAMETERS
@@ -512,12 +535,16 @@ def _truth_rows(eligible: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------
 
 
-def _layout(n_patients: int, n_centers: int, seed: int, params: ModelParameters
-            ) -> pd.DataFrame:
-    """Centers, status and second-line start dates of every patient."""
+def _layout(n_patients: int, n_centers: int, seed: int, params: ModelParameters,
+            counts: list[int] | None = None) -> pd.DataFrame:
+    """Centers, status and second-line start dates of every patient
+    (``counts``: eligible patients per center, default :func:`center_counts`)."""
     design = params.design
     rng = rng_for(seed, "layout")
-    counts = center_counts(n_patients, n_centers, params)
+    if counts is None:
+        counts = center_counts(n_patients, n_centers, params)
+    elif sum(counts) != n_patients:
+        raise ValueError(f"center sizes {counts} do not add up to {n_patients} patients.")
     center_index = rng.permutation(np.repeat(np.arange(n_centers), counts))
     status = [np.full(n_patients, STATUS_ELIGIBLE, dtype=object)]
     centers = [center_index]
@@ -677,16 +704,17 @@ def _assign_treatment(frame: pd.DataFrame, seed: int, params: ModelParameters,
                       population: int = POPULATION_REFERENCE,
                       eligible: np.ndarray | None = None, n_ici: int | None = None
                       ) -> pd.DataFrame:
-    """Exactly ``n_ici`` of the ``eligible`` patients (default: the reference
-    study's, :func:`arm_sizes`) get an ICI: the highest latent scores."""
+    """Exactly ``n_ici`` (default :func:`arm_sizes`) of the ``eligible``
+    patients (default: the reference study's) get an ICI: the highest latent
+    scores."""
     rng = rng_for(seed, "assignment", population=population)
     eta = linear_predictor(frame, params.assignment.coefficients)
     score = eta + rng.logistic(0.0, 1.0, len(frame))
     if eligible is None:
         eligible = (frame["status"] == STATUS_ELIGIBLE).to_numpy()
-        n_ici, n_non = arm_sizes(int(eligible.sum()))
-    else:
-        n_non = int(eligible.sum()) - n_ici
+    if n_ici is None:
+        n_ici = arm_sizes(int(eligible.sum()))[0]
+    n_non = int(eligible.sum()) - n_ici
     ordered = np.sort(score[eligible])
     if len(ordered) == 0:
         threshold = 0.0

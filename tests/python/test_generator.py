@@ -39,7 +39,7 @@ from rwe_synth import (
 )
 from rwe_synth.__main__ import main
 from rwe_synth.exports import key_digits
-from rwe_synth.generator import truth_dir_for
+from rwe_synth.generator import measured_summary, truth_dir_for
 from rwe_synth.model import arm_sizes, center_counts, companion_sizes
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -1122,7 +1122,7 @@ def test_the_companion_population_only_appends_rows(tmp_path, monkeypatch, hard_
     import rwe_synth.model as model
 
     monkeypatch.setattr(model, "simulate_companion_population",
-                        lambda n, centers, seed, params, reference: reference.iloc[0:0])
+                        lambda n, centers, seed, params, reference, arms=None: reference.iloc[0:0])
     without = tmp_path / "without"
     generate(FOUR["n_patients"], FOUR["n_centers"], FOUR["seed"], without,
              line_history="hard")
@@ -1833,20 +1833,30 @@ def test_blocks_append_whole_files_with_row_ids_and_counts_that_add_up(blocks_di
     assert len(manifest["dirty_rows"]) > len(one_block["dirty_rows"])
 
 
-def test_blocks_keep_the_patient_level_rows_and_redraw_the_event_histories(
+def _check_character(body: str) -> str:
+    """ISO 7064 MOD 11-2 check character of a national ID's 17 digits."""
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+
+
+def test_blocks_simulate_their_own_patients_and_add_up_to_the_cohort(
         blocks_dir, four_dir, seeds):
-    """The patients themselves (simulated once for the whole cohort) are the
-    same in blocks, row for row; the event histories are drawn per block
-    from the block's own seed, so they differ, and the cohort read back from
-    all four centers' files is still the truth frame."""
-    blocked = _without_dirty(read_exports(blocks_dir, "csv"), read_manifest(blocks_dir))
+    """Each block is a cohort of its own (its patients drawn from the
+    block's seed), so the patients differ from the one-block run's; the
+    cohort read back from all four centers' files is the truth frame of the
+    same blocks; the arms and the companion arms have exactly the sizes of
+    the whole cohort; keys and national IDs stay unique over the blocks and
+    the national IDs' check characters valid; the manifest's figures, added
+    up over the blocks, are those of the blocks' truth frames."""
+    n = FOUR["n_patients"]
+    manifest = read_manifest(blocks_dir)
+    blocked = _without_dirty(read_exports(blocks_dir, "csv"), manifest)
     one = _without_dirty(read_exports(four_dir, "csv"), read_manifest(four_dir))
-    for table in [("center_b", "patients"), ("center_d", "person"), ("center_d", "death")]:
-        pd.testing.assert_frame_equal(blocked[table].reset_index(drop=True),
-                                      one[table].reset_index(drop=True))
-    assert not blocked[("center_b", "drug_administrations")].equals(
-        one[("center_b", "drug_administrations")])
-    truth = truth_frame(FOUR["n_patients"], FOUR["n_centers"], FOUR["seed"])
+    assert not blocked[("center_b", "patients")]["patient_key"].isin(
+        one[("center_b", "patients")]["patient_key"]).all()
+    truth = truth_frame(**FOUR, chunk_patients=BLOCK)
+    assert len(truth) == n and truth["patient_index"].is_unique
+    assert not truth["age_years"].equals(truth_frame(**FOUR)["age_years"])
     derived = pd.concat([
         _line_level(blocked[("center_a", "treatment_lines")], "center_a", seeds),
         _center_b(blocked, seeds),
@@ -1854,6 +1864,40 @@ def test_blocks_keep_the_patient_level_rows_and_redraw_the_event_histories(
         _center_d(blocked, seeds),
     ], ignore_index=True)
     _assert_same_cohort(derived, truth)
+
+    n_ici = arm_sizes(n)[0]
+    assert int(truth["is_ici"].sum()) == n_ici
+    assert manifest["cohort"]["per_arm"] == {"ICI": n_ici, "non-ICI": n - n_ici}
+    assert manifest["cohort"]["per_center_per_arm"] == {
+        center: group["arm"].value_counts().sort_index().to_dict()
+        for center, group in truth.groupby("center_id")}
+    measured = dict(manifest["measured"])
+    measured.pop("grade_3_rash_ici")
+    assert measured == measured_summary(truth)
+    assert len(manifest["truth"]["assignment_intercept_realised"]) == 4  # one per block
+    companion = companion_truth_frame(**FOUR, chunk_patients=BLOCK)
+    assert (int(companion["is_ici"].sum()), int((~companion["is_ici"]).sum())) == \
+        companion_sizes(n, PARAMS)
+    assert manifest["companion"]["measured"] == measured_summary(companion)
+    excluded = pd.DataFrame(manifest["excluded_patients"])
+    assert excluded.equals(excluded.sort_values(["center_id", "patient_key"]))
+    assert not excluded.duplicated(["center_id", "patient_key"]).any()
+
+    for (center, table), (key, column) in {
+            ("center_a", "treatment_lines"): ("mrn", "id_card_no"),
+            ("center_b", "patients"): ("patient_key", "national_id"),
+            ("center_c", "lines"): ("case_no", "id_number")}.items():
+        ids = blocked[(center, table)].drop_duplicates(key)[column]
+        assert ids.is_unique, center
+        assert all(value[17] == _check_character(value[:17]) for value in ids), center
+    for center, table, key in [("center_a", "treatment_lines", "mrn"),
+                               ("center_b", "patients", "patient_key"),
+                               ("center_c", "lines", "case_no"),
+                               ("center_d", "person", "person_source_value")]:
+        keys = blocked[(center, table)][key].drop_duplicates()
+        # one width in all blocks
+        assert keys.str.len().nunique() == 1, center
+    assert blocked[("center_d", "person")]["person_id"].is_unique
 
 
 def test_each_block_draws_its_histories_from_its_own_seed(blocks_dir):
