@@ -287,7 +287,7 @@
     {%- set several_files = is_several_files(mapping['files']) %}
 with
 
-source as (
+source as {{ cte_not_materialized() }} (
     {{ raw_rows_numbered_per_file(source_relation, several_files) }}
 ),
 

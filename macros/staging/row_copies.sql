@@ -12,12 +12,18 @@
     For an export of one row per patient, the row id is the patient key and
     the content includes it.
 
-    Copies are rare, so the work over every raw row is grouping on a hash of
-    the raw columns (row_hash, where the engine has one); only the rows of a
-    repeated hash are grouped on the raw columns, and only the rows of
-    repeated contents or repeated row ids are numbered or compared, and
-    joined back (a window over every row would sort every row with its whole
-    payload).
+    `hashed` is the one pass over every raw row: the raw columns with a hash
+    of the content and of the trimmed row id (row_hash, where the engine has
+    one), and the trimmed row id; every later CTE reads it, so each is
+    computed once per row. Copies are rare: the rows whose hash repeats are
+    the candidates, and only they are numbered or compared (a window over
+    every row would sort every row with its whole payload). A hash is only
+    a filter: rows of one hash that differ in content fall into different
+    partitions and stay first copies, and row ids are compared as text.
+    Where the engine has no hash, the rows of repeated contents or row ids
+    are found by grouping on the raw columns instead.
+    The model's later CTEs read the raw rows from `hashed` (a superset of
+    `source`), so the export is read once.
     row_id and content_columns are raw column names.
 -#}
 {% macro row_copies(row_id, content_columns, order_by) -%}
@@ -27,26 +33,50 @@
         {%- do content.append('source.' ~ column) -%}
         {%- do same_content.append('source.' ~ column ~ ' is not distinct from repeated_contents.' ~ column) -%}
     {%- endfor -%}
-{%- set content_hash = row_hash(content) %}
-{%- if content_hash %}
-repeated_content_hashes as (
-    select {{ content_hash }} as content_hash
+    {%- set content_hash = row_hash(content) -%}
+    {%- set row_id_hash = row_hash(['trim(source.' ~ row_id ~ ')']) if row_id else '' %}
+hashed as (
+    select
+        source.*
+        {%- if content_hash %},
+        {{ content_hash }} as copies__content_hash
+        {%- endif %}
+        {%- if row_id %},
+        nullif(trim(source.{{ row_id }}), '') as copies__row_id
+        {%- if row_id_hash %},
+        {{ row_id_hash }} as copies__row_id_hash
+        {%- endif %}
+        {%- endif %}
     from source
-    group by {{ content_hash }}
-    having count(*) > 1
 ),
 
-{% endif -%}
+{% if content_hash -%}
+repeated_content_rows as (
+    select source.*
+    from hashed as source
+    inner join (
+        select copies__content_hash
+        from hashed
+        group by copies__content_hash
+        having count(*) > 1
+    ) as repeated_content_hashes
+        on source.copies__content_hash = repeated_content_hashes.copies__content_hash
+),
+{%- else -%}
 repeated_contents as (
     select {{ content | join(', ') }}
-    from source
-    {%- if content_hash %}
-    inner join repeated_content_hashes
-        on {{ content_hash }} = repeated_content_hashes.content_hash
-    {%- endif %}
+    from hashed as source
     group by {{ content | join(', ') }}
     having count(*) > 1
 ),
+
+repeated_content_rows as (
+    select source.*
+    from hashed as source
+    inner join repeated_contents
+        on {{ same_content | join('\n        and ') }}
+),
+{%- endif %}
 
 numbered_copies as (
     select
@@ -56,66 +86,53 @@ numbered_copies as (
             partition by {{ content | join(', ') }}
             order by {{ order_by | join(', ') }}
         ) as copy_number
-    from source
-    inner join repeated_contents
-        on {{ same_content | join('\n        and ') }}
+    from repeated_content_rows as source
 ),
 {%- if row_id %}
 
-{%- set row_id_hash = row_hash(['trim(source.' ~ row_id ~ ')']) %}
-{%- if row_id_hash %}
-
-repeated_row_id_hashes as (
-    select {{ row_id_hash }} as row_id_hash
-    from source
-    where nullif(trim(source.{{ row_id }}), '') is not null
-    group by {{ row_id_hash }}
-    having count(*) > 1
-),
-{%- endif %}
-
-repeated_row_ids as (
-    select trim(source.{{ row_id }}) as row_id
-    from source
-    {%- if row_id_hash %}
-    inner join repeated_row_id_hashes
-        on {{ row_id_hash }} = repeated_row_id_hashes.row_id_hash
-    {%- endif %}
-    where nullif(trim(source.{{ row_id }}), '') is not null
-    group by trim(source.{{ row_id }})
-    having count(*) > 1
+repeated_row_id_rows as (
+    select hashed.*
+    from hashed
+    inner join (
+        select {{ 'copies__row_id_hash' if row_id_hash else 'copies__row_id' }} as repeated_key
+        from hashed
+        where copies__row_id is not null
+        group by {{ 'copies__row_id_hash' if row_id_hash else 'copies__row_id' }}
+        having count(*) > 1
+    ) as repeated_row_id_keys
+        on hashed.{{ 'copies__row_id_hash' if row_id_hash else 'copies__row_id' }}
+        = repeated_row_id_keys.repeated_key
+    where hashed.copies__row_id is not null
 ),
 
 conflicting_row_ids as (
-    select row_id
+    select copies__row_id
     from (
         select distinct
-            repeated_row_ids.row_id,
+            source.copies__row_id,
             {{ content | join(', ') }}
-        from source
-        inner join repeated_row_ids
-            on trim(source.{{ row_id }}) = repeated_row_ids.row_id
+        from repeated_row_id_rows as source
     ) as row_id_contents
-    group by row_id
+    group by copies__row_id
     having count(*) > 1
 ),
 {%- endif %}
 
 copies as (
     select
-        source.*,
+        hashed.*,
         coalesce(numbered_copies.copy_number, 1) as copy_number
         {%- if row_id %},
-        conflicting_row_ids.row_id is not null as has_conflicting_row_id
+        conflicting_row_ids.copies__row_id is not null as has_conflicting_row_id
         {%- endif %}
-    from source
+    from hashed
     left join numbered_copies
         on
-            source.source_file_name is not distinct from numbered_copies.source_file_name
-            and source.source_row_number = numbered_copies.source_row_number
+            hashed.source_file_name is not distinct from numbered_copies.source_file_name
+            and hashed.source_row_number = numbered_copies.source_row_number
     {%- if row_id %}
     left join conflicting_row_ids
-        on trim(source.{{ row_id }}) = conflicting_row_ids.row_id
+        on hashed.copies__row_id = conflicting_row_ids.copies__row_id
     {%- endif %}
 )
 {%- endmacro %}

@@ -67,7 +67,7 @@
     {%- endfor -%}
 with
 
-source as (
+source as {{ cte_not_materialized() }} (
     {{ raw_rows_numbered_per_file(source_relation, several_files) }}
 ),
 
@@ -117,16 +117,17 @@ checked as (
     {{ first_quality_failure(ladder, 'dated') }}
 ),
 
-{#- read from the raw rows, so `checked` is read once -#}
+{#- read from the raw rows (`hashed`, row_copies: the one read of the
+    export), so `checked` is read once -#}
 patient_keys as (
     {{ patient_key_pseudonyms(center_id, '(select ' ~ _patient_key_expression('source.' ~ key_column)
-                                         ~ ' as center_patient_key from source) as raw_keys') }}
+                                         ~ ' as center_patient_key from hashed as source) as raw_keys') }}
 ),
 {%- if kind in ('line_records', 'patients') and by_field.get('national_id') %}
 
 national_ids as (
     {{ national_id_links('(select ' ~ _national_id_expression('source.' ~ by_field['national_id']['column'])
-                         ~ ' as national_id_normalised from source) as raw_national_ids',
+                         ~ ' as national_id_normalised from hashed as source) as raw_national_ids',
                          by_field['national_id'].get('scheme', 'generic')) }}
 ),
 {%- endif %}

@@ -23,11 +23,11 @@
     if split_centers else 'false' %}
 with
 
-lines as (
+lines as {{ cte_not_materialized() }} (
     select * from {{ ref('int_treatment_lines_unioned') }}
 ),
 
-baselines as (
+baselines as {{ cte_not_materialized() }} (
     select * from {{ ref('int_patient_baselines_unioned') }}
 ),
 
@@ -35,11 +35,11 @@ patient_keys as (
     select * from {{ ref('int_patient_keys_checked') }}
 ),
 
-treatment_histories as (
+treatment_histories as {{ cte_not_materialized() }} (
     select * from {{ ref('int_treatment_histories_checked') }}
 ),
 
-line_classes as (
+line_classes as {{ cte_not_materialized() }} (
     select * from {{ ref('int_treatment_line_drug_classes') }}
 ),
 

@@ -10,7 +10,7 @@
 
 with
 
-unioned as (
+unioned as {{ cte_not_materialized() }} (
     {% for export in adverse_event_exports %}
         select
             patient_id,

@@ -3,7 +3,7 @@
     (unknown_drug / unknown_code) instead of being dropped silently. -#}
 with
 
-records as (
+records as {{ cte_not_materialized() }} (
     select * from {{ ref('int_line_records_unioned') }}
 ),
 
