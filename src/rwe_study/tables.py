@@ -79,7 +79,8 @@ def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
         raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({split_column})")
     codes = []
     for column in (center_column, table_column, file_column):
-        column_codes, uniques = pd.factorize(frame[column], sort=True)  # codes in text order
+        # codes in text order (a categorical's values as text: its own order is not text order)
+        column_codes, uniques = pd.factorize(frame[column].to_numpy(dtype=object), sort=True)
         if (column_codes < 0).any():
             raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({column})")
         codes.append((column_codes, len(uniques)))
