@@ -155,14 +155,31 @@ def _encoded_strings(relation: Any, columns: list[str]) -> dict[str, tuple[np.nd
             for position, column in enumerate(columns)}
 
 
-def read_every_column(model: str, table_name: str, table: Any) -> pd.DataFrame:
-    """Every column of ``table`` as a pandas DataFrame.
+def read_every_column(model: str, table_name: str, table: Any, *,
+                      compact: bool = False) -> pd.DataFrame:
+    """Every column of ``table`` as a pandas DataFrame (``compact``: text as categoricals,
+    as :func:`read_compact_columns` reads it).
 
     Only for a model whose job needs the whole table (validating it,
     carrying all its columns into its own output); every other model names
     its columns with :func:`read_columns`.
     """
-    return read_columns(model, table_name, table, _column_names(model, table_name, table))
+    read = read_compact_columns if compact else read_columns
+    return read(model, table_name, table, _column_names(model, table_name, table))
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """A categorical column back as text (missing as ``None``), for a table written out.
+
+    The values are the categories' own string objects, one per distinct
+    value, not one per row; any other column is returned as it is.
+    """
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    strings = np.empty(len(values.cat.categories) + 1, dtype=object)
+    strings[:-1] = values.cat.categories.to_numpy(dtype=object)
+    strings[-1] = None  # code -1, a missing value
+    return pd.Series(strings[values.cat.codes.to_numpy()], index=values.index, name=values.name)
 
 
 def _column_names(model: str, table_name: str, table: Any) -> list[str]:

@@ -30,6 +30,7 @@ from rwe_stats.survival import (
     median_survival,
     survival_at,
 )
+from rwe_study.inputs import as_text
 
 # Key-independent provenance of each patient's analysis record: the raw export
 # row of the second-line record, in its file (rows are numbered per file; a
@@ -270,6 +271,9 @@ def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     # the whole frame taken at once and columns inserted: rebuilding it column
     # by column re-consolidated every block
     result = cohort.take(positions).reset_index(drop=True)
+    for column in result.columns:  # a categorical (a compact read) is stored as text
+        if isinstance(result[column].dtype, pd.CategoricalDtype):
+            result[column] = as_text(result[column])
     result.insert(0, PATIENT_COLUMN, result.pop(PATIENT_COLUMN))
     result.insert(0, PAIR_COLUMN, pairs[PAIR_COLUMN].to_numpy()[pair_rows])
     for column in method:
