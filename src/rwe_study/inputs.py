@@ -42,14 +42,7 @@ def read_columns(model: str, table_name: str, table: Any, columns: Iterable[str]
     TypeError
         When ``table`` is none of the three kinds.
     """
-    wanted = list(dict.fromkeys(columns))
-    if not wanted:
-        raise ValueError(f"{model} asks for no column of {table_name}")
-    present = set(_column_names(model, table_name, table))
-    missing = [column for column in wanted if column not in present]
-    if missing:
-        raise ValueError(f"{model} reads column(s) {missing} of {table_name}, which has no such "
-                         "column(s)")
+    wanted = _checked(model, table_name, table, columns)
     if isinstance(table, pd.DataFrame):
         return table.loc[:, wanted].reset_index(drop=True)
     if _is_spark(table):
@@ -101,18 +94,16 @@ def _encoded(values: pd.Series) -> pd.Series:
 def _duckdb_compact(model: str, table_name: str, table: Any,
                     wanted: list[str]) -> pd.DataFrame | None:
     """The DuckDB path of :func:`read_compact_columns` (None for any other kind of table)."""
-    if isinstance(table, pd.DataFrame) or _is_spark(table) or not (
-            callable(getattr(table, "project", None)) and callable(getattr(table, "limit", None))
-            and hasattr(table, "types")):
+    if isinstance(table, pd.DataFrame) or _is_spark(table) or not hasattr(table, "types"):
         return None
-    read_columns(model, table_name, table.limit(0), wanted)  # names checked, no rows read
+    wanted = _checked(model, table_name, table, wanted)
     types = dict(zip(table.columns, (str(kind) for kind in table.types), strict=True))
     text = [column for column in wanted if types[column] == "VARCHAR" and column != PATIENT_COLUMN]
     rest = [column for column in wanted if column not in text]
     frame = read_columns(model, table_name, table, rest) if rest else None
     encoded = _encoded_strings(table.project(", ".join(_quoted(column, '"') for column in text)),
                                text) if text else {}
-    rows = len(frame) if frame is not None else len(next(iter(encoded.values())))
+    rows = len(frame) if frame is not None else len(next(iter(encoded.values()))[0])
     columns = {}
     for column in wanted:
         if column in encoded:
@@ -180,6 +171,19 @@ def as_text(values: pd.Series) -> pd.Series:
     strings[:-1] = values.cat.categories.to_numpy(dtype=object)
     strings[-1] = None  # code -1, a missing value
     return pd.Series(strings[values.cat.codes.to_numpy()], index=values.index, name=values.name)
+
+
+def _checked(model: str, table_name: str, table: Any, columns: Iterable[str]) -> list[str]:
+    """``columns`` once each, in order, after checking that ``table`` has them all."""
+    wanted = list(dict.fromkeys(columns))
+    if not wanted:
+        raise ValueError(f"{model} asks for no column of {table_name}")
+    present = set(_column_names(model, table_name, table))
+    missing = [column for column in wanted if column not in present]
+    if missing:
+        raise ValueError(f"{model} reads column(s) {missing} of {table_name}, which has no such "
+                         "column(s)")
+    return wanted
 
 
 def _column_names(model: str, table_name: str, table: Any) -> list[str]:
