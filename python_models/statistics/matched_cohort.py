@@ -10,8 +10,9 @@ def model(dbt, session):
     dbt.config(materialized="table")
     name = dbt.this.identifier
     params = read_parameters(name, dbt.ref("study_specs"))
-    # every column: each matched patient carries all their analysis columns
-    cohort = read_every_column(name, "analysis_cohort", dbt.ref("analysis_cohort"))
+    # every column: each matched patient carries all their analysis columns (text as
+    # categoricals while matching; matched_cohort writes it back as text)
+    cohort = read_every_column(name, "analysis_cohort", dbt.ref("analysis_cohort"), compact=True)
     pairs = read_columns(name, "matched_pairs", dbt.ref("matched_pairs"),
                          [STUDY_COLUMN, *MATCHED_PAIR_COLUMNS])
     return with_run_stamp(per_study(params, lambda study_id, study: matched_cohort(

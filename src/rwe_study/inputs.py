@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -41,6 +42,139 @@ def read_columns(model: str, table_name: str, table: Any, columns: Iterable[str]
     TypeError
         When ``table`` is none of the three kinds.
     """
+    wanted = _checked(model, table_name, table, columns)
+    if isinstance(table, pd.DataFrame):
+        return table.loc[:, wanted].reset_index(drop=True)
+    if _is_spark(table):
+        return table.select(*[_quoted(column, "`") for column in wanted]).toPandas()
+    return table.project(", ".join(_quoted(column, '"') for column in wanted)).df()
+
+
+#: the one string column :func:`read_compact_columns` leaves as strings: a million distinct
+#: patient ids encode to nothing smaller, and estimators index by them
+PATIENT_COLUMN = "patient_id"
+#: rows per Arrow batch while encoding strings: the strings of one batch are in memory at a time
+ENCODE_BATCH_ROWS = 131_072
+
+
+def read_compact_columns(model: str, table_name: str, table: Any,
+                         columns: Iterable[str]) -> pd.DataFrame:
+    """:func:`read_columns`, with every text column but ``patient_id`` as a categorical.
+
+    The categories are the column's values in order of first appearance
+    (a missing value stays missing, code -1): exactly what the estimators'
+    tie-break ordering (:func:`rwe_study.tables._canonical`) makes of a
+    column of strings, so the tables are the same. On DuckDB the strings are
+    encoded batch by batch from Arrow and never become one Python object per
+    row: a cohort's study, center, export, arm and pair columns as objects
+    were most of a statistics model's memory. Only for frames that reach the
+    estimators through that ordering (the cohorts, ``ps_weights``); a model
+    that writes a text column back must not read it so (it would be stored as
+    an enumeration).
+    """
+    wanted = list(dict.fromkeys(columns))
+    frame_or_none = _duckdb_compact(model, table_name, table, wanted)
+    if frame_or_none is not None:
+        return frame_or_none
+    frame = read_columns(model, table_name, table, wanted)
+    return pd.DataFrame({column: _encoded(frame[column]) if column != PATIENT_COLUMN
+                         else frame[column] for column in wanted}, columns=wanted)
+
+
+def _encoded(values: pd.Series) -> pd.Series:
+    """A column of strings as a categorical in order of first appearance; others as they are."""
+    if values.dtype != object:
+        return values
+    codes, strings = pd.factorize(values)  # categories as they come: no sort
+    if pd.api.types.infer_dtype(strings, skipna=False) != "string":
+        return values
+    return pd.Series(pd.Categorical.from_codes(codes, categories=strings), name=values.name)
+
+
+def _duckdb_compact(model: str, table_name: str, table: Any,
+                    wanted: list[str]) -> pd.DataFrame | None:
+    """The DuckDB path of :func:`read_compact_columns` (None for any other kind of table)."""
+    if isinstance(table, pd.DataFrame) or _is_spark(table) or not hasattr(table, "types"):
+        return None
+    wanted = _checked(model, table_name, table, wanted)
+    types = dict(zip(table.columns, (str(kind) for kind in table.types), strict=True))
+    text = [column for column in wanted if types[column] == "VARCHAR" and column != PATIENT_COLUMN]
+    rest = [column for column in wanted if column not in text]
+    frame = read_columns(model, table_name, table, rest) if rest else None
+    encoded = _encoded_strings(table.project(", ".join(_quoted(column, '"') for column in text)),
+                               text) if text else {}
+    rows = len(frame) if frame is not None else len(next(iter(encoded.values()))[0])
+    columns = {}
+    for column in wanted:
+        if column in encoded:
+            codes, strings = encoded[column]
+            if len(codes) != rows:
+                raise ValueError(f"{model} read {table_name} twice and got different row counts")
+            columns[column] = (pd.Categorical.from_codes(codes, categories=pd.Index(
+                strings, dtype=object)) if strings else _as_read(model, table_name, table, column))
+        else:
+            columns[column] = frame[column]
+    return pd.DataFrame(columns, columns=wanted)
+
+
+def _as_read(model: str, table_name: str, table: Any, column: str) -> pd.Series:
+    """A text column with no value at all, as :func:`read_columns` gives it."""
+    return read_columns(model, table_name, table, [column])[column]
+
+
+def _encoded_strings(relation: Any, columns: list[str]) -> dict[str, tuple[np.ndarray, list]]:
+    """Each column's codes (-1 for missing) and values in order of first appearance."""
+    reader = (relation.to_arrow_reader(ENCODE_BATCH_ROWS) if hasattr(relation, "to_arrow_reader")
+              else relation.fetch_record_batch(ENCODE_BATCH_ROWS))
+    seen: list[dict[str, int]] = [{} for _ in columns]
+    chunks: list[list[np.ndarray]] = [[] for _ in columns]
+    for batch in reader:
+        for position in range(len(columns)):
+            local = batch.column(position).dictionary_encode()
+            # the batch's dictionary is in order of first appearance in the batch, so values
+            # new to the whole column get their codes in order of first appearance overall
+            codes_of = seen[position]
+            mapping = np.array([codes_of.setdefault(value, len(codes_of))
+                                for value in local.dictionary.to_pylist()] or [0],
+                               dtype=np.int64)
+            indices = local.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(
+                np.int64, copy=False)
+            chunks[position].append(np.where(indices >= 0, mapping[np.maximum(indices, 0)],
+                                             -1).astype(np.int32))
+    return {column: (np.concatenate(chunks[position]) if chunks[position]
+                     else np.empty(0, dtype=np.int32), list(seen[position]))
+            for position, column in enumerate(columns)}
+
+
+def read_every_column(model: str, table_name: str, table: Any, *,
+                      compact: bool = False) -> pd.DataFrame:
+    """Every column of ``table`` as a pandas DataFrame (``compact``: text as categoricals,
+    as :func:`read_compact_columns` reads it).
+
+    Only for a model whose job needs the whole table (validating it,
+    carrying all its columns into its own output); every other model names
+    its columns with :func:`read_columns`.
+    """
+    read = read_compact_columns if compact else read_columns
+    return read(model, table_name, table, _column_names(model, table_name, table))
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """A categorical column back as text (missing as ``None``), for a table written out.
+
+    The values are the categories' own string objects, one per distinct
+    value, not one per row; any other column is returned as it is.
+    """
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    strings = np.empty(len(values.cat.categories) + 1, dtype=object)
+    strings[:-1] = values.cat.categories.to_numpy(dtype=object)
+    strings[-1] = None  # code -1, a missing value
+    return pd.Series(strings[values.cat.codes.to_numpy()], index=values.index, name=values.name)
+
+
+def _checked(model: str, table_name: str, table: Any, columns: Iterable[str]) -> list[str]:
+    """``columns`` once each, in order, after checking that ``table`` has them all."""
     wanted = list(dict.fromkeys(columns))
     if not wanted:
         raise ValueError(f"{model} asks for no column of {table_name}")
@@ -49,21 +183,7 @@ def read_columns(model: str, table_name: str, table: Any, columns: Iterable[str]
     if missing:
         raise ValueError(f"{model} reads column(s) {missing} of {table_name}, which has no such "
                          "column(s)")
-    if isinstance(table, pd.DataFrame):
-        return table.loc[:, wanted].reset_index(drop=True)
-    if _is_spark(table):
-        return table.select(*[_quoted(column, "`") for column in wanted]).toPandas()
-    return table.project(", ".join(_quoted(column, '"') for column in wanted)).df()
-
-
-def read_every_column(model: str, table_name: str, table: Any) -> pd.DataFrame:
-    """Every column of ``table`` as a pandas DataFrame.
-
-    Only for a model whose job needs the whole table (validating it,
-    carrying all its columns into its own output); every other model names
-    its columns with :func:`read_columns`.
-    """
-    return read_columns(model, table_name, table, _column_names(model, table_name, table))
+    return wanted
 
 
 def _column_names(model: str, table_name: str, table: Any) -> list[str]:

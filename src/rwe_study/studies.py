@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 import yaml
 
-from rwe_study.inputs import read_columns
+from rwe_study.inputs import read_columns, read_compact_columns
 
 STUDY_COLUMN = "study_id"
 SPEC_COLUMNS = (STUDY_COLUMN, "spec_json")
@@ -128,25 +129,49 @@ def read_cohorts(model: str, specs: Any, columns_read: Callable[..., list[str]],
     literal ``dbt.ref`` calls). Of the two cohorts only the columns that ``columns_read``
     names for ``table`` in any study are read (:func:`columns_for_every_study`, the matched
     cohort as ``source="matched_cohort"``); of ``ps_weights``, :data:`WEIGHT_COLUMNS`.
+    Text columns but ``patient_id`` come as categoricals
+    (:func:`rwe_study.inputs.read_compact_columns`): every estimator puts these frames in
+    tie-break order first, which encodes strings the same way.
     """
     params = read_parameters(model, specs)
     return StudyInputs(
         params=params,
-        cohort=None if cohort is None else read_columns(
+        cohort=None if cohort is None else read_compact_columns(
             model, "analysis_cohort", cohort,
             columns_for_every_study(columns_read, table, params)),
-        matched=None if matched is None else read_columns(
+        matched=None if matched is None else read_compact_columns(
             model, "matched_cohort", matched,
             columns_for_every_study(columns_read, table, params, "matched_cohort")),
-        weights=None if weights is None else read_columns(model, "ps_weights", weights,
-                                                          WEIGHT_COLUMNS),
+        weights=None if weights is None else read_compact_columns(model, "ps_weights", weights,
+                                                                  WEIGHT_COLUMNS),
     )
 
 
 def study_rows(frame: pd.DataFrame, study_id: str) -> pd.DataFrame:
-    """One study's rows of ``frame``, without ``study_id``, as a warehouse of that study alone."""
-    return frame.loc[frame[STUDY_COLUMN] == study_id].drop(columns=STUDY_COLUMN).reset_index(
-        drop=True)
+    """One study's rows of ``frame``, without ``study_id``, as a warehouse of that study alone.
+
+    A categorical column keeps only the study's values, in order of first
+    appearance among its rows, as if that warehouse had been read alone.
+    """
+    rows = frame.loc[(frame[STUDY_COLUMN] == study_id).to_numpy()].drop(columns=STUDY_COLUMN)
+    rows = rows.reset_index(drop=True)
+    for column in rows.columns:
+        if isinstance(rows[column].dtype, pd.CategoricalDtype):
+            rows[column] = _as_first_seen(rows[column])
+    return rows
+
+
+def _as_first_seen(values: pd.Series) -> pd.Series:
+    """A categorical's present values as its categories, in order of first appearance."""
+    codes = values.cat.codes.to_numpy()
+    present = codes >= 0
+    used, first = np.unique(codes[present], return_index=True)
+    kept = used[np.argsort(first, kind="stable")]  # category codes in order of first appearance
+    renumbered = np.full(len(values.cat.categories), -1, dtype=np.int64)
+    renumbered[kept] = np.arange(len(kept))
+    new_codes = np.where(present, renumbered[np.maximum(codes, 0)], -1)
+    return pd.Series(pd.Categorical.from_codes(new_codes, categories=values.cat.categories[kept]),
+                     name=values.name)
 
 
 def per_study(params: Mapping[str, Mapping[str, Any]],

@@ -30,6 +30,7 @@ from rwe_stats.survival import (
     median_survival,
     survival_at,
 )
+from rwe_study.inputs import as_text
 
 # Key-independent provenance of each patient's analysis record: the raw export
 # row of the second-line record, in its file (rows are numbered per file; a
@@ -79,7 +80,8 @@ def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
         raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({split_column})")
     codes = []
     for column in (center_column, table_column, file_column):
-        column_codes, uniques = pd.factorize(frame[column], sort=True)  # codes in text order
+        # codes in text order (a categorical's values as text: its own order is not text order)
+        column_codes, uniques = pd.factorize(frame[column].to_numpy(dtype=object), sort=True)
         if (column_codes < 0).any():
             raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({column})")
         codes.append((column_codes, len(uniques)))
@@ -269,6 +271,9 @@ def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     # the whole frame taken at once and columns inserted: rebuilding it column
     # by column re-consolidated every block
     result = cohort.take(positions).reset_index(drop=True)
+    for column in result.columns:  # a categorical (a compact read) is stored as text
+        if isinstance(result[column].dtype, pd.CategoricalDtype):
+            result[column] = as_text(result[column])
     result.insert(0, PATIENT_COLUMN, result.pop(PATIENT_COLUMN))
     result.insert(0, PAIR_COLUMN, pairs[PAIR_COLUMN].to_numpy()[pair_rows])
     for column in method:

@@ -18,13 +18,15 @@ import pandas as pd
 import pytest
 
 from rwe_study import diagnostics, tables
-from rwe_study.inputs import read_columns, read_every_column
+from rwe_study import inputs as inputs_module
+from rwe_study.inputs import as_text, read_columns, read_compact_columns, read_every_column
 from rwe_study.studies import (
     STUDY_COLUMN,
     WEIGHT_COLUMNS,
     file_parameters,
     read_cohorts,
     spec_from_file,
+    study_rows,
 )
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -58,8 +60,15 @@ class RecordingRelation:
         self.projections.append(expressions)
         return self.relation.project(expressions)
 
+    @property
+    def types(self) -> list:
+        return self.relation.types
+
     def df(self) -> pd.DataFrame:
         raise WholeTableConverted("the whole relation was converted to pandas")
+
+    def to_arrow_reader(self, *args):
+        raise WholeTableConverted("the whole relation was converted to Arrow")
 
 
 class FakeSparkFrame:
@@ -238,9 +247,80 @@ def test_read_cohorts_projects_each_cohort_to_what_any_study_reads(columns_read,
     assert list(inputs.cohort.columns) == cohort_columns
     assert list(inputs.matched.columns) == matched_columns
     assert list(inputs.weights.columns) == list(WEIGHT_COLUMNS)
-    # projected in the engine, once per table
-    assert [len(relation.projections) for relation in relations.values()] == [1, 1, 1]
-    pd.testing.assert_frame_equal(inputs.cohort, wide_table(cohort_columns)[cohort_columns])
+    # projected in the engine to the columns read (numbers and text apart), per table
+    for relation, columns in zip(relations.values(),
+                                 (cohort_columns, matched_columns, WEIGHT_COLUMNS), strict=True):
+        assert 1 <= len(relation.projections) <= 2
+        named = {name.strip().strip('"') for projection in relation.projections
+                 for name in projection.split(",")}
+        assert named <= set(columns)
+    pd.testing.assert_frame_equal(inputs.cohort,
+                                  first_seen_categories(wide_table(cohort_columns)[cohort_columns]))
+
+
+def first_seen_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each text column but ``patient_id`` as a categorical of its values in order of first
+    appearance (what read_compact_columns returns), built independently of it."""
+    def encoded(values: pd.Series) -> pd.Series:
+        if values.name == "patient_id" or values.dtype != object or values.isna().all():
+            return values  # a column without any text value is not encoded
+        return pd.Series(pd.Categorical(values, categories=pd.unique(values.dropna())),
+                         name=values.name)
+
+    return frame.apply(encoded)
+
+
+def text_table(rows: int) -> pd.DataFrame:
+    """Text with repeats and missing values, numbers, flags, an all-missing text column."""
+    return pd.DataFrame({
+        "patient_id": [f"p{row:05d}" for row in range(rows)],
+        "arm": [None if row % 7 == 3 else ("non-ICI", "ICI")[(row // 3) % 2]
+                for row in range(rows)],
+        "center_id": [f"center_{'cba'[(row * 5 // rows) % 3]}" for row in range(rows)],
+        "age_years": [40 + row % 50 for row in range(rows)],
+        "is_ici": [row % 2 == 0 for row in range(rows)],
+        "pfs_months": [row / 7 for row in range(rows)],
+        "nothing": [None] * rows,
+    })
+
+
+@pytest.mark.parametrize("batch_rows", [3, 1000])
+def test_read_compact_columns_encodes_text_in_order_of_first_appearance(monkeypatch, batch_rows):
+    """Across Arrow batches (3 rows each, or one batch) the categories are the values in order
+    of first appearance, missing stays missing, and every other column is as read_columns
+    reads it; a table without any text value keeps its column as read_columns gives it."""
+    monkeypatch.setattr(inputs_module, "ENCODE_BATCH_ROWS", batch_rows)
+    frame = text_table(40)  # noqa: F841 (read by DuckDB's replacement scan)
+    columns = ["arm", "patient_id", "age_years", "center_id", "is_ici", "pfs_months", "nothing"]
+    with duckdb.connect() as con:
+        con.execute("create table cohort as select * exclude (nothing), "
+                    "cast(nothing as varchar) as nothing from frame")
+        compact = read_compact_columns("m", "analysis_cohort", con.table("cohort"), columns)
+        plain = read_columns("m", "analysis_cohort", con.table("cohort"), columns)
+    assert isinstance(compact["arm"].dtype, pd.CategoricalDtype)
+    assert compact["patient_id"].dtype == object
+    pd.testing.assert_frame_equal(compact, first_seen_categories(plain))
+    # the same frame from pandas (tests, and Spark after toPandas)
+    pd.testing.assert_frame_equal(read_compact_columns("m", "analysis_cohort", plain, columns),
+                                  compact)
+
+
+def test_study_rows_keeps_only_a_studys_own_categories_in_their_order():
+    frame = pd.DataFrame({STUDY_COLUMN: ["s1", "s2", "s2", "s1", "s2"],
+                          "arm": ["a", "b", "c", None, "b"]})
+    compact = read_compact_columns("m", "t", frame, [STUDY_COLUMN, "arm"])
+    rows = study_rows(compact, "s2")
+    assert list(rows.columns) == ["arm"]
+    assert list(rows["arm"].cat.categories) == ["b", "c"]
+    assert rows["arm"].tolist() == ["b", "c", "b"]
+    assert study_rows(compact, "s1")["arm"].isna().tolist() == [False, True]
+
+
+def test_as_text_gives_back_the_strings_and_none_for_missing():
+    values = pd.Series(pd.Categorical(["x", None, "y", "x"], categories=["y", "x"]), name="c")
+    text = as_text(values)
+    assert text.dtype == object and text.tolist() == ["x", None, "y", "x"]
+    assert text.name == "c"
 
 
 def test_read_cohorts_reads_only_the_tables_it_is_given():
