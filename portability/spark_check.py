@@ -2,7 +2,7 @@
 
 One process, one SparkSession, in this order:
 
-1. load each center's raw CSV export into the table its sources YAML names
+1. load each center's raw CSV export into the table its mapping's sources name
    (``raw_center_a.treatment_lines``, ...): every CSV column as a string, plus
    ``source_row_number`` (1-based data row, header excluded) and
    ``source_file_name``, which is what any warehouse loader must deliver
@@ -58,11 +58,17 @@ def spark_settings(spark_dir: str) -> dict[str, str]:
 
 
 def raw_exports(project_dir: Path) -> list[dict[str, str]]:
-    """Every export declared in models/staging/<center>/_<center>__sources.yml."""
+    """Every export of the registered centers (dbt_project.yml vars ``centers``),
+    as each center's mapping (models/staging/<center>/_<center>__mapping.yml)
+    declares its sources."""
+    registered = yaml.safe_load((project_dir / "dbt_project.yml").read_text(
+        encoding="utf-8"))["vars"]["centers"]
     exports = []
-    for path in sorted((project_dir / "models" / "staging").glob("*/_*__sources.yml")):
-        for source in yaml.safe_load(path.read_text(encoding="utf-8"))["sources"]:
+    for path in sorted((project_dir / "models" / "staging").glob("*/_*__mapping.yml")):
+        for source in yaml.safe_load(path.read_text(encoding="utf-8")).get("sources", []):
             center_id = source.get("config", {}).get("meta", {}).get("center_id", source["name"])
+            if center_id not in registered:
+                continue
             for table in source["tables"]:
                 exports.append({
                     "center_id": center_id,
