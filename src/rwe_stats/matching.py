@@ -157,7 +157,7 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
     ids = scores[id_col].to_numpy()
     rows_t, rows_c = order[treated], order[controls]
     return pd.DataFrame({
-        "pair_id": [f"pair_{number:0{width}d}" for number in range(1, len(pairs_t) + 1)],
+        "pair_id": list(map(f"pair_%0{width}d".__mod__, range(1, len(pairs_t) + 1))),
         "treated_patient_id": ids[rows_t],
         "control_patient_id": ids[rows_c],
         "treated_logit_ps": logits[treated],
