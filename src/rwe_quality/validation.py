@@ -365,10 +365,12 @@ def _map_outcome(loaded: LoadedSuite, index: int, elements: int, nonnull: int | 
     """GX's own verdict and BASIC result for a map expectation from its counts."""
     mostly = loaded.suite.expectations[index].mostly if hasattr(
         loaded.suite.expectations[index], "mostly") else 1
-    if elements == 0 or not nonnull:
-        success = True  # GX: vacuously true
-    else:
-        success = _mostly_success(nonnull, unexpected, mostly)
+    # GX's rule: the share of the rows considered that pass is at least ``mostly``, vacuously
+    # true with none. Considered: the non-missing rows, or every row for the expectations
+    # that report no missing count (the null checks, where a missing value is the point).
+    considered = elements if nonnull is None else nonnull
+    success = True if elements == 0 or considered == 0 else _mostly_success(considered, unexpected,
+                                                                            mostly)
     result = _format_map_output(result_format=parse_result_format("BASIC"), success=success,
                                 element_count=elements, nonnull_count=nonnull,
                                 unexpected_count=unexpected, unexpected_list=partial,
