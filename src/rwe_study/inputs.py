@@ -243,8 +243,16 @@ def repeated_keys(model: str, table_name: str, table: Any, columns: Iterable[str
         quoted = [_quoted(column, "`") for column in wanted]
         counted = table.groupBy(*quoted).count()
         return counted.filter(counted["count"] > 1).select(*quoted).toPandas()
+    # DuckDB: first the repeated 64-bit hashes of the key (a hash table of integers, not of
+    # the key's strings), then the exact count over only the rows holding one of them
     quoted = ", ".join(_quoted(column, '"') for column in wanted)
-    return (table.aggregate(f"{quoted}, count(*) > 1 as is_repeated_key", quoted)
+    hashed = table.project(f"{quoted}, hash({quoted}) as rwe_key_hash").set_alias("rwe_keyed")
+    repeated_hashes = (hashed.aggregate("rwe_key_hash as rwe_repeated_hash, count(*) > 1 as "
+                                        "is_repeated", "rwe_key_hash")
+                       .filter("is_repeated").project("rwe_repeated_hash")
+                       .set_alias("rwe_repeated"))
+    candidates = hashed.join(repeated_hashes, "rwe_key_hash = rwe_repeated_hash")
+    return (candidates.aggregate(f"{quoted}, count(*) > 1 as is_repeated_key", quoted)
             .filter("is_repeated_key").project(quoted).df())
 
 
