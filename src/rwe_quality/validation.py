@@ -1,9 +1,12 @@
-"""Validate a pandas DataFrame against a suite file: one result row per expectation.
+"""Validate a table against a suite file: one result row per expectation.
 
 GX runs in an ephemeral (in-memory) data context with a pandas datasource, so
 nothing is written to disk and no GX project directory is needed. A failed
-expectation is data, not an error: :func:`validate_frame` only raises when
-the suite file itself is broken (:class:`~rwe_quality.suites.SuiteLoadError`).
+expectation is data, not an error: :func:`validate_frame` and
+:func:`validate_table` only raise when the suite file itself is broken
+(:class:`~rwe_quality.suites.SuiteLoadError`). :func:`validate_frame` hands GX
+the whole frame; :func:`validate_table` reads the table in batches of rows and
+gives the same rows in memory bounded by a batch.
 """
 
 from __future__ import annotations
@@ -347,8 +350,9 @@ def _combined(loaded: LoadedSuite, index: int, outcomes: list[_Outcome]) -> _Out
     first = outcomes[0]
     if "unexpected_count" not in first.detail:  # names or dtypes: the same on every batch
         if any(outcome != first for outcome in outcomes[1:]):
-            raise RuntimeError(f"{loaded.path}: expectation {index} ({loaded.entries[index]['type']})"
-                               " gave different results on different batches of the table")
+            kind = loaded.entries[index]["type"]
+            raise RuntimeError(f"{loaded.path}: expectation {index} ({kind}) gave different "
+                               "results on different batches of the table")
         return first
     elements = sum(int(outcome.detail["element_count"]) for outcome in outcomes)
     nonnull = (None if "missing_count" not in first.detail else
