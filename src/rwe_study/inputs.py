@@ -7,7 +7,10 @@ only the columns the model uses *in the engine* (a projection, before any row
 crosses into Python: converting a whole cohort costs more memory and time
 than some tables' estimates) and returns a pandas DataFrame. The engines are
 told apart by what they can do, not by importing them: pyspark need not be
-installed where DuckDB runs, nor duckdb where Spark does.
+installed where DuckDB runs, nor duckdb where Spark does. A model that can
+work on a batch of rows at a time (the quality gate) reads with
+:func:`read_batches` instead, and asks the engine which keys repeat with
+:func:`repeated_keys`, so no table is ever whole in Python.
 """
 
 from __future__ import annotations
