@@ -10,7 +10,7 @@ told apart by what they can do, not by importing them: pyspark need not be
 installed where DuckDB runs, nor duckdb where Spark does. A model that can
 work on a batch of rows at a time (the quality gate) reads with
 :func:`read_batches` instead, and asks the engine which keys repeat with
-:func:`repeated_keys`, so no table is ever whole in Python.
+:func:`repeated_keys`, so a DuckDB table need not be whole in Python.
 """
 
 from __future__ import annotations
