@@ -102,8 +102,8 @@
 {#- One row per distinct patient key of `relation` (a CTE with a
     center_patient_key column, null included) with its patient_id and
     folded_patient_id: a keyed hash is computed once per patient, not once per
-    raw row. Join it back with `is not distinct from` (a null key has a
-    pseudonym too). -#}
+    raw row. Join it back with `is not distinct from`, so that rows without a
+    key keep their row (with null pseudonyms). -#}
 {% macro patient_key_pseudonyms(center_id, relation) -%}
     select
         center_patient_key,

@@ -28,15 +28,19 @@
 {#- The key is not inlined: the rwe_warehouse.pseudonym_key plugin (profiles.yml)
     sets it as a DuckDB variable on every connection (and refuses a missing or
     short key), so it appears in no compiled SQL, log line, dbt artifact or
-    stored view definition. -#}
+    stored view definition. `||`, not DuckDB's concat (which skips a null):
+    a missing key identifies no one, so its pseudonym is null, as on Spark,
+    not the hash of an empty key that every such row would share. -#}
 {% macro duckdb__pseudonymise(center_id_expression, patient_key_column) -%}
-    substr(sha256(concat(getvariable('rwe_pseudonym_key'), '|', {{ center_id_expression }}, '|', trim({{ patient_key_column }}))), 1, 24)
+    substr(sha256(getvariable('rwe_pseudonym_key') || '|' || {{ center_id_expression }} || '|' || trim({{ patient_key_column }})), 1, 24)
 {%- endmacro %}
 
 {#- Other engines inline the key (Spark has no session variable dbt can bind
     as a parameter): keep their target/ and logs/ private. On Databricks use a
     secret scope (secret('<scope>', '<key>')) instead; see docs/portability.md. -#}
 
+{#- Spark's concat is null when an argument is null: a missing key gets a
+    null pseudonym here too. -#}
 {% macro default__pseudonymise(center_id_expression, patient_key_column) -%}
     substr(sha2(concat('{{ _pseudonym_key() }}', '|', {{ center_id_expression }}, '|', trim({{ patient_key_column }})), 256), 1, 24)
 {%- endmacro %}

@@ -1,7 +1,8 @@
 """dq_results: Great Expectations results for the published tables, one row per expectation.
 
 Validates analysis_cohort, adverse_events, quarantine and row_accounting, each
-against expectations/<table>.json (rwe_quality.validate_tables). Always
+against expectations/<table>.json (rwe_quality.validate_tables), reading each
+table in batches of rows so memory does not grow with the tables. Always
 materialises: a failed expectation is a row with success = false, and the
 singular test assert_no_critical_data_quality_failures turns critical
 failures into a build failure, so the statistics models downstream of this
@@ -18,7 +19,6 @@ import pandas as pd
 from dbt.flags import get_flags
 
 from rwe_quality import validate_tables
-from rwe_study.inputs import read_every_column
 
 
 def model(dbt, session):
@@ -32,10 +32,8 @@ def model(dbt, session):
         "row_accounting": dbt.ref("row_accounting"),
     }
     expectations_dir = Path(get_flags().PROJECT_DIR).resolve() / "expectations"
-    # every column: a suite may check any column and the set of columns
-    frames = {table: read_every_column(dbt.this.identifier, table, relation)
-              for table, relation in relations.items()}
-    results = validate_tables(frames, expectations_dir)
+    # read in batches of rows (rwe_study.inputs.read_batches), never whole
+    results = validate_tables(relations, expectations_dir, model=dbt.this.identifier)
     built_at = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     return results.assign(built_at=pd.Series(built_at, index=results.index,
                                              dtype="datetime64[us]"))

@@ -7,12 +7,15 @@ only the columns the model uses *in the engine* (a projection, before any row
 crosses into Python: converting a whole cohort costs more memory and time
 than some tables' estimates) and returns a pandas DataFrame. The engines are
 told apart by what they can do, not by importing them: pyspark need not be
-installed where DuckDB runs, nor duckdb where Spark does.
+installed where DuckDB runs, nor duckdb where Spark does. A model that can
+work on a batch of rows at a time (the quality gate) reads with
+:func:`read_batches` instead, and asks the engine which keys repeat with
+:func:`repeated_keys`, so a DuckDB table need not be whole in Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -157,6 +160,103 @@ def read_every_column(model: str, table_name: str, table: Any, *,
     """
     read = read_compact_columns if compact else read_columns
     return read(model, table_name, table, _column_names(model, table_name, table))
+
+
+def read_batches(model: str, table_name: str, table: Any, columns: Iterable[str],
+                 batch_rows: int) -> Iterator[pd.DataFrame]:
+    """``columns`` of ``table`` as consecutive pandas frames of at most ``batch_rows`` rows.
+
+    The frames, concatenated, are :func:`read_columns` of the same columns:
+    the same rows in the same order, and every column with the dtype it has
+    there (on DuckDB a column read whole is nullable, ``Int64`` or ``boolean``,
+    as soon as it holds one missing value anywhere, so a batch without one
+    gets that dtype too). For a model that can do its work one batch at a
+    time (row-wise checks): only one batch is in memory at a time on DuckDB
+    and for a pandas table. A Spark DataFrame arrives in one batch (``toPandas``):
+    a bounded reader for Spark is not written yet. An empty table gives one
+    empty frame, so a consumer always sees the columns.
+    """
+    if batch_rows < 1:
+        raise ValueError(f"{model} asks for batches of {batch_rows} rows of {table_name}")
+    wanted = _checked(model, table_name, table, columns)
+    if isinstance(table, pd.DataFrame):
+        frame = table.loc[:, wanted]
+        for start in range(0, max(len(frame), 1), batch_rows):
+            yield frame.iloc[start:start + batch_rows].reset_index(drop=True)
+        return
+    if _is_spark(table):
+        yield read_columns(model, table_name, table, wanted)
+        return
+    yield from _duckdb_batches(table.project(", ".join(_quoted(column, '"') for column in wanted)),
+                               wanted, batch_rows)
+
+
+def _duckdb_batches(relation: Any, columns: list[str], batch_rows: int) -> Iterator[pd.DataFrame]:
+    """DuckDB's own conversion (``.df()``) of each Arrow batch, with the whole column's dtype."""
+    import duckdb  # only where the table is a DuckDB relation
+
+    quoted = [_quoted(column, '"') for column in columns]
+    counts = relation.aggregate(", ".join(["count(*)"] + [f"count({name})" for name in quoted])
+                                ).fetchall()[0]
+    has_missing = {column: count < counts[0] for column, count in zip(columns, counts[1:],
+                                                                      strict=True)}
+    reader = (relation.to_arrow_reader(batch_rows) if hasattr(relation, "to_arrow_reader")
+              else relation.fetch_record_batch(batch_rows))
+    converter = duckdb.connect()  # private and in memory: converts, stores nothing
+    try:
+        empty = True
+        for batch in reader:
+            empty = False
+            yield _nullable_where_missing(converter.from_arrow(batch).df(), has_missing)
+        if empty:
+            yield relation.limit(0).df()
+    finally:
+        converter.close()
+
+
+def _nullable_where_missing(frame: pd.DataFrame, has_missing: dict[str, bool]) -> pd.DataFrame:
+    """Bool and integer columns as pandas' nullable dtypes where the whole column has a gap."""
+    for column, dtype in frame.dtypes.items():
+        if not has_missing[column] or not isinstance(dtype, np.dtype) or dtype.kind not in "biu":
+            continue
+        nullable = ("boolean" if dtype.kind == "b" else
+                    f"{'U' if dtype.kind == 'u' else ''}Int{dtype.itemsize * 8}")
+        frame[column] = frame[column].astype(nullable)
+    return frame
+
+
+def column_names(model: str, table_name: str, table: Any) -> list[str]:
+    """The names of ``table``'s columns, in order (see :func:`read_columns` for ``table``)."""
+    return _column_names(model, table_name, table)
+
+
+def repeated_keys(model: str, table_name: str, table: Any, columns: Iterable[str],
+                  ) -> pd.DataFrame:
+    """The combinations of ``columns`` that more than one row of ``table`` holds, as pandas.
+
+    Counted in the engine (a group-by), so only the repeated keys cross into
+    Python: none for a table whose key is unique. Missing values group
+    together, as pandas' ``duplicated`` treats them.
+    """
+    wanted = _checked(model, table_name, table, columns)
+    if isinstance(table, pd.DataFrame):
+        sizes = table.groupby(wanted, dropna=False, sort=False).size()
+        return sizes[sizes > 1].index.to_frame(index=False)
+    if _is_spark(table):
+        quoted = [_quoted(column, "`") for column in wanted]
+        counted = table.groupBy(*quoted).count()
+        return counted.filter(counted["count"] > 1).select(*quoted).toPandas()
+    # DuckDB: first the repeated 64-bit hashes of the key (a hash table of integers, not of
+    # the key's strings), then the exact count over only the rows holding one of them
+    quoted = ", ".join(_quoted(column, '"') for column in wanted)
+    hashed = table.project(f"{quoted}, hash({quoted}) as rwe_key_hash").set_alias("rwe_keyed")
+    repeated_hashes = (hashed.aggregate("rwe_key_hash as rwe_repeated_hash, count(*) > 1 as "
+                                        "is_repeated", "rwe_key_hash")
+                       .filter("is_repeated").project("rwe_repeated_hash")
+                       .set_alias("rwe_repeated"))
+    candidates = hashed.join(repeated_hashes, "rwe_key_hash = rwe_repeated_hash")
+    return (candidates.aggregate(f"{quoted}, count(*) > 1 as is_repeated_key", quoted)
+            .filter("is_repeated_key").project(quoted).df())
 
 
 def as_text(values: pd.Series) -> pd.Series:

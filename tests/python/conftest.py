@@ -16,11 +16,14 @@ EMBEDDED_BUILD_READERS = {"test_diagnostics_build", "test_line_derivation", "tes
                           "test_warehouse_build"}
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """`make test` runs pytest on two workers (-n 2 --dist loadgroup). Each test
     file is one group, so its module and session fixtures (the builds) are
     made once, in one worker; the files that read the embedded build share a
-    group."""
+    group. tryfirst: xdist reads the groups in its own hook of this name,
+    which would otherwise run before this one and see no group, so both
+    workers would make every session fixture (each bad-input build twice)."""
     for item in items:
         stem = item.path.stem
         group = "embedded_build" if stem in EMBEDDED_BUILD_READERS else stem

@@ -33,6 +33,7 @@ from rwe_quality import (
     SuiteLoadError,
     load_suite,
     validate_frame,
+    validate_table,
     validate_tables,
 )
 
@@ -635,6 +636,52 @@ def test_results_do_not_depend_on_row_order():
     pd.testing.assert_frame_equal(forward, backward)
 
 
+def _cohort_of(patients: int) -> pd.DataFrame:
+    """valid_cohort repeated to ``patients`` rows, each with its own patient and source row."""
+    base = valid_cohort()
+    frame = base.iloc[np.arange(patients) % len(base)].reset_index(drop=True)
+    frame["patient_id"] = [f"p{number:03d}" for number in range(patients)]
+    frame["second_line_source_row_number"] = np.arange(1, patients + 1, dtype="int32")
+    return frame
+
+
+@pytest.mark.parametrize("kind", ["pandas", "duckdb"])
+def test_batches_give_the_rows_of_validating_the_table_in_one_go(kind):
+    """validate_table in batches of 10 rows gives validate_frame's rows for the whole table:
+    counts, percentages, verdicts and the partial lists added up across batches, the row count,
+    and a key repeated across batches (on DuckDB the engine finds it)."""
+    frame = _cohort_of(30)
+    frame.loc[14, "age_years"] = 150  # second batch only: must be counted
+    frame.loc[[2, 23], "sex"] = None
+    frame.loc[3:27, "metastatic_site_count"] = 9  # 25 unexpected: more than one partial list
+    frame.loc[29, "patient_id"] = frame.loc[1, "patient_id"]  # first and third batch
+    if kind == "duckdb":
+        connection = duckdb.connect()
+        connection.register("frame", frame)
+        connection.execute("create table cohort as select * from frame")
+        connection.execute("update cohort set is_ici = null where patient_id = 'p025'")
+        table = connection.table("cohort")
+        whole = table.df()
+    else:
+        table = whole = frame
+    in_batches = validate_table(table, SUITES[C], C, batch_rows=10)
+    pd.testing.assert_frame_equal(in_batches, validate_frame(whole, SUITES[C], C))
+
+    def unexpected(kind: str, column: str, bound: str = "") -> list:
+        rows = in_batches.loc[(in_batches["expectation_type"] == kind)
+                              & (in_batches["column_name"] == column)
+                              & in_batches["kwargs_json"].str.contains(bound, regex=False)]
+        return rows["unexpected_count"].tolist()
+
+    assert unexpected(BETWEEN, "age_years", '"max_value": 100, "min_value": 18}') == [1]
+    assert unexpected(NOT_NULL, "sex") == [2]
+    assert unexpected("expect_compound_columns_to_be_unique", "study_id, patient_id") == [2]
+    assert unexpected(BETWEEN, "metastatic_site_count", '"max_value": 7}') == [25]
+    sites = in_batches.loc[(in_batches["column_name"] == "metastatic_site_count")
+                           & (in_batches["unexpected_count"] == 25), "observed_value"]
+    assert len(json.loads(sites.iloc[0])["partial_unexpected_list"]) == 20
+
+
 def test_gx_exception_becomes_a_failed_row_with_its_message():
     frame = valid_cohort().drop(columns="sex")
     results = validate_frame(frame, SUITES[C], C)
@@ -649,14 +696,17 @@ def test_gx_exception_becomes_a_failed_row_with_its_message():
     assert others.loc[others["expectation_index"] > 0, "success"].all()
 
 
-def test_a_gx_crash_fails_every_row_instead_of_raising(monkeypatch):
+@pytest.mark.parametrize("validate", [validate_frame, validate_table])
+def test_a_gx_crash_fails_every_row_instead_of_raising(monkeypatch, validate):
     import rwe_quality.validation
 
-    def crash(df, suite):
-        raise RuntimeError("metric engine exploded")
+    class CrashingBatchDefinition:
+        def get_batch(self, batch_parameters):
+            raise RuntimeError("metric engine exploded")
 
-    monkeypatch.setattr(rwe_quality.validation, "_run_gx", crash)
-    results = validate_frame(valid_adverse_events(), SUITES[A], A)
+    monkeypatch.setattr(rwe_quality.validation._Validator, "__init__",
+                        lambda self: setattr(self, "batch_definition", CrashingBatchDefinition()))
+    results = validate(valid_adverse_events(), SUITES[A], A)
     assert len(results) == EXPECTED_COUNTS[A]
     assert not results["success"].any()
     assert results["exception_message"].str.contains("metric engine exploded").all()

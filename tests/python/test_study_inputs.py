@@ -19,7 +19,14 @@ import pytest
 
 from rwe_study import diagnostics, tables
 from rwe_study import inputs as inputs_module
-from rwe_study.inputs import as_text, read_columns, read_compact_columns, read_every_column
+from rwe_study.inputs import (
+    as_text,
+    read_batches,
+    read_columns,
+    read_compact_columns,
+    read_every_column,
+    repeated_keys,
+)
 from rwe_study.studies import (
     STUDY_COLUMN,
     WEIGHT_COLUMNS,
@@ -174,6 +181,61 @@ def test_every_column_reads_the_whole_table(connection, kind):
              "pandas": FRAME.copy, "spark": lambda: FakeSparkFrame(FRAME)}[kind]()
     pd.testing.assert_frame_equal(read_every_column("dq_results", "analysis_cohort", table),
                                   FRAME)
+
+
+def _gappy_frame() -> pd.DataFrame:
+    """Seven rows; the integer and flag columns have their only gap in the last row."""
+    return pd.DataFrame({
+        "patient_id": [SECRET, "p2", "p3", "p4", "p2", "p6", "p7"],
+        "center_id": ["a", "a", "b", "b", "a", None, None],
+        "ecog_ps": pd.array([0, 1, 2, 3, 1, 4, None], dtype="Int32"),
+        "is_ici": pd.array([True, False, True, False, False, True, None], dtype="boolean"),
+        "pfs_months": [1.5, 2.25, 7.0, 0.5, 2.25, 3.0, 4.0],
+    })
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "pandas", "spark"])
+def test_batches_are_the_table_in_order_with_the_whole_columns_dtypes(kind):
+    frame = _gappy_frame()
+    with duckdb.connect() as con:
+        con.register("frame", frame)
+        con.execute("create table cohort as select * from frame")
+        table = {"duckdb": lambda: RecordingRelation(con.table("cohort")),
+                 "pandas": frame.copy, "spark": lambda: FakeSparkFrame(frame)}[kind]()
+        wanted = ["is_ici", "patient_id", "ecog_ps", "pfs_months"]
+        batches = list(read_batches("dq_results", "analysis_cohort", table, wanted, 3))
+        whole = read_columns("dq_results", "analysis_cohort", table, wanted)
+    assert [len(batch) for batch in batches] == ([3, 3, 1] if kind != "spark" else [7])
+    # the first two batches hold no gap, yet keep the nullable dtypes the whole read has
+    for batch in batches:
+        assert batch.dtypes.to_dict() == whole.dtypes.to_dict()
+    pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), whole)
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "pandas"])
+def test_an_empty_table_is_one_empty_batch(kind):
+    frame = _gappy_frame().iloc[0:0]
+    with duckdb.connect() as con:
+        con.register("frame", frame)
+        table = con.sql("select * from frame") if kind == "duckdb" else frame
+        [batch] = read_batches("dq_results", "analysis_cohort", table, ["patient_id"], 3)
+    assert list(batch.columns) == ["patient_id"] and batch.empty
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "pandas"])
+def test_repeated_keys_are_the_keys_of_more_than_one_row(kind):
+    frame = _gappy_frame()
+    with duckdb.connect() as con:
+        con.register("frame", frame)
+        con.execute("create table cohort as select * from frame")
+        table = con.table("cohort") if kind == "duckdb" else frame
+        keys = repeated_keys("dq_results", "analysis_cohort", table, ["patient_id", "center_id"])
+        missing_grouped = repeated_keys("dq_results", "analysis_cohort", table, ["center_id"])
+    assert keys.astype(object).to_dict("records") == [{"patient_id": "p2", "center_id": "a"}]
+    # two rows without a center share the missing key, as pandas' duplicated reads them
+    assert {None if pd.isna(value) else value
+            for value in missing_grouped["center_id"]} == {"a", "b", None}
+    assert len(missing_grouped) == 3
 
 
 def test_no_column_asked_for_is_an_error():

@@ -10,7 +10,9 @@
     ICI and the second line is not. Exact duplicates (duplicate_row) lose
     nothing and supportive drugs define no line, so neither counts.
     has_line_order_violation: line 2 or 3 starts before the line before it,
-    or before that line's documented progression. -#}
+    or before that line's documented progression.
+    A record without a patient key (null patient_id, quarantined in staging)
+    belongs to no one's history, so it flags no patient. -#}
 with
 
 lines as (
@@ -19,7 +21,10 @@ lines as (
 
 line_records as (
     select * from {{ ref('int_line_records_classified') }}
-    where quarantine_reason is not null and quarantine_reason != 'duplicate_row'
+    where
+        quarantine_reason is not null
+        and quarantine_reason != 'duplicate_row'
+        and patient_id is not null
 ),
 
 administrations as (
@@ -27,6 +32,7 @@ administrations as (
     where
         quarantine_reason is not null
         and quarantine_reason != 'duplicate_row'
+        and patient_id is not null
         and (drug_class is null or drug_class != 'supportive')
 ),
 
