@@ -174,8 +174,7 @@ def _greedy_pairs(control_logits: np.ndarray, treated_logits: np.ndarray,
     """Greedy matching of sorted controls to the treated in ``processing`` order.
 
     Returns the positions of the matched treated and controls, in matching
-    order, and their distances. ``control_logits`` must be sorted (and
-    ``treated_logits`` are: searched in sorted order, memory is read in sequence).
+    order, and their distances. Both logit arrays are sorted (``control_logits`` must be).
     """
     m = len(control_logits)
     values = treated_logits[processing]
@@ -196,12 +195,9 @@ def _greedy_pairs(control_logits: np.ndarray, treated_logits: np.ndarray,
         # the nearer; at equal distance the lower logit PS (below)
         if above < m and (not below or logits[above] - value < value - logits[below - 1]):
             best = above
-        elif below:
-            best = below - 1
         else:
-            choose(-1)
-            continue
-        if abs(logits[best] - value) > caliper:
+            best = below - 1  # -1: no control is left
+        if best < 0 or abs(logits[best] - value) > caliper:
             choose(-1)
             continue
         choose(best)
