@@ -10,16 +10,20 @@ nothing beside it, and prints JSON: seconds per function and per stage
 function gets what its dbt model reads, from the build's own warehouse:
 the same tables (``ps_scores`` for ``matched_pairs``, not the frame the
 previous function returned) and the same columns (``columns_read``), read
-before the clock starts. Each function runs at least ``MIN_REPEATS`` times,
-and again until its calls add up to ``MIN_SECONDS`` or it has run
-``MAX_REPEATS`` times; the median counts. At 100,000 patients a PSM or KM
-step takes ~0.1 s, and one timing of it varied by 2x between calls.
+before the clock starts, by the models' own readers (``rwe_study.inputs``:
+the cohorts' text as categoricals; ``--plain-reads``: all text as one string
+object per row, as this script read every input until 2026-12-07). Each
+function runs at least ``MIN_REPEATS`` times, and again until its calls add
+up to ``MIN_SECONDS`` or it has run ``MAX_REPEATS`` times; the median
+counts. At 100,000 patients a PSM or KM step takes ~0.1 s, and one timing of
+it varied by 2x between calls.
 
 Usage: ``python benchmarks/isolated_stages.py <warehouse.duckdb> [<project dir>]
 [--study <study_id>]`` (the study's rows of the warehouse, with the parameters of
 its spec, ``<project dir>/studies/<study_id>.yml``; defaults: this repository and
 the reference study), or ``--generated <patients> [--seed <seed>]`` to time a
-cohort made by the generator instead of a build (:func:`generated_warehouse`).
+cohort made by the generator instead of a build (:func:`generated_warehouse`);
+``--stages psm`` times one stage only.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from rwe_study import tables
+from rwe_study.inputs import read_columns, read_compact_columns
 from rwe_study.studies import STUDY_COLUMN, file_parameters, study_rows
 from rwe_synth import truth_frame
 
@@ -53,21 +58,24 @@ STAGE_FUNCTIONS = {
 
 
 def read_study_table(con: duckdb.DuckDBPyConnection, study_id: str, table: str,
-                     columns: list[str] | None = None) -> pd.DataFrame:
+                     columns: list[str] | None = None, compact: bool = True) -> pd.DataFrame:
     """One study's rows of ``marts.<table>`` (``columns``, else all), without ``study_id``,
-    as its model hands them to the function it calls."""
-    selected = "*" if columns is None else ", ".join(
-        f'"{column}"' for column in [STUDY_COLUMN, *columns])
-    frame = con.execute(f"select {selected} from marts.{table} where {STUDY_COLUMN} = ?",
-                        [study_id]).df()
-    return study_rows(frame, study_id)
+    as its model hands them to the function it calls (``compact``: text but ``patient_id``
+    as categoricals, :func:`rwe_study.inputs.read_compact_columns`)."""
+    relation = con.table(f"marts.{table}").filter(
+        f"{STUDY_COLUMN} = '{study_id}'")  # a study id from a spec file name, no quote
+    wanted = [STUDY_COLUMN, *(relation.columns if columns is None else columns)]
+    read = read_compact_columns if compact else read_columns
+    return study_rows(read("isolated_stages", table, relation, wanted), study_id)
 
 
-def _inputs(con: duckdb.DuckDBPyConnection, params: dict, study_id: str) -> dict:
+def _inputs(con: duckdb.DuckDBPyConnection, params: dict, study_id: str,
+            plain: bool = False) -> dict:
     """Per function, a loader of the frames its dbt model reads (python_models/statistics)."""
-    def read(table: str, model: str | None = None, source: str = "analysis_cohort"):
+    def read(table: str, model: str | None = None, source: str = "analysis_cohort",
+             compact: bool = True):
         columns = None if model is None else tables.columns_read(model, params, source)
-        return read_study_table(con, study_id, table, columns)
+        return read_study_table(con, study_id, table, columns, compact and not plain)
 
     def both(model: str):
         return (read("analysis_cohort", model),
@@ -75,8 +83,9 @@ def _inputs(con: duckdb.DuckDBPyConnection, params: dict, study_id: str) -> dict
 
     return {
         "propensity_scores": lambda: (read("analysis_cohort", "ps_scores"),),
-        "matched_pairs": lambda: (read("ps_scores"),),
-        "matched_cohort": lambda: (read("analysis_cohort"), read("matched_pairs")),
+        "matched_pairs": lambda: (read("ps_scores", compact=False),),
+        "matched_cohort": lambda: (read("analysis_cohort"),
+                                   read("matched_pairs", compact=False)),
         "covariate_balance": lambda: both("covariate_balance"),
         "km_estimates": lambda: both("km_estimates"),
         "survival_summary": lambda: both("survival_summary"),
@@ -85,8 +94,10 @@ def _inputs(con: duckdb.DuckDBPyConnection, params: dict, study_id: str) -> dict
     }
 
 
-def time_stages(con: duckdb.DuckDBPyConnection, params: dict, study_id: str) -> dict:
-    """Per function and stage, the median wall and CPU seconds of its calls."""
+def time_stages(con: duckdb.DuckDBPyConnection, params: dict, study_id: str,
+                stages: tuple[str, ...] = tuple(STAGE_FUNCTIONS), plain: bool = False) -> dict:
+    """Per function of ``stages``, and per stage, the median wall and CPU seconds of its calls
+    (``plain``: inputs read as ``--plain-reads``)."""
     alpha, k = params["alpha"], params["min_cell_count"]
     steps = {
         "propensity_scores": lambda cohort: tables.propensity_scores(
@@ -106,8 +117,9 @@ def time_stages(con: duckdb.DuckDBPyConnection, params: dict, study_id: str) -> 
     functions, load_s = {}, 0.0
     rows = con.execute(f"select count(*) from marts.analysis_cohort where {STUDY_COLUMN} = ?",
                        [study_id]).fetchall()[0][0]
-    loaders = _inputs(con, params, study_id)
-    for name, step in steps.items():
+    loaders = _inputs(con, params, study_id, plain)
+    timed = [name for stage in stages for name in STAGE_FUNCTIONS[stage]]
+    for name, step in ((name, steps[name]) for name in timed):
         start = time.perf_counter()
         inputs = loaders[name]()
         load_s += time.perf_counter() - start
@@ -123,15 +135,16 @@ def time_stages(con: duckdb.DuckDBPyConnection, params: dict, study_id: str) -> 
         del inputs
     stages = {stage: {measure: sum(functions[f][measure] for f in names)
                       for measure in ("wall_s", "cpu_s")}
-              for stage, names in STAGE_FUNCTIONS.items()}
+              for stage, names in STAGE_FUNCTIONS.items() if stage in stages}
     repeats = {name: len(function["walls_s"]) for name, function in functions.items()}
     return {"rows": rows, "load_s": load_s, "repeats": repeats, "functions": functions,
             "stages": stages}
 
 
-def main(database: str, project_dir: Path = PROJECT_DIR, study_id: str = REFERENCE_STUDY) -> dict:
+def main(database: str, project_dir: Path = PROJECT_DIR, study_id: str = REFERENCE_STUDY,
+         stages: tuple[str, ...] = tuple(STAGE_FUNCTIONS), plain: bool = False) -> dict:
     with duckdb.connect(database, read_only=True) as con:
-        return time_stages(con, file_parameters(project_dir, study_id), study_id)
+        return time_stages(con, file_parameters(project_dir, study_id), study_id, stages, plain)
 
 
 def generated_warehouse(patients: int, seed: int, params: dict,
@@ -177,11 +190,17 @@ if __name__ == "__main__":
                         help="time a generated cohort of this many patients instead")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--study", default=REFERENCE_STUDY, help="the study_id to time")
+    parser.add_argument("--plain-reads", action="store_true",
+                        help="read every input's text as strings (the reads before 2026-12-07)")
+    parser.add_argument("--stages", nargs="+", choices=sorted(STAGE_FUNCTIONS),
+                        default=list(STAGE_FUNCTIONS), help="time only these stages")
     args = parser.parse_args()
     if args.generated:
         parameters = file_parameters(args.project_dir, args.study)
         with generated_warehouse(args.generated, args.seed, parameters,
                                  args.study) as connection:
-            print(json.dumps(time_stages(connection, parameters, args.study)))
+            print(json.dumps(time_stages(connection, parameters, args.study,
+                                         tuple(args.stages), args.plain_reads)))
     else:
-        print(json.dumps(main(args.warehouse, args.project_dir, args.study)))
+        print(json.dumps(main(args.warehouse, args.project_dir, args.study, tuple(args.stages),
+                              args.plain_reads)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from array import array
 
 import numpy as np
@@ -158,7 +157,7 @@ def match_nearest_neighbour(scores: pd.DataFrame, caliper_sd: float = 0.2, seed:
     ids = scores[id_col].to_numpy()
     rows_t, rows_c = order[treated], order[controls]
     return pd.DataFrame({
-        "pair_id": [f"pair_{number:0{width}d}" for number in range(1, len(pairs_t) + 1)],
+        "pair_id": list(map(f"pair_%0{width}d".__mod__, range(1, len(pairs_t) + 1))),
         "treated_patient_id": ids[rows_t],
         "control_patient_id": ids[rows_c],
         "treated_logit_ps": logits[treated],
@@ -175,37 +174,37 @@ def _greedy_pairs(control_logits: np.ndarray, treated_logits: np.ndarray,
     """Greedy matching of sorted controls to the treated in ``processing`` order.
 
     Returns the positions of the matched treated and controls, in matching
-    order, and their distances. ``control_logits`` must be sorted.
+    order, and their distances. Both logit arrays are sorted (``control_logits`` must be).
     """
     m = len(control_logits)
-    insertion = np.searchsorted(control_logits, treated_logits[processing], side="left")
-    # right[p]: p itself if control p is free, else a pointer towards the next
-    # free position to its right (m = none). left[p + 1]: the same towards the
-    # left, shifted by one so that left[0] = 0 stands for "none". Compact
-    # arrays, not lists of ints: the look-ups jump around, and at 1,000,000
-    # patients lists of int objects no longer fit in the CPU caches.
+    values = treated_logits[processing]
+    insertion = np.searchsorted(control_logits, treated_logits, side="left")[processing]
+    # right[p]: p if control p is free, else a pointer towards the next free one to its
+    # right (m = none); left[p + 1]: the same leftwards (left[0] = 0: none). Compact arrays,
+    # not lists of int objects, which at a million entries no longer fit in the CPU caches.
     right = array("q", range(m + 1))
     left = array("q", range(m + 1))
     logits = array("d", control_logits.tobytes())
-    pairs_t, pairs_c, distances = array("q"), array("q"), array("d")
-    for position, insert_at, value in zip(processing.tolist(), insertion.tolist(),
-                                          treated_logits[processing].tolist(), strict=True):
-        best, best_distance = -1, math.inf
-        # largest free position < insert_at, then the smallest >= insert_at; a
-        # free position is its own root, so most look-ups end here without a call
+    chosen = array("q")  # per treated, in processing order: its control, or -1
+    choose = chosen.append
+    for insert_at, value in zip(insertion.tolist(), values.tolist(), strict=True):
+        # one past the largest free position < insert_at, the smallest >= insert_at;
+        # a free position is its own root, so most look-ups end here without a call
         below = insert_at if left[insert_at] == insert_at else _find(left, insert_at)
-        below -= 1
-        if below >= 0:
-            best, best_distance = below, value - logits[below]
         above = insert_at if right[insert_at] == insert_at else _find(right, insert_at)
-        if above < m and logits[above] - value < best_distance:
-            best, best_distance = above, logits[above] - value
-        if best < 0 or best_distance > caliper:
+        # the nearer; at equal distance the lower logit PS (below)
+        if above < m and (not below or logits[above] - value < value - logits[below - 1]):
+            best = above
+        else:
+            best = below - 1  # -1: no control is left
+        if best < 0 or abs(logits[best] - value) > caliper:
+            choose(-1)
             continue
+        choose(best)
         right[best] = best + 1
         left[best + 1] = best
-        pairs_t.append(position)
-        pairs_c.append(best)
-        distances.append(best_distance)
-    return (np.frombuffer(pairs_t, dtype=np.int64), np.frombuffer(pairs_c, dtype=np.int64),
-            np.frombuffer(distances, dtype=float))
+    controls = np.frombuffer(chosen, dtype=np.int64)
+    steps = np.flatnonzero(controls >= 0)
+    controls = controls[steps]
+    # |a - b| is the same double as the subtraction the loop compared
+    return processing[steps], controls, np.abs(values[steps] - control_logits[controls])

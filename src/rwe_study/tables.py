@@ -78,20 +78,19 @@ def _canonical_order(frame: pd.DataFrame) -> np.ndarray:
     center_column, table_column, file_column, split_column, row_column = TIE_BREAK_COLUMNS
     if frame[split_column].isna().any():
         raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({split_column})")
-    codes = []
+    export = 0  # (center, table, file) as one code, each in text order
     for column in (center_column, table_column, file_column):
-        # codes in text order (a categorical's values as text: its own order is not text order)
-        column_codes, uniques = pd.factorize(frame[column].to_numpy(dtype=object), sort=True)
-        if (column_codes < 0).any():
+        # as a categorical (kept if it is one) whose few categories are ranked as text: a
+        # categorical's own order is not text order, and its rows need no sort or hash
+        values = frame[column].astype("category").cat
+        if (values.codes < 0).any():
             raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({column})")
-        codes.append((column_codes, len(uniques)))
+        ranks, uniques = pd.factorize(values.categories.to_numpy(dtype=object), sort=True)
+        export = export * len(uniques) + ranks[values.codes.to_numpy()]
     if frame[row_column].isna().any():
         raise ValueError(f"{list(TIE_BREAK_COLUMNS)} must have no missing values ({row_column})")
     rows = pd.to_numeric(frame[row_column], errors="raise").to_numpy(dtype="int64")
-    (center, _), (table, n_tables), (file, n_files) = codes
-    export = (center * n_tables + table) * n_files + file  # (center, table, file) in their order
-    # by row number, then (stable) by export; the export codes are few, and
-    # in the smallest unsigned type numpy sorts them by radix, in linear time
+    # by row number, then (stable) by the few export codes (a radix sort, as small unsigned ints)
     order = np.argsort(rows, kind="stable")
     order = order[np.argsort(export[order].astype(np.min_scalar_type(export.max(initial=0))),
                              kind="stable")]

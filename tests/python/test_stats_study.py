@@ -250,6 +250,11 @@ def test_canonical_order_is_the_lexsort_of_the_four_columns(row_numbers):
                            frame["second_line_source_table"].rank(method="dense"),
                            frame["center_id"].rank(method="dense")))
     np.testing.assert_array_equal(tables._canonical_order(frame), expected)
+    # text read as categoricals (as the models read it) whose own order is not text order
+    categoricals = frame.assign(**{column: pd.Categorical(
+        frame[column], categories=sorted(set(frame[column]), reverse=True))
+        for column in TIE_BREAK[:3]})
+    np.testing.assert_array_equal(tables._canonical_order(categoricals), expected)
     repeated = pd.concat([frame, frame.tail(1)], ignore_index=True)
     with pytest.raises(ValueError, match="tie-break keys repeat"):
         tables._canonical_order(repeated)
