@@ -115,18 +115,20 @@ def load_raw_exports(spark, raw_data_dir: str) -> dict[str, int]:
     return loaded
 
 
-def run_dbt(args: list[str], work_dir: Path) -> tuple[bool, dict[str, int]]:
-    """Run one dbt command in this process; returns success and node statuses."""
+def run_dbt(args: list[str], work_dir: Path) -> tuple[bool, dict[str, dict[str, int]]]:
+    """Run one dbt command in this process; returns success and, per resource
+    type (model, test, seed, exposure, ...), how many nodes ended in each status."""
     from dbt.cli.main import dbtRunner
 
     command = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR),
                "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")]
     print("dbt " + " ".join(command), flush=True)
     result = dbtRunner().invoke(command)
-    statuses: dict[str, int] = {}
+    statuses: dict[str, dict[str, int]] = {}
     for node_result in getattr(result.result, "results", None) or []:
+        of_type = statuses.setdefault(str(node_result.node.resource_type), {})
         status = str(node_result.status)
-        statuses[status] = statuses.get(status, 0) + 1
+        of_type[status] = of_type.get(status, 0) + 1
     if result.exception is not None:
         print(f"dbt raised: {result.exception}", file=sys.stderr)
     return bool(result.success), statuses
