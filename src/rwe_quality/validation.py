@@ -173,8 +173,8 @@ def validate_table(table: Any, suite_path: str | Path, table_name: str, *,
         groups[_group(entry, columns)].append(index)
     validator = _Validator()
     try:
-        outcomes = _validate_in_batches(validator, loaded, table, table_name, model, batch_rows,
-                                        groups)
+        outcomes = _validate_in_batches(validator, loaded, table, table_name, model, columns,
+                                        batch_rows, groups)
         if groups["whole"]:
             # every column: such an expectation may read any of them
             frame = read_every_column(model, table_name, table)
@@ -255,7 +255,7 @@ def _group(entry: Mapping[str, Any], columns: list[str]) -> str:
 
 
 def _validate_in_batches(validator: _Validator, loaded: LoadedSuite, table: Any,
-                         table_name: str, model: str, batch_rows: int,
+                         table_name: str, model: str, columns: list[str], batch_rows: int,
                          groups: Mapping[str, list[int]]) -> dict[int, _Outcome]:
     """Outcomes of every expectation but the ``whole`` group, reading one batch at a time."""
     batchwise = _sub_suite(loaded, groups["batchwise"]) if groups["batchwise"] else None
@@ -263,8 +263,7 @@ def _validate_in_batches(validator: _Validator, loaded: LoadedSuite, table: Any,
               for index in groups["unique"]}
     per_batch: dict[int, list[_Outcome]] = {index: [] for index in groups["batchwise"]}
     rows = 0
-    for batch in read_batches(model, table_name, table, column_names(model, table_name, table),
-                              batch_rows):
+    for batch in read_batches(model, table_name, table, columns, batch_rows):
         rows += len(batch)
         if batchwise is not None:
             for index, outcome in _run_gx(validator, batch, batchwise).items():

@@ -159,7 +159,7 @@ def read_every_column(model: str, table_name: str, table: Any, *,
     its columns with :func:`read_columns`.
     """
     read = read_compact_columns if compact else read_columns
-    return read(model, table_name, table, _column_names(model, table_name, table))
+    return read(model, table_name, table, column_names(model, table_name, table))
 
 
 def read_batches(model: str, table_name: str, table: Any, columns: Iterable[str],
@@ -225,11 +225,6 @@ def _nullable_where_missing(frame: pd.DataFrame, has_missing: dict[str, bool]) -
     return frame
 
 
-def column_names(model: str, table_name: str, table: Any) -> list[str]:
-    """The names of ``table``'s columns, in order (see :func:`read_columns` for ``table``)."""
-    return _column_names(model, table_name, table)
-
-
 def repeated_keys(model: str, table_name: str, table: Any, columns: Iterable[str],
                   ) -> pd.DataFrame:
     """The combinations of ``columns`` that more than one row of ``table`` holds, as pandas.
@@ -278,7 +273,7 @@ def _checked(model: str, table_name: str, table: Any, columns: Iterable[str]) ->
     wanted = list(dict.fromkeys(columns))
     if not wanted:
         raise ValueError(f"{model} asks for no column of {table_name}")
-    present = set(_column_names(model, table_name, table))
+    present = set(column_names(model, table_name, table))
     missing = [column for column in wanted if column not in present]
     if missing:
         raise ValueError(f"{model} reads column(s) {missing} of {table_name}, which has no such "
@@ -286,7 +281,8 @@ def _checked(model: str, table_name: str, table: Any, columns: Iterable[str]) ->
     return wanted
 
 
-def _column_names(model: str, table_name: str, table: Any) -> list[str]:
+def column_names(model: str, table_name: str, table: Any) -> list[str]:
+    """The names of ``table``'s columns, in order (see :func:`read_columns` for ``table``)."""
     if isinstance(table, pd.DataFrame):
         return [str(column) for column in table.columns]
     if _is_spark(table) or (callable(getattr(table, "project", None))
