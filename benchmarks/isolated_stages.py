@@ -50,6 +50,21 @@ MIN_REPEATS, MAX_REPEATS, MIN_SECONDS = 3, 9, 5.0
 # columns of the generator's truth frame that no analysis_cohort has
 GENERATOR_ONLY_COLUMNS = ["patient_index", "patient_key", "pfs_event_type", "latent_pfs_months",
                           "latent_os_months", "true_propensity_score"]
+# the join models/marts/study/matched_cohort.sql makes (there in the build's warehouse)
+MATCHED_COHORT_JOIN = f"""
+    with pair_members as (
+        select {STUDY_COLUMN}, pair_id, treated_patient_id as patient_id, matching_method,
+               matching_caliper_sd, random_seed
+        from marts.matched_pairs
+        union all
+        select {STUDY_COLUMN}, pair_id, control_patient_id, matching_method,
+               matching_caliper_sd, random_seed
+        from marts.matched_pairs)
+    select analysis_cohort.*, pair_members.pair_id, pair_members.matching_method,
+           pair_members.matching_caliper_sd, pair_members.random_seed
+    from pair_members
+    inner join marts.analysis_cohort as analysis_cohort
+        using ({STUDY_COLUMN}, patient_id)"""
 STAGE_FUNCTIONS = {
     "psm": ("propensity_scores", "matched_pairs", "matched_cohort", "covariate_balance"),
     "km": ("km_estimates", "survival_summary"),
@@ -84,8 +99,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, params: dict, study_id: str,
     return {
         "propensity_scores": lambda: (read("analysis_cohort", "ps_scores"),),
         "matched_pairs": lambda: (read("ps_scores", compact=False),),
-        "matched_cohort": lambda: (read("analysis_cohort"),
-                                   read("matched_pairs", compact=False)),
+        "matched_cohort": lambda: (con, study_id),
         "covariate_balance": lambda: both("covariate_balance"),
         "km_estimates": lambda: both("km_estimates"),
         "survival_summary": lambda: both("survival_summary"),
@@ -104,7 +118,10 @@ def time_stages(con: duckdb.DuckDBPyConnection, params: dict, study_id: str,
             cohort, params["propensity_covariates"]),
         "matched_pairs": lambda scores: tables.matched_pairs(
             scores, params["matching_caliper_sd"], params["random_seed"]),
-        "matched_cohort": tables.matched_cohort,
+        # a SQL model: the join in DuckDB, its rows fetched as Arrow (the whole result made)
+        "matched_cohort": lambda connection, study: connection.sql(
+            f"select * from ({MATCHED_COHORT_JOIN}) where {STUDY_COLUMN} = ?",
+            params=[study]).to_arrow_table(),
         "covariate_balance": lambda cohort, matched: tables.covariate_balance(
             cohort, matched, params["propensity_covariates"], k),
         "km_estimates": lambda cohort, matched: tables.km_estimates(cohort, matched, alpha, k),
@@ -155,7 +172,8 @@ def generated_warehouse(patients: int, seed: int, params: dict,
     cohort a build derives from the generator's exports) with its columns,
     random pseudonyms and the provenance of the tie-break (export by center,
     shuffled row numbers); ``ps_scores``, ``matched_pairs`` and
-    ``matched_cohort`` are computed from it by ``rwe_study.tables``, as the
+    ``matched_cohort`` are computed from it by ``rwe_study.tables`` and the
+    join of ``models/marts/study/matched_cohort.sql``, as the
     build's models do. Every table is ``study_id``'s, as in a build.
     """
     rng = np.random.default_rng(seed)
@@ -170,15 +188,15 @@ def generated_warehouse(patients: int, seed: int, params: dict,
         second_line_source_row_number=rng.permutation(len(cohort)) + 2)
     scores = tables.propensity_scores(cohort, params["propensity_covariates"])
     pairs = tables.matched_pairs(scores, params["matching_caliper_sd"], params["random_seed"])
-    matched = tables.matched_cohort(cohort, pairs)
     con = duckdb.connect()
     con.execute("create schema marts")
     for name, frame in (("analysis_cohort", cohort), ("ps_scores", scores),
-                        ("matched_pairs", pairs), ("matched_cohort", matched)):
+                        ("matched_pairs", pairs)):
         con.register("frame", frame)
         con.execute(f"create table marts.{name} as select ? as {STUDY_COLUMN}, * from frame",
                     [study_id])
         con.unregister("frame")
+    con.execute(f"create table marts.matched_cohort as {MATCHED_COHORT_JOIN}")
     return con
 
 

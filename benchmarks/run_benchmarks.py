@@ -281,6 +281,8 @@ def harmonisation_alone(raw_dir: Path, file_format: str, run_dir: Path) -> float
     shutil.copy2(run_dir / "warehouse" / "rwe.duckdb", alone_dir / "warehouse" / "rwe.duckdb")
     command = [str(DBT), "run", "--threads", "1", "--select",
                *(f"path:{directory}" for directory in SQL_MODEL_DIRS),
+               # a statistics stage's SQL model (matched_cohort) is not harmonisation
+               "--exclude", *sorted(set().union(*STAGE_MODELS.values())),
                "--target-path", str(alone_dir / "target"), "--log-path",
                str(alone_dir / "logs"), *_raw_vars(raw_dir, file_format)]
     done = subprocess.run(command, cwd=BUILD_DIR, env=_dbt_env(alone_dir, warm=False),
@@ -587,11 +589,13 @@ def render(store: dict, notes: str = "") -> str:
         "of the stage's nodes was executing (with 2 threads it can include a concurrent node "
         "of another stage).")
     add("- Stages: harmonisation = SQL models under models/staging, intermediate, marts; "
-        "GX = dq_results; PSM = ps_scores, matched_pairs, matched_cohort, covariate_balance; "
+        "GX = dq_results; PSM = ps_scores, matched_pairs, matched_cohort (a SQL join), "
+        "covariate_balance; "
         "KM = km_estimates, survival_summary; Cox = cox_results, subgroup_hr; other = seeds, "
         "data tests, response/safety summaries, run_inputs, published_results.")
     add("- Timed alone: after each build `benchmarks/isolated_stages.py` reruns the functions "
-        "the PSM, KM and Cox models call (`rwe_study.tables`) on the build's own warehouse, "
+        "the PSM, KM and Cox models call (`rwe_study.tables`; `matched_cohort`: its join in "
+        "DuckDB) on the build's own warehouse, "
         "one after another in a fresh process with nothing beside it; each function gets "
         "the tables and columns its dbt model reads, read as the model reads them (since "
         "2026-12-07: the cohorts' text as categoricals) (wall time, median of 3 to 9 calls of "
@@ -761,8 +765,9 @@ def render_peers(runs: list[dict]) -> list[str]:
     if timed:
         lines += ["", "Statistics stages timed alone on the same generated cohort "
                   "(`benchmarks/isolated_stages.py --generated`; median of 3-9 calls per "
-                  "function; PSM = propensity_scores + matched_pairs + matched_cohort, "
-                  "KM = km_estimates + survival_summary, Cox = cox_results):", "",
+                  "function; PSM = propensity_scores + matched_pairs + matched_cohort (the "
+                  "SQL join, run in DuckDB), KM = km_estimates + survival_summary, "
+                  "Cox = cox_results):", "",
                   "| patients | stage | wall | CPU | target | result |",
                   "|---|---|---|---|---|---|"]
         stage_functions = {"psm": ("propensity_scores", "matched_pairs", "matched_cohort"),

@@ -384,13 +384,14 @@ def _score_residuals(at: _EfronAt) -> np.ndarray:
 
 
 def _cluster_codes(frame: pd.DataFrame, cluster_col: str) -> np.ndarray:
-    """Non-negative integer codes, one per cluster (their order does not matter)."""
+    """Codes 0, 1, ... of the clusters in order of first row: the variance's last bits
+    (a sum over clusters) follow the frame's row order, not the order labels came in."""
     require_columns(frame, [cluster_col], "a clustered Cox model")
     clusters = frame[cluster_col]
     if clusters.isna().any():
         raise ValueError(f"{cluster_col} has missing values: every row needs a cluster")
     if isinstance(clusters.dtype, pd.CategoricalDtype):
-        return clusters.cat.codes.to_numpy(dtype=np.int64)  # no rehashing of the labels
+        return pd.factorize(clusters.cat.codes.to_numpy())[0]  # integers: no label hashed
     return pd.factorize(clusters.to_numpy(), sort=False)[0]
 
 

@@ -30,7 +30,6 @@ from rwe_stats.survival import (
     median_survival,
     survival_at,
 )
-from rwe_study.inputs import as_text
 
 # Key-independent provenance of each patient's analysis record: the raw export
 # row of the second-line record, in its file (rows are numbered per file; a
@@ -45,12 +44,8 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
 }
 ENDPOINT_COLUMNS = tuple(column for pair in ENDPOINTS.values() for column in pair)
 ARM_COLUMN = "arm"
-MATCHED_METHOD_COLUMNS = ("matching_method", "matching_caliper_sd", "random_seed")
 # the columns of ps_scores that matched_pairs reads (rwe_stats.matching.match_nearest_neighbour)
 MATCHING_SCORE_COLUMNS = ("patient_id", "is_treated", "logit_ps", "tie_break_key")
-# the columns of matched_pairs that matched_cohort reads
-MATCHED_PAIR_COLUMNS = ("pair_id", "treated_patient_id", "control_patient_id",
-                        *MATCHED_METHOD_COLUMNS)
 # the columns safety_summary reads of adverse_events and of analysis_cohort
 SAFETY_EVENT_COLUMNS = ("patient_id", "arm", "ae_term", "ctcae_grade")
 SAFETY_COHORT_COLUMNS = ("patient_id", "arm")
@@ -234,50 +229,6 @@ def matched_pairs(scores: pd.DataFrame, caliper_sd: float, seed: int) -> pd.Data
         matching_caliper_sd=float(caliper_sd),
         random_seed=int(seed),
     )
-
-
-def matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """``matched_cohort``: the matched patients with their analysis columns and pair.
-
-    One row per matched patient, pair by pair (``pair_id`` order), the ICI
-    patient first. Each row also carries the pair's ``matching_method``,
-    ``matching_caliper_sd`` and ``random_seed`` (from ``matched_pairs``).
-    """
-    method = [column for column in MATCHED_METHOD_COLUMNS if column in pairs.columns]
-    if len(method) != len(MATCHED_METHOD_COLUMNS):
-        raise ValueError(f"matched_pairs needs the method columns {list(MATCHED_METHOD_COLUMNS)}")
-    # pair_id order (the warehouse returns rows in any order); as fixed-width
-    # text numpy sorts it in C, without a Python object per comparison
-    by_pair = np.argsort(pairs[PAIR_COLUMN].to_numpy(dtype=str), kind="stable")
-    pair_rows = np.repeat(by_pair, 2)  # each pair twice: treated, then control
-    members = np.column_stack((pairs["treated_patient_id"].to_numpy()[by_pair],
-                               pairs["control_patient_id"].to_numpy()[by_pair])).ravel()
-    # an index lookup, not a validated merge: the checks below are the validation
-    patients = pd.Index(cohort[PATIENT_COLUMN])
-    if not patients.is_unique:
-        raise ValueError("a patient is twice in analysis_cohort")
-    positions = patients.get_indexer(members)
-    if (positions < 0).any():
-        raise ValueError("matched_pairs names patients that are not in analysis_cohort")
-    matched_once = np.zeros(len(patients), dtype=bool)
-    matched_once[positions] = True  # a flag per patient: no sort or hash of the positions
-    if matched_once.sum() != len(positions):
-        raise ValueError("a patient is twice in matched_pairs")
-    treatment = cohort[TREATMENT_COLUMN].to_numpy()[positions]
-    if not (treatment[0::2] == 1).all() or not (treatment[1::2] == 0).all():
-        raise ValueError("every pair in matched_pairs must join an ICI patient (treated) "
-                         "with a non-ICI patient (control) of analysis_cohort")
-    # the whole frame taken at once and columns inserted: rebuilding it column
-    # by column re-consolidated every block
-    result = cohort.take(positions).reset_index(drop=True)
-    for column in result.columns:  # a categorical (a compact read) is stored as text
-        if isinstance(result[column].dtype, pd.CategoricalDtype):
-            result[column] = as_text(result[column])
-    result.insert(0, PATIENT_COLUMN, result.pop(PATIENT_COLUMN))
-    result.insert(0, PAIR_COLUMN, pairs[PAIR_COLUMN].to_numpy()[pair_rows])
-    for column in method:
-        result[column] = pairs[column].to_numpy()[pair_rows]
-    return result
 
 
 def covariate_balance(cohort: pd.DataFrame, matched: pd.DataFrame,

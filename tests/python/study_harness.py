@@ -48,3 +48,12 @@ def file_spec(study_id: str) -> dict:
 def file_parameters(study_id: str) -> dict:
     """A study's statistics parameters from its spec file (no build)."""
     return studies.file_parameters(PROJECT_DIR, study_id)
+
+
+def joined_matched_cohort(cohort: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The matched cohort as models/marts/study/matched_cohort.sql joins it: each pair's
+    two patients with their cohort row, the pair and its matching method."""
+    pair_columns = ["pair_id", "matching_method", "matching_caliper_sd", "random_seed"]
+    members = pd.concat([pairs[[*pair_columns, side]].rename(columns={side: "patient_id"})
+                         for side in ("treated_patient_id", "control_patient_id")])
+    return cohort.merge(members, on="patient_id", validate="one_to_one")

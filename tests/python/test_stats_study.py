@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
-from study_harness import REFERENCE_STUDY, file_parameters
+from study_harness import REFERENCE_STUDY, file_parameters, joined_matched_cohort
 
 from rwe_study import tables
 from rwe_synth import truth_frame
@@ -40,10 +40,11 @@ def _cohort() -> pd.DataFrame:
     )
 
 
-def _study(cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _study(cohort: pd.DataFrame, matched_row_order: int = 0) -> dict[str, pd.DataFrame]:
     scores = tables.propensity_scores(cohort, PARAMS["propensity_covariates"])
     pairs = tables.matched_pairs(scores, PARAMS["matching_caliper_sd"], PARAMS["random_seed"])
-    matched = tables.matched_cohort(cohort, pairs)
+    matched = (joined_matched_cohort(cohort, pairs)
+               .sample(frac=1, random_state=matched_row_order).reset_index(drop=True))
     alpha = PARAMS["alpha"]
     return {
         "ps_scores": scores,
@@ -79,7 +80,9 @@ def test_tables_do_not_depend_on_the_pseudonym_key_or_row_order(cohort, study):
     ids = sorted(cohort["patient_id"])
     relabel = dict(zip(ids, [f"other_{i:06d}" for i in range(len(ids))][::-1], strict=True))
     renamed = cohort.assign(patient_id=cohort["patient_id"].map(relabel))
-    again = _study(renamed.sample(frac=1, random_state=9).reset_index(drop=True))
+    # the warehouse's matched_cohort comes in no particular order either
+    again = _study(renamed.sample(frac=1, random_state=9).reset_index(drop=True),
+                   matched_row_order=10)
     pairs, pairs_again = study["matched_pairs"], again["matched_pairs"]
     assert pairs_again["treated_tie_break_key"].tolist() == pairs["treated_tie_break_key"].tolist()
     assert pairs_again["control_tie_break_key"].tolist() == pairs["control_tie_break_key"].tolist()
@@ -172,42 +175,6 @@ def test_a_repeated_tie_break_key_stops_the_study_tables(cohort):
     assert not any(str(value) in str(error.value) for value in repeated.loc[0, TIE_BREAK])
 
 
-def test_matched_cohort_refuses_pairs_it_cannot_join_one_to_one(cohort, study):
-    pairs = study["matched_pairs"]
-    unknown = pairs.assign(control_patient_id=pairs["control_patient_id"].where(
-        pairs.index > 0, "not_a_patient"))
-    with pytest.raises(ValueError, match="not in analysis_cohort"):
-        tables.matched_cohort(cohort, unknown)
-    twice = pairs.assign(control_patient_id=pairs["control_patient_id"].where(
-        pairs.index > 0, pairs["control_patient_id"].iloc[1]))
-    with pytest.raises(ValueError, match="twice in matched_pairs"):
-        tables.matched_cohort(cohort, twice)
-    with pytest.raises(ValueError, match="twice in analysis_cohort"):
-        tables.matched_cohort(pd.concat([cohort, cohort.head(1)]), pairs)
-    swapped = pairs.assign(treated_patient_id=pairs["control_patient_id"],
-                           control_patient_id=pairs["treated_patient_id"])
-    with pytest.raises(ValueError, match="ICI patient .treated. with a non-ICI"):
-        tables.matched_cohort(cohort, swapped)
-
-
-def test_matched_cohort_lists_pairs_in_pair_order_ici_first_whatever_the_row_order(
-        cohort, study):
-    pairs = study["matched_pairs"]
-    matched = tables.matched_cohort(cohort, pairs.sample(frac=1, random_state=3))
-    expected = pd.concat(
-        [pairs[["pair_id", "treated_patient_id"]].rename(columns={"treated_patient_id": "id"})
-         .assign(ici_first=0),
-         pairs[["pair_id", "control_patient_id"]].rename(columns={"control_patient_id": "id"})
-         .assign(ici_first=1)]).sort_values(["pair_id", "ici_first"])
-    assert matched["pair_id"].tolist() == expected["pair_id"].tolist()
-    assert matched["patient_id"].tolist() == expected["id"].tolist()
-    assert matched["is_ici"].tolist() == [True, False] * len(pairs)
-    by_id = cohort.set_index("patient_id")
-    pd.testing.assert_frame_equal(
-        matched.set_index("patient_id")[by_id.columns],
-        by_id.loc[matched["patient_id"]], check_names=False)
-
-
 def test_a_missing_tie_break_value_is_named(cohort):
     for column in TIE_BREAK:
         broken = cohort.assign(**{column: cohort[column].astype(object).where(
@@ -289,7 +256,7 @@ def test_reordered_text_columns_keep_their_values_and_types():
 def test_each_table_needs_only_the_columns_its_model_loads(cohort, study):
     # the Python models load columns_read(...) alone: with only those, every
     # table must come out the same (a missing column would raise)
-    matched = tables.matched_cohort(cohort, study["matched_pairs"])
+    matched = joined_matched_cohort(cohort, study["matched_pairs"])
 
     def only(table, source, frame):
         return frame[tables.columns_read(table, PARAMS, source)]
