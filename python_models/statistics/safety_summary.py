@@ -14,7 +14,8 @@ def model(dbt, session):
     cohort = read_compact_columns(name, "analysis_cohort", dbt.ref("analysis_cohort"),
                                   [STUDY_COLUMN, *SAFETY_COHORT_COLUMNS])
     adverse_events = read_compact_columns(name, "adverse_events", dbt.ref("adverse_events"),
-                                          [STUDY_COLUMN, *SAFETY_EVENT_COLUMNS])
+                                          [STUDY_COLUMN, *SAFETY_EVENT_COLUMNS],
+                                          encode_patients=True)
     return with_run_stamp(per_study(params, lambda study_id, study: safety_table(
         study_rows(adverse_events, study_id), study_rows(cohort, study_id),
         study["min_cell_count"])))
