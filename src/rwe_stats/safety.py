@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from rwe_stats._checks import require_columns, require_unique
@@ -46,6 +47,10 @@ def safety_summary(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
         every patient must be in ``cohort`` with the same arm.
     cohort
         One row per patient: ``patient_id``, ``arm``.
+
+        Text columns of either frame may be strings or categoricals (each
+        frame with its own categories); categories no row holds give no
+        rows, and terms and arms are ordered as text either way.
     min_cell_count
         Smallest count shown (e.g. 5).
 
@@ -65,44 +70,52 @@ def safety_summary(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
         raise ValueError("min_cell_count must be a whole number >= 1")
     if cohort["arm"].isna().any():
         raise ValueError("cohort arm has missing values")
-    events = adverse_events[["patient_id", "arm", "ae_term", "ctcae_grade"]]
-    if events.isna().any().any():
+    if any(adverse_events[column].isna().any()
+           for column in ["patient_id", "arm", "ae_term", "ctcae_grade"]):
         raise ValueError("adverse_events has missing values in patient_id, arm, ae_term or "
                          "ctcae_grade")
-    grades = pd.to_numeric(events["ctcae_grade"], errors="coerce")
+    grades = pd.to_numeric(adverse_events["ctcae_grade"], errors="coerce")
     if grades.isna().any() or not grades.between(1, 5).all() or (grades % 1 != 0).any():
         raise ValueError("ctcae_grade must be an integer from 1 to 5")
-    arms = cohort.set_index("patient_id")["arm"]
-    cohort_arm = events["patient_id"].map(arms)
-    if cohort_arm.isna().any():
+    # Each row as positions (its patient's cohort row, its term), so nothing below hashes or
+    # compares a string per row.
+    arms, terms = _present(cohort["arm"]), _present(adverse_events["ae_term"])
+    cohort_arm = _positions(cohort["arm"], arms)
+    patient = _positions(adverse_events["patient_id"],
+                         pd.Index(cohort["patient_id"].to_numpy(dtype=object)))
+    if (patient < 0).any():
         # Counts, never identifiers: an error message may reach a shared log.
-        missing = events.loc[cohort_arm.isna(), "patient_id"].nunique()
+        missing = adverse_events["patient_id"][patient < 0].nunique()
         raise ValueError(f"adverse_events has {missing} patient(s) not in the cohort; "
                          "filter adverse events to the cohort first")
-    if (cohort_arm != events["arm"]).any():
+    if (_positions(adverse_events["arm"], arms) != cohort_arm[patient]).any():
         raise ValueError("adverse_events arm differs from the cohort arm for some patients")
 
-    worst = (events.assign(ctcae_grade=grades)
-             .groupby(["patient_id", "arm", "ae_term"], as_index=False)["ctcae_grade"].max())
-    arm_n = cohort.groupby("arm")["patient_id"].nunique()
+    # A patient's worst grade for a term reaches a band's minimum exactly when one of their
+    # rows for the term does: count the distinct patient x term pairs among those rows.
+    pair = patient * len(terms) + _positions(adverse_events["ae_term"], terms)
+    counts = {}
+    for band, minimum in GRADE_BANDS:
+        pairs = np.unique(pair[(grades >= minimum).to_numpy(dtype=bool)])
+        cell = pairs % len(terms) * len(arms) + cohort_arm[pairs // len(terms)]
+        counts[band] = np.bincount(cell, minlength=len(terms) * len(arms)).reshape(
+            len(terms), len(arms))
+    arm_n = np.bincount(cohort_arm, minlength=len(arms))
     rows = []
     cells = {"any grade": ["grade 1-2", "grade 3-5"], "grade 3 or higher": ["grade 3-5"],
              "arm_n": ["grade 1-2", "grade 3-5", "none"]}
-    for term in sorted(worst["ae_term"].unique()):
-        of_term = worst[worst["ae_term"] == term]
-        counts = {band: of_term[of_term["ctcae_grade"] >= minimum].groupby("arm")["patient_id"]
-                  .size() for band, minimum in GRADE_BANDS}
-        hidden = {}
-        for arm, n in arm_n.items():
-            severe = int(counts["grade 3 or higher"].get(arm, 0))
-            any_grade = int(counts["any grade"].get(arm, 0))
+    for term_position, term in enumerate(terms):
+        hidden = []
+        for arm_position, n in enumerate(arm_n):
+            severe = int(counts["grade 3 or higher"][term_position, arm_position])
+            any_grade = int(counts["any grade"][term_position, arm_position])
             atoms = {"grade 1-2": any_grade - severe, "grade 3-5": severe,
                      "none": int(n) - any_grade}
-            hidden[arm] = protect_counts(atoms, cells, min_cell_count, fixed=["arm_n"])
+            hidden.append(protect_counts(atoms, cells, min_cell_count, fixed=["arm_n"]))
         for band, _ in GRADE_BANDS:
-            for arm, n in arm_n.items():
-                patients = int(counts[band].get(arm, 0))
-                suppressed = band in hidden[arm]
+            for arm_position, (arm, n) in enumerate(zip(arms, arm_n, strict=True)):
+                patients = int(counts[band][term_position, arm_position])
+                suppressed = band in hidden[arm_position]
                 rows.append({
                     "ae_term": term, "grade_band": band, "arm": arm,
                     "patients": None if suppressed else patients, "arm_n": int(n),
@@ -114,3 +127,20 @@ def safety_summary(adverse_events: pd.DataFrame, cohort: pd.DataFrame,
         suppression_rule=suppression_rule(min_cell_count, "patient counts"))
     return result.astype({"patients": "Int64", "arm_n": "int64", "percent": "Float64",
                           "is_suppressed": bool})
+
+
+def _present(values: pd.Series) -> pd.Index:
+    """The distinct values of ``values``, sorted; a categorical's unused categories left out."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.Index(sorted(values.cat.categories[np.unique(values.cat.codes)]))
+    return pd.Index(sorted(values.unique()))
+
+
+def _positions(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Each value's position in ``index`` (unique), -1 where it is not there.
+
+    A categorical is looked up once per category, not once per row.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return np.append(index.get_indexer(values.cat.categories), -1)[values.cat.codes.to_numpy()]
+    return index.get_indexer(values)

@@ -53,15 +53,16 @@ def read_columns(model: str, table_name: str, table: Any, columns: Iterable[str]
     return table.project(", ".join(_quoted(column, '"') for column in wanted)).df()
 
 
-#: the one string column :func:`read_compact_columns` leaves as strings: a million distinct
-#: patient ids encode to nothing smaller, and estimators index by them
+#: the one string column :func:`read_compact_columns` leaves as strings (unless asked with
+#: ``encode_patients``): a million distinct patient ids encode to nothing smaller, and
+#: estimators index by them
 PATIENT_COLUMN = "patient_id"
 #: rows per Arrow batch while encoding strings: the strings of one batch are in memory at a time
 ENCODE_BATCH_ROWS = 131_072
 
 
-def read_compact_columns(model: str, table_name: str, table: Any,
-                         columns: Iterable[str]) -> pd.DataFrame:
+def read_compact_columns(model: str, table_name: str, table: Any, columns: Iterable[str], *,
+                         encode_patients: bool = False) -> pd.DataFrame:
     """:func:`read_columns`, with every text column but ``patient_id`` as a categorical.
 
     The categories are the column's values in order of first appearance
@@ -74,14 +75,19 @@ def read_compact_columns(model: str, table_name: str, table: Any,
     estimators through that ordering (the cohorts, ``ps_weights``); a model
     that writes a text column back must not read it so (it would be stored as
     an enumeration).
+
+    ``encode_patients`` encodes ``patient_id`` too: for a table with several
+    rows per patient whose estimator only matches and counts patients
+    (``adverse_events``), so each distinct id is one string, not one per row.
     """
     wanted = list(dict.fromkeys(columns))
-    frame_or_none = _duckdb_compact(model, table_name, table, wanted)
+    as_text = () if encode_patients else (PATIENT_COLUMN,)
+    frame_or_none = _duckdb_compact(model, table_name, table, wanted, as_text)
     if frame_or_none is not None:
         return frame_or_none
     frame = read_columns(model, table_name, table, wanted)
-    return pd.DataFrame({column: _encoded(frame[column]) if column != PATIENT_COLUMN
-                         else frame[column] for column in wanted}, columns=wanted)
+    return pd.DataFrame({column: frame[column] if column in as_text
+                         else _encoded(frame[column]) for column in wanted}, columns=wanted)
 
 
 def _encoded(values: pd.Series) -> pd.Series:
@@ -94,14 +100,14 @@ def _encoded(values: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, categories=strings), name=values.name)
 
 
-def _duckdb_compact(model: str, table_name: str, table: Any,
-                    wanted: list[str]) -> pd.DataFrame | None:
+def _duckdb_compact(model: str, table_name: str, table: Any, wanted: list[str],
+                    as_text: tuple[str, ...]) -> pd.DataFrame | None:
     """The DuckDB path of :func:`read_compact_columns` (None for any other kind of table)."""
     if isinstance(table, pd.DataFrame) or _is_spark(table) or not hasattr(table, "types"):
         return None
     wanted = _checked(model, table_name, table, wanted)
     types = dict(zip(table.columns, (str(kind) for kind in table.types), strict=True))
-    text = [column for column in wanted if types[column] == "VARCHAR" and column != PATIENT_COLUMN]
+    text = [column for column in wanted if types[column] == "VARCHAR" and column not in as_text]
     rest = [column for column in wanted if column not in text]
     frame = read_columns(model, table_name, table, rest) if rest else None
     encoded = _encoded_strings(table.project(", ".join(_quoted(column, '"') for column in text)),

@@ -110,3 +110,39 @@ def test_inconsistent_adverse_events_are_rejected(cohort, events, change, messag
 def test_min_cell_count_must_be_positive(cohort, events):
     with pytest.raises(ValueError, match="min_cell_count"):
         safety_summary(events, cohort, min_cell_count=0)
+
+
+def categorical(values, categories) -> pd.Categorical:
+    return pd.Categorical(values, categories=categories)
+
+
+def test_categorical_inputs_give_the_same_table_and_no_rows_for_unused_categories(cohort, events):
+    """As rwe_study.inputs.read_compact_columns reads them: categories not in text order, each
+    frame its own, and categories no row holds (a placebo arm, a Fatigue term) add no rows."""
+    compact_events = events.assign(
+        patient_id=categorical(events["patient_id"], ["p11", "p10", *events["patient_id"][:7]
+                                                      .unique(), "p19"]),
+        arm=categorical(events["arm"], ["non-ICI", "ICI"]),
+        ae_term=categorical(events["ae_term"], ["Rash", "Fatigue", "Colitis"]))
+    compact_cohort = cohort.assign(arm=categorical(cohort["arm"], ["placebo", "non-ICI", "ICI"]))
+    expected = safety_summary(events, cohort, min_cell_count=3)
+    pd.testing.assert_frame_equal(safety_summary(compact_events, compact_cohort, min_cell_count=3),
+                                  expected)
+    compact_cohort["patient_id"] = compact_cohort["patient_id"].astype("category")
+    pd.testing.assert_frame_equal(safety_summary(compact_events, compact_cohort, min_cell_count=3),
+                                  expected)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"patient_id": "p99"}, "1 patient"), ({"arm": "non-ICI"}, "arm differs"),
+     ({"arm": "placebo"}, "arm differs")],
+)
+def test_inconsistent_categorical_adverse_events_are_rejected(cohort, events, change, message):
+    broken = events.copy()
+    for column, value in change.items():
+        broken.loc[0, column] = value
+    broken = broken.astype({"patient_id": "category", "arm": "category", "ae_term": "category"})
+    with pytest.raises(ValueError, match=message) as raised:
+        safety_summary(broken, cohort.astype({"arm": "category"}), min_cell_count=3)
+    assert "p99" not in str(raised.value)

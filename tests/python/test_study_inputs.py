@@ -367,6 +367,27 @@ def test_read_compact_columns_encodes_text_in_order_of_first_appearance(monkeypa
                                   compact)
 
 
+
+def test_read_compact_columns_encodes_patient_ids_only_when_asked(monkeypatch):
+    """encode_patients: patient_id comes as a categorical too (in order of first appearance,
+    across batches), from DuckDB and from pandas alike."""
+    monkeypatch.setattr(inputs_module, "ENCODE_BATCH_ROWS", 3)
+    frame = text_table(40)[["patient_id", "arm", "age_years"]]
+    frame["patient_id"] = [f"p{(row * 3) % 11}" for row in range(40)]  # repeats, not sorted
+    columns = ["arm", "patient_id", "age_years"]
+    with duckdb.connect() as con:
+        con.execute("create table events as select * from frame")
+        compact = read_compact_columns("m", "adverse_events", con.table("events"), columns,
+                                       encode_patients=True)
+        plain = read_columns("m", "adverse_events", con.table("events"), columns)
+    patients = plain["patient_id"]
+    expected = first_seen_categories(plain).assign(
+        patient_id=pd.Categorical(patients, categories=pd.unique(patients)))
+    pd.testing.assert_frame_equal(compact, expected)
+    pd.testing.assert_frame_equal(read_compact_columns("m", "adverse_events", plain, columns,
+                                                       encode_patients=True), compact)
+    assert read_compact_columns("m", "adverse_events", plain, columns)["patient_id"].dtype == object
+
 def test_study_rows_keeps_only_a_studys_own_categories_in_their_order():
     frame = pd.DataFrame({STUDY_COLUMN: ["s1", "s2", "s2", "s1", "s2"],
                           "arm": ["a", "b", "c", None, "b"]})
