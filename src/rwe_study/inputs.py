@@ -81,12 +81,12 @@ def read_compact_columns(model: str, table_name: str, table: Any, columns: Itera
     (``adverse_events``), so each distinct id is one string, not one per row.
     """
     wanted = list(dict.fromkeys(columns))
-    as_text = () if encode_patients else (PATIENT_COLUMN,)
-    frame_or_none = _duckdb_compact(model, table_name, table, wanted, as_text)
+    kept_text = () if encode_patients else (PATIENT_COLUMN,)
+    frame_or_none = _duckdb_compact(model, table_name, table, wanted, kept_text)
     if frame_or_none is not None:
         return frame_or_none
     frame = read_columns(model, table_name, table, wanted)
-    return pd.DataFrame({column: frame[column] if column in as_text
+    return pd.DataFrame({column: frame[column] if column in kept_text
                          else _encoded(frame[column]) for column in wanted}, columns=wanted)
 
 
@@ -101,13 +101,13 @@ def _encoded(values: pd.Series) -> pd.Series:
 
 
 def _duckdb_compact(model: str, table_name: str, table: Any, wanted: list[str],
-                    as_text: tuple[str, ...]) -> pd.DataFrame | None:
+                    kept_text: tuple[str, ...]) -> pd.DataFrame | None:
     """The DuckDB path of :func:`read_compact_columns` (None for any other kind of table)."""
     if isinstance(table, pd.DataFrame) or _is_spark(table) or not hasattr(table, "types"):
         return None
     wanted = _checked(model, table_name, table, wanted)
     types = dict(zip(table.columns, (str(kind) for kind in table.types), strict=True))
-    text = [column for column in wanted if types[column] == "VARCHAR" and column not in as_text]
+    text = [column for column in wanted if types[column] == "VARCHAR" and column not in kept_text]
     rest = [column for column in wanted if column not in text]
     frame = read_columns(model, table_name, table, rest) if rest else None
     encoded = _encoded_strings(table.project(", ".join(_quoted(column, '"') for column in text)),
@@ -155,17 +155,13 @@ def _encoded_strings(relation: Any, columns: list[str]) -> dict[str, tuple[np.nd
             for position, column in enumerate(columns)}
 
 
-def read_every_column(model: str, table_name: str, table: Any, *,
-                      compact: bool = False) -> pd.DataFrame:
-    """Every column of ``table`` as a pandas DataFrame (``compact``: text as categoricals,
-    as :func:`read_compact_columns` reads it).
+def read_every_column(model: str, table_name: str, table: Any) -> pd.DataFrame:
+    """Every column of ``table`` as a pandas DataFrame.
 
-    Only for a model whose job needs the whole table (validating it,
-    carrying all its columns into its own output); every other model names
-    its columns with :func:`read_columns`.
+    Only for a model whose job needs the whole table (validating it); every
+    other model names its columns with :func:`read_columns`.
     """
-    read = read_compact_columns if compact else read_columns
-    return read(model, table_name, table, column_names(model, table_name, table))
+    return read_columns(model, table_name, table, column_names(model, table_name, table))
 
 
 def read_batches(model: str, table_name: str, table: Any, columns: Iterable[str],
@@ -258,20 +254,6 @@ def repeated_keys(model: str, table_name: str, table: Any, columns: Iterable[str
     candidates = hashed.join(repeated_hashes, "rwe_key_hash = rwe_repeated_hash")
     return (candidates.aggregate(f"{quoted}, count(*) > 1 as is_repeated_key", quoted)
             .filter("is_repeated_key").project(quoted).df())
-
-
-def as_text(values: pd.Series) -> pd.Series:
-    """A categorical column back as text (missing as ``None``), for a table written out.
-
-    The values are the categories' own string objects, one per distinct
-    value, not one per row; any other column is returned as it is.
-    """
-    if not isinstance(values.dtype, pd.CategoricalDtype):
-        return values
-    strings = np.empty(len(values.cat.categories) + 1, dtype=object)
-    strings[:-1] = values.cat.categories.to_numpy(dtype=object)
-    strings[-1] = None  # code -1, a missing value
-    return pd.Series(strings[values.cat.codes.to_numpy()], index=values.index, name=values.name)
 
 
 def _checked(model: str, table_name: str, table: Any, columns: Iterable[str]) -> list[str]:

@@ -20,7 +20,6 @@ import pytest
 from rwe_study import diagnostics, tables
 from rwe_study import inputs as inputs_module
 from rwe_study.inputs import (
-    as_text,
     read_batches,
     read_columns,
     read_compact_columns,
@@ -397,13 +396,6 @@ def test_study_rows_keeps_only_a_studys_own_categories_in_their_order():
     assert list(rows["arm"].cat.categories) == ["b", "c"]
     assert rows["arm"].tolist() == ["b", "c", "b"]
     assert study_rows(compact, "s1")["arm"].isna().tolist() == [False, True]
-
-
-def test_as_text_gives_back_the_strings_and_none_for_missing():
-    values = pd.Series(pd.Categorical(["x", None, "y", "x"], categories=["y", "x"]), name="c")
-    text = as_text(values)
-    assert text.dtype == object and text.tolist() == ["x", None, "y", "x"]
-    assert text.name == "c"
 
 
 def test_read_cohorts_reads_only_the_tables_it_is_given():
