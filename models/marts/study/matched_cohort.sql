@@ -1,7 +1,7 @@
 {#- One row per study and matched patient: the patient's analysis_cohort row,
     its pair and the pair's matching method. It is a join, no estimate, so
-    the warehouse makes it: no Python model holds the cohort's every column
-    for it (at 10,000,000 patients that alone passed 14 GB). What the join
+    the warehouse makes it, under its memory cap and spilling as it must:
+    no Python model holds the cohort's every column for it. What the join
     needs of matched_pairs (each member a patient of the study's cohort, the
     treated in the ICI arm, the control not, no patient in two pairs) is
     checked by assert_matched_pairs_join_the_cohort and this table's
