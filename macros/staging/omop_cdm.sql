@@ -291,7 +291,8 @@ source as {{ cte_not_materialized() }} (
     {{ raw_rows_numbered_per_file(source_relation, several_files) }}
 ),
 
-{{ row_copies(row_id, content, ['cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }},
+{{ row_copies(row_id, content, ['source.source_file_name',
+                                 'cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }},
 {%- if table != 'person' %}
 
 {#- person_id -> the hospital's patient key, where person gives it exactly one -#}

@@ -71,12 +71,8 @@ source as {{ cte_not_materialized() }} (
     {{ raw_rows_numbered_per_file(source_relation, several_files) }}
 ),
 
-{%- if row_id %}
-{{ row_copies(row_id, content, ['cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }},
-{%- else %}
-{{ row_copies(none, content, ['source.source_file_name',
-                              'cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }},
-{%- endif %}
+{{ row_copies(row_id or none, content, ['source.source_file_name',
+                                       'cast(source.source_row_number as ' ~ dbt.type_int() ~ ')']) }},
 
 parsed as (
     select
@@ -406,8 +402,10 @@ select * from final
 {% endmacro %}
 
 {#- The raw rows of an export table. With several files (a glob identifier)
-    the reader numbers the rows of all files in turn (dbt_project.yml,
-    external_location): row_number_in_file numbers them per file. Shared by
+    a reader may number the rows of all files in turn (the CSV reader in
+    dbt_project.yml, external_location) or per file (the Parquet reader):
+    row_number_in_file numbers them per file either way. Copies are ordered
+    by (file, row): the files' name order, which is their read order. Shared by
     stage_export and stage_omop_table. -#}
 {% macro raw_rows_numbered_per_file(source_relation, several_files) -%}
     {%- if several_files %}

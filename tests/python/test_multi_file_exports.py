@@ -17,6 +17,7 @@ analysis records are those of the same data delivered as one file each.
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -63,7 +64,7 @@ def project(tmp_path_factory):
     return root, counts
 
 
-def _build(root: Path, name: str, whole: bool = False):
+def _build(root: Path, name: str, whole: bool = False, dbt_vars: dict | None = None):
     """Build what reading and accounting the raw rows needs (staging, the
     intermediate layer, row_accounting, run_inputs) and their tests, or the
     whole project (``whole``: the study, its quality gate and statistics)."""
@@ -75,6 +76,8 @@ def _build(root: Path, name: str, whole: bool = False):
     command = [str(DBT), "build", *selection,
                "--target-path", str(root / f"target_{name}"),
                "--log-path", str(root / f"logs_{name}")]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dbt_vars)]
     completed = subprocess.run(command, cwd=root, env=dbt_env(warehouse), capture_output=True,
                                text=True, timeout=900)
     return completed.returncode, completed.stdout + completed.stderr, warehouse
@@ -117,6 +120,22 @@ def test_a_table_in_two_files_is_read_checked_and_accounted_per_file(project):
         where center_id = 'center_a' and source_table = 'treatment_lines'""") \
         == _query(warehouse, "select sum(record_count) from audit.run_inputs "
                              "where center_id = 'center_a' and source_table = 'treatment_lines'")
+    # the balance test is the accounting's uniqueness proof (the model has no
+    # unique test): a row accounted twice, in place of another, fails it
+    import duckdb
+    with duckdb.connect(str(warehouse)) as connection:
+        changed = connection.execute("""
+            update intermediate.int_raw_rows_accounted set source_row_number = 1
+            where source_row_number = 2 and source_file_name like '%drug_administrations_part2%'
+            """).fetchall()
+    assert changed == [(1,)]
+    completed = subprocess.run(
+        [str(DBT), "test", "--select", "assert_raw_rows_balance_per_file",
+         "--target-path", str(root / "target_two_files"),
+         "--log-path", str(root / "logs_two_files")],
+        cwd=root, env=dbt_env(warehouse), capture_output=True, text=True, timeout=900)
+    assert completed.returncode != 0, completed.stdout[-3000:]
+    assert "assert_raw_rows_balance_per_file" in completed.stdout
 
 
 def test_a_broken_file_of_a_table_stops_the_gate_naming_that_file(project):
@@ -183,3 +202,58 @@ def test_a_table_in_two_files_runs_the_whole_study(project, tmp_path):
     one_file_rows = sorted(one_file.query(f"select {listed} from marts.analysis_cohort"), key=repr)
     assert len(split_rows) == len(one_file_rows) > 0
     assert split_rows == one_file_rows
+
+
+def _as_parquet(csv_dir: Path, parquet_dir: Path) -> None:
+    """Every CSV export of ``csv_dir`` as a Parquet file of text columns, as a
+    production loader writes them; other files copied."""
+    import duckdb
+
+    shutil.copytree(csv_dir, parquet_dir, ignore=shutil.ignore_patterns("*.csv"))
+    with duckdb.connect() as connection:
+        for path in sorted(csv_dir.rglob("*.csv")):
+            target = parquet_dir / path.relative_to(csv_dir).with_suffix(".parquet")
+            connection.execute(f"copy (select * from read_csv('{path}', header = true, "
+                               f"all_varchar = true)) to '{target}' (format parquet)")
+
+
+def test_a_table_in_two_files_reads_the_same_as_csv_or_parquet(project, tmp_path):
+    """The CSV reader numbers the rows of a glob's files in turn, the Parquet
+    reader each file's rows itself: staging numbers them per file either way,
+    and a row repeated in the second file at a smaller row number than its
+    first copy is still the later copy (copies are ordered by file, then row)."""
+    root, (first, _) = project
+    csv_dir = tmp_path / "raw_csv"
+    shutil.copytree(root / "data" / "raw", csv_dir)
+    part1 = csv_dir / "center_b" / "drug_administrations_part1.csv"
+    part2 = csv_dir / "center_b" / "drug_administrations_part2.csv"
+    header, *rows = part1.read_text(encoding="utf-8").splitlines()
+    header2, *rows2 = part2.read_text(encoding="utf-8").splitlines()
+    # the last row of the first file again as the first row of the second
+    part2.write_text("\n".join([header2, rows[-1], *rows2]) + "\n", encoding="utf-8")
+    parquet_dir = tmp_path / "raw_parquet"
+    _as_parquet(csv_dir, parquet_dir)
+
+    staged = {}
+    for reader, raw_dir in (("csv", csv_dir), ("parquet", parquet_dir)):
+        returncode, output, warehouse = _build(
+            root, f"split_{reader}", dbt_vars={"raw_data_dir": str(raw_dir),
+                                               "raw_file_format": reader})
+        assert returncode == 0, output[-5000:]
+        staged[reader] = {table: sorted(_query(warehouse, f"""
+            select regexp_extract(source_file_name, '([^/]+)[.][a-z]+$', 1) as file_stem,
+                   * exclude (source_file_name)
+            from staging.{table}"""), key=repr)
+            for table in ("stg_center_b__drug_administrations", "stg_center_a__line_records")}
+        # the repeated row is the second file's first row, quarantined as the copy
+        assert _query(warehouse, """
+            select regexp_extract(source_file_name, '[^/]+$'), source_row_number
+            from staging.stg_center_b__drug_administrations
+            where quarantine_reason = 'duplicate_row'
+              and source_file_name like '%part2%'""") == [
+            (f"drug_administrations_part2.{reader}", 1)]
+        assert _query(warehouse, f"""
+            select quarantine_reason from staging.stg_center_b__drug_administrations
+            where source_file_name like '%part1%' and source_row_number = {first}""") == [(None,)]
+    assert staged["csv"] == staged["parquet"]
+    assert all(len(rows) > 0 for rows in staged["csv"].values())
