@@ -53,6 +53,25 @@ def read_columns(model: str, table_name: str, table: Any, columns: Iterable[str]
     return table.project(", ".join(_quoted(column, '"') for column in wanted)).df()
 
 
+def rows_where(model: str, table_name: str, table: Any, column: str, value: str) -> Any:
+    """The rows of ``table`` whose ``column`` equals the text ``value``, filtered in the engine.
+
+    The same kind of table back (a DuckDB relation, a Spark DataFrame, a
+    pandas DataFrame), so a model reads one part of a table (one study's
+    rows) with :func:`read_columns` or :func:`read_compact_columns` and
+    never holds the rest. ``value`` is a plain word (letters, digits, ``_``:
+    a study id): it is written into the engine's filter.
+    """
+    _checked(model, table_name, table, [column])
+    if not value or not value.replace("_", "").isalnum() or not value.isascii():
+        raise ValueError(f"{model} filters {table_name} on {column} with a value that is not "
+                         "a plain word (letters, digits, _)")
+    if isinstance(table, pd.DataFrame):
+        return table.loc[(table[column] == value).to_numpy()].reset_index(drop=True)
+    quote = "`" if _is_spark(table) else '"'
+    return table.filter(f"{_quoted(column, quote)} = '{value}'")
+
+
 #: the one string column :func:`read_compact_columns` leaves as strings (unless asked with
 #: ``encode_patients``): a million distinct patient ids encode to nothing smaller, and
 #: estimators index by them

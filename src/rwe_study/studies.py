@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from rwe_study.inputs import read_columns, read_compact_columns
+from rwe_study.inputs import column_names, read_columns, read_compact_columns, rows_where
 
 STUDY_COLUMN = "study_id"
 SPEC_COLUMNS = (STUDY_COLUMN, "spec_json")
@@ -109,14 +109,25 @@ def columns_for_every_study(columns_read: Callable[..., list[str]], table: str,
     return list(dict.fromkeys(columns))
 
 
+class StudyTable(NamedTuple):
+    """A table a statistics model reads one study at a time: :func:`study_rows` reads a
+    study's rows of ``table`` (what ``dbt.ref`` returned for ``name``), its ``columns``
+    only, when the model comes to that study, so the model never holds every study's rows."""
+
+    model: str
+    name: str
+    table: Any
+    columns: list[str]
+
+
 class StudyInputs(NamedTuple):
-    """What :func:`read_cohorts` read for one model: every study's parameters and, as pandas
-    (with ``study_id``), each table the model passed (``None`` for one it did not)."""
+    """What :func:`read_cohorts` prepared for one model: every study's parameters and, for
+    each table the model passed, a :class:`StudyTable` (``None`` for one it did not)."""
 
     params: dict[str, dict[str, Any]]
-    cohort: pd.DataFrame | None
-    matched: pd.DataFrame | None
-    weights: pd.DataFrame | None
+    cohort: StudyTable | None
+    matched: StudyTable | None
+    weights: StudyTable | None
 
 
 def read_cohorts(model: str, specs: Any, columns_read: Callable[..., list[str]], table: str, *,
@@ -129,30 +140,48 @@ def read_cohorts(model: str, specs: Any, columns_read: Callable[..., list[str]],
     literal ``dbt.ref`` calls). Of the two cohorts only the columns that ``columns_read``
     names for ``table`` in any study are read (:func:`columns_for_every_study`, the matched
     cohort as ``source="matched_cohort"``); of ``ps_weights``, :data:`WEIGHT_COLUMNS`.
-    Text columns but ``patient_id`` come as categoricals
-    (:func:`rwe_study.inputs.read_compact_columns`): every estimator puts these frames in
-    tie-break order first, which encodes strings the same way.
+    The columns are checked here (an error names the model, the table and the missing
+    columns); the rows are read per study, by :func:`study_rows`, with text columns but
+    ``patient_id`` as categoricals (:func:`rwe_study.inputs.read_compact_columns`): every
+    estimator puts these frames in tie-break order first, which encodes strings the same way.
     """
     params = read_parameters(model, specs)
+
+    def study_table(name: str, relation: Any, columns: list[str]) -> StudyTable | None:
+        if relation is None:
+            return None
+        present = set(column_names(model, name, relation))
+        missing = [column for column in columns if column not in present]
+        if missing:
+            raise ValueError(f"{model} reads column(s) {missing} of {name}, which has no such "
+                             "column(s)")
+        return StudyTable(model, name, relation,
+                          [column for column in columns if column != STUDY_COLUMN])
+
     return StudyInputs(
         params=params,
-        cohort=None if cohort is None else read_compact_columns(
-            model, "analysis_cohort", cohort,
-            columns_for_every_study(columns_read, table, params)),
-        matched=None if matched is None else read_compact_columns(
-            model, "matched_cohort", matched,
-            columns_for_every_study(columns_read, table, params, "matched_cohort")),
-        weights=None if weights is None else read_compact_columns(model, "ps_weights", weights,
-                                                                  WEIGHT_COLUMNS),
+        cohort=study_table("analysis_cohort", cohort,
+                           columns_for_every_study(columns_read, table, params)),
+        matched=study_table("matched_cohort", matched, columns_for_every_study(
+            columns_read, table, params, "matched_cohort")),
+        weights=study_table("ps_weights", weights, list(WEIGHT_COLUMNS)),
     )
 
 
-def study_rows(frame: pd.DataFrame, study_id: str) -> pd.DataFrame:
+def study_rows(frame: pd.DataFrame | StudyTable, study_id: str) -> pd.DataFrame:
     """One study's rows of ``frame``, without ``study_id``, as a warehouse of that study alone.
 
-    A categorical column keeps only the study's values, in order of first
-    appearance among its rows, as if that warehouse had been read alone.
+    A :class:`StudyTable` is read now, that study's rows only, filtered in
+    the engine (:func:`rwe_study.inputs.rows_where`). Of a pandas frame, a
+    categorical column keeps only the study's values, in order of first
+    appearance among its rows, as if that warehouse had been read alone --
+    which is what the engine's read of those rows gives.
     """
+    if isinstance(frame, StudyTable):
+        return read_compact_columns(
+            frame.model, frame.name,
+            rows_where(frame.model, frame.name, frame.table, STUDY_COLUMN, study_id),
+            frame.columns)
     rows = frame.loc[(frame[STUDY_COLUMN] == study_id).to_numpy()].drop(columns=STUDY_COLUMN)
     rows = rows.reset_index(drop=True)
     for column in rows.columns:

@@ -57,6 +57,7 @@ class RecordingRelation:
     def __init__(self, relation: duckdb.DuckDBPyRelation) -> None:
         self.relation = relation
         self.projections: list[str] = []
+        self.filters: list[str] = []
 
     @property
     def columns(self) -> list[str]:
@@ -65,6 +66,13 @@ class RecordingRelation:
     def project(self, expressions: str) -> duckdb.DuckDBPyRelation:
         self.projections.append(expressions)
         return self.relation.project(expressions)
+
+    def filter(self, condition: str) -> RecordingRelation:
+        """The filtered relation, recording into the same lists."""
+        self.filters.append(condition)
+        filtered = RecordingRelation(self.relation.filter(condition))
+        filtered.projections, filtered.filters = self.projections, self.filters
+        return filtered
 
     @property
     def types(self) -> list:
@@ -106,6 +114,14 @@ class FakeSparkFrame:
             else:
                 resolved.append(name)
         return FakeSparkFrame(self.frame[resolved], projected=True)
+
+    def filter(self, condition: str) -> FakeSparkFrame:
+        """Spark's filter on a SQL condition, here only `column` = 'value'."""
+        column, value = condition.split(" = ")
+        assert column.startswith("`") and value.startswith("'"), condition
+        column, value = column[1:-1].replace("``", "`"), value[1:-1]
+        return FakeSparkFrame(self.frame.loc[self.frame[column] == value].reset_index(drop=True),
+                              projected=self.projected)
 
     def toPandas(self) -> pd.DataFrame:  # noqa: N802 (pyspark's name)
         if not self.projected:
@@ -304,19 +320,26 @@ def test_read_cohorts_projects_each_cohort_to_what_any_study_reads(columns_read,
                      for name in ("cohort", "matched", "weights")}
         inputs = read_cohorts("weighting_estimates", spec_table(), columns_read, table,
                               **relations)
-    assert sorted(inputs.params) == sorted(STUDIES)
-    assert list(inputs.cohort.columns) == cohort_columns
-    assert list(inputs.matched.columns) == matched_columns
-    assert list(inputs.weights.columns) == list(WEIGHT_COLUMNS)
-    # projected in the engine to the columns read (numbers and text apart), per table
+        assert sorted(inputs.params) == sorted(STUDIES)
+        assert all(not relation.projections for relation in relations.values())  # nothing yet
+        for study_id in STUDIES:
+            # one study's rows, read when the model comes to that study
+            read = {name: study_rows(getattr(inputs, name), study_id)
+                    for name in ("cohort", "matched", "weights")}
+            for name, columns in (("cohort", cohort_columns), ("matched", matched_columns),
+                                  ("weights", list(WEIGHT_COLUMNS))):
+                expected = wide_table(columns)
+                expected = expected.loc[expected[STUDY_COLUMN] == study_id, columns].drop(
+                    columns=STUDY_COLUMN).reset_index(drop=True)
+                pd.testing.assert_frame_equal(read[name], first_seen_categories(expected))
+    # filtered and projected in the engine (numbers and text apart), per table and study
     for relation, columns in zip(relations.values(),
                                  (cohort_columns, matched_columns, WEIGHT_COLUMNS), strict=True):
-        assert 1 <= len(relation.projections) <= 2
+        assert relation.filters == [f"\"{STUDY_COLUMN}\" = '{study_id}'" for study_id in STUDIES]
+        assert 2 <= len(relation.projections) <= 4
         named = {name.strip().strip('"') for projection in relation.projections
                  for name in projection.split(",")}
-        assert named <= set(columns)
-    pd.testing.assert_frame_equal(inputs.cohort,
-                                  first_seen_categories(wide_table(cohort_columns)[cohort_columns]))
+        assert named <= set(columns) - {STUDY_COLUMN}
 
 
 def first_seen_categories(frame: pd.DataFrame) -> pd.DataFrame:
@@ -400,10 +423,33 @@ def test_study_rows_keeps_only_a_studys_own_categories_in_their_order():
 
 def test_read_cohorts_reads_only_the_tables_it_is_given():
     columns = union_of_reads(tables.columns_read, "km_estimates")
+    spark = FakeSparkFrame(wide_table(columns))
     inputs = read_cohorts("km_estimates", spec_table(), tables.columns_read, "km_estimates",
-                          cohort=FakeSparkFrame(wide_table(columns)))
-    assert list(inputs.cohort.columns) == columns
+                          cohort=spark)
     assert inputs.matched is None and inputs.weights is None
+    rows = study_rows(inputs.cohort, STUDIES[1])
+    assert list(rows.columns) == columns[1:]  # without study_id, from a Spark frame too
+    assert len(rows) == 2  # (the fake collects a frame only once it is projected)
+
+
+def test_a_study_is_read_alone_and_only_a_plain_study_id_filters():
+    """study_rows of a study table reads one study's rows from DuckDB, Spark or pandas
+    alike; a study id that is not a plain word never reaches the engine's filter."""
+    columns = union_of_reads(tables.columns_read, "km_estimates")
+    frame = wide_table(columns, rows=6)
+    with duckdb.connect() as con:
+        con.execute("create table cohort as select * from frame")
+        read = [study_rows(read_cohorts("km_estimates", spec_table(), tables.columns_read,
+                                        "km_estimates", cohort=table).cohort, STUDIES[0])
+                for table in (con.table("cohort"), FakeSparkFrame(frame), frame)]
+        with pytest.raises(ValueError, match="not a plain word"):
+            study_rows(read_cohorts("km_estimates", spec_table(), tables.columns_read,
+                                    "km_estimates", cohort=con.table("cohort")).cohort,
+                       "x' or '1' = '1")
+    expected = first_seen_categories(frame.loc[frame[STUDY_COLUMN] == STUDIES[0], columns].drop(
+        columns=STUDY_COLUMN).reset_index(drop=True))
+    for rows in read:
+        pd.testing.assert_frame_equal(rows, expected)
 
 
 def test_read_cohorts_names_the_model_and_the_table_that_lacks_a_column():
