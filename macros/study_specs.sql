@@ -239,21 +239,23 @@
 {% endmacro %}
 
 {#- SQL: true when the drug-class flags of a line (columns has_<class> of
-    int_treatment_line_drug_classes, table alias `alias`) satisfy `rule`. -#}
-{% macro study_rule_sql(rule, alias) %}
+    int_treatment_line_drug_classes, table alias `alias`; named
+    <column_prefix>has_<class> where a relation carries two lines' flags)
+    satisfy `rule`. -#}
+{% macro study_rule_sql(rule, alias, column_prefix='') %}
     {%- set terms = [] -%}
     {%- for drug_class in rule.get('all_of', []) -%}
-        {%- do terms.append(alias ~ '.has_' ~ drug_class) -%}
+        {%- do terms.append(alias ~ '.' ~ column_prefix ~ 'has_' ~ drug_class) -%}
     {%- endfor -%}
     {%- if rule.get('any_of') -%}
         {%- set any = [] -%}
         {%- for drug_class in rule['any_of'] -%}
-            {%- do any.append(alias ~ '.has_' ~ drug_class) -%}
+            {%- do any.append(alias ~ '.' ~ column_prefix ~ 'has_' ~ drug_class) -%}
         {%- endfor -%}
         {%- do terms.append('(' ~ any | join(' or ') ~ ')') -%}
     {%- endif -%}
     {%- for drug_class in rule.get('none_of', []) -%}
-        {%- do terms.append('not ' ~ alias ~ '.has_' ~ drug_class) -%}
+        {%- do terms.append('not ' ~ alias ~ '.' ~ column_prefix ~ 'has_' ~ drug_class) -%}
     {%- endfor -%}
     {{ return('(' ~ (terms | join(' and ') if terms else 'true') ~ ')') }}
 {% endmacro %}

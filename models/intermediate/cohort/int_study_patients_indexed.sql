@@ -87,144 +87,203 @@ second_line_classes as (
     where line_number = 2
 ),
 
-indexed as (
-    {%- for spec in specs %}
-        {%- set eligibility = spec['eligibility'] %}
-        {%- set exposed = study_rule_sql(spec['exposure']['index_line'], 'second_line_classes') %}
-        {%- set comparator = study_rule_sql(spec['comparator']['index_line'], 'second_line_classes') %}
-        select
-            '{{ spec["study_id"] }}' as study_id,
-            patients.patient_id,
-            baselines.person_link_id,
-            patients.center_id,
-            second_lines.line_start_date as second_line_start_date,
-            second_lines.source_table as second_line_source_table,
-            {{ file_stem('second_lines.source_file_name') }} as second_line_source_file_name,
-            {{ is_split_sql }} as is_second_line_source_split,
-            second_lines.source_row_number as second_line_source_row_number,
-            second_lines.regimen_name as second_line_regimen,
-            {#- the exposure flag (both studies: the second line contains an ICI);
-                null without a second line -#}
-            case when second_line_classes.treatment_line_id is not null then {{ exposed }} end
-                as is_ici,
-            second_lines.best_response,
-            second_lines.progression_date as second_line_progression_date,
-            second_lines.last_progression_free_date as second_line_last_progression_free_date,
-            second_lines.next_line_start_date as third_line_start_date,
-            first_lines.line_start_date as first_line_start_date,
-            first_lines.progression_date as first_line_progression_date,
-            first_lines.is_ici_regimen as had_first_line_ici,
-            baselines.birth_year,
-            baselines.sex,
-            baselines.ecog_ps,
-            baselines.is_ever_smoker,
-            baselines.has_liver_metastases,
-            baselines.has_brain_metastases,
-            baselines.has_bone_metastases,
-            baselines.metastatic_site_count,
-            baselines.had_thoracic_radiotherapy,
-            baselines.had_prophylactic_cranial_irradiation,
-            baselines.death_date,
-            baselines.last_contact_date,
-            case
-                when patients.is_key_spelled_two_ways then 'patient_key_spelled_two_ways'
-                when treatment_histories.has_quarantined_index_record then 'incomplete_treatment_history'
-                when treatment_histories.has_line_order_violation then 'line_order_violation'
-                {%- if eligibility['centers'] != 'all' %}
-                    when patients.center_id not in ('{{ eligibility["centers"] | join("', '") }}')
-                        then 'center_not_in_study'
-                {%- endif %}
-                when second_lines.patient_id is null then 'no_second_line'
-                when baselines.patient_id is null then 'no_baseline_record'
-                {%- if eligibility['prior_line'].get('requires_progression', false) %}
-                    when first_lines.progression_date is null then 'no_first_line_progression'
-                {%- endif %}
-                {%- set prior_rule = eligibility['prior_line'] %}
-                {%- if prior_rule.get('all_of') or prior_rule.get('any_of') or prior_rule.get('none_of') %}
-                    when not coalesce({{ study_rule_sql(prior_rule, 'first_line_classes') }}, false)
-                        then 'first_line_regimen_not_eligible'
-                {%- endif %}
-                when
-                    second_lines.line_start_date
-                    < cast('{{ eligibility["study_window_start_date"] }}' as date)
-                    or second_lines.line_start_date
-                    > cast('{{ eligibility["study_window_end_date"] }}' as date)
-                    then 'second_line_outside_study_window'
-                when not coalesce({{ exposed }} or {{ comparator }}, false)
-                    then 'second_line_in_neither_arm'
-                {%- if eligibility['requires_follow_up'] %}
-                    when baselines.death_date is null and baselines.last_contact_date is null
-                        then 'no_follow_up'
-                {#- administration-level centers keep vital status apart from the
-                    lines, so only there can follow-up end before the derived
-                    second-line start #}
-                    when
-                        baselines.death_date < second_lines.line_start_date
-                        or baselines.last_contact_date < second_lines.line_start_date
-                        then 'follow_up_before_second_line'
-                {%- endif %}
-                when
-                    baselines.birth_year is null
-                    or baselines.sex is null
-                    or baselines.ecog_ps is null
-                    or baselines.is_ever_smoker is null
-                    or baselines.has_liver_metastases is null
-                    or baselines.has_brain_metastases is null
-                    or baselines.has_bone_metastases is null
-                    or baselines.metastatic_site_count is null
-                    or baselines.had_thoracic_radiotherapy is null
-                    or baselines.had_prophylactic_cranial_irradiation is null
-                    or first_lines.is_ici_regimen is null
-                    then 'missing_baseline_covariate'
-            end as first_failed_rule
-        from patients
-        left join second_lines
-            on patients.patient_id = second_lines.patient_id
-        left join first_lines
-            on patients.patient_id = first_lines.patient_id
-        left join baselines
-            on patients.patient_id = baselines.patient_id
-        left join treatment_histories
-            on patients.patient_id = treatment_histories.patient_id
-        {%- if prior_rule.get('all_of') or prior_rule.get('any_of') or prior_rule.get('none_of') %}
-            left join first_line_classes
-                on patients.patient_id = first_line_classes.patient_id
-        {%- endif %}
-        left join second_line_classes
-            on patients.patient_id = second_line_classes.patient_id
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
+{#- the drug classes any study's rules read, of the first and of the second
+    line: the only class columns patient_records carries -#}
+{%- set rule_classes = {'first_line_': [], 'second_line_': []} %}
+{%- for spec in specs %}
+    {%- for line, rule in [('second_line_', spec['exposure']['index_line']),
+                           ('second_line_', spec['comparator']['index_line']),
+                           ('first_line_', spec['eligibility']['prior_line'])] %}
+        {%- for drug_class in rule.get('all_of', []) + rule.get('any_of', []) + rule.get('none_of', [])
+              if drug_class not in rule_classes[line] %}
+            {%- do rule_classes[line].append(drug_class) %}
+        {%- endfor %}
     {%- endfor %}
+{%- endfor %}
+
+patient_records as (
+    {#- every patient's records joined once, for every study: a study reads
+        its own rules off these columns -#}
+    select
+        patients.patient_id,
+        patients.center_id,
+        patients.is_key_spelled_two_ways,
+        baselines.person_link_id,
+        second_lines.patient_id is not null as has_second_line,
+        second_lines.line_start_date as second_line_start_date,
+        second_lines.source_table as second_line_source_table,
+        {{ file_stem('second_lines.source_file_name') }} as second_line_source_file_name,
+        {{ is_split_sql }} as is_second_line_source_split,
+        second_lines.source_row_number as second_line_source_row_number,
+        second_lines.regimen_name as second_line_regimen,
+        second_lines.best_response,
+        second_lines.progression_date as second_line_progression_date,
+        second_lines.last_progression_free_date as second_line_last_progression_free_date,
+        second_lines.next_line_start_date as third_line_start_date,
+        first_lines.line_start_date as first_line_start_date,
+        first_lines.progression_date as first_line_progression_date,
+        first_lines.is_ici_regimen as had_first_line_ici,
+        baselines.patient_id is not null as has_baseline_record,
+        baselines.birth_year,
+        baselines.sex,
+        baselines.ecog_ps,
+        baselines.is_ever_smoker,
+        baselines.has_liver_metastases,
+        baselines.has_brain_metastases,
+        baselines.has_bone_metastases,
+        baselines.metastatic_site_count,
+        baselines.had_thoracic_radiotherapy,
+        baselines.had_prophylactic_cranial_irradiation,
+        baselines.death_date,
+        baselines.last_contact_date,
+        treatment_histories.has_quarantined_index_record,
+        treatment_histories.has_line_order_violation,
+        {%- for drug_class in rule_classes['first_line_'] %}
+        first_line_classes.has_{{ drug_class }} as first_line_has_{{ drug_class }},
+        {%- endfor %}
+        {%- for drug_class in rule_classes['second_line_'] %}
+        second_line_classes.has_{{ drug_class }} as second_line_has_{{ drug_class }},
+        {%- endfor %}
+        second_line_classes.treatment_line_id is not null as has_second_line_classes
+    from patients
+    left join second_lines
+        on patients.patient_id = second_lines.patient_id
+    left join first_lines
+        on patients.patient_id = first_lines.patient_id
+    left join baselines
+        on patients.patient_id = baselines.patient_id
+    left join treatment_histories
+        on patients.patient_id = treatment_histories.patient_id
+    {%- if rule_classes['first_line_'] %}
+    left join first_line_classes
+        on patients.patient_id = first_line_classes.patient_id
+    {%- endif %}
+    left join second_line_classes
+        on patients.patient_id = second_line_classes.patient_id
 ),
 
 person_conflicts as (
     {#- a national ID shared by records that disagree on sex or birth year
         links different people (or a typing error): no record is trusted.
         Grouped per linked person, not a window over every record: records
-        without a national ID are most of them and would form one partition. -#}
+        without a national ID are most of them and would form one partition.
+        A record's sex and birth year are the same in every study. -#}
     select
-        study_id,
         person_link_id,
         min(sex) != max(sex) or min(birth_year) != max(birth_year) as has_conflicting_person_records
-    from indexed
+    from patient_records
     where person_link_id is not null
-    group by study_id, person_link_id
+    group by person_link_id
 ),
 
-person_checked as (
+person_checked_records as (
     select
-        indexed.*,
+        patient_records.*,
         coalesce(
-            indexed.person_link_id is not null
+            patient_records.person_link_id is not null
             and person_conflicts.has_conflicting_person_records,
             false
         ) as has_conflicting_person_records
-    from indexed
+    from patient_records
     left join person_conflicts
-        on
-            indexed.study_id = person_conflicts.study_id
-            and indexed.person_link_id = person_conflicts.person_link_id
+        on patient_records.person_link_id = person_conflicts.person_link_id
+),
+
+indexed as (
+    {%- for spec in specs %}
+        {%- set eligibility = spec['eligibility'] %}
+        {%- set exposed = study_rule_sql(spec['exposure']['index_line'], 'person_checked_records', 'second_line_') %}
+        {%- set comparator = study_rule_sql(spec['comparator']['index_line'], 'person_checked_records', 'second_line_') %}
+        select
+            '{{ spec["study_id"] }}' as study_id,
+            patient_id,
+            person_link_id,
+            center_id,
+            second_line_start_date,
+            second_line_source_table,
+            second_line_source_file_name,
+            is_second_line_source_split,
+            second_line_source_row_number,
+            second_line_regimen,
+            {#- the exposure flag (both studies: the second line contains an ICI);
+                null without a second line -#}
+            case when has_second_line_classes then {{ exposed }} end as is_ici,
+            best_response,
+            second_line_progression_date,
+            second_line_last_progression_free_date,
+            third_line_start_date,
+            first_line_start_date,
+            first_line_progression_date,
+            had_first_line_ici,
+            birth_year,
+            sex,
+            ecog_ps,
+            is_ever_smoker,
+            has_liver_metastases,
+            has_brain_metastases,
+            has_bone_metastases,
+            metastatic_site_count,
+            had_thoracic_radiotherapy,
+            had_prophylactic_cranial_irradiation,
+            death_date,
+            last_contact_date,
+            has_conflicting_person_records,
+            case
+                when is_key_spelled_two_ways then 'patient_key_spelled_two_ways'
+                when has_quarantined_index_record then 'incomplete_treatment_history'
+                when has_line_order_violation then 'line_order_violation'
+                {%- if eligibility['centers'] != 'all' %}
+                    when center_id not in ('{{ eligibility["centers"] | join("', '") }}')
+                        then 'center_not_in_study'
+                {%- endif %}
+                when not has_second_line then 'no_second_line'
+                when not has_baseline_record then 'no_baseline_record'
+                {%- if eligibility['prior_line'].get('requires_progression', false) %}
+                    when first_line_progression_date is null then 'no_first_line_progression'
+                {%- endif %}
+                {%- set prior_rule = eligibility['prior_line'] %}
+                {%- if prior_rule.get('all_of') or prior_rule.get('any_of') or prior_rule.get('none_of') %}
+                    when not coalesce({{ study_rule_sql(prior_rule, 'person_checked_records', 'first_line_') }}, false)
+                        then 'first_line_regimen_not_eligible'
+                {%- endif %}
+                when
+                    second_line_start_date
+                    < cast('{{ eligibility["study_window_start_date"] }}' as date)
+                    or second_line_start_date
+                    > cast('{{ eligibility["study_window_end_date"] }}' as date)
+                    then 'second_line_outside_study_window'
+                when not coalesce({{ exposed }} or {{ comparator }}, false)
+                    then 'second_line_in_neither_arm'
+                {%- if eligibility['requires_follow_up'] %}
+                    when death_date is null and last_contact_date is null
+                        then 'no_follow_up'
+                {#- administration-level centers keep vital status apart from the
+                    lines, so only there can follow-up end before the derived
+                    second-line start #}
+                    when
+                        death_date < second_line_start_date
+                        or last_contact_date < second_line_start_date
+                        then 'follow_up_before_second_line'
+                {%- endif %}
+                when
+                    birth_year is null
+                    or sex is null
+                    or ecog_ps is null
+                    or is_ever_smoker is null
+                    or has_liver_metastases is null
+                    or has_brain_metastases is null
+                    or has_bone_metastases is null
+                    or metastatic_site_count is null
+                    or had_thoracic_radiotherapy is null
+                    or had_prophylactic_cranial_irradiation is null
+                    or had_first_line_ici is null
+                    then 'missing_baseline_covariate'
+            end as first_failed_rule
+        from person_checked_records
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 shared_persons as (
@@ -233,7 +292,7 @@ shared_persons as (
     select
         study_id,
         person_link_id
-    from person_checked
+    from indexed
     where
         first_failed_rule is null
         and person_link_id is not null
@@ -260,7 +319,7 @@ ranked as (
                 eligible.second_line_source_file_name,
                 eligible.second_line_source_row_number
         ) as person_record_rank
-    from person_checked as eligible
+    from indexed as eligible
     inner join shared_persons
         on
             eligible.study_id = shared_persons.study_id
@@ -272,16 +331,16 @@ ranked as (
     union all
 
     select
-        person_checked.*,
+        indexed.*,
         cast(null as {{ dbt.type_bigint() }}) as person_record_rank
-    from person_checked
+    from indexed
     left join shared_persons
         on
-            person_checked.study_id = shared_persons.study_id
-            and person_checked.person_link_id = shared_persons.person_link_id
+            indexed.study_id = shared_persons.study_id
+            and indexed.person_link_id = shared_persons.person_link_id
     where
-        person_checked.first_failed_rule is not null
-        or person_checked.has_conflicting_person_records
+        indexed.first_failed_rule is not null
+        or indexed.has_conflicting_person_records
         or shared_persons.person_link_id is null
 ),
 
