@@ -139,10 +139,10 @@ patient_records as (
         treatment_histories.has_quarantined_index_record,
         treatment_histories.has_line_order_violation,
         {%- for drug_class in rule_classes['first_line_'] %}
-        first_line_classes.has_{{ drug_class }} as first_line_has_{{ drug_class }},
+            first_line_classes.has_{{ drug_class }} as first_line_has_{{ drug_class }},
         {%- endfor %}
         {%- for drug_class in rule_classes['second_line_'] %}
-        second_line_classes.has_{{ drug_class }} as second_line_has_{{ drug_class }},
+            second_line_classes.has_{{ drug_class }} as second_line_has_{{ drug_class }},
         {%- endfor %}
         second_line_classes.treatment_line_id is not null as has_second_line_classes
     from patients
@@ -155,8 +155,8 @@ patient_records as (
     left join treatment_histories
         on patients.patient_id = treatment_histories.patient_id
     {%- if rule_classes['first_line_'] %}
-    left join first_line_classes
-        on patients.patient_id = first_line_classes.patient_id
+        left join first_line_classes
+            on patients.patient_id = first_line_classes.patient_id
     {%- endif %}
     left join second_line_classes
         on patients.patient_id = second_line_classes.patient_id
