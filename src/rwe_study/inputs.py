@@ -45,7 +45,7 @@ def read_columns(model: str, table_name: str, table: Any, columns: Iterable[str]
     TypeError
         When ``table`` is none of the three kinds.
     """
-    wanted = _checked(model, table_name, table, columns)
+    wanted = checked_columns(model, table_name, table, columns)
     if isinstance(table, pd.DataFrame):
         return table.loc[:, wanted].reset_index(drop=True)
     if _is_spark(table):
@@ -62,7 +62,7 @@ def rows_where(model: str, table_name: str, table: Any, column: str, value: str)
     never holds the rest. ``value`` is a plain word (letters, digits, ``_``:
     a study id): it is written into the engine's filter.
     """
-    _checked(model, table_name, table, [column])
+    checked_columns(model, table_name, table, [column])
     if not value or not value.replace("_", "").isalnum() or not value.isascii():
         raise ValueError(f"{model} filters {table_name} on {column} with a value that is not "
                          "a plain word (letters, digits, _)")
@@ -124,7 +124,7 @@ def _duckdb_compact(model: str, table_name: str, table: Any, wanted: list[str],
     """The DuckDB path of :func:`read_compact_columns` (None for any other kind of table)."""
     if isinstance(table, pd.DataFrame) or _is_spark(table) or not hasattr(table, "types"):
         return None
-    wanted = _checked(model, table_name, table, wanted)
+    wanted = checked_columns(model, table_name, table, wanted)
     types = dict(zip(table.columns, (str(kind) for kind in table.types), strict=True))
     text = [column for column in wanted if types[column] == "VARCHAR" and column not in kept_text]
     rest = [column for column in wanted if column not in text]
@@ -199,7 +199,7 @@ def read_batches(model: str, table_name: str, table: Any, columns: Iterable[str]
     """
     if batch_rows < 1:
         raise ValueError(f"{model} asks for batches of {batch_rows} rows of {table_name}")
-    wanted = _checked(model, table_name, table, columns)
+    wanted = checked_columns(model, table_name, table, columns)
     if isinstance(table, pd.DataFrame):
         frame = table.loc[:, wanted]
         for start in range(0, max(len(frame), 1), batch_rows):
@@ -254,7 +254,7 @@ def repeated_keys(model: str, table_name: str, table: Any, columns: Iterable[str
     Python: none for a table whose key is unique. Missing values group
     together, as pandas' ``duplicated`` treats them.
     """
-    wanted = _checked(model, table_name, table, columns)
+    wanted = checked_columns(model, table_name, table, columns)
     if isinstance(table, pd.DataFrame):
         sizes = table.groupby(wanted, dropna=False, sort=False).size()
         return sizes[sizes > 1].index.to_frame(index=False)
@@ -275,7 +275,7 @@ def repeated_keys(model: str, table_name: str, table: Any, columns: Iterable[str
             .filter("is_repeated_key").project(quoted).df())
 
 
-def _checked(model: str, table_name: str, table: Any, columns: Iterable[str]) -> list[str]:
+def checked_columns(model: str, table_name: str, table: Any, columns: Iterable[str]) -> list[str]:
     """``columns`` once each, in order, after checking that ``table`` has them all."""
     wanted = list(dict.fromkeys(columns))
     if not wanted:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from rwe_study.inputs import column_names, read_columns, read_compact_columns, rows_where
+from rwe_study.inputs import checked_columns, read_columns, read_compact_columns, rows_where
 
 STUDY_COLUMN = "study_id"
 SPEC_COLUMNS = (STUDY_COLUMN, "spec_json")
@@ -150,13 +150,9 @@ def read_cohorts(model: str, specs: Any, columns_read: Callable[..., list[str]],
     def study_table(name: str, relation: Any, columns: list[str]) -> StudyTable | None:
         if relation is None:
             return None
-        present = set(column_names(model, name, relation))
-        missing = [column for column in columns if column not in present]
-        if missing:
-            raise ValueError(f"{model} reads column(s) {missing} of {name}, which has no such "
-                             "column(s)")
-        return StudyTable(model, name, relation,
-                          [column for column in columns if column != STUDY_COLUMN])
+        return StudyTable(model, name, relation, [
+            column for column in checked_columns(model, name, relation, columns)
+            if column != STUDY_COLUMN])
 
     return StudyInputs(
         params=params,
