@@ -196,38 +196,11 @@ indexed as (
         {%- set comparator = study_rule_sql(spec['comparator']['index_line'], 'person_checked_records', 'second_line_') %}
         select
             '{{ spec["study_id"] }}' as study_id,
-            patient_id,
-            person_link_id,
-            center_id,
-            second_line_start_date,
-            second_line_source_table,
-            second_line_source_file_name,
-            is_second_line_source_split,
-            second_line_source_row_number,
-            second_line_regimen,
+            {#- the records as joined, for final to pick the model's columns from -#}
+            person_checked_records.*,
             {#- the exposure flag (both studies: the second line contains an ICI);
                 null without a second line -#}
             case when has_second_line_classes then {{ exposed }} end as is_ici,
-            best_response,
-            second_line_progression_date,
-            second_line_last_progression_free_date,
-            third_line_start_date,
-            first_line_start_date,
-            first_line_progression_date,
-            had_first_line_ici,
-            birth_year,
-            sex,
-            ecog_ps,
-            is_ever_smoker,
-            has_liver_metastases,
-            has_brain_metastases,
-            has_bone_metastases,
-            metastatic_site_count,
-            had_thoracic_radiotherapy,
-            had_prophylactic_cranial_irradiation,
-            death_date,
-            last_contact_date,
-            has_conflicting_person_records,
             case
                 when is_key_spelled_two_ways then 'patient_key_spelled_two_ways'
                 when has_quarantined_index_record then 'incomplete_treatment_history'
