@@ -34,7 +34,7 @@ from great_expectations.data_context.types.base import (
 from great_expectations.expectations.expectation import _format_map_output, _mostly_success
 from great_expectations.expectations.expectation_configuration import parse_result_format
 
-import rwe_quality.metrics  # noqa: F401  (registers the vectorised pair metric)
+import rwe_quality.metrics  # noqa: F401  (registers the vectorised metrics)
 from rwe_quality.suites import LoadedSuite, SuiteLoadError, load_suite_with_entries
 from rwe_study.inputs import column_names, read_batches, read_every_column, repeated_keys
 

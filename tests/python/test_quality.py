@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import csv
 import importlib.util
+import inspect
 import json
 import re
 import shutil
@@ -966,3 +967,84 @@ def test_validation_uses_the_vectorised_pair_metric():
     provider, _ = registry._registered_metrics["column_pair_values.in_set.condition"][
         "providers"]["PandasExecutionEngine"]
     assert provider is rwe_quality.metrics.VectorisedColumnPairValuesInSet
+
+
+# --------------------------------------------------------------------------- between metric
+
+BETWEEN_COLUMNS = {
+    # DuckDB INTEGER, SMALLINT, BIGINT, UBIGINT, DOUBLE, FLOAT, and a nullable INTEGER
+    # after GX has dropped its missing values
+    "int32": lambda rng, n: pd.Series(rng.integers(-5, 130, n), dtype="int32"),
+    "int16": lambda rng, n: pd.Series(rng.integers(-5, 130, n), dtype="int16"),
+    "int64": lambda rng, n: pd.Series(rng.integers(-5, 130, n), dtype="int64"),
+    "uint64": lambda rng, n: pd.Series(rng.integers(0, 130, n), dtype="uint64"),
+    "float64": lambda rng, n: pd.Series(np.round(rng.uniform(-5, 130, n), 1)),
+    "float32": lambda rng, n: pd.Series(np.round(rng.uniform(-5, 130, n), 1), dtype="float32"),
+    "nullable int": lambda rng, n: pd.Series(pd.array(rng.integers(-5, 130, n), dtype="Int32")),
+}
+BOUNDS = [(18, 100), (1, None), (None, 64), (6, 60), (0.5, 99.5), (65.0, None)]
+
+
+@pytest.mark.parametrize("kind", sorted(BETWEEN_COLUMNS))
+@pytest.mark.parametrize(("min_value", "max_value"), BOUNDS)
+@pytest.mark.parametrize(("strict_min", "strict_max"),
+                         [(None, None), (True, False), (False, True), (True, True)])
+def test_vectorised_between_metric_agrees_with_gx_row_rule(kind, min_value, max_value,
+                                                           strict_min, strict_max):
+    from great_expectations.expectations.metrics.column_map_metrics.column_values_between import (  # noqa: E501
+        ColumnValuesBetween,
+    )
+
+    from rwe_quality.metrics import values_between
+
+    column = BETWEEN_COLUMNS[kind](np.random.default_rng(11), 500)
+    bounds = {"min_value": min_value, "max_value": max_value, "strict_min": strict_min,
+              "strict_max": strict_max}
+    # GX's rule one value at a time (what it runs on any dtype but int64 and float64)
+    gx_rule = inspect.unwrap(ColumnValuesBetween.__dict__["_pandas"])
+    expected = [bool(gx_rule(ColumnValuesBetween, pd.Series([value], dtype=object), **bounds)
+                     .iloc[0]) for value in column.tolist()]
+    assert 0 < sum(expected) < len(expected)  # the check can fail both ways
+    assert values_between(column, **bounds).tolist() == expected
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series(["b", "c", "a", "z"], dtype=object),
+    pd.Series(pd.to_datetime(["2020-01-01", "2021-06-30", "2024-12-31", "2019-02-28"])
+              .astype("datetime64[us]")),
+    pd.Series([True, False, True, True]),
+], ids=["text", "dates", "booleans"])
+def test_between_metric_leaves_other_columns_to_gx(column):
+    from great_expectations.expectations.metrics.column_map_metrics.column_values_between import (  # noqa: E501
+        ColumnValuesBetween,
+    )
+
+    from rwe_quality.metrics import values_between
+
+    bounds = ({"min_value": "b", "max_value": "y"} if column.dtype == object
+              else {"min_value": pd.Timestamp("2020-01-01"), "max_value": pd.Timestamp("2023-01-01")}
+              if column.dtype.kind == "M" else {"min_value": 1, "max_value": 1})
+    gx_rule = inspect.unwrap(ColumnValuesBetween.__dict__["_pandas"])
+    expected = gx_rule(ColumnValuesBetween, column, **bounds).tolist()
+    assert 0 < sum(expected) < len(expected)
+    assert values_between(column, **bounds).tolist() == expected
+
+
+def test_between_metric_rejects_what_gx_rejects():
+    from rwe_quality.metrics import values_between
+
+    column = pd.Series([1, 2, 3], dtype="int32")
+    with pytest.raises(ValueError, match="cannot both be None"):
+        values_between(column)
+    with pytest.raises(ValueError, match="greater than max_value"):
+        values_between(column, min_value=5, max_value=1)
+
+
+def test_validation_uses_the_vectorised_between_metric():
+    from great_expectations.expectations import registry
+
+    import rwe_quality.metrics
+
+    provider, _ = registry._registered_metrics["column_values.between.condition"][
+        "providers"]["PandasExecutionEngine"]
+    assert provider is rwe_quality.metrics.VectorisedColumnValuesBetween
