@@ -112,12 +112,30 @@ def columns_for_every_study(columns_read: Callable[..., list[str]], table: str,
 class StudyTable(NamedTuple):
     """A table a statistics model reads one study at a time: :func:`study_rows` reads a
     study's rows of ``table`` (what ``dbt.ref`` returned for ``name``), its ``columns``
-    only, when the model comes to that study, so the model never holds every study's rows."""
+    only, with ``read``, when the model comes to that study, so the model never holds
+    every study's rows. Made by :func:`study_table`."""
 
     model: str
     name: str
     table: Any
     columns: list[str]
+    read: Callable[..., pd.DataFrame] = read_compact_columns
+
+
+def study_table(model: str, name: str, table: Any, columns: Iterable[str], *,
+                read: Callable[..., pd.DataFrame] = read_compact_columns) -> StudyTable:
+    """``table`` (what ``dbt.ref(name)`` returned in ``model``) to be read one study at a time.
+
+    The columns are checked now (an error names the model, the table and the
+    missing columns); ``study_id`` is the filter, not one of the columns read.
+    ``read`` is :func:`rwe_study.inputs.read_compact_columns` (text as
+    categoricals: frames the estimators put in tie-break order) or
+    :func:`rwe_study.inputs.read_columns` (text as strings: a model that writes
+    the text back, as a categorical would be stored as an enumeration).
+    """
+    return StudyTable(model, name, table, [
+        column for column in checked_columns(model, name, table, [STUDY_COLUMN, *columns])
+        if column != STUDY_COLUMN], read)
 
 
 class StudyInputs(NamedTuple):
@@ -147,20 +165,16 @@ def read_cohorts(model: str, specs: Any, columns_read: Callable[..., list[str]],
     """
     params = read_parameters(model, specs)
 
-    def study_table(name: str, relation: Any, columns: list[str]) -> StudyTable | None:
-        if relation is None:
-            return None
-        return StudyTable(model, name, relation, [
-            column for column in checked_columns(model, name, relation, columns)
-            if column != STUDY_COLUMN])
+    def optional(name: str, relation: Any, columns: list[str]) -> StudyTable | None:
+        return None if relation is None else study_table(model, name, relation, columns)
 
     return StudyInputs(
         params=params,
-        cohort=study_table("analysis_cohort", cohort,
-                           columns_for_every_study(columns_read, table, params)),
-        matched=study_table("matched_cohort", matched, columns_for_every_study(
+        cohort=optional("analysis_cohort", cohort,
+                        columns_for_every_study(columns_read, table, params)),
+        matched=optional("matched_cohort", matched, columns_for_every_study(
             columns_read, table, params, "matched_cohort")),
-        weights=study_table("ps_weights", weights, list(WEIGHT_COLUMNS)),
+        weights=optional("ps_weights", weights, list(WEIGHT_COLUMNS)),
     )
 
 
@@ -168,13 +182,13 @@ def study_rows(frame: pd.DataFrame | StudyTable, study_id: str) -> pd.DataFrame:
     """One study's rows of ``frame``, without ``study_id``, as a warehouse of that study alone.
 
     A :class:`StudyTable` is read now, that study's rows only, filtered in
-    the engine (:func:`rwe_study.inputs.rows_where`). Of a pandas frame, a
+    the engine (:func:`rwe_study.inputs.rows_where`), by its ``read``. Of a pandas frame, a
     categorical column keeps only the study's values, in order of first
     appearance among its rows, as if that warehouse had been read alone --
     which is what the engine's read of those rows gives.
     """
     if isinstance(frame, StudyTable):
-        return read_compact_columns(
+        return frame.read(
             frame.model, frame.name,
             rows_where(frame.model, frame.name, frame.table, STUDY_COLUMN, study_id),
             frame.columns)

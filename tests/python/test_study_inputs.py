@@ -33,6 +33,7 @@ from rwe_study.studies import (
     read_cohorts,
     spec_from_file,
     study_rows,
+    study_table,
 )
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -450,6 +451,36 @@ def test_a_study_is_read_alone_and_only_a_plain_study_id_filters():
         columns=STUDY_COLUMN).reset_index(drop=True))
     for rows in read:
         pd.testing.assert_frame_equal(rows, expected)
+
+
+def test_a_study_table_read_plainly_gives_one_studys_text_as_strings():
+    """study_table(..., read=read_columns), for a model that writes text back (matched_pairs,
+    ps_weights): one study's rows from DuckDB, Spark or pandas, the text as str objects,
+    the same rows as the whole table read and split."""
+    frame = wide_table(["patient_id", "tie_break_key"], rows=6).assign(logit_ps=0.5)
+    columns = ["patient_id", "logit_ps", "tie_break_key"]
+    expected = frame.loc[frame[STUDY_COLUMN] == STUDIES[1], columns].reset_index(drop=True)
+    with duckdb.connect() as con:
+        con.execute("create table scores as select * from frame")
+        for table in (con.table("scores"), FakeSparkFrame(frame), frame):
+            rows = study_rows(study_table("matched_pairs", "ps_scores", table, columns,
+                                          read=read_columns), STUDIES[1])
+            pd.testing.assert_frame_equal(rows, expected)
+            assert rows["tie_break_key"].dtype == object
+        # the default read encodes text: the estimators' frames
+        compact = study_rows(study_table("m", "ps_scores", con.table("scores"), columns),
+                             STUDIES[1])
+        assert isinstance(compact["tie_break_key"].dtype, pd.CategoricalDtype)
+
+
+def test_a_study_table_checks_its_columns_when_made():
+    frame = wide_table(["patient_id"]).assign(patient_id=SECRET)
+    with pytest.raises(ValueError) as raised:
+        study_table("ps_weights", "ps_scores", frame, ["patient_id", "propensity_score"],
+                    read=read_columns)
+    message = str(raised.value)
+    assert "ps_weights" in message and "ps_scores" in message and "propensity_score" in message
+    assert SECRET not in message
 
 
 def test_read_cohorts_names_the_model_and_the_table_that_lacks_a_column():
