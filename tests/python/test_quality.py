@@ -1021,9 +1021,12 @@ def test_between_metric_leaves_other_columns_to_gx(column):
 
     from rwe_quality.metrics import values_between
 
-    bounds = ({"min_value": "b", "max_value": "y"} if column.dtype == object
-              else {"min_value": pd.Timestamp("2020-01-01"), "max_value": pd.Timestamp("2023-01-01")}
-              if column.dtype.kind == "M" else {"min_value": 1, "max_value": 1})
+    if column.dtype == object:
+        bounds = {"min_value": "b", "max_value": "y"}
+    elif column.dtype.kind == "M":
+        bounds = {"min_value": pd.Timestamp("2020-01-01"), "max_value": pd.Timestamp("2023-01-01")}
+    else:
+        bounds = {"min_value": 1, "max_value": 1}
     gx_rule = inspect.unwrap(ColumnValuesBetween.__dict__["_pandas"])
     expected = gx_rule(ColumnValuesBetween, column, **bounds).tolist()
     assert 0 < sum(expected) < len(expected)
