@@ -4,7 +4,9 @@
     response (best RECIST code among assessments in that window; NE if none). -#}
 with
 
-days as (
+{# Import CTEs read twice each: scanned again per reader rather than held
+    (macros/adapters/cte_not_materialized.sql). #}
+days as {{ cte_not_materialized() }} (
     select * from {{ ref('int_administration_days_lined') }}
 ),
 
@@ -13,7 +15,7 @@ administrations as (
     where quarantine_reason is null and drug_class != 'supportive'
 ),
 
-assessments as (
+assessments as {{ cte_not_materialized() }} (
     select * from ({{ union_center_models('assessments') }}) as center_assessments
     where quarantine_reason is null
 ),
