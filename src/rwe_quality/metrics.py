@@ -61,8 +61,10 @@ def values_between(column: pd.Series, min_value: Any = None, max_value: Any = No
             raise ValueError("min_value and max_value cannot both be None")
         if min_value is not None and max_value is not None and min_value > max_value:
             raise ValueError("min_value cannot be greater than max_value")
-        return ColumnValuesBetween._pandas_vectorized(column, min_value, max_value,
-                                                      strict_min, strict_max)
+        within = ColumnValuesBetween._pandas_vectorized(column, min_value, max_value,
+                                                        strict_min, strict_max)
+        # plain bools, also for a nullable integer column (no missing values reach here)
+        return pd.Series(within.to_numpy(dtype=bool), index=column.index)
     return _gx_values_between(ColumnValuesBetween, column, min_value=min_value,
                               max_value=max_value, strict_min=strict_min,
                               strict_max=strict_max, **kwargs)
