@@ -57,8 +57,7 @@ def values_between(column: pd.Series, min_value: Any = None, max_value: Any = No
                    **kwargs: Any) -> pd.Series:
     """Per value of ``column`` (no missing values: GX drops them first), whether it is in range."""
     if _is_number_column(column) and all(map(_is_number_or_none, (min_value, max_value))):
-        if min_value is None and max_value is None:
-            raise ValueError("min_value and max_value cannot both be None")
+        # GX's _pandas checks this before choosing a path; _pandas_vectorized checks None, None
         if min_value is not None and max_value is not None and min_value > max_value:
             raise ValueError("min_value cannot be greater than max_value")
         within = ColumnValuesBetween._pandas_vectorized(column, min_value, max_value,
