@@ -74,3 +74,22 @@ def test_report_only_copies_the_notes_verbatim(bench):
     text = bench.render({}, notes)
     assert text.endswith("## Notes (benchmarks/NOTES.md)\n\n" + notes.strip() + "\n")
     assert "## Notes" not in bench.render({}, "")
+
+
+def test_the_10m_target_reads_a_run_stored_under_its_own_tag(bench):
+    big = [_run(200.0, 3.5e9, {"harmonisation": 90.0, "psm": 4.0, "km": 1.6, "cox": 10.0})]
+    huge = {**_run(2700.0, 16.1e9), "duckdb_memory_limit": "6GB", "started_at": 1.9e9}
+    store = {"runs": {"after": {"1000000": big},
+                      "older": {"10000000": [{**_run(2500.0, 14.0e9), "started_at": 1.7e9}]},
+                      "huge-alone": {"10000000": [huge]}}}
+    rows = {target: (measured, verdict) for target, measured, verdict in bench.target_rows(store)}
+    measured, verdict = rows["10,000,000 patients: peak memory < 16 GB"]
+    assert verdict == "FAIL"  # the newest run of that size, 16.1e9 bytes, not the older 14e9
+    assert "tag huge-alone" in measured and "DuckDB cap 6GB" in measured
+    # it stays out of the growth slopes: they compare the current tag's sizes only
+    assert not any("10,000,000)" in target for target in rows)
+    # the current tag's own run of that size comes first, even when another is newer
+    store["runs"]["after"]["10000000"] = [_run(3000.0, 15.0e9)]
+    rows = {target: (measured, verdict) for target, measured, verdict in bench.target_rows(store)}
+    measured, verdict = rows["10,000,000 patients: peak memory < 16 GB"]
+    assert verdict == "PASS" and "tag after" in measured
