@@ -455,20 +455,25 @@ def _median_run(runs: list[dict]) -> dict:
     return ordered[len(ordered) // 2]
 
 
-def _huge_run(tags: dict) -> tuple[str | None, dict | None]:
-    """The 10,000,000-patient run the target is judged on, with its tag: the current
-    tag's (``after``, else ``current``) if it has one, else the newest of any tag.
-
-    A build of that size takes most of an hour of both cores and needs its own DuckDB
-    cap (``--duckdb-memory-limit``), so it is often run on its own, under a tag of its
-    own; it then stays out of the growth slopes, which compare builds under one cap.
-    """
+def _current(tags: dict) -> tuple[str | None, dict]:
+    """The tag the report judges (``after``, else ``current``) and its runs by size."""
     for tag in ("after", "current"):
         if tags.get(tag):
-            runs = tags[tag].get(str(HUGE_SIZE))
-            if runs:
-                return tag, _median_run(runs)
-            break
+            return tag, tags[tag]
+    return None, {}
+
+
+def _huge_run(tags: dict) -> tuple[str | None, dict | None]:
+    """The 10,000,000-patient run the target is judged on, with its tag: the current
+    tag's (:func:`_current`) if it has one, else the newest of any tag.
+
+    A build of that size needs its own DuckDB cap (``--duckdb-memory-limit``) and
+    hours of both cores, so it is often run on its own, under a tag of its own; it
+    then stays out of the growth slopes, which compare builds under one cap.
+    """
+    tag, current = _current(tags)
+    if current.get(str(HUGE_SIZE)):
+        return tag, _median_run(current[str(HUGE_SIZE)])
     measured = [(tag, _median_run(runs[str(HUGE_SIZE)])) for tag, runs in tags.items()
                 if runs.get(str(HUGE_SIZE))]
     if not measured:
@@ -488,7 +493,7 @@ def _verdict(ok: bool) -> str:
 def target_rows(store: dict) -> list[tuple[str, str, str]]:
     """Issue 22's targets: (target, what was measured, PASS / FAIL / not measured)."""
     tags = store.get("runs", {})
-    current = tags.get("after") or tags.get("current") or {}
+    _, current = _current(tags)
     rows: list[tuple[str, str, str]] = []
     big = _median_run(current[str(BIG_SIZE)]) if current.get(str(BIG_SIZE)) else None
     big_ok = big is not None and big["returncode"] == 0
@@ -567,7 +572,7 @@ def render(store: dict, notes: str = "") -> str:
     """RESULTS.md from the stored results and the notes (NOTES.md, verbatim)."""
     facts = store.get("machine", {})
     tags = store.get("runs", {})
-    current = tags.get("after") or tags.get("current") or {}
+    _, current = _current(tags)
     before = tags.get("before", {})
     lines: list[str] = []
     add = lines.append
